@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package netring's build, tests and benchmarks use.
+# Idempotent; run as root on a fresh machine. Nothing is downloaded from
+# anywhere but the Debian mirror configured in /etc/apt.
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: must run as root (apt-get install)" >&2
+  exit 1
+fi
+
+pkgs=(
+  # Toolchain: C++20 compiler, CMake/ctest, pkg-config for the .pc files.
+  build-essential cmake pkg-config git
+  # BPF: clang/llvm compile bpf/*.bpf.c, bpftool generates the skeletons,
+  # libbpf loads/attaches them; linux-libc-dev provides the UAPI headers.
+  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
+  # Libraries the agent links: metrics exposition, JSON, HTTP(S), pcap files,
+  # rtnetlink (libmnl), conntrack look-ups.
+  prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
+  libpcap-dev libmnl-dev libnetfilter-conntrack-dev
+  # Tests and benchmarks: GoogleTest/GoogleMock, Google Benchmark, clang's
+  # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
+  # bench/ and interop tests).
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libxdp-dev
+  # Real network parts the netns and e2e tests drive: namespaces/veths,
+  # traffic, ground truth (conntrack, iptables), pcap readers, CNI plugins,
+  # a real Prometheus server and promtool.
+  iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
+  containernetworking-plugins prometheus curl procps psmisc ethtool
+  # Benchmark report plots.
+  python3 python3-matplotlib
+)
+
+# tshark asks whether non-root users may capture; answer it up front.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps.sh: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything with warnings as errors, and
+# runs every test: unit, netns (root: namespaces, veths, BPF) and e2e.
+# Usage (as root): ./scripts/test.sh [extra ctest args, e.g. -L unit]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "test.sh: run as root: the netns and e2e tests create namespaces and load BPF" >&2
+  exit 1
+fi
+
+./scripts/deps.sh
+build=${NETRING_BUILD_DIR:-build/test}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETRING_WERROR=ON >/dev/null
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+# --verbose: GoogleTest's own output lands in the log; ctest's summary ends it.
+ctest --verbose --output-on-failure "$@"
