@@ -110,6 +110,9 @@ class ProducerRing {
 
   // Reserved entries not yet submitted.
   std::uint32_t pending() const { return cached_prod_ - committed_; }
+  // Submitted entries the consumer has not taken yet (reads the shared
+  // consumer index: not for the per-packet path).
+  std::uint32_t unconsumed() const { return committed_ - detail::load_acquire(consumer_); }
 
   // The kernel asks to be woken (XDP_USE_NEED_WAKEUP). A plain load, as in
   // libxdp: a stale 0 only delays the kick to the next call.
