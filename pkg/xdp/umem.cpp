@@ -32,8 +32,6 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
   if (auto v = validate(config); !v) return std::move(v).take_error();
   std::shared_ptr<Umem> u(new Umem());
   u->config_ = config;
-  u->unaligned_ = config.unaligned;
-  u->chunk_mask_ = ~static_cast<std::uint64_t>(config.frame_size - 1);
 
   const std::size_t len = static_cast<std::size_t>(config.frame_size) * config.frame_count;
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
@@ -45,6 +43,7 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
     return e;
   }
   u->area_ = std::move(*area);
+  u->layout_ = UmemLayout{u->area_.bytes(), len, config.frame_size, config.unaligned};
 
   const std::string ctx = std::to_string(config.frame_count) + " frames x " + std::to_string(config.frame_size) + " B";
   auto fd = sys::open_socket("UMEM registration");

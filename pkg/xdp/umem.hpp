@@ -13,6 +13,7 @@
 #include "pkg/common/fd.hpp"
 #include "pkg/common/mapping.hpp"
 #include "pkg/xdp/ffi.hpp"
+#include "pkg/xdp/umem_layout.hpp"
 
 namespace netring::xdp {
 
@@ -46,24 +47,9 @@ class Umem {
   // Room for packet data in one RX frame.
   std::uint32_t rx_frame_capacity() const { return config_.frame_size - config_.headroom - ffi::kPacketHeadroom; }
 
-  // Address in a descriptor -> bytes. Unaligned mode keeps the data offset
-  // in the top 16 bits (XSK_UNALIGNED_BUF_OFFSET_SHIFT).
-  std::byte* data(std::uint64_t addr) const {
-    if (unaligned_) return base() + (addr & ffi::kUnalignedAddrMask) + (addr >> ffi::kUnalignedOffsetShift);
-    return base() + addr;
-  }
-  // Address in a descriptor -> the frame it belongs to (what goes back into
-  // the fill ring).
-  std::uint64_t frame_of(std::uint64_t addr) const {
-    if (unaligned_) return addr & ffi::kUnalignedAddrMask;
-    return addr & chunk_mask_;
-  }
-  // Whether [addr, addr+len) lies inside one frame of this UMEM.
-  bool contains(std::uint64_t addr, std::uint32_t len) const {
-    const std::uint64_t frame = frame_of(addr);
-    const std::uint64_t start = unaligned_ ? (addr & ffi::kUnalignedAddrMask) + (addr >> ffi::kUnalignedOffsetShift) : addr;
-    return frame < size() && start + len <= frame + config_.frame_size;
-  }
+  const UmemLayout& layout() const { return layout_; }
+  std::byte* data(std::uint64_t addr) const { return layout_.data(addr); }
+  std::uint64_t frame_of(std::uint64_t addr) const { return layout_.frame_of(addr); }
 
   // The socket the UMEM is registered on. The first socket built on the
   // UMEM binds on it (claim_registration_fd); later ones bind with
@@ -83,8 +69,7 @@ class Umem {
   UmemConfig config_;
   Mapping area_;
   UniqueFd fd_;
-  bool unaligned_ = false;
-  std::uint64_t chunk_mask_ = 0;
+  UmemLayout layout_;
   std::atomic<bool> claimed_{false};
   std::atomic<bool> bound_{false};
   std::atomic<std::uint32_t> next_frame_{0};

@@ -1,5 +1,7 @@
 #include "pkg/xdp/xdp_socket.hpp"
 
+#include "pkg/xdp/rx_assembler.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -40,71 +42,25 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
     return std::span<const RxPacket>{};
   }
   rx_batch_idx_ = idx;
-  const Umem& um = *umem_;
-  std::uint32_t pk = 0;
-  std::uint64_t bytes = 0;
-
+  const UmemLayout& um = umem_->layout();
+  Assembled a;
   if (!sg_) {
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const struct xdp_desc& d = rx_.at(idx + i);
-      if (!um.contains(d.addr, d.len)) [[unlikely]] {
-        ++counters_.rx_invalid_packets;
-        continue;
-      }
-      const std::byte* p = um.data(d.addr);
-      frags_[pk] = {p, d.len};
-      packets_[pk] = {p, d.len, d.len, 1, &frags_[pk], d.addr};
-      bytes += d.len;
-      ++pk;
-    }
-    counters_.rx_fragments += n;
+    a = assemble_single(rx_, idx, n, um, packets_.data(), frags_.data());
   } else {
-    // Walk whole packets; stop at max packets or at a packet whose last
-    // fragment is not in the ring yet, and un-peek whatever follows.
-    std::uint32_t i = 0, f = 0;
-    while (i < n && pk < max) {
-      const std::uint32_t start = i, fstart = f;
-      std::uint32_t total = 0;
-      bool bad = false, complete = false;
-      while (i < n) {
-        const struct xdp_desc& d = rx_.at(idx + i++);
-        if (!um.contains(d.addr, d.len)) [[unlikely]] {
-          bad = true;
-        } else {
-          frags_[f++] = {um.data(d.addr), d.len};
-        }
-        total += d.len;
-        if ((d.options & XDP_PKT_CONTD) == 0) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete) {  // the rest of this packet is not published yet
-        i = start;
-        f = fstart;
-        break;
-      }
-      if (bad) [[unlikely]] {
-        ++counters_.rx_invalid_packets;
-        f = fstart;
-        continue;
-      }
-      const RxFragment& first = frags_[fstart];
-      packets_[pk++] = {first.data, first.len, total, f - fstart, &frags_[fstart], rx_.at(idx + start).addr};
-      bytes += total;
-    }
-    rx_.cancel(n - i);
-    counters_.rx_fragments += i;
+    a = assemble_multi(rx_, idx, n, max, um, packets_.data(), frags_.data());
+    rx_.cancel(n - a.descs);
   }
-  counters_.rx_packets += pk;
-  counters_.rx_bytes += bytes;
-  return std::span<const RxPacket>(packets_.data(), pk);
+  counters_.rx_fragments += a.descs;
+  counters_.rx_invalid_packets += a.invalid;
+  counters_.rx_packets += a.packets;
+  counters_.rx_bytes += a.bytes;
+  return std::span<const RxPacket>(packets_.data(), a.packets);
 }
 
 void XdpSocket::release() {
   const std::uint32_t n = rx_.outstanding();
   if (n == 0) return;
-  const Umem& um = *umem_;
+  const UmemLayout& um = umem_->layout();
   std::uint32_t fidx = 0;
   const std::uint32_t got = fill_.reserve_up_to(n, &fidx);
   // The descriptors are still ours until rx_.release(): read their frame
@@ -146,8 +102,8 @@ std::span<TxFrame> XdpSocket::tx_reserve(std::uint32_t n) {
   n = std::min(n, tx_free_.available());
   std::uint32_t idx = 0;
   n = tx_.reserve_up_to(n, &idx);
-  const Umem& um = *umem_;
-  const std::uint32_t cap = um.frame_size() - tx_data_offset_;
+  const UmemLayout& um = umem_->layout();
+  const std::uint32_t cap = um.frame_size - tx_data_offset_;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint64_t addr = tx_free_.pop() + tx_data_offset_;
     tx_slots_[i] = {um.data(addr), cap, 0, addr};

@@ -31,6 +31,7 @@
 #include "pkg/xdp/ring_mapping.hpp"
 #include "pkg/xdp/socket.hpp"
 #include "pkg/xdp/umem.hpp"
+#include "pkg/xdp/xdp_packet.hpp"
 
 namespace netring::xdp {
 
@@ -40,21 +41,6 @@ enum class BindMode : std::uint8_t {
   kZeroCopy,  // XDP_ZEROCOPY, or an error
 };
 const char* to_string(BindMode m);
-
-struct RxFragment {
-  const std::byte* data;
-  std::uint32_t len;
-};
-
-struct RxPacket {
-  const std::byte* data;     // first (usually only) fragment
-  std::uint32_t len;         // bytes at data
-  std::uint32_t total_len;   // over all fragments; == len when nfrags == 1
-  std::uint32_t nfrags;
-  const RxFragment* frags;   // nfrags entries, frags[0] is {data, len}
-  std::uint64_t addr;        // UMEM address of the first fragment
-  std::span<const RxFragment> fragments() const { return {frags, nfrags}; }
-};
 
 struct TxFrame {
   std::byte* data;         // write the packet here
