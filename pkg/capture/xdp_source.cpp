@@ -2,8 +2,6 @@
 // shared UMEM, fed by netring's XSKMAP redirect program.
 #include "pkg/capture/xdp_source.hpp"
 
-#include <linux/bpf.h>
-
 #include <algorithm>
 
 #include "pkg/xdp/builder.hpp"
@@ -92,7 +90,7 @@ Result<std::vector<std::unique_ptr<Source>>> open_xdp(const OpenRequest& req) {
   std::shared_ptr<xdp::RedirectProgram> prog;
   if (req.attach_redirect_program) {
     xdp::RedirectOptions ro;
-    ro.miss_action = XDP_PASS;
+    ro.miss_action = xdp::MissAction::kPass;
     ro.require_native = req.require_native_xdp;
     auto p = xdp::RedirectProgram::attach(info->ifindex, ro);
     if (!p) return std::move(p).take_error();

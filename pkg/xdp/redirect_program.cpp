@@ -1,6 +1,8 @@
 #include "pkg/xdp/redirect_program.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 
@@ -34,13 +36,11 @@ int RedirectProgram::xskmap_fd() const { return bpf_map__fd(skel_->maps.xsks); }
 
 Result<RedirectProgram> RedirectProgram::attach(std::uint32_t ifindex, const RedirectOptions& opts) {
   const std::string ctx = ifname_of(ifindex);
-  if (opts.miss_action != XDP_PASS && opts.miss_action != XDP_DROP && opts.miss_action != XDP_ABORTED)
-    return Error::invalid("XSKMAP redirect program", "miss action must be XDP_PASS, XDP_DROP or XDP_ABORTED");
   RedirectProgram p;
   p.ifindex_ = ifindex;
   p.skel_.reset(xsk_redirect_bpf__open());
   if (!p.skel_) return bpf_error("xsk_redirect_bpf__open", errno, ctx);
-  p.skel_->rodata->miss_action = opts.miss_action;
+  p.skel_->rodata->miss_action = opts.miss_action == MissAction::kDrop ? XDP_DROP : XDP_PASS;
   if (int err = xsk_redirect_bpf__load(p.skel_.get()); err != 0)
     return bpf_error("bpf(BPF_PROG_LOAD) xsk_redirect", -err, ctx);
 

@@ -8,9 +8,6 @@
 // required (a capture port without driver XDP goes to AF_PACKET instead).
 #pragma once
 
-#include <bpf/libbpf.h>
-#include <linux/bpf.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,8 +20,11 @@ struct xsk_redirect_bpf;  // the generated skeleton (bpf/xsk_redirect.skel.h)
 
 namespace netring::xdp {
 
+// What the program returns for a packet whose queue has no socket.
+enum class MissAction : std::uint8_t { kPass, kDrop };
+
 struct RedirectOptions {
-  std::uint32_t miss_action = XDP_PASS;  // XDP_PASS or XDP_DROP
+  MissAction miss_action = MissAction::kPass;
   bool require_native = false;
   bool force_generic = false;  // straight to SKB mode (tests)
 };
