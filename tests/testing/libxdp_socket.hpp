@@ -83,6 +83,7 @@ class LibxdpSocket {
   LibxdpSocket() = default;
   static std::unique_ptr<LibxdpSocket> fail(std::string* err, const char* op, int e) {
     if (err) *err = std::string(op) + ": " + std::strerror(e);
+    errno = e;
     return nullptr;
   }
   xsk_umem* umem_ = nullptr;
