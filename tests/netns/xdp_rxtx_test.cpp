@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "pkg/xdp/builder.hpp"
+#include "pkg/xdp/features.hpp"
 #include "pkg/xdp/redirect_program.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/xdp_traffic.hpp"
@@ -137,6 +138,77 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_GE(c->redirected, kPackets);
   EXPECT_GE(kPackets / kRing, 100u) << "every ring wraps many times";
+}
+
+}  // namespace
+
+namespace {
+
+// The less common UMEM and socket options on a real exchange: unaligned
+// chunks with a non-power-of-two frame size, RX headroom, TX metadata
+// space, busy-poll options, need_wakeup off.
+TEST(XdpRxTx, UnalignedHeadroomTxMetadataBusyPoll) {
+  Netns a("ua"), b("ub");
+  VethPair veth(a, b);
+  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
+  ASSERT_TRUE(prog) << prog.error().message();
+  auto rx = b.within([&] {
+    return XdpSocketBuilder().interface(veth.name_b()).rx_ring(64).frame_size(3000).unaligned(true).headroom(128)
+        .busy_poll({.usecs = 20, .budget = 16, .prefer = true}).build();
+  });
+  ASSERT_TRUE(rx) << rx.error().message();
+  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
+  const bool meta = netring::xdp::probe_kernel_features().tx_metadata_len;
+  auto tx = a.within([&] {
+    return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(64).tx_metadata_len(meta ? 16 : 0)
+        .need_wakeup(false).build();
+  });
+  ASSERT_TRUE(tx) << tx.error().message();
+  constexpr std::uint64_t kPackets = 2000;
+  std::uint64_t sent = 0, got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (got < kPackets && std::chrono::steady_clock::now() < deadline) {
+    auto frames = tx->tx_reserve(static_cast<std::uint32_t>(std::min<std::uint64_t>(16, 32 - std::min<std::uint64_t>(32, sent - got))));
+    for (auto& f : frames) {
+      auto bytes = netring::testing::seq_frame(sent, size_for(sent));
+      ASSERT_LE(bytes.size(), f.capacity);
+      std::memcpy(f.data, bytes.data(), bytes.size());
+      f.len = static_cast<std::uint32_t>(bytes.size());
+      ++sent;
+    }
+    ASSERT_TRUE(tx->tx_submit(static_cast<std::uint32_t>(frames.size())));
+    auto batch = rx->receive(16);
+    ASSERT_TRUE(batch) << batch.error().message();
+    for (const RxPacket& p : *batch) {
+      if (!netring::testing::is_seq_frame(p.data, p.len)) continue;
+      const std::uint64_t seq = netring::testing::seq_of(p.data, p.len);
+      ASSERT_EQ(seq, got);
+      auto want = netring::testing::seq_frame(seq, size_for(seq));
+      ASSERT_EQ(p.len, want.size());
+      ASSERT_EQ(std::memcmp(p.data, want.data(), want.size()), 0);
+      // Unaligned mode: the kernel put the data offset (its 256 bytes of
+      // XDP headroom + ours) in the top bits of the address.
+      EXPECT_GE(p.addr >> XSK_UNALIGNED_BUF_OFFSET_SHIFT, 256u + 128u);
+      ++got;
+    }
+    rx->release();
+  }
+  EXPECT_EQ(got, kPackets);
+}
+
+// A kick on a downed interface is an error with context, not a retry.
+TEST(XdpRxTx, TxKickOnADownInterfaceIsAnError) {
+  Netns a("da"), b("db");
+  VethPair veth(a, b);
+  auto tx = a.within([&] { return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(64).build(); });
+  ASSERT_TRUE(tx) << tx.error().message();
+  a.run_ok("ip link set " + veth.name_a() + " down");
+  auto bytes = netring::testing::seq_frame(0, 100);
+  std::span<const std::byte> one(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+  auto r = tx->send(std::span<const std::span<const std::byte>>(&one, 1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ENETDOWN) << r.error().message();
+  EXPECT_NE(r.error().message().find(veth.name_a()), std::string::npos) << r.error().message();
 }
 
 }  // namespace
