@@ -19,8 +19,8 @@
 #include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -246,11 +246,13 @@ struct Bench {
       ours = std::make_unique<XdpSocket>(std::move(*s));
       fd = ours->fd();
     } else {
-      ref = b.within([&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_b(), 0, kRing, 0, kFrame, &err); }); });
+      ref = b.within(
+          [&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_b(), 0, kRing, 0, kFrame, &err); }); });
       if (!ref) return std::fprintf(stderr, "libxdp rx socket: %s\n", err.c_str()), r;
       fd = ref->fd();
     }
-    if (auto rr = prog->register_socket(0, fd); !rr) return std::fprintf(stderr, "%s\n", rr.error().message().c_str()), r;
+    if (auto rr = prog->register_socket(0, fd); !rr)
+      return std::fprintf(stderr, "%s\n", rr.error().message().c_str()), r;
 
     if (!gen) {
       auto s = a.within([&] { return make_tx(); });
@@ -277,7 +279,8 @@ struct Bench {
     (void)prog->unregister_socket(0);
     xdp_statistics st{};
     socklen_t len = sizeof(st);
-    if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0) r.rx_dropped = double(st.rx_dropped + st.rx_ring_full);
+    if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
+      r.rx_dropped = double(st.rx_dropped + st.rx_ring_full);
     return r;
   }
 
@@ -291,7 +294,8 @@ struct Bench {
       NetringTx tx{*s, t};
       r = measure(opt.warmup, opt.duration, [&] { return tx.step(); });
     } else {
-      auto s = a.within([&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_a(), 0, 0, kRing, kFrame, &err); }); });
+      auto s = a.within(
+          [&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_a(), 0, 0, kRing, kFrame, &err); }); });
       if (!s) return std::fprintf(stderr, "libxdp tx socket: %s\n", err.c_str()), r;
       LibxdpTx tx{*s, t};
       r = measure(opt.warmup, opt.duration, [&] { return tx.step(); });
@@ -318,9 +322,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--pairs") opt.pairs = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--duration") opt.duration = std::atof(next().c_str());
-    else if (a == "--json") opt.json = next();
+    if (a == "--pairs")
+      opt.pairs = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--duration")
+      opt.duration = std::atof(next().c_str());
+    else if (a == "--json")
+      opt.json = next();
     else if (a == "--sizes") {
       opt.sizes.clear();
       std::string s = next();
@@ -340,8 +347,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "redirect program: %s\n", bench.prog.error().message().c_str());
     return 1;
   }
-  std::printf("AF_XDP on veth between namespaces (copy mode, redirect program %s), %d A/B pairs x %.2f s, batch %u, ring %u\n",
-              bench.prog->native() ? "native" : "generic", opt.pairs, opt.duration, kBatch, kRing);
+  std::printf(
+      "AF_XDP on veth between namespaces (copy mode, redirect program %s), %d A/B pairs x %.2f s, batch %u, ring %u\n",
+      bench.prog->native() ? "native" : "generic", opt.pairs, opt.duration, kBatch, kRing);
   std::printf("%-10s %-8s %28s %28s %14s %12s\n", "scenario", "impl", "packets/s med [min..max]",
               "CPU s/Mpkt med [min..max]", "rx_dropped med", "gen pkt/s");
   std::string json = "{\"bench\":\"afxdp\",\"pairs\":" + std::to_string(opt.pairs) + ",\"results\":[";
@@ -361,7 +369,8 @@ int main(int argc, char** argv) {
       Summary pps[2], cpu[2], drop[2], gen[2];
       for (int i = 0; i < 2; ++i) {
         std::vector<double> a, b, c, d;
-        for (const Run& r : runs[i]) a.push_back(r.pps), b.push_back(r.cpu_per_mpkt), c.push_back(r.rx_dropped), d.push_back(r.gen_pps);
+        for (const Run& r : runs[i])
+          a.push_back(r.pps), b.push_back(r.cpu_per_mpkt), c.push_back(r.rx_dropped), d.push_back(r.gen_pps);
         pps[i] = summarize(a), cpu[i] = summarize(b), drop[i] = summarize(c), gen[i] = summarize(d);
       }
       const std::string scen = std::string(dir) + " " + std::to_string(size) + "B";
@@ -371,7 +380,8 @@ int main(int argc, char** argv) {
         std::snprintf(pbuf, sizeof pbuf, "%.3gM [%.3g..%.3g]", pps[i].med / 1e6, pps[i].min / 1e6, pps[i].max / 1e6);
         std::snprintf(cbuf, sizeof cbuf, "%.3f [%.3f..%.3f]", cpu[i].med, cpu[i].min, cpu[i].max);
         if (std::string(dir) == "RX")
-          std::printf("%-10s %-8s %28s %28s %14.0f %11.3gM\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med, gen[i].med / 1e6);
+          std::printf("%-10s %-8s %28s %28s %14.0f %11.3gM\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med,
+                      gen[i].med / 1e6);
         else
           std::printf("%-10s %-8s %28s %28s %14s %12s\n", scen.c_str(), names[i], pbuf, cbuf, "-", "-");
       }
@@ -379,13 +389,14 @@ int main(int argc, char** argv) {
       const double cpu_ratio = cpu[1].med > 0 ? cpu[0].med / cpu[1].med : 0;
       std::printf("%-10s %-8s %27.3fx %27.3fx\n", scen.c_str(), "ratio", rate_ratio, cpu_ratio);
       char jb[768];
-      std::snprintf(jb, sizeof jb,
-                    "%s{\"scenario\":\"%s\",\"netring_pps\":%.0f,\"netring_pps_min\":%.0f,\"netring_pps_max\":%.0f,"
-                    "\"libxdp_pps\":%.0f,\"libxdp_pps_min\":%.0f,\"libxdp_pps_max\":%.0f,"
-                    "\"netring_cpu_s_per_mpkt\":%.4f,\"libxdp_cpu_s_per_mpkt\":%.4f,\"rate_ratio\":%.4f,\"cpu_ratio\":%.4f,"
-                    "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f}",
-                    first_json ? "" : ",", scen.c_str(), pps[0].med, pps[0].min, pps[0].max, pps[1].med, pps[1].min,
-                    pps[1].max, cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med);
+      std::snprintf(
+          jb, sizeof jb,
+          "%s{\"scenario\":\"%s\",\"netring_pps\":%.0f,\"netring_pps_min\":%.0f,\"netring_pps_max\":%.0f,"
+          "\"libxdp_pps\":%.0f,\"libxdp_pps_min\":%.0f,\"libxdp_pps_max\":%.0f,"
+          "\"netring_cpu_s_per_mpkt\":%.4f,\"libxdp_cpu_s_per_mpkt\":%.4f,\"rate_ratio\":%.4f,\"cpu_ratio\":%.4f,"
+          "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f}",
+          first_json ? "" : ",", scen.c_str(), pps[0].med, pps[0].min, pps[0].max, pps[1].med, pps[1].min, pps[1].max,
+          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med);
       json += jb;
       first_json = false;
       std::fflush(stdout);

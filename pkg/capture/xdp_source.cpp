@@ -67,7 +67,8 @@ class XdpSource final : public Source {
   std::string describe() const override {
     std::string d = sock_.describe();
     if (prog_) {
-      d += prog_->native() ? ", redirect program native" : ", redirect program generic (" + prog_->fallback_reason() + ")";
+      d += prog_->native() ? ", redirect program native"
+                           : ", redirect program generic (" + prog_->fallback_reason() + ")";
     } else {
       d += ", caller's own XDP program";
     }

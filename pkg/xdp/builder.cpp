@@ -7,19 +7,23 @@ namespace netring::xdp {
 
 namespace {
 
-bool power_of_two(std::uint32_t n) { return n != 0 && (n & (n - 1)) == 0; }
+bool power_of_two(std::uint32_t n) {
+  return n != 0 && (n & (n - 1)) == 0;
+}
 
 Result<void> check_ring(const char* name, std::uint32_t n, bool optional) {
   if (n == 0 && optional) return ok();
   if (!power_of_two(n))
-    return Error::invalid("AF_XDP ring size", std::string(name) + " ring of " + std::to_string(n) +
-                                                  " entries: not a power of two");
+    return Error::invalid("AF_XDP ring size",
+                          std::string(name) + " ring of " + std::to_string(n) + " entries: not a power of two");
   return ok();
 }
 
 }  // namespace
 
-std::uint32_t XdpSocketBuilder::frames_needed() const { return (rx_ ? fill_size() : 0) + tx_; }
+std::uint32_t XdpSocketBuilder::frames_needed() const {
+  return (rx_ ? fill_size() : 0) + tx_;
+}
 
 Result<void> XdpSocketBuilder::validate() const {
   if (ifname_.empty()) return Error::invalid("AF_XDP socket", "no interface given");
@@ -37,7 +41,8 @@ Result<void> XdpSocketBuilder::validate() const {
                                                  std::to_string(frames_needed()) + " frames the rings need");
   }
   if (umem_ && sg_)
-    return Error::invalid("AF_XDP socket", "a shared-UMEM bind takes no flags: multi-buffer is inherited from the UMEM's first socket");
+    return Error::invalid("AF_XDP socket",
+                          "a shared-UMEM bind takes no flags: multi-buffer is inherited from the UMEM's first socket");
   return ok();
 }
 
@@ -81,8 +86,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
   if (um.claim_registration_fd()) {
     s.fd_ = um.fd();
   } else {
-    if (!um.bound())
-      return Error::invalid("AF_XDP shared UMEM", ctx + ": the UMEM's first socket is not bound yet");
+    if (!um.bound()) return Error::invalid("AF_XDP shared UMEM", ctx + ": the UMEM's first socket is not bound yet");
     auto fd = sys::open_socket(ctx);
     if (!fd) return std::move(fd).take_error();
     s.own_fd_ = std::move(*fd);
@@ -100,8 +104,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
   if (tx_ != 0)
     if (auto r = sys::set_ring_size(fd, XDP_TX_RING, tx_, ctx); !r) return std::move(r).take_error();
   if (auto r = sys::set_ring_size(fd, XDP_UMEM_FILL_RING, fill_size(), ctx); !r) return std::move(r).take_error();
-  if (auto r = sys::set_ring_size(fd, XDP_UMEM_COMPLETION_RING, comp_size(), ctx); !r)
-    return std::move(r).take_error();
+  if (auto r = sys::set_ring_size(fd, XDP_UMEM_COMPLETION_RING, comp_size(), ctx); !r) return std::move(r).take_error();
 
   auto off = query_mmap_offsets(fd);
   if (!off) return std::move(off).take_error();

@@ -24,28 +24,79 @@ namespace netring::xdp {
 
 class XdpSocketBuilder {
  public:
-  XdpSocketBuilder& interface(std::string name) { ifname_ = std::move(name); return *this; }
-  XdpSocketBuilder& queue(std::uint32_t q) { queue_ = q; return *this; }
+  XdpSocketBuilder& interface(std::string name) {
+    ifname_ = std::move(name);
+    return *this;
+  }
+  XdpSocketBuilder& queue(std::uint32_t q) {
+    queue_ = q;
+    return *this;
+  }
   // Ring sizes (powers of two). rx 0 = no RX, tx 0 = no TX. fill defaults
   // to 2 x rx, completion to tx (64 when unused: the kernel wants both
   // UMEM rings on every socket that owns a fill/completion pair).
-  XdpSocketBuilder& rx_ring(std::uint32_t n) { rx_ = n; return *this; }
-  XdpSocketBuilder& tx_ring(std::uint32_t n) { tx_ = n; return *this; }
-  XdpSocketBuilder& fill_ring(std::uint32_t n) { fill_ = n; return *this; }
-  XdpSocketBuilder& completion_ring(std::uint32_t n) { comp_ = n; return *this; }
+  XdpSocketBuilder& rx_ring(std::uint32_t n) {
+    rx_ = n;
+    return *this;
+  }
+  XdpSocketBuilder& tx_ring(std::uint32_t n) {
+    tx_ = n;
+    return *this;
+  }
+  XdpSocketBuilder& fill_ring(std::uint32_t n) {
+    fill_ = n;
+    return *this;
+  }
+  XdpSocketBuilder& completion_ring(std::uint32_t n) {
+    comp_ = n;
+    return *this;
+  }
   // Own UMEM (ignored with shared_umem()).
-  XdpSocketBuilder& frame_size(std::uint32_t n) { umem_cfg_.frame_size = n; return *this; }
-  XdpSocketBuilder& frame_count(std::uint32_t n) { umem_cfg_.frame_count = n; return *this; }
-  XdpSocketBuilder& headroom(std::uint32_t n) { umem_cfg_.headroom = n; return *this; }
-  XdpSocketBuilder& unaligned(bool on) { umem_cfg_.unaligned = on; return *this; }
-  XdpSocketBuilder& huge_pages(bool on) { umem_cfg_.huge_pages = on; return *this; }
-  XdpSocketBuilder& tx_metadata_len(std::uint32_t n) { umem_cfg_.tx_metadata_len = n; return *this; }
-  XdpSocketBuilder& shared_umem(std::shared_ptr<Umem> u) { umem_ = std::move(u); return *this; }
+  XdpSocketBuilder& frame_size(std::uint32_t n) {
+    umem_cfg_.frame_size = n;
+    return *this;
+  }
+  XdpSocketBuilder& frame_count(std::uint32_t n) {
+    umem_cfg_.frame_count = n;
+    return *this;
+  }
+  XdpSocketBuilder& headroom(std::uint32_t n) {
+    umem_cfg_.headroom = n;
+    return *this;
+  }
+  XdpSocketBuilder& unaligned(bool on) {
+    umem_cfg_.unaligned = on;
+    return *this;
+  }
+  XdpSocketBuilder& huge_pages(bool on) {
+    umem_cfg_.huge_pages = on;
+    return *this;
+  }
+  XdpSocketBuilder& tx_metadata_len(std::uint32_t n) {
+    umem_cfg_.tx_metadata_len = n;
+    return *this;
+  }
+  XdpSocketBuilder& shared_umem(std::shared_ptr<Umem> u) {
+    umem_ = std::move(u);
+    return *this;
+  }
 
-  XdpSocketBuilder& mode(BindMode m) { mode_ = m; return *this; }
-  XdpSocketBuilder& need_wakeup(bool on) { need_wakeup_ = on; return *this; }
-  XdpSocketBuilder& multi_buffer(bool on) { sg_ = on; return *this; }
-  XdpSocketBuilder& busy_poll(const sys::BusyPoll& bp) { busy_poll_ = bp; return *this; }
+  XdpSocketBuilder& mode(BindMode m) {
+    mode_ = m;
+    return *this;
+  }
+  XdpSocketBuilder& need_wakeup(bool on) {
+    need_wakeup_ = on;
+    return *this;
+  }
+  XdpSocketBuilder& multi_buffer(bool on) {
+    sg_ = on;
+    return *this;
+  }
+  XdpSocketBuilder& busy_poll(const sys::BusyPoll& bp) {
+    busy_poll_ = bp;
+    return *this;
+  }
 
   // Frames this socket takes from its UMEM: the fill ring's worth for RX
   // (released frames go straight back into it), the TX ring's for TX.

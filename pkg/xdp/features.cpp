@@ -40,29 +40,34 @@ KernelFeatures probe_kernel_features() {
   f.af_xdp = true;
   if (auto off = query_mmap_offsets(s->get()); off) f.need_wakeup = off->has_flags;
 
-  auto area = Mapping::map(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, "probe UMEM");
-  if (!area) return f;
-  if (auto t = sys::open_socket(); t) f.tx_metadata_len = register_probe_umem(t->get(), area->data(), XDP_UMEM_TX_METADATA_LEN, 16);
+  // tx_metadata_len: kernels before 6.11 reject the unknown UMEM flag.
+  if (auto area = Mapping::map(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, "probe UMEM"); area)
+    if (auto t = sys::open_socket(); t)
+      f.tx_metadata_len = register_probe_umem(t->get(), area->data(), XDP_UMEM_TX_METADATA_LEN, 16);
 
-  // Multi-buffer: pre-6.6 kernels reject the unknown bind flag with EINVAL
-  // before looking at anything else.
-  if (!register_probe_umem(s->get(), area->data(), 0, 0)) return f;
-  const std::uint32_t one = 1;
-  for (int opt : {XDP_UMEM_FILL_RING, XDP_UMEM_COMPLETION_RING, XDP_RX_RING})
-    if (::setsockopt(s->get(), SOL_XDP, opt, &one, sizeof(one)) != 0) return f;
+  // Multi-buffer: xsk_bind() checks the flags before anything else, so a
+  // bind to ifindex 0 (no such device) tells them apart without touching
+  // any device: pre-6.6 kernels say EINVAL (unknown flag), newer ENODEV.
   struct sockaddr_xdp sa {};
   sa.sxdp_family = AF_XDP;
   sa.sxdp_flags = XDP_COPY | XDP_USE_SG;
-  sa.sxdp_ifindex = 1;  // loopback is ifindex 1 in every namespace
-  sa.sxdp_queue_id = 0;
-  f.multi_buffer = ::bind(s->get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) == 0;
+  sa.sxdp_ifindex = 0;
+  f.multi_buffer = ::bind(s->get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) != 0 && errno == ENODEV;
   return f;
 }
 
-bool DriverXdpFeatures::native() const { return flags & NETRING_NETDEV_XDP_ACT_BASIC; }
-bool DriverXdpFeatures::redirect() const { return flags & NETRING_NETDEV_XDP_ACT_REDIRECT; }
-bool DriverXdpFeatures::zero_copy() const { return flags & NETRING_NETDEV_XDP_ACT_XSK_ZEROCOPY; }
-bool DriverXdpFeatures::rx_sg() const { return flags & NETRING_NETDEV_XDP_ACT_RX_SG; }
+bool DriverXdpFeatures::native() const {
+  return flags & NETRING_NETDEV_XDP_ACT_BASIC;
+}
+bool DriverXdpFeatures::redirect() const {
+  return flags & NETRING_NETDEV_XDP_ACT_REDIRECT;
+}
+bool DriverXdpFeatures::zero_copy() const {
+  return flags & NETRING_NETDEV_XDP_ACT_XSK_ZEROCOPY;
+}
+bool DriverXdpFeatures::rx_sg() const {
+  return flags & NETRING_NETDEV_XDP_ACT_RX_SG;
+}
 
 std::string DriverXdpFeatures::describe() const {
   if (!known) return "unknown (kernel without the netdev netlink family)";

@@ -46,11 +46,13 @@ int link_cb(const struct nlmsghdr* nlh, void* data) {
 Result<NetdevInfo> netdev_info(const std::string& name) {
   NetdevInfo info;
   info.name = name;
-  if (name.empty() || name.size() >= IFNAMSIZ) return Error("interface lookup", ENODEV, "\"" + name + "\"", "unknown interface");
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    return Error("interface lookup", ENODEV, "\"" + name + "\"", "unknown interface");
   info.ifindex = ::if_nametoindex(name.c_str());
   if (info.ifindex == 0) {
     auto e = Error::from_errno("if_nametoindex", name);
-    if (e.code() == ENODEV || e.code() == ENXIO) return Error("interface lookup", ENODEV, name, "unknown interface in this network namespace");
+    if (e.code() == ENODEV || e.code() == ENXIO)
+      return Error("interface lookup", ENODEV, name, "unknown interface in this network namespace");
     return e;
   }
 

@@ -29,10 +29,16 @@ Error bpf_error(std::string op, int err, const std::string& ctx) {
 
 }  // namespace
 
-void RedirectProgram::SkelDeleter::operator()(xsk_redirect_bpf* s) const { xsk_redirect_bpf__destroy(s); }
+void RedirectProgram::SkelDeleter::operator()(xsk_redirect_bpf* s) const {
+  xsk_redirect_bpf__destroy(s);
+}
 
-int RedirectProgram::program_fd() const { return bpf_program__fd(skel_->progs.xsk_redirect); }
-int RedirectProgram::xskmap_fd() const { return bpf_map__fd(skel_->maps.xsks); }
+int RedirectProgram::program_fd() const {
+  return bpf_program__fd(skel_->progs.xsk_redirect);
+}
+int RedirectProgram::xskmap_fd() const {
+  return bpf_map__fd(skel_->maps.xsks);
+}
 
 Result<RedirectProgram> RedirectProgram::attach(std::uint32_t ifindex, const RedirectOptions& opts) {
   const std::string ctx = ifname_of(ifindex);

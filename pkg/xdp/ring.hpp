@@ -44,8 +44,12 @@ struct RingView {
 };
 
 namespace detail {
-inline std::uint32_t load_acquire(std::uint32_t* p) { return std::atomic_ref<std::uint32_t>(*p).load(std::memory_order_acquire); }
-inline std::uint32_t load_relaxed(std::uint32_t* p) { return std::atomic_ref<std::uint32_t>(*p).load(std::memory_order_relaxed); }
+inline std::uint32_t load_acquire(std::uint32_t* p) {
+  return std::atomic_ref<std::uint32_t>(*p).load(std::memory_order_acquire);
+}
+inline std::uint32_t load_relaxed(std::uint32_t* p) {
+  return std::atomic_ref<std::uint32_t>(*p).load(std::memory_order_relaxed);
+}
 inline void store_release(std::uint32_t* p, std::uint32_t v) {
   std::atomic_ref<std::uint32_t>(*p).store(v, std::memory_order_release);
 }
@@ -116,9 +120,7 @@ class ProducerRing {
 
   // The kernel asks to be woken (XDP_USE_NEED_WAKEUP). A plain load, as in
   // libxdp: a stale 0 only delays the kick to the next call.
-  bool needs_wakeup() const {
-    return flags_ != nullptr && (detail::load_relaxed(flags_) & XDP_RING_NEED_WAKEUP) != 0;
-  }
+  bool needs_wakeup() const { return flags_ != nullptr && (detail::load_relaxed(flags_) & XDP_RING_NEED_WAKEUP) != 0; }
 
  private:
   std::uint32_t cached_prod_ = 0;
@@ -184,9 +186,7 @@ class ConsumerRing {
   // Peeked entries not yet released.
   std::uint32_t outstanding() const { return cached_cons_ - released_; }
 
-  bool needs_wakeup() const {
-    return flags_ != nullptr && (detail::load_relaxed(flags_) & XDP_RING_NEED_WAKEUP) != 0;
-  }
+  bool needs_wakeup() const { return flags_ != nullptr && (detail::load_relaxed(flags_) & XDP_RING_NEED_WAKEUP) != 0; }
 
  private:
   std::uint32_t cached_prod_ = 0;

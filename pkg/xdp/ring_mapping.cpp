@@ -44,12 +44,8 @@ Result<RingMapping> RingMapping::map(int fd, RingKind kind, const MmapOffsets& o
   off_t pgoff = 0;
   std::size_t entry_size = sizeof(std::uint64_t);
   switch (kind) {
-    case RingKind::kRx:
-      off = &offsets.off.rx, pgoff = XDP_PGOFF_RX_RING, entry_size = sizeof(struct xdp_desc);
-      break;
-    case RingKind::kTx:
-      off = &offsets.off.tx, pgoff = XDP_PGOFF_TX_RING, entry_size = sizeof(struct xdp_desc);
-      break;
+    case RingKind::kRx: off = &offsets.off.rx, pgoff = XDP_PGOFF_RX_RING, entry_size = sizeof(struct xdp_desc); break;
+    case RingKind::kTx: off = &offsets.off.tx, pgoff = XDP_PGOFF_TX_RING, entry_size = sizeof(struct xdp_desc); break;
     case RingKind::kFill: off = &offsets.off.fr, pgoff = static_cast<off_t>(XDP_UMEM_PGOFF_FILL_RING); break;
     case RingKind::kCompletion:
       off = &offsets.off.cr, pgoff = static_cast<off_t>(XDP_UMEM_PGOFF_COMPLETION_RING);

@@ -73,8 +73,8 @@ inline Assembled assemble_multi(const RxRing& rx, std::uint32_t idx, std::uint32
       f = fstart;
       continue;
     }
-    packets[a.packets++] = {frags[fstart].data, frags[fstart].len, total, f - fstart, &frags[fstart],
-                            rx.at(idx + start).addr};
+    packets[a.packets++] = {frags[fstart].data, frags[fstart].len, total,
+                            f - fstart,         &frags[fstart],    rx.at(idx + start).addr};
     a.bytes += total;
   }
   a.descs = i;

@@ -20,10 +20,10 @@ Result<UniqueFd> open_socket(const std::string& context) {
 
 Result<void> set_ring_size(int fd, int opt, std::uint32_t entries, const std::string& context) {
   if (::setsockopt(fd, SOL_XDP, opt, &entries, sizeof(entries)) == 0) return ok();
-  const char* name = opt == XDP_RX_RING            ? "setsockopt(XDP_RX_RING)"
-                     : opt == XDP_TX_RING          ? "setsockopt(XDP_TX_RING)"
-                     : opt == XDP_UMEM_FILL_RING   ? "setsockopt(XDP_UMEM_FILL_RING)"
-                                                   : "setsockopt(XDP_UMEM_COMPLETION_RING)";
+  const char* name = opt == XDP_RX_RING          ? "setsockopt(XDP_RX_RING)"
+                     : opt == XDP_TX_RING        ? "setsockopt(XDP_TX_RING)"
+                     : opt == XDP_UMEM_FILL_RING ? "setsockopt(XDP_UMEM_FILL_RING)"
+                                                 : "setsockopt(XDP_UMEM_COMPLETION_RING)";
   return Error::from_errno(name, context + ", " + std::to_string(entries) + " entries");
 }
 
@@ -42,8 +42,7 @@ Result<void> bind(int fd, std::uint32_t ifindex, std::uint32_t queue, std::uint1
     case EPROTONOSUPPORT:
       if (flags & XDP_ZEROCOPY) return std::move(e).with_hint("the driver has no AF_XDP zero-copy support");
       break;
-    case EBUSY:
-      return std::move(e).with_hint("another AF_XDP socket (or UMEM) is already bound to this queue");
+    case EBUSY: return std::move(e).with_hint("another AF_XDP socket (or UMEM) is already bound to this queue");
     case EINVAL:
       if (flags & XDP_USE_SG) return std::move(e).with_hint("multi-buffer (XDP_USE_SG) needs Linux 6.6+");
       return std::move(e).with_hint("queue beyond the interface's queue count, or a flag the kernel lacks");
@@ -55,16 +54,14 @@ Result<void> bind(int fd, std::uint32_t ifindex, std::uint32_t queue, std::uint1
 Result<struct xdp_statistics> statistics(int fd) {
   struct xdp_statistics st {};
   socklen_t len = sizeof(st);
-  if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) != 0)
-    return Error::from_errno("getsockopt(XDP_STATISTICS)");
+  if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) != 0) return Error::from_errno("getsockopt(XDP_STATISTICS)");
   return st;
 }
 
 Result<bool> zero_copy_in_force(int fd) {
   struct xdp_options opts {};
   socklen_t len = sizeof(opts);
-  if (::getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &len) != 0)
-    return Error::from_errno("getsockopt(XDP_OPTIONS)");
+  if (::getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &len) != 0) return Error::from_errno("getsockopt(XDP_OPTIONS)");
   return (opts.flags & XDP_OPTIONS_ZEROCOPY) != 0;
 }
 
@@ -83,14 +80,15 @@ Result<void> set_busy_poll(int fd, const BusyPoll& bp, const std::string& contex
     if (auto r = set(SO_BUSY_POLL, "setsockopt(SO_BUSY_POLL)", static_cast<int>(bp.usecs)); !r) return r;
   }
   if (bp.budget != 0) {
-    if (auto r = set(SO_BUSY_POLL_BUDGET, "setsockopt(SO_BUSY_POLL_BUDGET)", static_cast<int>(bp.budget)); !r)
-      return r;
+    if (auto r = set(SO_BUSY_POLL_BUDGET, "setsockopt(SO_BUSY_POLL_BUDGET)", static_cast<int>(bp.budget)); !r) return r;
   }
   return ok();
 }
 
 namespace {
-bool retry_later(int err) { return err == EAGAIN || err == EBUSY || err == ENOBUFS || err == EINTR; }
+bool retry_later(int err) {
+  return err == EAGAIN || err == EBUSY || err == ENOBUFS || err == EINTR;
+}
 }  // namespace
 
 Result<void> kick_tx(int fd, const std::string& context) {

@@ -39,7 +39,8 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
   auto area = Mapping::map(len, PROT_READ | PROT_WRITE, flags, -1, 0, "UMEM");
   if (!area) {
     Error e = std::move(area).take_error();
-    if (config.huge_pages) return std::move(e).with_hint("huge pages requested: reserve some in /proc/sys/vm/nr_hugepages");
+    if (config.huge_pages)
+      return std::move(e).with_hint("huge pages requested: reserve some in /proc/sys/vm/nr_hugepages");
     return e;
   }
   u->area_ = std::move(*area);
@@ -72,8 +73,7 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
     }
     if (e.code() == EINVAL && config.tx_metadata_len != 0)
       return std::move(e).with_hint("tx_metadata_len needs Linux 6.11+ (XDP_UMEM_TX_METADATA_LEN)");
-    if (e.code() == EINVAL && config.unaligned)
-      return std::move(e).with_hint("unaligned chunks need Linux 5.4+");
+    if (e.code() == EINVAL && config.unaligned) return std::move(e).with_hint("unaligned chunks need Linux 5.4+");
     return e;
   }
   return u;

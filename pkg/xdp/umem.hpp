@@ -20,10 +20,10 @@ namespace netring::xdp {
 struct UmemConfig {
   std::uint32_t frame_size = 4096;  // chunk size: 2048..4096; a power of two unless unaligned
   std::uint32_t frame_count = 4096;
-  std::uint32_t headroom = 0;        // bytes the kernel leaves before each RX packet (after its own 256)
-  bool unaligned = false;            // XDP_UMEM_UNALIGNED_CHUNK_FLAG
-  bool huge_pages = false;           // MAP_HUGETLB (needs reserved huge pages)
-  std::uint32_t tx_metadata_len = 0; // bytes of struct xsk_tx_metadata before TX data (6.11+); 0 = none
+  std::uint32_t headroom = 0;         // bytes the kernel leaves before each RX packet (after its own 256)
+  bool unaligned = false;             // XDP_UMEM_UNALIGNED_CHUNK_FLAG
+  bool huge_pages = false;            // MAP_HUGETLB (needs reserved huge pages)
+  std::uint32_t tx_metadata_len = 0;  // bytes of struct xsk_tx_metadata before TX data (6.11+); 0 = none
 };
 
 // Checks a configuration without touching the kernel (builder validation).

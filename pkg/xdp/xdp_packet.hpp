@@ -13,12 +13,12 @@ struct RxFragment {
 };
 
 struct RxPacket {
-  const std::byte* data;     // first (usually only) fragment
-  std::uint32_t len;         // bytes at data
-  std::uint32_t total_len;   // over all fragments; == len when nfrags == 1
+  const std::byte* data;    // first (usually only) fragment
+  std::uint32_t len;        // bytes at data
+  std::uint32_t total_len;  // over all fragments; == len when nfrags == 1
   std::uint32_t nfrags;
-  const RxFragment* frags;   // nfrags entries, frags[0] is {data, len}
-  std::uint64_t addr;        // UMEM address of the first fragment
+  const RxFragment* frags;  // nfrags entries, frags[0] is {data, len}
+  std::uint64_t addr;       // UMEM address of the first fragment
   std::span<const RxFragment> fragments() const { return {frags, nfrags}; }
 };
 

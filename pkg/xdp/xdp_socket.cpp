@@ -17,8 +17,8 @@ const char* to_string(BindMode m) {
 }
 
 std::string XdpSocket::describe() const {
-  std::string s = "AF_XDP " + ifname_ + " queue " + std::to_string(queue_) + ", " +
-                  (zero_copy_ ? "zero-copy" : "copy") + " mode";
+  std::string s =
+      "AF_XDP " + ifname_ + " queue " + std::to_string(queue_) + ", " + (zero_copy_ ? "zero-copy" : "copy") + " mode";
   if (need_wakeup_) s += ", need_wakeup";
   if (sg_) s += ", multi-buffer";
   if (shared_) s += ", shared UMEM";
@@ -143,8 +143,9 @@ Result<std::uint32_t> XdpSocket::send(std::span<const std::span<const std::byte>
   const std::uint32_t cap = umem_->frame_size() - tx_data_offset_;
   for (const auto& p : packets)
     if (p.size() > cap)
-      return Error("AF_XDP send", EMSGSIZE,
-                   ifname_ + ": packet of " + std::to_string(p.size()) + " bytes, a frame holds " + std::to_string(cap));
+      return Error(
+          "AF_XDP send", EMSGSIZE,
+          ifname_ + ": packet of " + std::to_string(p.size()) + " bytes, a frame holds " + std::to_string(cap));
   auto frames = tx_reserve(static_cast<std::uint32_t>(std::min<std::size_t>(packets.size(), UINT32_MAX)));
   for (std::size_t i = 0; i < frames.size(); ++i) {
     std::memcpy(frames[i].data, packets[i].data(), packets[i].size());

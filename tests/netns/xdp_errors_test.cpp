@@ -28,7 +28,9 @@ using netring::testing::Netns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+bool contains(const std::string& s, const std::string& what) {
+  return s.find(what) != std::string::npos;
+}
 
 // Clears capabilities from the effective, permitted and inheritable sets.
 // Root keeps uid 0, but the kernel checks capabilities, not the uid.

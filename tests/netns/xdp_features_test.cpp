@@ -23,7 +23,9 @@ std::pair<int, int> kernel_version() {
   std::sscanf(u.release, "%d.%d", &major, &minor);
   return {major, minor};
 }
-bool at_least(int major, int minor) { return kernel_version() >= std::make_pair(major, minor); }
+bool at_least(int major, int minor) {
+  return kernel_version() >= std::make_pair(major, minor);
+}
 
 TEST(XdpFeatures, KernelProbesMatchTheKernelVersion) {
   Netns n("fk");

@@ -20,7 +20,9 @@ using netring::testing::LibxdpSocket;
 using netring::testing::Netns;
 using netring::testing::VethPair;
 
-std::size_t size_for(std::uint64_t seq) { return 64 + (seq * 97) % 1400; }
+std::size_t size_for(std::uint64_t seq) {
+  return 64 + (seq * 97) % 1400;
+}
 
 TEST(XdpInterop, OurRxReceivesALibxdpSender) {
   Netns a("ja"), b("jb");

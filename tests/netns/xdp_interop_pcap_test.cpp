@@ -18,7 +18,9 @@ using namespace netring::xdp;
 using netring::testing::Netns;
 using netring::testing::VethPair;
 
-std::size_t size_for(std::uint64_t seq) { return 64 + (seq * 97) % 1400; }
+std::size_t size_for(std::uint64_t seq) {
+  return 64 + (seq * 97) % 1400;
+}
 
 TEST(XdpInterop, LibpcapReadsOurTxByteForByte) {
   Netns a("ia"), b("ib");
@@ -45,9 +47,8 @@ TEST(XdpInterop, LibpcapReadsOurTxByteForByte) {
   ASSERT_EQ(pcap_setfilter(pc, &filter), 0) << pcap_geterr(pc);
   pcap_freecode(&filter);
 
-  auto tx = a.within([&] {
-    return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(256).frame_size(2048).build();
-  });
+  auto tx = a.within(
+      [&] { return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(256).frame_size(2048).build(); });
   ASSERT_TRUE(tx) << tx.error().message();
   constexpr std::uint64_t kPackets = 500;
   std::uint64_t sent = 0, got = 0, mismatches = 0;

@@ -44,7 +44,13 @@ TEST(XdpMultiBuffer, JumboFramesArriveWhole) {
   ASSERT_TRUE(prog) << prog.error().message();
   EXPECT_TRUE(prog->native());
   auto rx = b.within([&] {
-    return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(256).frame_size(4096).multi_buffer(true).build();
+    return XdpSocketBuilder()
+        .interface(veth.name_b())
+        .queue(0)
+        .rx_ring(256)
+        .frame_size(4096)
+        .multi_buffer(true)
+        .build();
   });
   ASSERT_TRUE(rx) << rx.error().message();
   EXPECT_TRUE(rx->multi_buffer());

@@ -21,7 +21,9 @@ using namespace netring::xdp;
 using netring::testing::Netns;
 using netring::testing::VethPair;
 
-std::size_t size_for(std::uint64_t seq) { return 60 + (seq * 37) % 1400; }
+std::size_t size_for(std::uint64_t seq) {
+  return 60 + (seq * 37) % 1400;
+}
 
 TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   Netns a("xa"), b("xb");
@@ -33,15 +35,21 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
 
   auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
   ASSERT_TRUE(prog) << prog.error().message();
-  auto rx = b.within([&] {
-    return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(kRing).frame_size(2048).build();
-  });
+  auto rx = b.within(
+      [&] { return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(kRing).frame_size(2048).build(); });
   ASSERT_TRUE(rx) << rx.error().message();
   ASSERT_TRUE(prog->register_socket(0, rx->fd()));
   EXPECT_FALSE(rx->zero_copy()) << "veth has no zero-copy";
   auto tx = a.within([&] {
-    return XdpSocketBuilder().interface(veth.name_a()).queue(0).rx_ring(0).tx_ring(kRing).completion_ring(kRing)
-        .frame_size(2048).mode(BindMode::kCopy).build();
+    return XdpSocketBuilder()
+        .interface(veth.name_a())
+        .queue(0)
+        .rx_ring(0)
+        .tx_ring(kRing)
+        .completion_ring(kRing)
+        .frame_size(2048)
+        .mode(BindMode::kCopy)
+        .build();
   });
   ASSERT_TRUE(tx) << tx.error().message();
   EXPECT_EQ(a.run_ok("ip -d link show " + veth.name_a()).find("prog/xdp"), std::string::npos)
@@ -55,7 +63,10 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
     while (seq < kPackets && !stop.load()) {
       const std::uint64_t room = kWindow - std::min(kWindow, seq - received.load(std::memory_order_acquire));
       if (room == 0) {
-        if (auto r = tx->flush(); !r) { tx_error = r.error().message(); return; }
+        if (auto r = tx->flush(); !r) {
+          tx_error = r.error().message();
+          return;
+        }
         std::this_thread::yield();
         continue;
       }
@@ -73,7 +84,10 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (tx->tx_outstanding() != 0 && std::chrono::steady_clock::now() < deadline && !stop.load()) {
-      if (auto r = tx->flush(); !r) { tx_error = r.error().message(); return; }
+      if (auto r = tx->flush(); !r) {
+        tx_error = r.error().message();
+        return;
+      }
       std::this_thread::yield();
     }
   });
@@ -153,22 +167,34 @@ TEST(XdpRxTx, UnalignedHeadroomTxMetadataBusyPoll) {
   auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
   ASSERT_TRUE(prog) << prog.error().message();
   auto rx = b.within([&] {
-    return XdpSocketBuilder().interface(veth.name_b()).rx_ring(64).frame_size(3000).unaligned(true).headroom(128)
-        .busy_poll({.usecs = 20, .budget = 16, .prefer = true}).build();
+    return XdpSocketBuilder()
+        .interface(veth.name_b())
+        .rx_ring(64)
+        .frame_size(3000)
+        .unaligned(true)
+        .headroom(128)
+        .busy_poll({.usecs = 20, .budget = 16, .prefer = true})
+        .build();
   });
   ASSERT_TRUE(rx) << rx.error().message();
   ASSERT_TRUE(prog->register_socket(0, rx->fd()));
   const bool meta = netring::xdp::probe_kernel_features().tx_metadata_len;
   auto tx = a.within([&] {
-    return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(64).tx_metadata_len(meta ? 16 : 0)
-        .need_wakeup(false).build();
+    return XdpSocketBuilder()
+        .interface(veth.name_a())
+        .rx_ring(0)
+        .tx_ring(64)
+        .tx_metadata_len(meta ? 16 : 0)
+        .need_wakeup(false)
+        .build();
   });
   ASSERT_TRUE(tx) << tx.error().message();
   constexpr std::uint64_t kPackets = 2000;
   std::uint64_t sent = 0, got = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (got < kPackets && std::chrono::steady_clock::now() < deadline) {
-    auto frames = tx->tx_reserve(static_cast<std::uint32_t>(std::min<std::uint64_t>(16, 32 - std::min<std::uint64_t>(32, sent - got))));
+    auto frames = tx->tx_reserve(
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(16, 32 - std::min<std::uint64_t>(32, sent - got))));
     for (auto& f : frames) {
       auto bytes = netring::testing::seq_frame(sent, size_for(sent));
       ASSERT_LE(bytes.size(), f.capacity);

@@ -122,9 +122,11 @@ TEST(XdpSharedUmem, TooFewFramesIsAClearError) {
   uc.frame_count = 512;  // one socket's worth (fill ring 2 x 256)
   auto umem = b.within([&] { return Umem::create(uc); });
   ASSERT_TRUE(umem) << umem.error().message();
-  auto s0 = b.within([&] { return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(256).shared_umem(*umem).build(); });
+  auto s0 = b.within(
+      [&] { return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(256).shared_umem(*umem).build(); });
   ASSERT_TRUE(s0) << s0.error().message();
-  auto s1 = b.within([&] { return XdpSocketBuilder().interface(veth.name_b()).queue(1).rx_ring(256).shared_umem(*umem).build(); });
+  auto s1 = b.within(
+      [&] { return XdpSocketBuilder().interface(veth.name_b()).queue(1).rx_ring(256).shared_umem(*umem).build(); });
   ASSERT_FALSE(s1);
   EXPECT_EQ(s1.error().code(), ENOBUFS);
   EXPECT_NE(s1.error().message().find("free frames"), std::string::npos) << s1.error().message();

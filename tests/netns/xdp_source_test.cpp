@@ -44,7 +44,13 @@ TEST(XdpSource, TwoQueuesThroughTheSourceInterface) {
     constexpr std::uint64_t kPerQueue = 100;
     for (std::uint32_t q = 0; q < 2; ++q) {
       auto tx = a.within([&] {
-        return xdp::XdpSocketBuilder().interface(veth.name_a()).queue(q).rx_ring(0).tx_ring(256).frame_size(2048).build();
+        return xdp::XdpSocketBuilder()
+            .interface(veth.name_a())
+            .queue(q)
+            .rx_ring(0)
+            .tx_ring(256)
+            .frame_size(2048)
+            .build();
       });
       ASSERT_TRUE(tx) << tx.error().message();
       for (std::uint64_t i = 0; i < kPerQueue; ++i) {

@@ -35,8 +35,9 @@ inline std::uint64_t seq_of(const std::byte* data, std::size_t len) {
 // own traffic (IPv6 neighbour discovery, MLD) arrives too.
 inline bool is_seq_frame(const std::byte* data, std::size_t len, std::uint16_t dport = 2000) {
   return len >= 14 + 20 + 8 + 8 && data[12] == std::byte{0x08} && data[13] == std::byte{0x00} &&
-         data[23] == std::byte{17} && (static_cast<unsigned>(std::to_integer<unsigned>(data[36]) << 8 |
-                                                             std::to_integer<unsigned>(data[37]))) == dport;
+         data[23] == std::byte{17} &&
+         (static_cast<unsigned>(std::to_integer<unsigned>(data[36]) << 8 | std::to_integer<unsigned>(data[37]))) ==
+             dport;
 }
 
 // UDP destination port of an IPv4 frame without options.

@@ -153,7 +153,8 @@ TEST(XdpRing, WrapsAcross2To32) {
     for (std::uint32_t i = 0; i < n; ++i) p.at(idx + i) = next_put++;
     p.submit(n);
     // Kernel moves fill entries to RX as descriptors, a few at a time.
-    for (auto a : fill.kernel_consume(1 + round % 3)) ASSERT_TRUE(rx.kernel_produce({a, static_cast<std::uint32_t>(a), 0}));
+    for (auto a : fill.kernel_consume(1 + round % 3))
+      ASSERT_TRUE(rx.kernel_produce({a, static_cast<std::uint32_t>(a), 0}));
     const std::uint32_t m = c.peek((round * 7) % kSize + 1, &idx);
     for (std::uint32_t i = 0; i < m; ++i) {
       ASSERT_EQ(c.at(idx + i).addr, next_get) << "round " << round;

@@ -49,8 +49,8 @@ TEST(XdpRxAssembler, MultiBufferJoinsRunsAndNeverSplitsAPacket) {
   Fixture fx;
   fx.push(0 * 4096, 3000, XDP_PKT_CONTD);
   fx.push(1 * 4096, 3000, XDP_PKT_CONTD);
-  fx.push(2 * 4096, 1000);          // packet 1: 3 fragments, 7000 bytes
-  fx.push(3 * 4096, 500);           // packet 2: 1 fragment
+  fx.push(2 * 4096, 1000);                 // packet 1: 3 fragments, 7000 bytes
+  fx.push(3 * 4096, 500);                  // packet 2: 1 fragment
   fx.push(4 * 4096, 3000, XDP_PKT_CONTD);  // packet 3: last fragment not published yet
   RxRing rx(fx.view());
   std::uint32_t idx = 0;
