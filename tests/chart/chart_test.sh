@@ -34,9 +34,17 @@ done
 
 # --- the renderer: Debian's sprig, gojsonschema and sigs.k8s.io/yaml in
 # GOPATH mode, nothing fetched (GOPROXY=off, GOFLAGS cleared).
-echo "== building the renderer"
-(cd "$here/render" && GO111MODULE=off GOPATH="$cache/gopath:/usr/share/gocode" GOCACHE="$cache/gocache" \
-  GOPROXY=off GOFLAGS= go build -o "$cache/render" .)
+echo "== building the renderer and testing it against Helm's behaviour"
+gorun() {
+  (cd "$here/render" && GO111MODULE=off GOPATH="$cache/gopath:/usr/share/gocode" GOCACHE="$cache/gocache" \
+    GOPROXY=off GOFLAGS= go "$@")
+}
+gorun build -o "$cache/render" .
+if gorun test -v -count=1 . >"$work/gotest.out" 2>&1; then
+  ok "renderer: $(grep -c '^--- PASS' "$work/gotest.out" || true) Go tests"
+else
+  bad "renderer Go tests"; cat "$work/gotest.out"
+fi
 render() { "$cache/render" -chart "$chart" "$@"; }
 
 # --- the validators: pinned versions from the npm registry, cached.
@@ -111,7 +119,28 @@ elif ! "$agent" --help 2>&1 | grep -q -- '--validate'; then
   # Until the agent's configuration lands, it has no --validate to ask.
   echo "note: $agent has no --validate yet: rendered flags not checked against the agent"
 else
-  for name in default nondefault; do
+  # The non-default set names files the agent may read while validating:
+  # point them at real ones here.
+  echo '{}' >"$work/config.json"
+  echo '{"apiVersion":"v1","kind":"PodList","metadata":{},"items":[]}' >"$work/pods.json"
+  cat >"$work/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+EOF
+  printf 'config:\n  file: %s\n  kubeconfig: %s\n  podsFrom: %s\n' \
+    "$work/config.json" "$work/kubeconfig" "$work/pods.json" >"$work/local-paths.yaml"
+  render -out "$work/nondefault-local" -name prod -namespace obs \
+    -f "$here/values/nondefault.yaml" -f "$work/local-paths.yaml" >/dev/null
+  python3 -c 'import json, sys
+for o in json.load(open(sys.argv[1])):
+    if o["object"]["kind"] == "DaemonSet":
+        print("\n".join(o["object"]["spec"]["template"]["spec"]["containers"][0]["args"]))' \
+    "$work/nondefault-local/objects.json" >"$work/nondefault-local.args"
+  for name in default nondefault-local; do
     mapfile -t args <"$work/$name.args"
     if out="$(NODE_NAME=chart-test "$agent" "${args[@]}" --validate 2>&1)"; then
       ok "$name: agent --validate accepts the rendered args"
