@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pkg/packet/socket.hpp"
+#include "tests/testing/capture_helpers.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/packet_builder.hpp"
 #include "tests/testing/raw_sender.hpp"
@@ -27,70 +28,19 @@ using netring::packet::PacketSocket;
 using netring::packet::RingGeometry;
 using netring::packet::RingPacket;
 using netring::packet::SocketOptions;
+using netring::testing::Captured;
+using netring::testing::drain;
 using netring::testing::Netns;
+using netring::testing::numbered_frame;
+using netring::testing::open_packet_socket;
 using netring::testing::PacketBuilder;
 using netring::testing::RawSender;
+using netring::testing::realtime_ns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-std::uint64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
-}
-
-// Frame i carries i in its payload so captures can be matched to sends.
-std::vector<std::uint8_t> numbered_frame(std::uint32_t i, std::size_t payload = 64) {
-  std::vector<std::uint8_t> p(payload, 0x5a);
-  std::memcpy(p.data(), &i, sizeof(i));
-  return PacketBuilder()
-      .eth()
-      .ipv4("10.77.0.1", "10.77.0.2")
-      .udp(static_cast<std::uint16_t>(1000 + i % 512), 9)
-      .payload(p)
-      .build();
-}
-
-// Reads until `want` packets arrived or the deadline passed; copies them out
-// so they outlive release().
-struct Captured {
-  std::vector<std::uint8_t> bytes;
-  RingPacket meta;
-};
-// Only frames the test made count (source MAC 02:00:00:00:00:01): the
-// namespaces' own IPv6 neighbour discovery and MLD share the link.
-bool ours(const RingPacket& p) {
-  static constexpr std::uint8_t kSrc[6] = {0x02, 0, 0, 0, 0, 1};
-  return p.snaplen >= 14 && std::memcmp(p.data + 6, kSrc, 6) == 0;
-}
-std::vector<Captured> drain(PacketSocket& s, std::size_t want, std::chrono::seconds deadline) {
-  std::vector<Captured> got;
-  RingPacket batch[64];
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (got.size() < want && std::chrono::steady_clock::now() < end) {
-    auto ready = s.wait(100);
-    EXPECT_TRUE(ready.ok()) << ready.error().message();
-    std::size_t n;
-    while ((n = s.ring().next_batch(batch)) > 0) {
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!ours(batch[i])) continue;
-        const auto* d = reinterpret_cast<const std::uint8_t*>(batch[i].data);
-        got.push_back({std::vector<std::uint8_t>(d, d + batch[i].snaplen), batch[i]});
-      }
-      s.ring().release();
-    }
-  }
-  return got;
-}
-
 PacketSocket open_on(const Netns& ns, const std::string& ifname, RingGeometry geo) {
-  return ns.within([&] {
-    auto s = PacketSocket::create(SocketOptions{.interface = ifname, .ring = geo, .promiscuous = true});
-    if (!s) throw std::runtime_error(s.error().message());
-    auto st = s->start();
-    if (!st) throw std::runtime_error(st.error().message());
-    return std::move(*s);
-  });
+  return open_packet_socket(ns, SocketOptions{.interface = ifname, .ring = geo, .promiscuous = true});
 }
 
 TEST(PacketCapture, EveryFrameOnceByteIdenticalWithPlausibleMetadata) {
@@ -118,9 +68,9 @@ TEST(PacketCapture, EveryFrameOnceByteIdenticalWithPlausibleMetadata) {
   const int b_ifindex = v.ifindex_b();
   std::map<std::uint32_t, int> seen;
   for (const auto& c : got) {
-    ASSERT_GE(c.bytes.size(), 42u + 4);
-    std::uint32_t i;
-    std::memcpy(&i, c.bytes.data() + 42, sizeof(i));
+    std::uint32_t i, flow;
+    ASSERT_TRUE(netring::testing::parse_numbered(reinterpret_cast<const std::byte*>(c.bytes.data()),
+                                                 static_cast<std::uint32_t>(c.bytes.size()), i, flow));
     ASSERT_LT(i, kFrames);
     ++seen[i];
     EXPECT_EQ(c.bytes, sent[i]) << "frame " << i << " is byte-identical";
