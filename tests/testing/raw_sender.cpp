@@ -15,7 +15,7 @@
 
 namespace netring::testing {
 
-RawSender::RawSender(const std::string& ifname) {
+RawSender::RawSender(const std::string& ifname, bool qdisc_bypass) {
   ifindex_ = static_cast<int>(::if_nametoindex(ifname.c_str()));
   if (ifindex_ == 0) throw std::runtime_error("RawSender: no interface " + ifname);
   // Protocol 0: a send-only socket never queues received packets.
@@ -23,7 +23,7 @@ RawSender::RawSender(const std::string& ifname) {
   if (fd_ < 0) throw std::runtime_error(std::string("RawSender: socket: ") + std::strerror(errno));
   const int one = 1;
   // Straight to the driver: the qdisc would only add a queue that can drop.
-  (void)::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+  if (qdisc_bypass) (void)::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
   sockaddr_ll addr{};
   addr.sll_family = AF_PACKET;
   addr.sll_ifindex = ifindex_;

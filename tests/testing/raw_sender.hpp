@@ -12,8 +12,11 @@ namespace netring::testing {
 
 class RawSender {
  public:
-  // Throws std::runtime_error when the socket cannot be made.
-  explicit RawSender(const std::string& ifname);
+  // Throws std::runtime_error when the socket cannot be made. With
+  // qdisc_bypass the frames skip the qdisc and also the packet taps of the
+  // sending host (dev_direct_xmit never calls dev_queue_xmit_nit): capture
+  // them on the peer, or pass false to see them as outgoing locally.
+  explicit RawSender(const std::string& ifname, bool qdisc_bypass = true);
   ~RawSender();
   RawSender(const RawSender&) = delete;
   RawSender& operator=(const RawSender&) = delete;
