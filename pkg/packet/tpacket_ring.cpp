@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <string>
@@ -158,11 +159,15 @@ std::size_t TpacketRing::next_batch(std::span<RingPacket> out) {
       next_pkt_ = blk + bh.offset_to_first_pkt;
       in_block_ = true;
     }
-    if (left_ > 0) {
-      const auto* h = reinterpret_cast<const tpacket3_hdr*>(next_pkt_);
-      const auto* sll = reinterpret_cast<const sockaddr_ll*>(next_pkt_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      RingPacket& p = out[n++];
-      p.data = next_pkt_ + h->tp_mac;
+    // The packets of this block that fit: a tight loop with no block
+    // bookkeeping inside.
+    const std::size_t take = std::min<std::size_t>(left_, out.size() - n);
+    const std::byte* pkt = next_pkt_;
+    for (std::size_t i = 0; i < take; ++i) {
+      const auto* h = reinterpret_cast<const tpacket3_hdr*>(pkt);
+      const auto* sll = reinterpret_cast<const sockaddr_ll*>(pkt + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      RingPacket& p = out[n + i];
+      p.data = pkt + h->tp_mac;
       p.snaplen = h->tp_snaplen;
       p.len = h->tp_len;
       p.timestamp_ns = static_cast<std::uint64_t>(h->tp_sec) * 1000000000ULL + h->tp_nsec;
@@ -172,9 +177,11 @@ std::size_t TpacketRing::next_batch(std::span<RingPacket> out) {
       const bool vlan = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
       p.vlan_tci = vlan ? static_cast<std::uint16_t>(h->hv1.tp_vlan_tci) : 0;
       p.vlan_tpid = !vlan ? 0 : (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : 0x8100;
-      next_pkt_ += h->tp_next_offset;
-      --left_;
+      pkt += h->tp_next_offset;
     }
+    next_pkt_ = pkt;
+    n += take;
+    left_ -= static_cast<std::uint32_t>(take);
     if (left_ == 0) {
       in_block_ = false;
       ++held_;
