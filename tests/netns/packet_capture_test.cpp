@@ -151,6 +151,36 @@ TEST(PacketCapture, TinyRingWithoutReaderCountsDropsInRunningTotals) {
   EXPECT_EQ(again->drops, st->drops) << "a later read keeps the totals";
 }
 
+TEST(PacketCapture, IgnoreOutgoingHidesWhatThisHostSends) {
+  Netns a("ia");
+  netring::testing::disable_ipv6(a);
+  Netns b("ib");
+  VethPair v(a, b);
+  // Both sockets on the sending end; frames go through the qdisc so local
+  // packet taps see them as outgoing.
+  const RingGeometry geo{.block_size = 1 << 16, .block_count = 4};
+  auto sees = open_packet_socket(a, SocketOptions{.interface = v.name_a(), .ring = geo});
+  auto blind = open_packet_socket(a, SocketOptions{.interface = v.name_a(), .ring = geo, .ignore_outgoing = true});
+  RawSender tx = a.within([&] { return RawSender(v.name_a(), /*qdisc_bypass=*/false); });
+  for (std::uint32_t i = 0; i < 20; ++i) ASSERT_TRUE(tx.send(numbered_frame(i)));
+  auto got = drain(sees, 20, std::chrono::seconds(10));
+  ASSERT_EQ(got.size(), 20u);
+  EXPECT_EQ(got[0].meta.pkttype, PACKET_OUTGOING);
+  EXPECT_TRUE(drain(blind, 1, std::chrono::seconds(1)).empty());
+}
+
+TEST(PacketCapture, PromiscuousMembershipLivesAsLongAsTheSocket) {
+  Netns a("pma"), b("pmb");
+  VethPair v(a, b);
+  auto promisc = [&] { return b.run_ok("ip -d link show dev " + v.name_b()); };
+  EXPECT_NE(promisc().find("promiscuity 0"), std::string::npos);
+  {
+    auto s = open_on(b, v.name_b(), RingGeometry{.block_size = 1 << 16, .block_count = 2});
+    EXPECT_NE(promisc().find("promiscuity 1"), std::string::npos) << promisc();
+  }
+  EXPECT_NE(promisc().find("promiscuity 0"), std::string::npos) << "dropped with the socket";
+}
+
 TEST(PacketCapture, BadGeometryIsRejectedWithAReason) {
   auto s = PacketSocket::create(SocketOptions{.ring = RingGeometry{.block_size = 3 * 4096}});
   ASSERT_FALSE(s.ok());
