@@ -25,6 +25,8 @@ AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions 
 void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted) {
   std::lock_guard lock(tracker_mu_);
   tracker_.update(live, evicted);
+  // Publications are periodic, so they also drive the pod grace periods.
+  flows_.expire(FlowMetrics::Clock::now());
 }
 
 std::string AgentMetrics::expose() const {

@@ -24,7 +24,8 @@ class AgentMetrics {
   AgentMetrics& operator=(const AgentMetrics&) = delete;
 
   // Feeds a publication of the flow tables into the flow counters (see
-  // FlowDeltaTracker::update). Called by the one thread that publishes.
+  // FlowDeltaTracker::update) and removes the series of pods whose grace
+  // period ended. Called by the thread that publishes snapshots.
   void update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted = {});
 
   FlowMetrics& flows() { return flows_; }

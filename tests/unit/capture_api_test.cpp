@@ -115,6 +115,7 @@ class CaptureApiTest : public ::testing::Test {
 
 TEST_F(CaptureApiTest, DisabledByDefault) {
   EXPECT_FALSE(ApiOptions{}.capture.enabled);
+  EXPECT_EQ(ApiOptions{}.capture.snap_len, 128u);  // headers only unless configured
   start(false);
   auto res = client().Get("/api/v1/capture?filter=udp&max_packets=1");
   ASSERT_TRUE(res);

@@ -145,9 +145,15 @@ TEST(FlowMetrics, CountersStayMonotonicAcrossEviction) {
   m.update_flows(live2);
   EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1880);
 
+  // A flow born and evicted between two publications still counts, once.
+  FlowView brief = make_flow(3, fe, be, 1, 20);
+  m.update_flows(live2, std::span<const FlowView>(&brief, 1));
+  m.update_flows(live2);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
+
   // Everything evicted, nothing reported: the counter keeps its value.
   m.update_flows({});
-  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1880);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
 }
 
 TEST(FlowMetrics, CountsTcpFlagsOncePerFlowAndIcmpByType) {
