@@ -56,7 +56,9 @@ const char* to_string(FlowDirection d) {
   return "unknown";
 }
 
-const char* to_string(Reporter r) { return r == Reporter::kSource ? "source" : "destination"; }
+const char* to_string(Reporter r) {
+  return r == Reporter::kSource ? "source" : "destination";
+}
 
 std::string protocol_name(std::uint8_t proto) {
   switch (proto) {
@@ -70,9 +72,11 @@ std::string protocol_name(std::uint8_t proto) {
 }
 
 std::optional<std::uint8_t> parse_protocol(std::string_view name) {
-  static constexpr std::pair<std::string_view, std::uint8_t> kNames[] = {
-      {"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"icmp", IPPROTO_ICMP},
-      {"icmpv6", IPPROTO_ICMPV6}, {"sctp", IPPROTO_SCTP}};
+  static constexpr std::pair<std::string_view, std::uint8_t> kNames[] = {{"tcp", IPPROTO_TCP},
+                                                                         {"udp", IPPROTO_UDP},
+                                                                         {"icmp", IPPROTO_ICMP},
+                                                                         {"icmpv6", IPPROTO_ICMPV6},
+                                                                         {"sctp", IPPROTO_SCTP}};
   for (const auto& [n, v] : kNames)
     if (n == name) return v;
   unsigned value = 0;

@@ -72,7 +72,7 @@ struct FlowView {
   std::uint64_t id = 0;
   IpAddress src, dst;
   std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t protocol = 0;  // IPPROTO_*
+  std::uint8_t protocol = 0;                  // IPPROTO_*
   std::uint8_t icmp_type = 0, icmp_code = 0;  // ICMP/ICMPv6 only
   FlowDirection direction = FlowDirection::kUnknown;
   Reporter reporter = Reporter::kSource;
@@ -86,7 +86,7 @@ struct FlowView {
   // every packet was taken.
   double bytes_stderr = 0;
   std::uint64_t samples = 0;
-  std::uint8_t tcp_flags = 0;  // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
+  std::uint8_t tcp_flags = 0;       // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
   std::uint64_t first_seen_ns = 0;  // CLOCK_REALTIME
   std::uint64_t last_seen_ns = 0;
   std::vector<std::string> interfaces;  // where it was sampled
@@ -120,10 +120,10 @@ struct FallbackTaken {
 struct WatchHealth {
   std::string resource;  // "pods", "services", "nodes"
   bool connected = false;
-  bool synced = false;               // initial list done
-  std::uint64_t last_event_ns = 0;   // CLOCK_REALTIME, 0 = none yet
-  std::uint64_t restarts = 0;        // reconnects
-  std::uint64_t relists = 0;         // 410 Gone and the like
+  bool synced = false;              // initial list done
+  std::uint64_t last_event_ns = 0;  // CLOCK_REALTIME, 0 = none yet
+  std::uint64_t restarts = 0;       // reconnects
+  std::uint64_t relists = 0;        // 410 Gone and the like
   std::uint64_t errors = 0;
 };
 
@@ -131,9 +131,9 @@ struct AgentStatus {
   std::string version;
   std::string node;
   std::uint64_t started_ns = 0;
-  bool ready = false;  // the data path is hooked and delivering
-  std::string backend;         // capture backend in use
-  std::string backend_reason;  // why (empty: the preferred one)
+  bool ready = false;                           // the data path is hooked and delivering
+  std::string backend;                          // capture backend in use
+  std::string backend_reason;                   // why (empty: the preferred one)
   std::map<std::string, bool> kernel_features;  // "tcx", "afxdp", "xdp_frags", "bpf", ...
   std::vector<FallbackTaken> fallbacks;
   std::uint64_t samples_received = 0;

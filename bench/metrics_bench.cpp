@@ -36,10 +36,10 @@ std::vector<FlowView> make_flows(std::size_t label_sets) {
     f.dst = *IpAddress::parse("10.0.0.2");
     f.protocol = (i & 1) ? IPPROTO_UDP : IPPROTO_TCP;
     f.direction = (i & 2) ? FlowDirection::kIngress : FlowDirection::kEgress;
-    f.src_id = {"node-a", "ns-" + std::to_string(i % 37), "wl", "Deployment",
-                "frontend-7d9f8c6b5-" + std::to_string(i), ""};
-    f.dst_id = {"node-b", "ns-" + std::to_string(i % 11), "db", "StatefulSet", "postgres-" + std::to_string(i % 97),
+    f.src_id = {"node-a", "ns-" + std::to_string(i % 37), "wl", "Deployment", "frontend-7d9f8c6b5-" + std::to_string(i),
                 ""};
+    f.dst_id = {"node-b",      "ns-" + std::to_string(i % 11),       "db",
+                "StatefulSet", "postgres-" + std::to_string(i % 97), ""};
     f.packets = 10 + static_cast<double>(i);
     f.bytes = 1500.0 * f.packets;
     f.first_seen_ns = 1;

@@ -18,16 +18,16 @@ void send_json(httplib::Response& res, const std::string& body) {
   res.set_content(body, "application/json");
 }
 
-std::optional<ApiError> check_parameters(const httplib::Request& req,
-                                         std::initializer_list<std::string_view> allowed) {
+std::optional<ApiError> check_parameters(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
   for (const auto& [name, value] : req.params) {
     bool known = false;
     for (auto a : allowed) known = known || a == name;
     if (!known) {
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return ApiError{400, "unknown parameter '" + name + "'" + (list.empty() ? " (this endpoint takes none)"
-                                                                               : " (allowed: " + list + ")"),
+      return ApiError{400,
+                      "unknown parameter '" + name + "'" +
+                          (list.empty() ? " (this endpoint takes none)" : " (allowed: " + list + ")"),
                       name};
     }
     if (req.params.count(name) > 1) return ApiError{400, "parameter '" + name + "' given more than once", name};
@@ -41,15 +41,14 @@ std::optional<std::string> param(const httplib::Request& req, const char* name) 
   return it->second;
 }
 
-std::optional<ApiError> parse_count(std::string_view name, std::string_view text, std::uint64_t min,
-                                    std::uint64_t max, std::uint64_t& out) {
+std::optional<ApiError> parse_count(std::string_view name, std::string_view text, std::uint64_t min, std::uint64_t max,
+                                    std::uint64_t& out) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-    return ApiError{400,
-                    "'" + std::string(text) + "' is not an integer in " + std::to_string(min) + ".." +
-                        std::to_string(max),
-                    std::string(name)};
+    return ApiError{
+        400, "'" + std::string(text) + "' is not an integer in " + std::to_string(min) + ".." + std::to_string(max),
+        std::string(name)};
   out = v;
   return std::nullopt;
 }
@@ -118,9 +117,8 @@ std::string format_time_ns(std::uint64_t ns) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<unsigned long long>(ns % 1'000'000'000ull));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(ns % 1'000'000'000ull));
   return buf;
 }
 

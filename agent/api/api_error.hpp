@@ -30,8 +30,8 @@ std::optional<ApiError> check_parameters(const httplib::Request& req, std::initi
 std::optional<std::string> param(const httplib::Request& req, const char* name);
 
 // Parsers that name the parameter in their error.
-std::optional<ApiError> parse_count(std::string_view name, std::string_view text, std::uint64_t min,
-                                    std::uint64_t max, std::uint64_t& out);
+std::optional<ApiError> parse_count(std::string_view name, std::string_view text, std::uint64_t min, std::uint64_t max,
+                                    std::uint64_t& out);
 // Integer + unit: ms, s, m, h ("30s", "5m"), as the configuration takes them.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // RFC 3339 UTC ("2026-11-25T12:00:00Z", fraction allowed) or a duration

@@ -34,14 +34,17 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty())
-      send_error(res, ApiError{404, "no such endpoint: " + req.path +
-                                        " (see /api/v1/flows, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
-                                        "/api/v1/capture)",
+      send_error(res, ApiError{404,
+                               "no such endpoint: " + req.path +
+                                   " (see /api/v1/flows, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                                   "/api/v1/capture)",
                                ""});
   });
 }
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+  stop();
+}
 
 Result<void> ApiServer::start() {
   stopping_ = false;
@@ -78,10 +81,10 @@ void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
 void ApiServer::follow(FlowQuery q, httplib::Response& res) {
   if (follow_streams_.fetch_add(1) >= opts_.max_follow_streams) {
     follow_streams_.fetch_sub(1);
-    return send_error(res, ApiError{429,
-                                    "too many follow streams (at most " + std::to_string(opts_.max_follow_streams) +
-                                        "); retry later",
-                                    "follow"});
+    return send_error(
+        res,
+        ApiError{429, "too many follow streams (at most " + std::to_string(opts_.max_follow_streams) + "); retry later",
+                 "follow"});
   }
   res.set_chunked_content_provider(
       "application/x-ndjson",
@@ -146,9 +149,8 @@ void ApiServer::top(const httplib::Request& req, httplib::Response& res) {
     return send_error(res, ApiError{400, "key is required (src_workload|dst_workload|pair|namespace|pod)", "key"});
   auto key = parse_top_key(*key_text);
   if (!key)
-    return send_error(res, ApiError{400,
-                                    "'" + *key_text + "' is not a key (src_workload|dst_workload|pair|namespace|pod)",
-                                    "key"});
+    return send_error(
+        res, ApiError{400, "'" + *key_text + "' is not a key (src_workload|dst_workload|pair|namespace|pod)", "key"});
   TopBy by = TopBy::kBytes;
   if (auto v = param(req, "by")) {
     if (*v == "bytes")

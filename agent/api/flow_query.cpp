@@ -35,9 +35,7 @@ bool FlowQuery::matches(const FlowView& f) const {
   if (to_pod && (f.dst_id.pod != *to_pod || (to_pod_ns && f.dst_id.ns != *to_pod_ns))) return false;
   if (ns && f.src_id.ns != *ns && f.dst_id.ns != *ns) return false;
   if (workload) {
-    auto side = [&](const Identity& id) {
-      return id.workload == *workload && (!workload_ns || id.ns == *workload_ns);
-    };
+    auto side = [&](const Identity& id) { return id.workload == *workload && (!workload_ns || id.ns == *workload_ns); };
     if (!side(f.src_id) && !side(f.dst_id)) return false;
   }
   if (ip && f.src != *ip && f.dst != *ip) return false;
@@ -78,7 +76,8 @@ std::variant<FlowQuery, ApiError> parse_flow_query(const httplib::Request& req, 
   }
   if (auto v = param(req, "protocol")) {
     q.protocol = parse_protocol(*v);
-    if (!q.protocol) return ApiError{400, "'" + *v + "' is not a protocol (tcp, udp, icmp, icmpv6, sctp or 0..255)", "protocol"};
+    if (!q.protocol)
+      return ApiError{400, "'" + *v + "' is not a protocol (tcp, udp, icmp, icmpv6, sctp or 0..255)", "protocol"};
   }
   if (auto v = param(req, "direction")) {
     if (*v == "ingress")

@@ -20,10 +20,10 @@ enum class FlowSort : std::uint8_t { kLastSeen, kBytes, kPackets };
 struct FlowQuery {
   // "ns/pod" or "pod" (any namespace); "ns/workload" or "workload".
   std::optional<std::string> from_pod_ns, from_pod, to_pod_ns, to_pod;
-  std::optional<std::string> ns;  // either end
+  std::optional<std::string> ns;                     // either end
   std::optional<std::string> workload_ns, workload;  // either end
-  std::optional<IpAddress> ip;  // either end
-  std::optional<std::uint16_t> port;  // either end
+  std::optional<IpAddress> ip;                       // either end
+  std::optional<std::uint16_t> port;                 // either end
   std::optional<std::uint8_t> protocol;
   std::optional<FlowDirection> direction;
   std::optional<Reporter> reporter;

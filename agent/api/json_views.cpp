@@ -8,9 +8,8 @@ namespace netring::agent::api {
 namespace {
 
 nlohmann::json endpoint(const IpAddress& ip, std::uint16_t port, const Identity& id) {
-  return {{"ip", ip.str()},          {"port", port},          {"node", id.node},
-          {"namespace", id.ns},      {"workload", id.workload}, {"kind", id.kind},
-          {"pod", id.pod},           {"service", id.service}};
+  return {{"ip", ip.str()},          {"port", port},    {"node", id.node}, {"namespace", id.ns},
+          {"workload", id.workload}, {"kind", id.kind}, {"pod", id.pod},   {"service", id.service}};
 }
 
 }  // namespace
@@ -48,9 +47,11 @@ nlohmann::json to_json(const FlowView& f) {
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},       {"name", i.name},           {"role", i.role},
-          {"backend", i.backend},       {"hook", i.hook},           {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes},     {"tx_packets", i.tx_packets}, {"tx_bytes", i.tx_bytes}};
+  return {{"ifindex", i.ifindex},   {"name", i.name},
+          {"role", i.role},         {"backend", i.backend},
+          {"hook", i.hook},         {"rx_packets", i.rx_packets},
+          {"rx_bytes", i.rx_bytes}, {"tx_packets", i.tx_packets},
+          {"tx_bytes", i.tx_bytes}};
 }
 
 nlohmann::json to_json(const AgentStatus& s) {

@@ -25,7 +25,9 @@ std::string logfmt_quote(const std::string& v) {
   return out + "\"";
 }
 
-std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+std::string ms_text(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
 
 }  // namespace
 
@@ -73,7 +75,8 @@ void CaptureApi::handle(const httplib::Request& req, httplib::Response& res) {
   std::shared_ptr<CaptureTap::Subscription> sub = tap_.subscribe(opts_.snap_len, opts_.queue_capacity);
   if (!sub) {
     api::send_error(res, ApiError{429, "a capture is already running (one at a time); retry when it ends", ""});
-    audit_("level=warn msg=\"capture refused\" reason=busy remote=" + logfmt_quote(who) + " filter=" + logfmt_quote(filter));
+    audit_("level=warn msg=\"capture refused\" reason=busy remote=" + logfmt_quote(who) +
+           " filter=" + logfmt_quote(filter));
     return;
   }
   audit_("level=info msg=\"capture started\" remote=" + logfmt_quote(who) + " filter=" + logfmt_quote(filter) +
@@ -110,8 +113,8 @@ void CaptureApi::handle(const httplib::Request& req, httplib::Response& res) {
             break;
           }
           auto wait = std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(100));
-          std::size_t n = st->sub->pop(batch, std::chrono::duration_cast<std::chrono::milliseconds>(wait) +
-                                                  std::chrono::milliseconds(1));
+          std::size_t n = st->sub->pop(
+              batch, std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1));
           for (std::size_t i = 0; i < n && st->written < max_packets; ++i) {
             if (!st->pcap->matches(batch[i])) continue;
             st->pcap->write(batch[i]);

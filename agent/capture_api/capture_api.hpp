@@ -21,10 +21,10 @@
 namespace netring::agent::capture_api {
 
 struct CaptureOptions {
-  bool enabled = false;  // --enable-capture-api
+  bool enabled = false;                                                  // --enable-capture-api
   std::chrono::milliseconds max_duration{std::chrono::seconds(60)};      // --capture-max-duration
   std::chrono::milliseconds default_duration{std::chrono::seconds(10)};  // when duration= is absent
-  std::uint64_t max_packets = 100000;                                     // --capture-max-packets
+  std::uint64_t max_packets = 100000;                                    // --capture-max-packets
   // Bytes kept per record. 128 covers Ethernet + IPv6 + TCP with options
   // and little payload; the samples are already cut at --snap-len.
   std::uint32_t snap_len = 128;

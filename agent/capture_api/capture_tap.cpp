@@ -8,8 +8,8 @@ namespace netring::agent::capture_api {
 std::unique_ptr<CaptureTap::Subscription> CaptureTap::subscribe(std::uint32_t snap_len, std::size_t capacity) {
   std::lock_guard lock(mu_);
   if (sub_ != nullptr) return nullptr;
-  std::unique_ptr<Subscription> s(new Subscription(*this, std::max<std::uint32_t>(snap_len, 1),
-                                                   std::max<std::size_t>(capacity, 1)));
+  std::unique_ptr<Subscription> s(
+      new Subscription(*this, std::max<std::uint32_t>(snap_len, 1), std::max<std::size_t>(capacity, 1)));
   sub_ = s.get();
   active_.store(true, std::memory_order_relaxed);
   return s;

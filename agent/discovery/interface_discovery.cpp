@@ -49,7 +49,9 @@ const char* to_string(LinkEvent::Type t) {
   return "?";
 }
 
-void InterfaceDiscovery::MnlDeleter::operator()(mnl_socket* s) const { mnl_socket_close(s); }
+void InterfaceDiscovery::MnlDeleter::operator()(mnl_socket* s) const {
+  mnl_socket_close(s);
+}
 
 Result<std::unique_ptr<InterfaceDiscovery>> InterfaceDiscovery::open(const DiscoveryOptions& opts, Callback cb) {
   auto classifier = LinkClassifier::create(opts);
@@ -58,8 +60,7 @@ Result<std::unique_ptr<InterfaceDiscovery>> InterfaceDiscovery::open(const Disco
 
   d->events_.reset(mnl_socket_open(NETLINK_ROUTE));
   if (!d->events_) return Error::from_errno("mnl_socket_open(NETLINK_ROUTE)", "notifications");
-  const unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-                          RTMGRP_IPV6_ROUTE;
+  const unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
   if (mnl_socket_bind(d->events_.get(), groups, MNL_SOCKET_AUTOPID) < 0)
     return Error::from_errno("mnl_socket_bind", "rtnetlink link/addr/route groups");
   int fd = mnl_socket_get_fd(d->events_.get());
@@ -79,7 +80,9 @@ Result<std::unique_ptr<InterfaceDiscovery>> InterfaceDiscovery::open(const Disco
   return d;
 }
 
-InterfaceDiscovery::~InterfaceDiscovery() { stop(); }
+InterfaceDiscovery::~InterfaceDiscovery() {
+  stop();
+}
 
 Result<void> InterfaceDiscovery::start() {
   // Subscribed before dumping (open() bound the groups), so nothing that
@@ -122,8 +125,9 @@ Result<void> InterfaceDiscovery::dump(std::uint16_t type, std::uint8_t family) {
   nlh->nlmsg_seq = ++seq_;
   auto* gen = static_cast<rtgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtgenmsg)));
   gen->rtgen_family = family;
-  const char* what = type == RTM_GETLINK ? "RTM_GETLINK dump" : type == RTM_GETROUTE ? "RTM_GETROUTE dump"
-                                                                                       : "RTM_GETADDR dump";
+  const char* what = type == RTM_GETLINK    ? "RTM_GETLINK dump"
+                     : type == RTM_GETROUTE ? "RTM_GETROUTE dump"
+                                            : "RTM_GETADDR dump";
   if (mnl_socket_sendto(requests_.get(), nlh, nlh->nlmsg_len) < 0) return Error::from_errno("mnl_socket_sendto", what);
   const unsigned portid = mnl_socket_get_portid(requests_.get());
   const unsigned seq = seq_;
@@ -247,8 +251,7 @@ void InterfaceDiscovery::handle(const nlmsghdr* nlh) {
       if (nlh->nlmsg_type == RTM_DELADDR && pos != addrs.end()) addrs.erase(pos);
       return;
     }
-    default:
-      return;
+    default: return;
   }
 }
 

@@ -38,8 +38,8 @@ struct LinkInfo {
 };
 
 struct DiscoveryOptions {
-  std::string include;   // --interfaces-include
-  std::string exclude;   // --interfaces-exclude
+  std::string include;                           // --interfaces-include
+  std::string exclude;                           // --interfaces-exclude
   std::vector<std::string> physical_interfaces;  // --physical-interfaces; empty: default-route devices
   std::string mirror_prefix = "nr-mirror";
 };

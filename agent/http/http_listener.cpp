@@ -12,13 +12,14 @@ HttpListener::HttpListener() {
   server_.set_read_timeout(10, 0);
 }
 
-HttpListener::~HttpListener() { stop(); }
+HttpListener::~HttpListener() {
+  stop();
+}
 
 Result<void> HttpListener::start(const ListenAddress& addr) {
   errno = 0;
-  int port = addr.port == 0 ? server_.bind_to_any_port(addr.host) : (server_.bind_to_port(addr.host, addr.port)
-                                                                        ? addr.port
-                                                                        : -1);
+  int port = addr.port == 0 ? server_.bind_to_any_port(addr.host)
+                            : (server_.bind_to_port(addr.host, addr.port) ? addr.port : -1);
   if (port < 0) {
     Error e = Error::from_errno("bind", addr.str());
     if (e.code() == 0) e = Error("bind", EADDRNOTAVAIL, addr.str());

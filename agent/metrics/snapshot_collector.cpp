@@ -32,7 +32,9 @@ void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
   f.metric.push_back(std::move(m));
 }
 
-double d(std::uint64_t v) { return static_cast<double>(v); }
+double d(std::uint64_t v) {
+  return static_cast<double>(v);
+}
 
 }  // namespace
 
@@ -41,12 +43,12 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   const AgentStatus& st = snap->status;
   std::vector<MetricFamily> out;
 
-  auto if_bytes = family("netring_interface_bytes_total",
-                         "Bytes through a hooked interface, counted exactly by the sampler (every packet)",
-                         MetricType::Counter);
-  auto if_packets = family("netring_interface_packets_total",
-                           "Packets through a hooked interface, counted exactly by the sampler (every packet)",
-                           MetricType::Counter);
+  auto if_bytes =
+      family("netring_interface_bytes_total",
+             "Bytes through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
+  auto if_packets =
+      family("netring_interface_packets_total",
+             "Packets through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
   for (const InterfaceCounters& i : snap->interfaces) {
     auto labels = [&](const char* dir) {
       return std::vector<ClientMetric::Label>{
@@ -60,8 +62,8 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   out.push_back(std::move(if_bytes));
   out.push_back(std::move(if_packets));
 
-  auto received = family("netring_samples_received_total", "Samples delivered to the flow workers",
-                         MetricType::Counter);
+  auto received =
+      family("netring_samples_received_total", "Samples delivered to the flow workers", MetricType::Counter);
   add(received, {}, d(st.samples_received));
   out.push_back(std::move(received));
 
@@ -82,11 +84,10 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   add(evictions, {}, d(st.flow_evictions));
   out.push_back(std::move(evictions));
 
-  auto backend = family("netring_capture_backend_info",
-                        "Capture backend in use and why it was chosen (always 1)", MetricType::Gauge);
+  auto backend = family("netring_capture_backend_info", "Capture backend in use and why it was chosen (always 1)",
+                        MetricType::Gauge);
   if (!st.backend.empty())
-    add(backend, {{"backend", st.backend}, {"reason", st.backend_reason.empty() ? "preferred" : st.backend_reason}},
-        1);
+    add(backend, {{"backend", st.backend}, {"reason", st.backend_reason.empty() ? "preferred" : st.backend_reason}}, 1);
   out.push_back(std::move(backend));
 
   auto fallback = family("netring_fallback_info", "Fallbacks taken at start (always 1)", MetricType::Gauge);
@@ -94,8 +95,8 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
     add(fallback, {{"what", f.what}, {"chosen", f.chosen}, {"reason", f.reason}}, 1);
   out.push_back(std::move(fallback));
 
-  auto features = family("netring_kernel_feature", "Kernel features found at start (1 available, 0 not)",
-                         MetricType::Gauge);
+  auto features =
+      family("netring_kernel_feature", "Kernel features found at start (1 available, 0 not)", MetricType::Gauge);
   for (const auto& [name, available] : st.kernel_features) add(features, {{"feature", name}}, available ? 1 : 0);
   out.push_back(std::move(features));
 
@@ -103,8 +104,8 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   add(ready, {}, st.ready ? 1 : 0);
   out.push_back(std::move(ready));
 
-  auto w_up = family("netring_kubernetes_watch_up", "1 while the watch of a resource kind is connected",
-                     MetricType::Gauge);
+  auto w_up =
+      family("netring_kubernetes_watch_up", "1 while the watch of a resource kind is connected", MetricType::Gauge);
   auto w_synced = family("netring_kubernetes_watch_synced", "1 once the initial list of a resource kind is done",
                          MetricType::Gauge);
   auto w_last = family("netring_kubernetes_watch_last_event_timestamp_seconds",

@@ -41,7 +41,7 @@ class Recorder {
   }
   // The nth event about `name` of type `type`; nullopt after kWait.
   std::optional<std::pair<LinkEvent, Clock::time_point>> wait_for(const std::string& name, LinkEvent::Type type,
-                                                                   int nth = 1) {
+                                                                  int nth = 1) {
     std::unique_lock lock(mu_);
     std::optional<std::pair<LinkEvent, Clock::time_point>> found;
     cv_.wait_for(lock, kWait, [&] {

@@ -280,8 +280,14 @@ TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
 TEST_F(ApiTest, InterfacesAndStatus) {
   json j = get("/api/v1/interfaces");
   ASSERT_EQ(j["interfaces"].size(), 2u);
-  EXPECT_EQ(j["interfaces"][1], json({{"ifindex", 2}, {"name", "eth0"}, {"role", "physical"}, {"backend", "afxdp"},
-                                      {"hook", "tcx"}, {"rx_packets", 5}, {"rx_bytes", 6}, {"tx_packets", 7},
+  EXPECT_EQ(j["interfaces"][1], json({{"ifindex", 2},
+                                      {"name", "eth0"},
+                                      {"role", "physical"},
+                                      {"backend", "afxdp"},
+                                      {"hook", "tcx"},
+                                      {"rx_packets", 5},
+                                      {"rx_bytes", 6},
+                                      {"tx_packets", 7},
                                       {"tx_bytes", 8}}));
   expect_error("/api/v1/interfaces?all=1", 400, "all");
 
@@ -300,7 +306,9 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   expect_error("/api/v1/status?verbose=true", 400, "verbose");
 }
 
-TEST_F(ApiTest, UnknownPathIs404Json) { expect_error("/api/v1/flow", 404, ""); }
+TEST_F(ApiTest, UnknownPathIs404Json) {
+  expect_error("/api/v1/flow", 404, "");
+}
 
 TEST_F(ApiTest, HealthAndReadiness) {
   auto h = client_->Get("/healthz");

@@ -62,9 +62,8 @@ double value_of(const std::string& expo, const std::string& name, const promethe
 }
 
 prometheus::Labels wl_labels(const char* src_wl, const char* dst_wl) {
-  return {{"src_namespace", "shop"}, {"src_workload", src_wl}, {"dst_namespace", "shop"},
-          {"dst_workload", dst_wl},  {"direction", "egress"},  {"protocol", "tcp"},
-          {"reporter", "source"}};
+  return {{"src_namespace", "shop"}, {"src_workload", src_wl}, {"dst_namespace", "shop"}, {"dst_workload", dst_wl},
+          {"direction", "egress"},   {"protocol", "tcp"},      {"reporter", "source"}};
 }
 
 TEST(LabelLevel, ParsesEachLevelAndRejectsOthers) {
@@ -89,12 +88,14 @@ TEST(LabelLevel, BuildsTheLabelsOfEachLevel) {
   };
   EXPECT_EQ(flow_labels(LabelLevel::kNode, f), with({{"src_node", "node-a"}, {"dst_node", "node-b"}}));
   EXPECT_EQ(flow_labels(LabelLevel::kNamespace, f), with({{"src_namespace", "shop"}, {"dst_namespace", "db"}}));
-  EXPECT_EQ(flow_labels(LabelLevel::kWorkload, f),
-            with({{"src_namespace", "shop"}, {"src_workload", "frontend"}, {"dst_namespace", "db"},
-                  {"dst_workload", "postgres"}}));
-  EXPECT_EQ(flow_labels(LabelLevel::kPod, f),
-            with({{"src_namespace", "shop"}, {"src_pod", "frontend-7d9f-abcde"}, {"dst_namespace", "db"},
-                  {"dst_pod", "postgres-0"}}));
+  EXPECT_EQ(flow_labels(LabelLevel::kWorkload, f), with({{"src_namespace", "shop"},
+                                                         {"src_workload", "frontend"},
+                                                         {"dst_namespace", "db"},
+                                                         {"dst_workload", "postgres"}}));
+  EXPECT_EQ(flow_labels(LabelLevel::kPod, f), with({{"src_namespace", "shop"},
+                                                    {"src_pod", "frontend-7d9f-abcde"},
+                                                    {"dst_namespace", "db"},
+                                                    {"dst_pod", "postgres-0"}}));
 }
 
 TEST(LabelLevel, NonPodEndpointsGetReservedNames) {
@@ -186,8 +187,8 @@ TEST(FlowMetrics, SeriesCapDropsNewLabelSetsAndCountsThem) {
   AgentMetrics m(store, {LabelLevel::kPod, 6, std::chrono::seconds(60)});
   std::vector<FlowView> live;
   for (int i = 0; i < 5; ++i)
-    live.push_back(make_flow(i + 1, pod_id("shop", "fe", "fe-" + std::to_string(i)), pod_id("shop", "be", "be-0"),
-                             1, 100));
+    live.push_back(
+        make_flow(i + 1, pod_id("shop", "fe", "fe-" + std::to_string(i)), pod_id("shop", "be", "be-0"), 1, 100));
   m.update_flows(live);
   EXPECT_EQ(m.flows().series(), 6u);
   std::string expo = m.expose();
@@ -197,9 +198,8 @@ TEST(FlowMetrics, SeriesCapDropsNewLabelSetsAndCountsThem) {
   for (auto& f : live) f.bytes = 300;
   m.update_flows(live);
   expo = m.expose();
-  prometheus::Labels l0{{"src_namespace", "shop"}, {"src_pod", "fe-0"}, {"dst_namespace", "shop"},
-                        {"dst_pod", "be-0"},       {"direction", "egress"}, {"protocol", "tcp"},
-                        {"reporter", "source"}};
+  prometheus::Labels l0{{"src_namespace", "shop"}, {"src_pod", "fe-0"}, {"dst_namespace", "shop"}, {"dst_pod", "be-0"},
+                        {"direction", "egress"},   {"protocol", "tcp"}, {"reporter", "source"}};
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_bytes_total", l0), 300);
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_series_dropped_total", {}), 4);
   std::size_t n = 0;
@@ -248,7 +248,9 @@ AgentSnapshot full_snapshot() {
   st.kernel_features = {{"tcx", true}, {"afxdp", false}};
   st.fallbacks = {{"backend", "afpacket", "AF_XDP socket: EPERM"}};
   st.samples_received = 12345;
-  st.losses = {{"sampler", "sequence_gap", 3}, {"xdp", "xsk_ring_full", 4}, {"xdp", "fill_ring_empty", 5},
+  st.losses = {{"sampler", "sequence_gap", 3},
+               {"xdp", "xsk_ring_full", 4},
+               {"xdp", "fill_ring_empty", 5},
                {"worker", "table_full", 6}};
   st.parse_errors = {{"truncated", 2}, {"unknown_ethertype", 1}};
   st.active_flows = 42;
@@ -272,17 +274,16 @@ TEST(AgentMetrics, FullExpositionPassesPromtool) {
   for (const char* name :
        {"netring_flow_bytes_total", "netring_flow_packets_total", "netring_interface_bytes_total",
         "netring_interface_packets_total", "netring_samples_received_total", "netring_samples_lost_total",
-        "netring_tcp_flags_total", "netring_icmp_packets_total", "netring_flows_active",
-        "netring_flow_evictions_total", "netring_parse_errors_total", "netring_capture_backend_info",
-        "netring_kubernetes_watch_up", "netring_build_info", "netring_flow_series_dropped_total", "netring_ready"})
+        "netring_tcp_flags_total", "netring_icmp_packets_total", "netring_flows_active", "netring_flow_evictions_total",
+        "netring_parse_errors_total", "netring_capture_backend_info", "netring_kubernetes_watch_up",
+        "netring_build_info", "netring_flow_series_dropped_total", "netring_ready"})
     EXPECT_NE(expo.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_samples_lost_total", {{"stage", "xdp"}, {"reason", "xsk_ring_full"}}), 4);
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_interface_bytes_total",
                             {{"interface", "eth0"}, {"role", "physical"}, {"direction", "tx"}, {"ifindex", "2"}}),
                    200000);
-  EXPECT_DOUBLE_EQ(value_of(expo, "netring_capture_backend_info",
-                            {{"backend", "afpacket"}, {"reason", "AF_XDP socket: EPERM"}}),
-                   1);
+  EXPECT_DOUBLE_EQ(
+      value_of(expo, "netring_capture_backend_info", {{"backend", "afpacket"}, {"reason", "AF_XDP socket: EPERM"}}), 1);
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_flows_active", {}), 42);
 
   char path[] = "/tmp/netring-metrics-XXXXXX";
