@@ -4,14 +4,6 @@
 
 namespace netring::flow {
 
-Address ipv4_address(const std::uint8_t* be4) {
-  Address a{};
-  a[10] = 0xff;
-  a[11] = 0xff;
-  std::memcpy(&a[12], be4, 4);
-  return a;
-}
-
 std::string to_string(const Address& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

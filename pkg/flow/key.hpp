@@ -5,7 +5,7 @@
 // its own byte count, the way conntrack accounts "orig" and "reply".
 //
 // Layout is fixed at 48 bytes with every padding byte explicit and zeroed, so
-// equality is a memcmp and the hash reads six aligned 64-bit words.
+// equality is a word compare and the hash reads six aligned 64-bit words.
 #pragma once
 
 #include <array>
@@ -14,6 +14,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace netring::flow {
 
 // IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d) so both families
@@ -21,7 +25,13 @@ namespace netring::flow {
 // carries a mapped address.
 using Address = std::array<std::uint8_t, 16>;
 
-Address ipv4_address(const std::uint8_t* be4);
+inline Address ipv4_address(const std::uint8_t* be4) {
+  Address a{};
+  a[10] = 0xff;
+  a[11] = 0xff;
+  std::memcpy(&a[12], be4, 4);
+  return a;
+}
 std::string to_string(const Address& a);
 
 enum class Tunnel : std::uint8_t { kNone = 0, kVxlan = 1, kGeneve = 2 };
@@ -44,9 +54,22 @@ struct FlowKey {
   std::uint8_t icmp_type() const { return static_cast<std::uint8_t>(dst_port >> 8); }
   std::uint8_t icmp_code() const { return static_cast<std::uint8_t>(dst_port); }
 
-  friend bool operator==(const FlowKey& a, const FlowKey& b) { return std::memcmp(&a, &b, sizeof(FlowKey)) == 0; }
+  // Three 16-byte compares, branch-free: memcmp would be a library call
+  // per lookup, and copying into word arrays spills to the stack.
+  friend bool operator==(const FlowKey& a, const FlowKey& b) {
+#if defined(__SSE2__)
+    const auto* x = reinterpret_cast<const __m128i*>(&a);
+    const auto* y = reinterpret_cast<const __m128i*>(&b);
+    const __m128i e = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(x), _mm_loadu_si128(y)),
+                                    _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(x + 1), _mm_loadu_si128(y + 1)),
+                                                  _mm_cmpeq_epi8(_mm_loadu_si128(x + 2), _mm_loadu_si128(y + 2))));
+    return _mm_movemask_epi8(e) == 0xffff;
+#else
+    return std::memcmp(&a, &b, sizeof(FlowKey)) == 0;
+#endif
+  }
 };
-static_assert(sizeof(FlowKey) == 48, "FlowKey must stay six 64-bit words: the hash and memcmp rely on it");
+static_assert(sizeof(FlowKey) == 48, "FlowKey must stay six 64-bit words: the hash and compare rely on it");
 static_assert(std::has_unique_object_representations_v<FlowKey>, "no implicit padding in FlowKey");
 
 std::string to_string(const FlowKey& k);
@@ -55,16 +78,20 @@ std::string to_string(const FlowKey& k);
 // the table's linear probing quadratic (hash flooding). Two 64x64->128
 // multiply-folds per 16 bytes: a few ns, no table lookups.
 inline std::uint64_t hash_key(const FlowKey& k, std::uint64_t seed) {
-  std::uint64_t w[6];
-  std::memcpy(w, &k, sizeof(w));
+  const auto* p = reinterpret_cast<const unsigned char*>(&k);
+  auto word = [p](int i) {
+    std::uint64_t v;
+    std::memcpy(&v, p + 8 * i, 8);
+    return v;
+  };
   auto mum = [](std::uint64_t a, std::uint64_t b) {
     const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
     return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
   };
   constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull, k2 = 0x8ebc6af09c88c6e3ull;
-  std::uint64_t h = mum(w[0] ^ k0 ^ seed, w[1] ^ k1);
-  h ^= mum(w[2] ^ k2 ^ seed, w[3] ^ k0);
-  h ^= mum(w[4] ^ k1 ^ seed, w[5] ^ k2);
+  std::uint64_t h = mum(word(0) ^ k0 ^ seed, word(1) ^ k1);
+  h ^= mum(word(2) ^ k2 ^ seed, word(3) ^ k0);
+  h ^= mum(word(4) ^ k1 ^ seed, word(5) ^ k2);
   return mum(h ^ k0, seed ^ k1);
 }
 

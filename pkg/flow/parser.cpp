@@ -72,8 +72,8 @@ ParseStatus Parser::parse(FrameView frame, ParsedPacket& out) {
   return s;
 }
 
-ParseStatus Parser::parse_ethernet(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out,
-                                   int depth) {
+inline ParseStatus Parser::parse_ethernet(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out,
+                                          int depth) {
   if (!has(len, off, 14)) return depth == 0 ? ParseStatus::kTruncatedEthernet : ParseStatus::kTruncatedInnerFrame;
   std::uint16_t type = be16(p, off + 12);
   off += 14;
@@ -86,14 +86,15 @@ ParseStatus Parser::parse_ethernet(const std::uint8_t* p, std::size_t len, std::
   return parse_l3(p, len, off, type, out, depth);
 }
 
-ParseStatus Parser::parse_l3(const std::uint8_t* p, std::size_t len, std::size_t off, std::uint16_t ethertype,
-                             ParsedPacket& out, int depth) {
+inline ParseStatus Parser::parse_l3(const std::uint8_t* p, std::size_t len, std::size_t off, std::uint16_t ethertype,
+                                    ParsedPacket& out, int depth) {
   if (ethertype == kEthIpv4) return parse_ipv4(p, len, off, out, depth);
   if (ethertype == kEthIpv6) return parse_ipv6(p, len, off, out, depth);
   return ParseStatus::kNotIp;
 }
 
-ParseStatus Parser::parse_ipv4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth) {
+inline ParseStatus Parser::parse_ipv4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out,
+                                      int depth) {
   if (!has(len, off, 20)) return ParseStatus::kTruncatedIpv4;
   if (p[off] >> 4 != 4) return ParseStatus::kBadIpv4Version;
   const std::size_t ihl = std::size_t{p[off] & 0x0fu} * 4;
@@ -204,7 +205,8 @@ ParseStatus Parser::parse_ipv6(const std::uint8_t* p, std::size_t len, std::size
 }
 
 // `len` here is already the end of the IP packet within the captured bytes.
-ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth) {
+inline ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out,
+                                    int depth) {
   FlowKey& k = out.key;
   switch (k.protocol) {
     case kIpProtoTcp:

@@ -123,14 +123,18 @@ class Parser {
   };
   static constexpr std::size_t kFragSlots = 256;
 
-  ParseStatus parse_ethernet(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth);
-  ParseStatus parse_l3(const std::uint8_t* p, std::size_t len, std::size_t off, std::uint16_t ethertype,
-                       ParsedPacket& out, int depth);
-  ParseStatus parse_ipv4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth);
+  [[gnu::always_inline]] inline ParseStatus parse_ethernet(const std::uint8_t* p, std::size_t len, std::size_t off,
+                                                           ParsedPacket& out, int depth);
+  [[gnu::always_inline]] inline ParseStatus parse_l3(const std::uint8_t* p, std::size_t len, std::size_t off,
+                                                     std::uint16_t ethertype, ParsedPacket& out, int depth);
+  [[gnu::always_inline]] inline ParseStatus parse_ipv4(const std::uint8_t* p, std::size_t len, std::size_t off,
+                                                       ParsedPacket& out, int depth);
   ParseStatus parse_ipv6(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth);
-  ParseStatus parse_l4(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out, int depth);
-  ParseStatus parse_tunnel(const std::uint8_t* p, std::size_t len, std::size_t off, std::size_t udp_end, bool geneve,
-                           ParsedPacket& out);
+  [[gnu::always_inline]] inline ParseStatus parse_l4(const std::uint8_t* p, std::size_t len, std::size_t off,
+                                                     ParsedPacket& out, int depth);
+  // Out of line: it re-enters the inlined chain above for the inner frame.
+  [[gnu::noinline]] ParseStatus parse_tunnel(const std::uint8_t* p, std::size_t len, std::size_t off,
+                                             std::size_t udp_end, bool geneve, ParsedPacket& out);
   bool is_port(const std::array<std::uint16_t, 4>& ports, std::uint16_t port) const;
   FragEntry& frag_slot(const FlowKey& k, std::uint32_t id);
   void remember_fragment(const FlowKey& k, std::uint32_t id);

@@ -73,8 +73,8 @@ TEST(FlowTable, CapacityComesFromTheByteBudget) {
   cfg.max_bytes = 1 << 20;
   FlowTable t = make(cfg);
   EXPECT_LE(t.memory_bytes(), cfg.max_bytes);
-  EXPECT_GT(t.memory_bytes(), cfg.max_bytes / 2) << "the budget is used, to the power of two below it";
-  EXPECT_EQ(t.slots() & (t.slots() - 1), 0u);
+  EXPECT_GT(t.memory_bytes(), cfg.max_bytes - 16 * (sizeof(FlowEntry) + 4)) << "the budget is used";
+  EXPECT_EQ(t.slots() % 16, 0u);
   EXPECT_EQ(t.max_flows(), t.slots() * 3 / 4);
 
   for (std::uint32_t i = 0; i < t.max_flows(); ++i) t.update(packet(i), sample(1 + i));
@@ -86,7 +86,7 @@ TEST(FlowTable, CapacityComesFromTheByteBudget) {
   cfg.max_flows = 100;
   FlowTable small = make(cfg);
   EXPECT_EQ(small.max_flows(), 100u);
-  EXPECT_EQ(small.slots(), 256u) << "100 flows at <= 3/4 load";
+  EXPECT_EQ(small.slots(), 144u) << "100 flows at <= 3/4 load, in whole lines of tags";
   EXPECT_LT(small.memory_bytes(), t.memory_bytes());
 }
 
@@ -169,7 +169,7 @@ TEST(FlowTable, ExactLruEvictionOrderWithAFullWindow) {
 TEST(FlowTable, SampledEvictionPrefersOldFlows) {
   Exported ex;
   FlowTableConfig cfg;
-  cfg.max_flows = 3000;  // 4096 slots
+  cfg.max_flows = 3000;  // 4000 slots
   cfg.eviction_window = 8;
   FlowTable t = make(cfg, ex.fn());
   for (std::uint32_t i = 0; i < 3000; ++i) t.update(packet(i), sample(1 + i));
@@ -180,8 +180,10 @@ TEST(FlowTable, SampledEvictionPrefersOldFlows) {
     EXPECT_EQ(why, EndReason::kEvicted);
     if (e.record.last_ns <= 1500) ++old_half;
   }
-  // The least recent of 8 random flows is in the older half with p = 1 - 2^-8.
-  EXPECT_GE(old_half, 475u) << "eviction should pick old flows";
+  // Random eviction would take half its victims from the older half; the
+  // least recent of 8 nearby flows is there with p close to 1 - (2/3)^8 even
+  // late in the flood, when the older half has thinned out.
+  EXPECT_GE(old_half, 450u) << "eviction should pick old flows";
   expect_consistent(t);
 }
 
@@ -254,7 +256,7 @@ TEST(FlowTable, TimeoutsFollowTheInjectedClock) {
 TEST(FlowTable, IncrementalExpiryCoversTheTableAcrossCalls) {
   std::uint64_t clock = 1 * kSec;
   FlowTableConfig cfg;
-  cfg.max_flows = 700;  // 1024 slots
+  cfg.max_flows = 700;  // 944 slots
   cfg.idle_timeout_ns = 10 * kSec;
   cfg.clock = [&clock] { return clock; };
   FlowTable t = make(cfg);
@@ -275,7 +277,7 @@ TEST(FlowTable, IncrementalExpiryCoversTheTableAcrossCalls) {
 TEST(FlowTable, ChurnKeepsEveryFlowReachable) {
   std::uint64_t clock = 0;
   FlowTableConfig cfg;
-  cfg.max_flows = 200;  // 512 slots, but keys crowd into clusters under churn
+  cfg.max_flows = 200;  // 272 slots at 3/4 load: clusters form and break under churn
   cfg.idle_timeout_ns = 50;
   cfg.clock = [&clock] { return clock; };
   FlowTable t = make(cfg);
@@ -292,6 +294,38 @@ TEST(FlowTable, ChurnKeepsEveryFlowReachable) {
   }
   expect_consistent(t);
   EXPECT_LE(t.size(), 200u);
+}
+
+// The batch path (hash, prefetch, resume the probe where the tags pointed)
+// must do exactly what one-at-a-time updates do, also when a batch repeats
+// keys and evicts halfway through.
+TEST(FlowTable, BatchUpdatesEqualSingleUpdates) {
+  FlowTableConfig cfg;
+  cfg.max_flows = 300;
+  FlowTable batched = make(cfg), single = make(cfg);
+  std::mt19937 rng(11);
+  std::vector<ParsedPacket> pkts(64);
+  std::vector<SampleInfo> infos(64);
+  std::uint64_t ts = 1;
+  for (int round = 0; round < 400; ++round) {
+    for (std::size_t j = 0; j < 64; ++j) {
+      pkts[j] = packet(rng() % 600, 80, 40 + rng() % 1400);
+      infos[j] = sample(ts++, 1.0 + rng() % 8);
+    }
+    batched.update_batch(pkts, infos);
+    for (std::size_t j = 0; j < 64; ++j) single.update(pkts[j], infos[j]);
+  }
+  ASSERT_GT(batched.stats().evictions, 1000u);
+  EXPECT_EQ(batched.stats().evictions, single.stats().evictions);
+  EXPECT_EQ(batched.size(), single.size());
+  expect_consistent(batched);
+  single.for_each([&](const FlowEntry& e) {
+    const FlowRecord* r = batched.find(e.key);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->samples, e.record.samples);
+    EXPECT_DOUBLE_EQ(r->bytes_l3, e.record.bytes_l3);
+    EXPECT_EQ(r->first_ns, e.record.first_ns);
+  });
 }
 
 TEST(FlowTable, MergeOfTwoWorkerTables) {
