@@ -85,7 +85,7 @@ struct ParserConfig {
 
 struct ParserCounters {
   std::array<std::uint64_t, static_cast<std::size_t>(ParseStatus::kCount)> by_status{};
-  std::uint64_t decapsulated = 0;
+  std::uint64_t decapsulated = 0;            // tunnel headers accepted (the inner frame may still fail)
   std::uint64_t fragments = 0;               // every fragment seen
   std::uint64_t fragments_attributed = 0;    // non-first, ports found in the cache
   std::uint64_t fragments_unattributed = 0;  // non-first, counted with ports 0

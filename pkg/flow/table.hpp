@@ -6,15 +6,17 @@
 // worker's thread only, so the hot path takes no lock; readers get a merged
 // copy (FlowSnapshot) that the worker takes between batches.
 //
-// Layout: open addressing with linear probing over two parallel arrays, a
-// 32-bit tag per slot (0 = empty, else high hash bits | 1) and a 128-byte
-// entry per slot (key + record, two cache lines). A probe walks the tags (16
-// per cache line) and touches an entry only on a tag match, so a lookup
-// costs about one entry miss; update_batch() hashes a whole batch first and
-// prefetches every home slot, so those misses overlap. Deletion is backward
-// shift (no tombstones), so probe sequences never degrade over time. The
-// load factor is capped at 3/4; memory per flow at full load is
-// (128 + 4) / 0.75 = 176 bytes.
+// Layout: open addressing with linear probing over two parallel arrays in
+// one huge-page-backed mapping: a 32-bit tag per slot (0 = empty, else high
+// hash bits | 1) and a 128-byte entry per slot (key + record, two cache
+// lines). A probe compares eight tags at once (SSE2) and touches an entry
+// only on a tag match, so a lookup costs about one entry miss;
+// update_batch() pipelines a batch (tags prefetched, then the candidate
+// entry, then the update) so those misses overlap. Home slots come from a
+// multiply-shift, so any slot count works and a table for N flows is sized
+// for N, not rounded up to a power of two. Deletion is backward shift (no
+// tombstones), so probe sequences never degrade over time. The load factor
+// is capped at 3/4: at full load a flow costs (128 + 4) / 0.75 = 176 bytes.
 //
 // Eviction under pressure is sampled LRU: when the table holds max_flows()
 // flows and a new one arrives, the least recently seen of the first
@@ -33,7 +35,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <span>
 
 #include "pkg/common/error.hpp"
