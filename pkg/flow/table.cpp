@@ -85,6 +85,31 @@ void FlowTable::update(const ParsedPacket& pkt, const SampleInfo& info) {
   update_hashed(pkt, info, h, info.timestamp_ns != 0 ? info.timestamp_ns : now(), home_of(h));
 }
 
+// The first slot from `home` whose tag is ours or empty: eight tags per
+// step, compared at once, so the usual short probe costs no mispredicted
+// loop exit. The tag mirror past the end makes the 8-wide load wrap-free.
+inline std::size_t FlowTable::first_candidate(std::size_t home, std::uint32_t tag) const {
+#if defined(__SSE2__)
+  const __m128i want = _mm_set1_epi32(static_cast<int>(tag));
+  const __m128i empty = _mm_setzero_si128();
+  const auto* p = reinterpret_cast<const __m128i*>(&tags_[home]);
+  const __m128i a = _mm_loadu_si128(p);
+  const __m128i b = _mm_loadu_si128(p + 1);
+  const int ma = _mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(_mm_cmpeq_epi32(a, want), _mm_cmpeq_epi32(a, empty))));
+  const int mb = _mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(_mm_cmpeq_epi32(b, want), _mm_cmpeq_epi32(b, empty))));
+  const unsigned m = static_cast<unsigned>(ma | mb << 4);
+  if (m != 0) {
+    const std::size_t i = home + static_cast<std::size_t>(__builtin_ctz(m));
+    return i >= slots_ ? i - slots_ : i;
+  }
+  std::size_t i = home + 8 >= slots_ ? home + 8 - slots_ : home + 8;
+#else
+  std::size_t i = home;
+#endif
+  while (tags_[i] != 0 && tags_[i] != tag) i = next(i);
+  return i;
+}
+
 // Three stages per packet, overlapped across a batch (after hashing it
 // all): prefetch the tag line; kAhead packets later, scan the tags for the
 // candidate slot and prefetch that entry; kAhead later again, update. Only
@@ -132,31 +157,6 @@ void FlowTable::update_batch(std::span<const ParsedPacket> pkts, std::span<const
       update_hashed(pkts[base + j], info, pend[j].hash, ts, start);
     }
   }
-}
-
-// The first slot from `home` whose tag is ours or empty: eight tags per
-// step, compared at once, so the usual short probe costs no mispredicted
-// loop exit. The tag mirror past the end makes the 8-wide load wrap-free.
-std::size_t FlowTable::first_candidate(std::size_t home, std::uint32_t tag) const {
-#if defined(__SSE2__)
-  const __m128i want = _mm_set1_epi32(static_cast<int>(tag));
-  const __m128i empty = _mm_setzero_si128();
-  const auto* p = reinterpret_cast<const __m128i*>(&tags_[home]);
-  const __m128i a = _mm_loadu_si128(p);
-  const __m128i b = _mm_loadu_si128(p + 1);
-  const int ma = _mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(_mm_cmpeq_epi32(a, want), _mm_cmpeq_epi32(a, empty))));
-  const int mb = _mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(_mm_cmpeq_epi32(b, want), _mm_cmpeq_epi32(b, empty))));
-  const unsigned m = static_cast<unsigned>(ma | mb << 4);
-  if (m != 0) {
-    const std::size_t i = home + static_cast<std::size_t>(__builtin_ctz(m));
-    return i >= slots_ ? i - slots_ : i;
-  }
-  std::size_t i = home + 8 >= slots_ ? home + 8 - slots_ : home + 8;
-#else
-  std::size_t i = home;
-#endif
-  while (tags_[i] != 0 && tags_[i] != tag) i = next(i);
-  return i;
 }
 
 void FlowTable::update_hashed(const ParsedPacket& pkt, const SampleInfo& info, std::uint64_t hash, std::uint64_t ts,

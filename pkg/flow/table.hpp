@@ -131,7 +131,7 @@ class FlowTable {
     tags_[i] = v;
     if (i < kTagMirror) tags_[slots_ + i] = v;
   }
-  std::size_t first_candidate(std::size_t home, std::uint32_t tag) const;
+  [[gnu::always_inline]] inline std::size_t first_candidate(std::size_t home, std::uint32_t tag) const;
   static std::uint32_t tag_of(std::uint64_t hash) { return static_cast<std::uint32_t>(hash >> 32) | 1u; }
 
   Mapping mem_;
