@@ -131,8 +131,9 @@ Result<std::uint32_t> XdpSocket::tx_submit(std::uint32_t n) {
   }
   // Copy mode transmits only inside sendto(), a bounded batch per call, so
   // the TX ring's flag is always up there; zero-copy drivers raise it only
-  // when their NAPI loop went to sleep.
-  if (!need_wakeup_ || tx_.needs_wakeup()) {
+  // when their NAPI loop went to sleep. A call that queued nothing kicks
+  // only for descriptors still waiting from earlier calls.
+  if ((n != 0 || tx_.unconsumed() != 0) && (!need_wakeup_ || tx_.needs_wakeup())) {
     ++counters_.tx_kicks;
     if (auto r = sys::kick_tx(fd_, ifname_); !r) return std::move(r).take_error();
   }
