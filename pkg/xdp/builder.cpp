@@ -167,7 +167,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
     if (auto r = sys::set_busy_poll(fd, busy_poll_, ctx); !r) return std::move(r).take_error();
 
   s.packets_.resize(rx_);
-  s.frags_.resize(rx_);
+  if (sg_) s.frags_.resize(rx_);
   s.tx_slots_.resize(tx_);
   return s;
 }

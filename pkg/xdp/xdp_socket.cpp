@@ -45,7 +45,7 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
   const UmemLayout& um = umem_->layout();
   Assembled a;
   if (!sg_) {
-    a = assemble_single(rx_, idx, n, um, packets_.data(), frags_.data());
+    a = assemble_single(rx_, idx, n, um, packets_.data());
   } else {
     a = assemble_multi(rx_, idx, n, max, um, packets_.data(), frags_.data());
     rx_.cancel(n - a.descs);

@@ -139,7 +139,7 @@ class XdpSocket {
 
   // Per-batch scratch, sized once to the RX / TX ring.
   std::vector<RxPacket> packets_;
-  std::vector<RxFragment> frags_;
+  std::vector<RxFragment> frags_;  // multi-buffer only
   std::uint32_t rx_batch_idx_ = 0;
   std::vector<TxFrame> tx_slots_;
   std::uint32_t tx_batch_idx_ = 0;
