@@ -107,17 +107,25 @@ Run measure(double warmup, double duration, Step&& step) {
   return r;
 }
 
+// netring's receiver: for_each_packet() (single pass, frames recycled as
+// it goes), or with g_span the receive() span + release() pair.
+bool g_span = false;
+
 std::uint64_t netring_rx_step(XdpSocket& s, bool block = true) {
-  auto b = s.receive(kBatch);
-  if (!b || b->empty()) {
-    if (block) (void)s.wait(10);
-    return 0;
+  std::uint64_t n = 0, sum = 0;
+  if (!g_span) {
+    auto r = s.for_each_packet(kBatch, [&](const RxPacket& p) { sum += netring::testing::seq_of(p.data, p.len); });
+    n = r ? *r : 0;
+  } else {
+    auto b = s.receive(kBatch);
+    if (b) {
+      for (const RxPacket& p : *b) sum += netring::testing::seq_of(p.data, p.len);
+      n = b->size();
+      s.release();
+    }
   }
-  std::uint64_t sum = 0;
-  for (const RxPacket& p : *b) sum += netring::testing::seq_of(p.data, p.len);
+  if (n == 0 && block) (void)s.wait(10);
   g_sink = sum;
-  const std::uint64_t n = b->size();
-  s.release();
   return n;
 }
 
@@ -436,7 +444,7 @@ int main(int argc, char** argv) {
   std::printf(
       "AF_XDP on veth between namespaces (copy mode, redirect program %s), %d A/B pairs x %.2f s, batch %u, ring %u\n",
       bench.prog->native() ? "native" : "generic", opt.pairs, opt.duration, kBatch, kRing);
-  std::printf("%-10s %-8s %28s %28s %14s %12s\n", "scenario", "impl", "packets/s med [min..max]",
+  std::printf("%-11s %-8s %28s %28s %14s %12s\n", "scenario", "impl", "packets/s med [min..max]",
               "CPU s/Mpkt med [min..max]", "rx_dropped med", "gen pkt/s");
   std::string json = "{\"bench\":\"afxdp\",\"pairs\":" + std::to_string(opt.pairs) + ",\"results\":[";
   bool first_json = true;
@@ -444,51 +452,59 @@ int main(int argc, char** argv) {
     if (!opt.only.empty() && opt.only != dir) continue;
     if (std::string(dir) == "TX") bench.gen.reset();
     for (std::size_t size : opt.sizes) {
-      std::vector<Run> runs[2];  // 0 netring, 1 libxdp
+      // 0 netring (for_each_packet), 1 libxdp, 2 netring (receive span); TX has no third.
+      const std::string d = dir;
+      const int impls = d == "TX" ? 2 : 3;
+      std::vector<Run> runs[3];
       for (int p = 0; p < opt.pairs; ++p) {
-        const bool netring_first = p % 2 == 0;
-        for (int k = 0; k < 2; ++k) {
-          const bool netring = (k == 0) == netring_first;
-          const std::string d = dir;
+        for (int k = 0; k < impls; ++k) {
+          const int impl = (k + p) % impls;  // rotate the order every round
+          g_span = impl == 2;
+          const bool netring = impl != 1;
           Run r = d == "RX"      ? bench.rx_run(netring, size)
                   : d == "DRAIN" ? bench.drain_run(netring, size)
                                  : bench.tx_run(netring, size);
-          runs[netring ? 0 : 1].push_back(r);
+          runs[impl].push_back(r);
         }
       }
-      Summary pps[2], cpu[2], drop[2], gen[2];
-      for (int i = 0; i < 2; ++i) {
-        std::vector<double> a, b, c, d;
+      g_span = false;
+      Summary pps[3], cpu[3], drop[3], gen[3];
+      for (int i = 0; i < impls; ++i) {
+        std::vector<double> a, b, c, e;
         for (const Run& r : runs[i])
-          a.push_back(r.pps), b.push_back(r.cpu_per_mpkt), c.push_back(r.rx_dropped), d.push_back(r.gen_pps);
-        pps[i] = summarize(a), cpu[i] = summarize(b), drop[i] = summarize(c), gen[i] = summarize(d);
+          a.push_back(r.pps), b.push_back(r.cpu_per_mpkt), c.push_back(r.rx_dropped), e.push_back(r.gen_pps);
+        pps[i] = summarize(a), cpu[i] = summarize(b), drop[i] = summarize(c), gen[i] = summarize(e);
       }
-      const std::string scen = std::string(dir) + " " + std::to_string(size) + "B";
-      const char* names[2] = {"netring", "libxdp"};
-      for (int i = 0; i < 2; ++i) {
+      const std::string scen = d + " " + std::to_string(size) + "B";
+      const char* names[3] = {"netring", "libxdp", "nr-span"};
+      for (int i = 0; i < impls; ++i) {
         char pbuf[64], cbuf[64];
         std::snprintf(pbuf, sizeof pbuf, "%.3gM [%.3g..%.3g]", pps[i].med / 1e6, pps[i].min / 1e6, pps[i].max / 1e6);
         std::snprintf(cbuf, sizeof cbuf, "%.3f [%.3f..%.3f]", cpu[i].med, cpu[i].min, cpu[i].max);
-        if (std::string(dir) == "RX")
-          std::printf("%-10s %-8s %28s %28s %14.0f %11.3gM\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med,
+        if (d == "RX")
+          std::printf("%-11s %-8s %28s %28s %14.0f %11.3gM\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med,
                       gen[i].med / 1e6);
-        else if (std::string(dir) == "DRAIN")
-          std::printf("%-10s %-8s %28s %28s %14.0f %12s\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med, "-");
+        else if (d == "DRAIN")
+          std::printf("%-11s %-8s %28s %28s %14.0f %12s\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med, "-");
         else
-          std::printf("%-10s %-8s %28s %28s %14s %12s\n", scen.c_str(), names[i], pbuf, cbuf, "-", "-");
+          std::printf("%-11s %-8s %28s %28s %14s %12s\n", scen.c_str(), names[i], pbuf, cbuf, "-", "-");
       }
-      const double rate_ratio = pps[1].med > 0 ? pps[0].med / pps[1].med : 0;
-      const double cpu_ratio = cpu[1].med > 0 ? cpu[0].med / cpu[1].med : 0;
-      std::printf("%-10s %-8s %27.3fx %27.3fx\n", scen.c_str(), "ratio", rate_ratio, cpu_ratio);
-      char jb[768];
+      auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
+      const double rate_ratio = ratio(pps[0].med, pps[1].med), cpu_ratio = ratio(cpu[0].med, cpu[1].med);
+      std::printf("%-11s %-8s %27.3fx %27.3fx\n", scen.c_str(), "ratio", rate_ratio, cpu_ratio);
+      if (impls == 3)
+        std::printf("%-11s %-8s %27.3fx %27.3fx\n", scen.c_str(), "span/ref", ratio(pps[2].med, pps[1].med),
+                    ratio(cpu[2].med, cpu[1].med));
+      char jb[1024];
       std::snprintf(
           jb, sizeof jb,
           "%s{\"scenario\":\"%s\",\"netring_pps\":%.0f,\"netring_pps_min\":%.0f,\"netring_pps_max\":%.0f,"
           "\"libxdp_pps\":%.0f,\"libxdp_pps_min\":%.0f,\"libxdp_pps_max\":%.0f,"
           "\"netring_cpu_s_per_mpkt\":%.4f,\"libxdp_cpu_s_per_mpkt\":%.4f,\"rate_ratio\":%.4f,\"cpu_ratio\":%.4f,"
-          "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f}",
+          "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f,\"netring_span_pps\":%.0f,"
+          "\"netring_span_cpu_s_per_mpkt\":%.4f}",
           first_json ? "" : ",", scen.c_str(), pps[0].med, pps[0].min, pps[0].max, pps[1].med, pps[1].min, pps[1].max,
-          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med);
+          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med, pps[2].med, cpu[2].med);
       json += jb;
       first_json = false;
       std::fflush(stdout);
@@ -500,7 +516,8 @@ int main(int argc, char** argv) {
     std::printf("JSON written to %s\n", opt.json.c_str());
   }
   std::printf(
-      "ratio = netring / libxdp (rate: higher is better for netring; CPU: lower is better)\n"
+      "ratio = netring / libxdp (rate: higher is better for netring; CPU: lower is better); netring receives with\n"
+      "for_each_packet(), nr-span with receive() + release() (span/ref = nr-span / libxdp)\n"
       "RX: unthrottled generator, receiver waits in poll() when empty; DRAIN: only the drain of a full RX ring is\n"
       "timed (user-space per-packet cost); TX: rate of packets queued and sent by sendto() kicks (copy mode)\n");
   return 0;

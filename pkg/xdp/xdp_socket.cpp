@@ -32,13 +32,7 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
   std::uint32_t idx = 0;
   const std::uint32_t n = rx_.peek(want, &idx);
   if (n == 0) {
-    // Copy mode and most drivers fill RX from the XDP path without help;
-    // a driver that went to sleep sets the fill ring's flag and wants a
-    // syscall to run its NAPI loop again.
-    if (need_wakeup_ && fill_.needs_wakeup()) {
-      ++counters_.rx_kicks;
-      if (auto r = sys::kick_rx(fd_, ifname_); !r) return std::move(r).take_error();
-    }
+    if (auto r = rx_idle(); !r) return std::move(r).take_error();
     return std::span<const RxPacket>{};
   }
   rx_batch_idx_ = idx;
@@ -55,6 +49,17 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
   counters_.rx_packets += a.packets;
   counters_.rx_bytes += a.bytes;
   return std::span<const RxPacket>(packets_.data(), a.packets);
+}
+
+Result<std::uint32_t> XdpSocket::rx_idle() {
+  // Copy mode and most drivers fill RX from the XDP path without help; a
+  // driver that went to sleep sets the fill ring's flag and wants a
+  // syscall to run its NAPI loop again.
+  if (need_wakeup_ && fill_.needs_wakeup()) {
+    ++counters_.rx_kicks;
+    if (auto r = sys::kick_rx(fd_, ifname_); !r) return std::move(r).take_error();
+  }
+  return 0u;
 }
 
 void XdpSocket::release() {
