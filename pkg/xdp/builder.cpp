@@ -148,7 +148,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
     // Everything else (copy/zero-copy, need_wakeup, SG) is inherited from
     // the UMEM's first socket; the kernel rejects any other flag here.
     flags = XDP_SHARED_UMEM;
-    s.need_wakeup_ = off->has_flags;
+    s.need_wakeup_ = um.need_wakeup();
   } else {
     if (mode_ == BindMode::kCopy) flags |= XDP_COPY;
     if (mode_ == BindMode::kZeroCopy) flags |= XDP_ZEROCOPY;
@@ -158,7 +158,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
   }
   if (auto r = sys::bind(fd, info->ifindex, queue_, flags, s.shared_ ? um.fd() : -1, ctx); !r)
     return std::move(r).take_error();
-  if (!s.shared_) um.mark_bound();
+  if (!s.shared_) um.mark_bound(s.need_wakeup_);
 
   auto zc = sys::zero_copy_in_force(fd);
   if (!zc) return std::move(zc).take_error();
@@ -167,7 +167,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
     if (auto r = sys::set_busy_poll(fd, busy_poll_, ctx); !r) return std::move(r).take_error();
 
   s.packets_.resize(rx_);
-  s.frags_.resize(rx_);
+  if (sg_) s.frags_.resize(rx_);
   s.tx_slots_.resize(tx_);
   return s;
 }

@@ -19,7 +19,7 @@ struct Assembled {
 
 // One descriptor per packet (no XDP_USE_SG): all n are used.
 inline Assembled assemble_single(const RxRing& rx, std::uint32_t idx, std::uint32_t n, const UmemLayout& um,
-                                 RxPacket* packets, RxFragment* frags) {
+                                 RxPacket* packets) {
   Assembled a;
   for (std::uint32_t i = 0; i < n; ++i) {
     const struct xdp_desc& d = rx.at(idx + i);
@@ -27,9 +27,11 @@ inline Assembled assemble_single(const RxRing& rx, std::uint32_t idx, std::uint3
       ++a.invalid;
       continue;
     }
-    const std::byte* p = um.data(d.addr);
-    frags[a.packets] = {p, d.len};
-    packets[a.packets] = {p, d.len, d.len, 1, &frags[a.packets], d.addr};
+    const std::byte* data = um.data(d.addr);
+    // The kernel wrote the packet from another CPU: start pulling it in
+    // now, so the caller's first touch does not wait for it alone.
+    __builtin_prefetch(data);
+    packets[a.packets] = {{data, d.len}, d.len, 1, nullptr};
     a.bytes += d.len;
     ++a.packets;
   }
@@ -73,8 +75,7 @@ inline Assembled assemble_multi(const RxRing& rx, std::uint32_t idx, std::uint32
       f = fstart;
       continue;
     }
-    packets[a.packets++] = {frags[fstart].data, frags[fstart].len, total,
-                            f - fstart,         &frags[fstart],    rx.at(idx + start).addr};
+    packets[a.packets++] = {frags[fstart], total, f - fstart, &frags[fstart]};
     a.bytes += total;
   }
   a.descs = i;

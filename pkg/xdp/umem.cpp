@@ -63,7 +63,7 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
   }
   if (::setsockopt(u->fd_.get(), SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) != 0) {
     auto e = Error::from_errno("setsockopt(XDP_UMEM_REG)", ctx);
-    if (e.code() == ENOBUFS || e.code() == ENOMEM || e.code() == EPERM) {
+    if (e.code() == ENOBUFS || e.code() == ENOMEM) {
       struct rlimit rl {};
       ::getrlimit(RLIMIT_MEMLOCK, &rl);
       std::string lim = rl.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(rl.rlim_cur / 1024) + " KiB";

@@ -53,11 +53,19 @@ class Umem {
 
   // The socket the UMEM is registered on. The first socket built on the
   // UMEM binds on it (claim_registration_fd); later ones bind with
-  // XDP_SHARED_UMEM pointing at it.
+  // XDP_SHARED_UMEM pointing at it. It lives as long as the UMEM, so a
+  // first socket destroyed before the others leaves its queue bound (but
+  // unmapped and out of any XSKMAP) until the last one goes.
   int fd() const { return fd_.get(); }
   bool claim_registration_fd() { return !claimed_.exchange(true); }
   bool bound() const { return bound_.load(); }
-  void mark_bound() { bound_.store(true); }
+  // Shared binds inherit need_wakeup from the first socket: the others
+  // must know whether the kernel will ever raise the ring flags.
+  void mark_bound(bool need_wakeup) {
+    need_wakeup_ = need_wakeup;
+    bound_.store(true);
+  }
+  bool need_wakeup() const { return need_wakeup_; }
 
   // Reserves n consecutive frames for one socket; returns the first frame's
   // address, or an error when the UMEM has fewer left.
@@ -72,6 +80,7 @@ class Umem {
   UmemLayout layout_;
   std::atomic<bool> claimed_{false};
   std::atomic<bool> bound_{false};
+  bool need_wakeup_ = false;
   std::atomic<std::uint32_t> next_frame_{0};
 };
 

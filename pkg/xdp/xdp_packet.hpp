@@ -12,14 +12,17 @@ struct RxFragment {
   std::uint32_t len;
 };
 
-struct RxPacket {
-  const std::byte* data;    // first (usually only) fragment
-  std::uint32_t len;        // bytes at data
+// The base RxFragment is the first (usually only) fragment, so a packet of
+// one fragment needs nothing stored beyond it: p.data / p.len are the packet.
+struct RxPacket : RxFragment {
   std::uint32_t total_len;  // over all fragments; == len when nfrags == 1
   std::uint32_t nfrags;
-  const RxFragment* frags;  // nfrags entries, frags[0] is {data, len}
-  std::uint64_t addr;       // UMEM address of the first fragment
-  std::span<const RxFragment> fragments() const { return {frags, nfrags}; }
+  const RxFragment* more;  // all nfrags fragments when nfrags > 1 (more[0] == this fragment)
+  std::span<const RxFragment> fragments() const {
+    if (nfrags == 1) return {static_cast<const RxFragment*>(this), 1};
+    return {more, nfrags};
+  }
 };
+static_assert(sizeof(RxPacket) == 32);
 
 }  // namespace netring::xdp

@@ -32,20 +32,14 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
   std::uint32_t idx = 0;
   const std::uint32_t n = rx_.peek(want, &idx);
   if (n == 0) {
-    // Copy mode and most drivers fill RX from the XDP path without help;
-    // a driver that went to sleep sets the fill ring's flag and wants a
-    // syscall to run its NAPI loop again.
-    if (need_wakeup_ && fill_.needs_wakeup()) {
-      ++counters_.rx_kicks;
-      if (auto r = sys::kick_rx(fd_, ifname_); !r) return std::move(r).take_error();
-    }
+    if (auto r = rx_idle(); !r) return std::move(r).take_error();
     return std::span<const RxPacket>{};
   }
   rx_batch_idx_ = idx;
   const UmemLayout& um = umem_->layout();
   Assembled a;
   if (!sg_) {
-    a = assemble_single(rx_, idx, n, um, packets_.data(), frags_.data());
+    a = assemble_single(rx_, idx, n, um, packets_.data());
   } else {
     a = assemble_multi(rx_, idx, n, max, um, packets_.data(), frags_.data());
     rx_.cancel(n - a.descs);
@@ -55,6 +49,17 @@ Result<std::span<const RxPacket>> XdpSocket::receive(std::uint32_t max) {
   counters_.rx_packets += a.packets;
   counters_.rx_bytes += a.bytes;
   return std::span<const RxPacket>(packets_.data(), a.packets);
+}
+
+Result<std::uint32_t> XdpSocket::rx_idle() {
+  // Copy mode and most drivers fill RX from the XDP path without help; a
+  // driver that went to sleep sets the fill ring's flag and wants a
+  // syscall to run its NAPI loop again.
+  if (need_wakeup_ && fill_.needs_wakeup()) {
+    ++counters_.rx_kicks;
+    if (auto r = sys::kick_rx(fd_, ifname_); !r) return std::move(r).take_error();
+  }
+  return 0u;
 }
 
 void XdpSocket::release() {
@@ -131,8 +136,9 @@ Result<std::uint32_t> XdpSocket::tx_submit(std::uint32_t n) {
   }
   // Copy mode transmits only inside sendto(), a bounded batch per call, so
   // the TX ring's flag is always up there; zero-copy drivers raise it only
-  // when their NAPI loop went to sleep.
-  if (!need_wakeup_ || tx_.needs_wakeup()) {
+  // when their NAPI loop went to sleep. A call that queued nothing kicks
+  // only for descriptors still waiting from earlier calls.
+  if ((n != 0 || tx_.unconsumed() != 0) && (!need_wakeup_ || tx_.needs_wakeup())) {
     ++counters_.tx_kicks;
     if (auto r = sys::kick_tx(fd_, ifname_); !r) return std::move(r).take_error();
   }

@@ -7,7 +7,8 @@
 // by our doing. With multi-buffer (XDP_USE_SG) a packet may span several
 // frames (XDP_PKT_CONTD on all but the last); a batch never ends in the
 // middle of one, and a packet with an invalid fragment is dropped whole and
-// counted.
+// counted. for_each_packet() is the single-pass alternative for callers
+// that finish with each packet inside a callback.
 //
 // TX: tx_reserve() lends frames, the caller writes them and tx_submit()
 // queues them and kicks the kernel when the ring asks for it; completions
@@ -89,6 +90,13 @@ class XdpSocket {
   // valid until release() (or the next receive(), which releases first).
   Result<std::span<const RxPacket>> receive(std::uint32_t max = UINT32_MAX);
   void release();
+  // Single-pass RX for callers that are done with a packet when fn returns:
+  // calls fn(const RxPacket&) for up to max packets and recycles each frame
+  // into the fill ring in the same pass, storing no views (the shape of
+  // libxdp's consumer loop). Returns how many packets fn saw. Multi-buffer
+  // sockets take the receive()/release() path underneath.
+  template <class F>
+  Result<std::uint32_t> for_each_packet(std::uint32_t max, F&& fn);
   // poll(2) for readability.
   Result<bool> wait(int timeout_ms) const { return sys::wait_readable(fd_, timeout_ms, ifname_); }
 
@@ -112,6 +120,7 @@ class XdpSocket {
   friend class XdpSocketBuilder;
   XdpSocket() = default;
   void refill();
+  Result<std::uint32_t> rx_idle();  // nothing to receive: wake the kernel if it asks
 
   std::shared_ptr<Umem> umem_;
   UniqueFd own_fd_;  // empty when bound on the UMEM's registration socket
@@ -139,7 +148,7 @@ class XdpSocket {
 
   // Per-batch scratch, sized once to the RX / TX ring.
   std::vector<RxPacket> packets_;
-  std::vector<RxFragment> frags_;
+  std::vector<RxFragment> frags_;  // multi-buffer only
   std::uint32_t rx_batch_idx_ = 0;
   std::vector<TxFrame> tx_slots_;
   std::uint32_t tx_batch_idx_ = 0;
@@ -147,5 +156,54 @@ class XdpSocket {
 
   SocketStats counters_;
 };
+
+template <class F>
+Result<std::uint32_t> XdpSocket::for_each_packet(std::uint32_t max, F&& fn) {
+  if (sg_ || !rx_.valid()) [[unlikely]] {
+    auto batch = receive(max);
+    if (!batch) return std::move(batch).take_error();
+    for (const RxPacket& p : *batch) fn(p);
+    release();
+    return static_cast<std::uint32_t>(batch->size());
+  }
+  if (rx_.outstanding() != 0) release();
+  std::uint32_t idx = 0;
+  const std::uint32_t n = rx_.peek(max < rx_.size() ? max : rx_.size(), &idx);
+  if (n == 0) return rx_idle();
+  // The fill ring holds every RX frame of this socket, so this reserves n
+  // unless frames were parked after a short reservation earlier.
+  std::uint32_t fidx = 0;
+  const std::uint32_t got = fill_.reserve_up_to(n, &fidx);
+  const UmemLayout um = umem_->layout();  // a local copy: the stores below cannot alias it
+  // The kernel wrote these packets from another CPU: start every cache-line
+  // transfer first, in a loop small enough to keep many in flight, rather
+  // than one per trip through the (larger) loop below.
+  for (std::uint32_t i = 0; i < n; ++i) __builtin_prefetch(um.data(rx_.at(idx + i).addr));
+  std::uint32_t pk = 0, invalid = 0;
+  std::uint64_t bytes = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const struct xdp_desc d = rx_.at(idx + i);
+    if (um.contains(d.addr, d.len)) [[likely]] {
+      const RxPacket p{{um.data(d.addr), d.len}, d.len, 1, nullptr};
+      fn(p);
+      bytes += d.len;
+      ++pk;
+    } else {
+      ++invalid;
+    }
+    const std::uint64_t frame = um.frame_of(d.addr);
+    if (i < got) [[likely]]
+      fill_.at(fidx + i) = frame;
+    else
+      rx_free_.push(frame);
+  }
+  fill_.submit(got);
+  rx_.release(n);
+  counters_.rx_fragments += n;
+  counters_.rx_invalid_packets += invalid;
+  counters_.rx_packets += pk;
+  counters_.rx_bytes += bytes;
+  return pk;
+}
 
 }  // namespace netring::xdp

@@ -202,3 +202,34 @@ TEST(XdpErrors, SharedUmemRefusesFlags) {
 }
 
 }  // namespace
+
+namespace {
+
+std::uint64_t free_huge_pages() {
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  unsigned long long n = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "HugePages_Free: %llu", &n) == 1) break;
+  std::fclose(f);
+  return n;
+}
+
+// Huge pages are optional: with none reserved the error says where to get
+// them; with enough reserved the UMEM is created on them.
+TEST(XdpErrors, HugePagesWithoutReservationNamesNrHugepages) {
+  UmemConfig uc;
+  uc.frame_count = 512;  // 2 MiB: one huge page
+  uc.huge_pages = true;
+  auto u = Umem::create(uc);
+  if (free_huge_pages() >= 1) {
+    EXPECT_TRUE(u) << u.error().message();
+    return;
+  }
+  ASSERT_FALSE(u);
+  EXPECT_TRUE(contains(u.error().message(), "nr_hugepages")) << u.error().message();
+  EXPECT_TRUE(contains(u.error().message(), "UMEM")) << u.error().message();
+}
+
+}  // namespace

@@ -35,14 +35,15 @@ TEST(XdpRxAssembler, SingleBufferDropsBadDescriptor) {
   std::uint32_t idx = 0;
   const std::uint32_t n = rx.peek(16, &idx);
   ASSERT_EQ(n, 4u);
-  auto a = assemble_single(rx, idx, n, fx.layout(), fx.packets, fx.frags);
+  auto a = assemble_single(rx, idx, n, fx.layout(), fx.packets);
   EXPECT_EQ(a.packets, 2u);
   EXPECT_EQ(a.invalid, 2u);
   EXPECT_EQ(a.descs, 4u);
   EXPECT_EQ(a.bytes, 160u);
   EXPECT_EQ(fx.packets[0].data, fx.umem.data() + 256);
   EXPECT_EQ(fx.packets[1].len, 60u);
-  EXPECT_EQ(fx.packets[1].fragments().size(), 1u);
+  ASSERT_EQ(fx.packets[1].fragments().size(), 1u);
+  EXPECT_EQ(fx.packets[1].fragments()[0].data, fx.packets[1].data);
 }
 
 TEST(XdpRxAssembler, MultiBufferJoinsRunsAndNeverSplitsAPacket) {
@@ -104,7 +105,7 @@ TEST(XdpRxAssembler, BadFragmentDropsTheWholePacket) {
   ASSERT_EQ(a.packets, 1u);
   EXPECT_EQ(a.descs, 4u) << "the dropped packet's descriptors are consumed (and recycled)";
   EXPECT_EQ(fx.packets[0].total_len, 64u);
-  EXPECT_EQ(fx.packets[0].frags, &fx.frags[0]) << "the dropped packet's fragment slots are reused";
+  EXPECT_EQ(fx.packets[0].more, &fx.frags[0]) << "the dropped packet's fragment slots are reused";
 }
 
 TEST(XdpRxAssembler, UnalignedAddresses) {
