@@ -17,6 +17,8 @@
 
 /* Bytes of the original frame to keep; 0 keeps it whole. Set before load. */
 volatile const __u32 snap_len = 128;
+/* Queues of the mirror link (one per capture worker). Set before load. */
+volatile const __u32 mirror_queues = 1;
 
 /* The sampler's config map (user space passes the same map): the rate. */
 struct {
@@ -89,6 +91,13 @@ int mirror_egress(struct __sk_buff *skb)
 	/* The clone must not look like the original to anything downstream. */
 	skb->mark = 0;
 	skb->priority = 0;
+	/* One queue per CPU, so each CPU's samples reach one capture socket in
+	 * sequence order. The clone has no socket and veth no XPS by default, so
+	 * netdev_pick_tx falls to skb_tx_hash, which takes a recorded queue
+	 * (queue_mapping - 1) as is. veth delivers on the peer's RX queue of the
+	 * same index. */
+	if (mirror_queues > 1)
+		skb->queue_mapping = hdr.cpu % mirror_queues + 1;
 	stat_inc(NETRING_MST_PASSES);
 	return TC_ACT_OK;
 }

@@ -32,6 +32,7 @@ Result<Programs> Programs::load(const ProgramOptions& opts) {
   p.mirror_ = mirror_bpf__open();
   if (p.mirror_ == nullptr) return bpf_error("mirror_bpf__open", errno);
   p.mirror_->rodata->snap_len = opts.snap_len;
+  p.mirror_->rodata->mirror_queues = opts.mirror_queues == 0 ? 1 : opts.mirror_queues;
   // The mirror reads the rates from the sampler's config map, not a copy.
   if (int err = bpf_map__reuse_fd(p.mirror_->maps.config, bpf_map__fd(p.sampler_->maps.config)); err != 0)
     return bpf_error("bpf_map__reuse_fd", err, "mirror config map");

@@ -15,6 +15,7 @@ namespace netring::datapath {
 
 struct ProgramOptions {
   std::uint32_t snap_len = 128;  // bytes of the original frame kept per sample (0: all)
+  std::uint32_t mirror_queues = 1;  // queues of the mirror link: one per capture worker
   std::uint64_t heartbeat_timeout_ns = 5'000'000'000;
   // Encapsulations leaving a physical interface carry packets already sampled
   // at the pod veth: VXLAN (4789, Linux 8472), Geneve (6081), WireGuard (51820).
