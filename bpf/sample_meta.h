@@ -56,8 +56,10 @@
  *       44   4  reserved      0
  *       48   8  tstamp_ns     bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the mirror
  *
- *    Sampling probability p = min(1, gso_segs / rate); weight 1/p =
- *    max(1, rate / gso_segs), computed by user space (floating point).
+ *    Sampling probability p = min(1, gso_segs / rate); weight 1/p (skbs the
+ *    sample stands for) =
+ *    max(1, rate / gso_segs), computed by user space (floating point); wire
+ *    packets it stands for = gso_segs / p = max(rate, gso_segs).
  */
 #ifndef NETRING_BPF_SAMPLE_META_H
 #define NETRING_BPF_SAMPLE_META_H

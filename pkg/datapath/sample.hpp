@@ -26,12 +26,14 @@ struct SampleInfo {
   std::uint64_t tstamp_ns = 0;   // CLOCK_MONOTONIC
   bool truncated = false;
 
-  // 1/p with p = min(1, gso_segs / rate): how many wire packets this sample
-  // stands for. 0 when the rate was 0 (interface unhooked meanwhile).
+  // 1/p with p = min(1, gso_segs / rate): how many skbs this sample stands
+  // for (Horvitz-Thompson). 0 when the rate was 0 (interface unhooked meanwhile).
   double weight() const {
     if (rate == 0) return 0.0;
     return gso_segs >= rate ? 1.0 : static_cast<double>(rate) / static_cast<double>(gso_segs);
   }
+  // How many wire packets it stands for: gso_segs / p = max(rate, gso_segs).
+  double wire_packets() const { return weight() * gso_segs; }
 };
 
 struct Sample {

@@ -1,0 +1,171 @@
+#include "pkg/datapath/datapath.hpp"
+
+#include <utility>
+
+#include "pkg/datapath/heartbeat.hpp"
+
+namespace netring::datapath {
+namespace {
+
+netring_role to_bpf(Role r) { return r == Role::kPhysical ? NETRING_ROLE_PHYSICAL : NETRING_ROLE_POD; }
+
+}  // namespace
+
+const char* to_string(Rung r) {
+  switch (r) {
+    case Rung::kAfXdpMirror: return "AF_XDP on the mirror link";
+    case Rung::kAfPacketMirror: return "TPACKET_V3 on the mirror link";
+    case Rung::kAfPacketDirect: return "TPACKET_V3 on hooked interfaces with a sampling socket filter";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<Datapath>> Datapath::create(const DatapathOptions& opts) {
+  std::unique_ptr<Datapath> d(new Datapath());
+  d->opts_ = opts;
+  if (d->opts_.workers == 0) d->opts_.workers = 1;
+  d->opts_.mirror.queues = d->opts_.workers;
+  d->opts_.programs.mirror_queues = d->opts_.workers;
+  d->features_ = probe_features();
+  const Rung highest = opts.highest_rung.value_or(Rung::kAfXdpMirror);
+
+  auto step = [&](Rung r, bool taken, std::string why) { d->ladder_.push_back({r, taken, std::move(why)}); };
+
+  bool bpf = d->features_.bpf_loading && highest != Rung::kAfPacketDirect;
+  if (highest == Rung::kAfPacketDirect) {
+    step(Rung::kAfXdpMirror, false, "skipped by configuration");
+    step(Rung::kAfPacketMirror, false, "skipped by configuration");
+  } else if (!d->features_.bpf_loading) {
+    step(Rung::kAfXdpMirror, false, "BPF programs cannot be loaded: " + d->features_.bpf_error);
+    step(Rung::kAfPacketMirror, false, "BPF programs cannot be loaded");
+  }
+  if (bpf) {
+    auto progs = Programs::load(d->opts_.programs);
+    if (!progs) {
+      bpf = false;
+      const std::string why = "loading the sampler failed: " + progs.error().message();
+      step(Rung::kAfXdpMirror, false, why);
+      step(Rung::kAfPacketMirror, false, why);
+    } else {
+      d->programs_.emplace(std::move(progs).value());
+    }
+  }
+  if (!bpf) {
+    d->rung_ = Rung::kAfPacketDirect;
+    step(Rung::kAfPacketDirect, true, "sampling socket filter on each hooked interface, incoming packets only");
+    return d;
+  }
+
+  auto link = MirrorLink::create(d->opts_.mirror);
+  if (!link) return std::move(link).take_error();
+  d->mirror_.emplace(std::move(link).value());
+  auto mh = TcHook::attach(d->mirror_->near_ifindex(), HookPoint::kEgress, d->programs_->mirror_fd(), opts.attach);
+  if (!mh) return std::move(mh).take_error();
+  d->mirror_hook_.emplace(std::move(mh).value());
+  if (auto r = d->programs_->set_mirror_ifindex(static_cast<std::uint32_t>(d->mirror_->near_ifindex())); !r)
+    return std::move(r).take_error();
+  if (auto r = Heartbeat(d->programs_->heartbeat_map_fd()).beat(); !r) return std::move(r).take_error();
+
+  if (highest == Rung::kAfXdpMirror && d->features_.af_xdp) {
+    d->rung_ = Rung::kAfXdpMirror;
+    step(Rung::kAfXdpMirror, true, d->mirror_->far_name() + ", " + std::to_string(d->opts_.workers) + " queue(s)");
+  } else {
+    step(Rung::kAfXdpMirror, false,
+         highest != Rung::kAfXdpMirror ? "skipped by configuration" : "AF_XDP unavailable: " + d->features_.af_xdp_error);
+    d->rung_ = Rung::kAfPacketMirror;
+    step(Rung::kAfPacketMirror, true, d->mirror_->far_name() + " with fanout");
+  }
+  return d;
+}
+
+Datapath::~Datapath() {
+  // Hooks first: no clone may target a mirror that is going away.
+  hooked_.clear();
+  if (programs_) (void)Heartbeat(programs_->heartbeat_map_fd()).stop();
+  mirror_hook_.reset();
+  mirror_.reset();
+}
+
+Result<void> Datapath::hook(int ifindex, std::uint32_t rate, Role role) {
+  if (mirror_ && (ifindex == mirror_->near_ifindex() || ifindex == mirror_->far_ifindex()))
+    return Error::invalid("Datapath::hook", "ifindex " + std::to_string(ifindex) + " is the mirror link");
+  Hooked& h = hooked_[ifindex];
+  h.rate = rate;
+  h.role = role;
+  if (!programs_) return ok();  // rung 3: capture opens the interface itself
+  if (auto r = programs_->set_interface(static_cast<std::uint32_t>(ifindex), rate, to_bpf(role)); !r) {
+    if (!h.ingress) hooked_.erase(ifindex);
+    return r;
+  }
+  if (!h.ingress) {
+    auto in = TcHook::attach(ifindex, HookPoint::kIngress, programs_->sampler_ingress_fd(), opts_.attach);
+    if (!in) {
+      hooked_.erase(ifindex);
+      return std::move(in).take_error();
+    }
+    h.ingress.emplace(std::move(in).value());
+  }
+  if (!h.egress) {
+    auto eg = TcHook::attach(ifindex, HookPoint::kEgress, programs_->sampler_egress_fd(), opts_.attach);
+    if (!eg) {
+      hooked_.erase(ifindex);
+      return std::move(eg).take_error();
+    }
+    h.egress.emplace(std::move(eg).value());
+  }
+  return ok();
+}
+
+Result<void> Datapath::unhook(int ifindex) {
+  auto it = hooked_.find(ifindex);
+  if (it == hooked_.end()) return ok();
+  Result<void> out;
+  if (it->second.ingress)
+    if (auto r = it->second.ingress->detach(); !r) out = r;
+  if (it->second.egress)
+    if (auto r = it->second.egress->detach(); !r) out = r;
+  hooked_.erase(it);
+  if (programs_)
+    if (auto r = programs_->remove_interface(static_cast<std::uint32_t>(ifindex)); !r && out) out = r;
+  return out;
+}
+
+Result<void> Datapath::set_rate(int ifindex, std::uint32_t rate) {
+  auto it = hooked_.find(ifindex);
+  if (it == hooked_.end())
+    return Error::invalid("Datapath::set_rate", "ifindex " + std::to_string(ifindex) + " is not hooked");
+  return hook(ifindex, rate, it->second.role);
+}
+
+Result<void> Datapath::heartbeat() {
+  if (!programs_) return ok();
+  if (auto r = Heartbeat(programs_->heartbeat_map_fd()).beat(); !r) return r;
+  for (auto& [ifindex, h] : hooked_)
+    for (auto* hook : {&h.ingress, &h.egress}) {
+      if (!*hook) continue;
+      auto moved = (*hook)->ensure_first();
+      if (!moved) return std::move(moved).take_error();
+      if (*moved) ++order_restores_;
+    }
+  return ok();
+}
+
+Result<DatapathCounters> Datapath::counters() const {
+  DatapathCounters c;
+  if (!programs_) return c;
+  auto ifs = read_all_interface_counters(programs_->counters_map_fd());
+  if (!ifs) return std::move(ifs).take_error();
+  c.interfaces = std::move(ifs).value();
+  auto st = read_stage_counters(programs_->stats_map_fd(), programs_->mirror_stats_map_fd());
+  if (!st) return std::move(st).take_error();
+  c.stages = *st;
+  return c;
+}
+
+std::map<int, std::uint32_t> Datapath::hooked_rates() const {
+  std::map<int, std::uint32_t> out;
+  for (const auto& [ifindex, h] : hooked_) out[ifindex] = h.rate;
+  return out;
+}
+
+}  // namespace netring::datapath
