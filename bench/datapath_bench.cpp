@@ -1,0 +1,210 @@
+// Pod-to-pod iperf3 TCP throughput through hooked host-side veths, sampler
+// at rates 1, 100 and 1000 with a capture consumer draining the mirror,
+// against the same pods unhooked. Runs alternate (unhooked, 1, 100, 1000,
+// unhooked, ...); the median of each is printed with its ratio to unhooked,
+// and, per sampled rate, samples delivered per second and samples lost.
+//
+//   datapath_bench [rounds=5] [seconds=2] [snap_len=128]
+//
+// The consumer is a plain AF_PACKET reader (recvmmsg) of the mirror's far
+// end: a measurement of the sampling path, not of the AF_XDP capture.
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkg/common/fd.hpp"
+#include "pkg/datapath/datapath.hpp"
+#include "pkg/datapath/sample.hpp"
+#include "tests/testing/netns.hpp"
+
+namespace {
+
+using netring::datapath::Datapath;
+using netring::datapath::Role;
+using netring::testing::Netns;
+using netring::testing::VethOptions;
+using netring::testing::VethPair;
+
+class Consumer {
+ public:
+  explicit Consumer(int ifindex) {
+    fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+    int rcvbuf = 64 << 20;
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) fd_.reset();
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Consumer() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool ok() const { return fd_.valid(); }
+  // Snapshot and reset; call between runs while no sampling happens.
+  struct Totals {
+    std::uint64_t samples = 0, gaps = 0, drops = 0, invalid = 0;
+  };
+  Totals take() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the queue drain
+    tpacket_stats st{};
+    socklen_t len = sizeof st;
+    ::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len);
+    Totals t{samples_.exchange(0), gaps_.exchange(0), st.tp_drops, invalid_.exchange(0)};
+    reset_seq_ = true;
+    return t;
+  }
+
+ private:
+  void loop() {
+    constexpr int kBatch = 64;
+    std::vector<std::array<std::uint8_t, 256>> bufs(kBatch);
+    std::vector<iovec> iov(kBatch);
+    std::vector<mmsghdr> msgs(kBatch);
+    for (int i = 0; i < kBatch; ++i) {
+      iov[i] = {bufs[i].data(), bufs[i].size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    netring::datapath::SequenceTracker seq;
+    while (!stop_) {
+      if (reset_seq_.exchange(false)) seq = {};
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int n = ::recvmmsg(fd_.get(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      for (int i = 0; i < n; ++i) {
+        netring::datapath::Sample s;
+        // MSG_TRUNC is not asked for: msg_len is what was copied (<= 256).
+        auto st = netring::datapath::decode_sample(
+            std::span<const std::byte>(reinterpret_cast<const std::byte*>(bufs[i].data()), msgs[i].msg_len), s);
+        if (st != netring::datapath::DecodeStatus::kOk) {
+          ++invalid_;
+          continue;
+        }
+        gaps_ += seq.observe(s.info.cpu, s.info.seq);
+        ++samples_;
+      }
+    }
+  }
+  netring::UniqueFd fd_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, reset_seq_{false};
+  std::atomic<std::uint64_t> samples_{0}, gaps_{0}, invalid_{0};
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  const int seconds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2;
+
+  Netns host("bh"), a("ba"), b("bb");
+  VethPair la(a, host, VethOptions{.addr_a = "10.90.1.2/24", .addr_b = "10.90.1.1/24"});
+  VethPair lb(b, host, VethOptions{.addr_a = "10.90.2.2/24", .addr_b = "10.90.2.1/24"});
+  host.run_ok("sysctl -qw net.ipv4.ip_forward=1");
+  a.run_ok("ip route add default via 10.90.1.1");
+  b.run_ok("ip route add default via 10.90.2.1");
+
+  netring::datapath::DatapathOptions o;
+  if (argc > 3) o.programs.snap_len = static_cast<std::uint32_t>(std::atoi(argv[3]));
+  o.highest_rung = netring::datapath::Rung::kAfPacketMirror;
+  std::unique_ptr<Datapath> dp;
+  std::unique_ptr<Consumer> consumer;
+  host.within([&] {
+    auto d = Datapath::create(o);
+    if (!d) {
+      std::fprintf(stderr, "Datapath::create: %s\n", d.error().message().c_str());
+      return;
+    }
+    dp = std::move(d).value();
+    consumer = std::make_unique<Consumer>(dp->mirror()->far_ifindex());
+  });
+  if (!dp || !consumer->ok()) return 1;
+  std::printf("attach: %s, consumer: AF_PACKET recvmmsg on %s, snap %u\n",
+              netring::datapath::to_string(o.attach), dp->mirror()->far_name().c_str(),
+              dp->programs()->options().snap_len);
+
+  auto server = b.spawn("iperf3 -s -B 10.90.2.2 -p 5401 >/dev/null 2>&1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  const std::vector<std::uint32_t> configs{0, 1, 100, 1000};  // 0 = unhooked
+  std::map<std::uint32_t, std::vector<double>> gbps, samples_per_s;
+  std::map<std::uint32_t, std::uint64_t> lost, delivered, clone_fail;
+  for (int r = 0; r < rounds; ++r) {
+    for (std::uint32_t rate : configs) {
+      host.within([&] {
+        (void)dp->heartbeat();
+        if (rate == 0) {
+          (void)dp->unhook(la.ifindex_b());
+          (void)dp->unhook(lb.ifindex_b());
+        } else {
+          (void)dp->hook(la.ifindex_b(), rate, Role::kPod);
+          (void)dp->hook(lb.ifindex_b(), rate, Role::kPod);
+        }
+      });
+      auto before = dp->counters();  // maps: no namespace needed
+      consumer->take();
+      auto res = a.run("iperf3 -c 10.90.2.2 -p 5401 -J -t " + std::to_string(seconds));
+      auto t = consumer->take();
+      auto after = dp->counters();
+      double bps = 0;
+      try {
+        bps = nlohmann::json::parse(res.output)["end"]["sum_received"]["bits_per_second"].get<double>();
+      } catch (...) {
+        std::fprintf(stderr, "iperf3 failed: %s\n", res.output.c_str());
+        return 1;
+      }
+      gbps[rate].push_back(bps / 1e9);
+      if (rate != 0) {
+        samples_per_s[rate].push_back(static_cast<double>(t.samples) / seconds);
+        delivered[rate] += t.samples;
+        lost[rate] += t.gaps + t.drops;
+        if (before && after) clone_fail[rate] += after->stages.clone_failures - before->stages.clone_failures;
+      }
+      std::printf("round %d rate %-5s %.2f Gbit/s  samples %llu gaps %llu drops %llu\n", r + 1,
+                  rate == 0 ? "off" : std::to_string(rate).c_str(), bps / 1e9,
+                  static_cast<unsigned long long>(t.samples), static_cast<unsigned long long>(t.gaps),
+                  static_cast<unsigned long long>(t.drops));
+      std::fflush(stdout);
+    }
+  }
+  const double base = median(gbps[0]);
+  std::printf("\n%-9s %12s %8s %16s %12s %12s\n", "rate", "Gbit/s(med)", "ratio", "samples/s(med)", "delivered",
+              "lost");
+  for (std::uint32_t rate : configs) {
+    const double m = median(gbps[rate]);
+    std::printf("%-9s %12.2f %8.3f %16.0f %12llu %12llu\n", rate == 0 ? "unhooked" : ("1:" + std::to_string(rate)).c_str(),
+                m, base > 0 ? m / base : 0.0, rate ? median(samples_per_s[rate]) : 0.0,
+                static_cast<unsigned long long>(delivered[rate]), static_cast<unsigned long long>(lost[rate]));
+  }
+  std::printf("clone failures: 1:1 %llu, 1:100 %llu, 1:1000 %llu\n",
+              static_cast<unsigned long long>(clone_fail[1]), static_cast<unsigned long long>(clone_fail[100]),
+              static_cast<unsigned long long>(clone_fail[1000]));
+  host.within([&] {
+    consumer.reset();
+    dp.reset();
+  });
+  return 0;
+}
