@@ -68,8 +68,8 @@ TEST(DatapathSamplePath, PingAtRateOneLosesNothingAndEverySampleArrives) {
   Topology t;
   auto dp = make(t.host, options());
   ASSERT_TRUE(dp);
+  auto rd = reader(t.host, *dp);  // before hooking: every clone is read
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
-  auto rd = reader(t.host, *dp);
 
   constexpr int kPings = 1000;
   auto out = t.pod.run_ok("ping -q -c " + std::to_string(kPings) + " -i 0.002 -W 2 10.79.0.1");
