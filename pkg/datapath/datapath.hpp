@@ -64,6 +64,8 @@ class Datapath {
   // Hooks ingress and egress of `ifindex` (idempotent: a second call only
   // changes rate and role). rate 0 counts without sampling.
   Result<void> hook(int ifindex, std::uint32_t rate, Role role);
+  // Detaches and forgets the interface, its counters included: read
+  // counters() first for the final totals.
   Result<void> unhook(int ifindex);
   Result<void> set_rate(int ifindex, std::uint32_t rate);
 

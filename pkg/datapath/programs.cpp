@@ -114,6 +114,13 @@ Result<void> Programs::set_interface(std::uint32_t ifindex, std::uint32_t rate, 
 Result<void> Programs::remove_interface(std::uint32_t ifindex) {
   if (bpf_map_delete_elem(config_map_fd(), &ifindex) != 0 && errno != ENOENT)
     return Error::from_errno("bpf_map_delete_elem", "sampler config ifindex " + std::to_string(ifindex));
+  // Pods come and go; their counters must not fill the map. The caller
+  // reads the final totals before unhooking.
+  for (std::uint32_t dir : {NETRING_DIR_INGRESS, NETRING_DIR_EGRESS}) {
+    netring_if_key k{ifindex, dir};
+    if (bpf_map_delete_elem(counters_map_fd(), &k) != 0 && errno != ENOENT)
+      return Error::from_errno("bpf_map_delete_elem", "sampler counters ifindex " + std::to_string(ifindex));
+  }
   return ok();
 }
 

@@ -48,6 +48,7 @@ class Programs {
   // Where clones go; 0 stops cloning (counting goes on).
   Result<void> set_mirror_ifindex(std::uint32_t ifindex);
   Result<void> set_interface(std::uint32_t ifindex, std::uint32_t rate, netring_role role);
+  // Forgets the interface: config and counters (read them first).
   Result<void> remove_interface(std::uint32_t ifindex);
 
   const ProgramOptions& options() const { return opts_; }

@@ -181,3 +181,31 @@ TEST(DatapathLifecycle, HookingTheMirrorIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DatapathLifecycle, UnhookAfterThePodIsGoneSucceedsAndForgetsItsCounters) {
+  Netns host("lg");
+  auto pod = std::make_unique<Netns>("lq");
+  auto link = std::make_unique<VethPair>(*pod, host, VethOptions{.addr_a = "10.85.0.2/24", .addr_b = "10.85.0.1/24"});
+  const int hooked = link->ifindex_b();
+  auto dp = make(host, options(AttachMode::kAuto));
+  ASSERT_TRUE(dp);
+  ASSERT_TRUE(host.within([&] { return dp->hook(hooked, 1, Role::kPod); }));
+  pod->run_ok("ping -q -c 3 -i 0.05 -W 2 10.85.0.1");
+  auto c = dp->counters();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->interfaces.size(), 2u);  // ingress and egress
+  // The pod goes away: its namespace and veth with it.
+  link.reset();
+  pod.reset();
+  auto r = host.within([&] { return dp->unhook(hooked); });
+  EXPECT_TRUE(r) << r.error().message();
+  c = dp->counters();
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->interfaces.empty());
+  EXPECT_TRUE(dp->hooked_rates().empty());
+  host.within([&] { dp.reset(); });
+}
+
+}  // namespace
