@@ -46,21 +46,32 @@ void MirrorReader::loop() {
   while (!stop_) {
     pollfd p{fd_.get(), POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
+    while (read_one(buf)) {
+    }
+  }
+  // A starved thread may have left frames queued: take them all.
+  while (read_one(buf)) {
+  }
+}
+
+bool MirrorReader::read_one(std::vector<std::uint8_t>& buf) {
+  {
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
-    if (n <= 0) continue;
+    if (n <= 0) return false;
     last_rx_ns_ = now_ns();
     netring::datapath::Sample s;
     auto st = netring::datapath::decode_sample(
         std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.data()), static_cast<std::size_t>(n)), s);
     if (st != netring::datapath::DecodeStatus::kOk) {
       ++not_samples_;
-      continue;
+      return true;
     }
     const auto* f = reinterpret_cast<const std::uint8_t*>(s.frame.data());
     std::lock_guard lock(mu_);
     seq_.observe(s.info.cpu, s.info.seq);
     samples_.push_back({s.info, std::vector<std::uint8_t>(f, f + s.frame.size())});
   }
+  return true;
 }
 
 void MirrorReader::drain(int quiet_ms) {

@@ -37,6 +37,7 @@ class MirrorReader {
 
  private:
   void loop();
+  bool read_one(std::vector<std::uint8_t>& buf);
   UniqueFd fd_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
