@@ -1,0 +1,412 @@
+// AF_XDP: netring's sockets against a reference written with libxdp's xsk
+// API, on a veth pair between two namespaces.
+//
+//   RX: netring's AF_XDP TX in namespace A generates (unthrottled, always
+//       the same generator), the receiver under test sits in namespace B
+//       behind netring's redirect program (libxdp with
+//       XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, so only the socket code
+//       differs). Both receivers read each packet's sequence number.
+//   TX: the sender under test writes each frame (template copy + sequence
+//       number) and transmits; the rate is completed packets.
+//
+// Runs alternate (A/B, then B/A) and each figure is the median of --pairs
+// runs with min and max; CPU is the measuring thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID, user + system, so the copy-mode kernel work done
+// inside its syscalls counts). A measurement, not a test: figures depend on
+// the machine and on whatever else runs on it.
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkg/xdp/builder.hpp"
+#include "pkg/xdp/redirect_program.hpp"
+#include "tests/testing/libxdp_socket.hpp"
+#include "tests/testing/netns.hpp"
+#include "tests/testing/xdp_traffic.hpp"
+
+namespace {
+
+using namespace netring;
+using namespace netring::xdp;
+using netring::testing::LibxdpSocket;
+using netring::testing::Netns;
+using netring::testing::VethPair;
+
+constexpr std::uint32_t kRing = 2048;
+constexpr std::uint32_t kBatch = 64;
+constexpr std::uint32_t kFrame = 2048;
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+double thread_cpu_s() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct Run {
+  double pps = 0;
+  double cpu_per_mpkt = 0;  // CPU seconds per million packets
+  double rx_dropped = 0;    // XDP_STATISTICS rx_dropped + rx_ring_full over the run (RX only)
+  double gen_pps = 0;       // generator rate during an RX run
+};
+
+struct Options {
+  int pairs = 9;
+  double duration = 1.0;
+  double warmup = 0.2;
+  std::vector<std::size_t> sizes{64, 1500};
+  std::string json;
+};
+
+volatile std::uint64_t g_sink;
+
+// The frame every sender copies: sequence number patched per packet.
+struct Template {
+  explicit Template(std::size_t size) : bytes(netring::testing::seq_frame(0, size)) {}
+  void write(std::byte* dst, std::uint64_t seq) const {
+    std::memcpy(dst, bytes.data(), bytes.size());
+    std::memcpy(dst + 42, &seq, sizeof(seq));
+  }
+  std::vector<std::uint8_t> bytes;
+};
+
+// ---- the measured loops; both sides do the same work per packet ----
+
+// Counts packets for `duration` after `warmup`; returns packets and CPU.
+template <class Step>
+Run measure(double warmup, double duration, Step&& step) {
+  const double w_end = now_s() + warmup;
+  while (now_s() < w_end) step();
+  std::uint64_t pkts = 0;
+  const double c0 = thread_cpu_s(), t0 = now_s();
+  double t1 = t0;
+  std::uint32_t iter = 0;
+  for (;;) {
+    pkts += step();
+    if ((++iter & 63) == 0 && (t1 = now_s()) - t0 >= duration) break;
+  }
+  const double c1 = thread_cpu_s();
+  Run r;
+  r.pps = pkts / (t1 - t0);
+  r.cpu_per_mpkt = pkts ? (c1 - c0) / pkts * 1e6 : 0;
+  return r;
+}
+
+std::uint64_t netring_rx_step(XdpSocket& s) {
+  auto b = s.receive(kBatch);
+  if (!b || b->empty()) {
+    (void)s.wait(10);
+    return 0;
+  }
+  std::uint64_t sum = 0;
+  for (const RxPacket& p : *b) sum += netring::testing::seq_of(p.data, p.len);
+  g_sink = sum;
+  const std::uint64_t n = b->size();
+  s.release();
+  return n;
+}
+
+std::uint64_t libxdp_rx_step(LibxdpSocket& s) {
+  __u32 idx_rx = 0, idx_fq = 0;
+  const unsigned rcvd = xsk_ring_cons__peek(&s.rx_, kBatch, &idx_rx);
+  if (rcvd == 0) {
+    if (xsk_ring_prod__needs_wakeup(&s.fq_)) ::recvfrom(s.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    pollfd p{s.fd(), POLLIN, 0};
+    ::poll(&p, 1, 10);
+    return 0;
+  }
+  while (xsk_ring_prod__reserve(&s.fq_, rcvd, &idx_fq) != rcvd) {
+  }
+  std::uint64_t sum = 0;
+  for (unsigned i = 0; i < rcvd; ++i) {
+    const xdp_desc* d = xsk_ring_cons__rx_desc(&s.rx_, idx_rx + i);
+    sum += netring::testing::seq_of(static_cast<const std::byte*>(xsk_umem__get_data(s.area(), d->addr)), d->len);
+    *xsk_ring_prod__fill_addr(&s.fq_, idx_fq + i) = xsk_umem__extract_addr(d->addr) & ~std::uint64_t{kFrame - 1};
+  }
+  g_sink = sum;
+  xsk_ring_prod__submit(&s.fq_, rcvd);
+  xsk_ring_cons__release(&s.rx_, rcvd);
+  return rcvd;
+}
+
+struct NetringTx {
+  XdpSocket& s;
+  const Template& t;
+  std::uint64_t seq = 0;
+  std::uint64_t completed_before = 0;
+  std::uint64_t step() {
+    auto frames = s.tx_reserve(kBatch);
+    for (auto& f : frames) {
+      t.write(f.data, seq++);
+      f.len = static_cast<std::uint32_t>(t.bytes.size());
+    }
+    (void)s.tx_submit(static_cast<std::uint32_t>(frames.size()));
+    return frames.size();  // queued; completions follow at the same rate in steady state
+  }
+};
+
+struct LibxdpTx {
+  LibxdpSocket& s;
+  const Template& t;
+  std::uint64_t seq = 0;
+  unsigned next_frame = 0;
+  unsigned outstanding = 0;
+  std::uint64_t step() {
+    __u32 idx = 0;
+    const unsigned done = xsk_ring_cons__peek(&s.cq_, kRing, &idx);
+    if (done) {
+      xsk_ring_cons__release(&s.cq_, done);
+      outstanding -= done;
+    }
+    unsigned n = 0;
+    if (s.tx_frames() - outstanding >= kBatch && xsk_ring_prod__reserve(&s.tx_, kBatch, &idx) == kBatch) {
+      for (n = 0; n < kBatch; ++n) {
+        // Frames are used round-robin: the oldest outstanding completes first.
+        const std::uint64_t addr = s.tx_frame(next_frame);
+        next_frame = (next_frame + 1) % s.tx_frames();
+        t.write(s.area() + addr, seq++);
+        xdp_desc* d = xsk_ring_prod__tx_desc(&s.tx_, idx + n);
+        d->addr = addr;
+        d->len = static_cast<__u32>(t.bytes.size());
+      }
+      xsk_ring_prod__submit(&s.tx_, kBatch);
+      outstanding += kBatch;
+    }
+    if (xsk_ring_prod__needs_wakeup(&s.tx_)) ::sendto(s.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    return n;
+  }
+};
+
+// A queue stays busy for a moment after its last socket closed (the
+// kernel tears the buffer pool down asynchronously): retry EBUSY briefly.
+template <class Make>
+auto retry_busy(Make&& make) {
+  const double deadline = now_s() + 5;
+  for (;;) {
+    errno = 0;
+    auto r = make();
+    if (r || errno != EBUSY || now_s() > deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// ---- scenarios ----
+
+struct Bench {
+  Netns a{"bench-a"}, b{"bench-b"};
+  VethPair veth{a, b};
+  Result<RedirectProgram> prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
+  Options opt;
+  std::unique_ptr<XdpSocket> gen;  // kept across RX runs; closed before the TX runs
+
+  Result<XdpSocket> make_tx() {
+    return retry_busy([&] {
+      auto r = XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(kRing).frame_size(kFrame).build();
+      if (!r) errno = r.error().code();
+      return r;
+    });
+  }
+
+  // The generator: netring's own AF_XDP TX, unthrottled, on its own thread.
+  struct Generator {
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> sent{0};
+    std::thread th;
+  };
+
+  Run rx_run(bool netring, std::size_t size) {
+    Run r;
+    std::string err;
+    std::unique_ptr<XdpSocket> ours;
+    std::unique_ptr<LibxdpSocket> ref;
+    int fd = -1;
+    if (netring) {
+      auto s = b.within([&] {
+        return retry_busy([&] {
+          auto r = XdpSocketBuilder().interface(veth.name_b()).rx_ring(kRing).frame_size(kFrame).build();
+          if (!r) errno = r.error().code();
+          return r;
+        });
+      });
+      if (!s) return std::fprintf(stderr, "rx socket: %s\n", s.error().message().c_str()), r;
+      ours = std::make_unique<XdpSocket>(std::move(*s));
+      fd = ours->fd();
+    } else {
+      ref = b.within(
+          [&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_b(), 0, kRing, 0, kFrame, &err); }); });
+      if (!ref) return std::fprintf(stderr, "libxdp rx socket: %s\n", err.c_str()), r;
+      fd = ref->fd();
+    }
+    if (auto rr = prog->register_socket(0, fd); !rr)
+      return std::fprintf(stderr, "%s\n", rr.error().message().c_str()), r;
+
+    if (!gen) {
+      auto s = a.within([&] { return make_tx(); });
+      if (!s) return std::fprintf(stderr, "generator: %s\n", s.error().message().c_str()), r;
+      gen = std::make_unique<XdpSocket>(std::move(*s));
+    }
+    Template t(size);
+    Generator g;
+    g.th = std::thread([&] {
+      NetringTx tx{*gen, t};
+      std::uint64_t n = 0;
+      while (!g.stop.load(std::memory_order_relaxed)) n += tx.step();
+      g.sent = n;
+    });
+    const double g0 = now_s();
+    if (ours) {
+      r = measure(opt.warmup, opt.duration, [&] { return netring_rx_step(*ours); });
+    } else {
+      r = measure(opt.warmup, opt.duration, [&] { return libxdp_rx_step(*ref); });
+    }
+    g.stop = true;
+    g.th.join();
+    r.gen_pps = g.sent.load() / (now_s() - g0);
+    (void)prog->unregister_socket(0);
+    xdp_statistics st{};
+    socklen_t len = sizeof(st);
+    if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
+      r.rx_dropped = double(st.rx_dropped + st.rx_ring_full);
+    return r;
+  }
+
+  Run tx_run(bool netring, std::size_t size) {
+    Run r;
+    std::string err;
+    Template t(size);
+    if (netring) {
+      auto s = a.within([&] { return make_tx(); });
+      if (!s) return std::fprintf(stderr, "tx socket: %s\n", s.error().message().c_str()), r;
+      NetringTx tx{*s, t};
+      r = measure(opt.warmup, opt.duration, [&] { return tx.step(); });
+    } else {
+      auto s = a.within(
+          [&] { return retry_busy([&] { return LibxdpSocket::create(veth.name_a(), 0, 0, kRing, kFrame, &err); }); });
+      if (!s) return std::fprintf(stderr, "libxdp tx socket: %s\n", err.c_str()), r;
+      LibxdpTx tx{*s, t};
+      r = measure(opt.warmup, opt.duration, [&] { return tx.step(); });
+    }
+    return r;
+  }
+};
+
+struct Summary {
+  double med = 0, min = 0, max = 0;
+};
+Summary summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return {};
+  const std::size_t n = v.size();
+  const double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return {med, v.front(), v.back()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--pairs")
+      opt.pairs = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--duration")
+      opt.duration = std::atof(next().c_str());
+    else if (a == "--json")
+      opt.json = next();
+    else if (a == "--sizes") {
+      opt.sizes.clear();
+      std::string s = next();
+      for (std::size_t p = 0; p < s.size();) {
+        std::size_t q = s.find(',', p);
+        opt.sizes.push_back(std::stoul(s.substr(p, q - p)));
+        p = q == std::string::npos ? s.size() : q + 1;
+      }
+    } else {
+      std::fprintf(stderr, "usage: %s [--pairs N] [--duration SECONDS] [--sizes 64,1500] [--json FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  Bench bench;
+  bench.opt = opt;
+  if (!bench.prog) {
+    std::fprintf(stderr, "redirect program: %s\n", bench.prog.error().message().c_str());
+    return 1;
+  }
+  std::printf(
+      "AF_XDP on veth between namespaces (copy mode, redirect program %s), %d A/B pairs x %.2f s, batch %u, ring %u\n",
+      bench.prog->native() ? "native" : "generic", opt.pairs, opt.duration, kBatch, kRing);
+  std::printf("%-10s %-8s %28s %28s %14s %12s\n", "scenario", "impl", "packets/s med [min..max]",
+              "CPU s/Mpkt med [min..max]", "rx_dropped med", "gen pkt/s");
+  std::string json = "{\"bench\":\"afxdp\",\"pairs\":" + std::to_string(opt.pairs) + ",\"results\":[";
+  bool first_json = true;
+  for (const char* dir : {"RX", "TX"}) {
+    if (std::string(dir) == "TX") bench.gen.reset();
+    for (std::size_t size : opt.sizes) {
+      std::vector<Run> runs[2];  // 0 netring, 1 libxdp
+      for (int p = 0; p < opt.pairs; ++p) {
+        const bool netring_first = p % 2 == 0;
+        for (int k = 0; k < 2; ++k) {
+          const bool netring = (k == 0) == netring_first;
+          Run r = std::string(dir) == "RX" ? bench.rx_run(netring, size) : bench.tx_run(netring, size);
+          runs[netring ? 0 : 1].push_back(r);
+        }
+      }
+      Summary pps[2], cpu[2], drop[2], gen[2];
+      for (int i = 0; i < 2; ++i) {
+        std::vector<double> a, b, c, d;
+        for (const Run& r : runs[i])
+          a.push_back(r.pps), b.push_back(r.cpu_per_mpkt), c.push_back(r.rx_dropped), d.push_back(r.gen_pps);
+        pps[i] = summarize(a), cpu[i] = summarize(b), drop[i] = summarize(c), gen[i] = summarize(d);
+      }
+      const std::string scen = std::string(dir) + " " + std::to_string(size) + "B";
+      const char* names[2] = {"netring", "libxdp"};
+      for (int i = 0; i < 2; ++i) {
+        char pbuf[64], cbuf[64];
+        std::snprintf(pbuf, sizeof pbuf, "%.3gM [%.3g..%.3g]", pps[i].med / 1e6, pps[i].min / 1e6, pps[i].max / 1e6);
+        std::snprintf(cbuf, sizeof cbuf, "%.3f [%.3f..%.3f]", cpu[i].med, cpu[i].min, cpu[i].max);
+        if (std::string(dir) == "RX")
+          std::printf("%-10s %-8s %28s %28s %14.0f %11.3gM\n", scen.c_str(), names[i], pbuf, cbuf, drop[i].med,
+                      gen[i].med / 1e6);
+        else
+          std::printf("%-10s %-8s %28s %28s %14s %12s\n", scen.c_str(), names[i], pbuf, cbuf, "-", "-");
+      }
+      const double rate_ratio = pps[1].med > 0 ? pps[0].med / pps[1].med : 0;
+      const double cpu_ratio = cpu[1].med > 0 ? cpu[0].med / cpu[1].med : 0;
+      std::printf("%-10s %-8s %27.3fx %27.3fx\n", scen.c_str(), "ratio", rate_ratio, cpu_ratio);
+      char jb[768];
+      std::snprintf(
+          jb, sizeof jb,
+          "%s{\"scenario\":\"%s\",\"netring_pps\":%.0f,\"netring_pps_min\":%.0f,\"netring_pps_max\":%.0f,"
+          "\"libxdp_pps\":%.0f,\"libxdp_pps_min\":%.0f,\"libxdp_pps_max\":%.0f,"
+          "\"netring_cpu_s_per_mpkt\":%.4f,\"libxdp_cpu_s_per_mpkt\":%.4f,\"rate_ratio\":%.4f,\"cpu_ratio\":%.4f,"
+          "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f}",
+          first_json ? "" : ",", scen.c_str(), pps[0].med, pps[0].min, pps[0].max, pps[1].med, pps[1].min, pps[1].max,
+          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med);
+      json += jb;
+      first_json = false;
+      std::fflush(stdout);
+    }
+  }
+  json += "]}";
+  if (!opt.json.empty()) {
+    std::ofstream(opt.json) << json << "\n";
+    std::printf("JSON written to %s\n", opt.json.c_str());
+  }
+  std::printf("ratio = netring / libxdp (rate: higher is better for netring; CPU: lower is better)\n");
+  return 0;
+}

@@ -1,0 +1,113 @@
+#include "pkg/xdp/redirect_program.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include <cstring>
+
+#include "bpf/xsk_redirect.skel.h"
+
+namespace netring::xdp {
+
+namespace {
+
+std::string ifname_of(std::uint32_t ifindex) {
+  char buf[IF_NAMESIZE] = {};
+  if (::if_indextoname(ifindex, buf) == nullptr) return "ifindex " + std::to_string(ifindex);
+  return buf;
+}
+
+Error bpf_error(std::string op, int err, const std::string& ctx) {
+  Error e(std::move(op), err, ctx);
+  if (err == EPERM || err == EACCES)
+    return std::move(e).with_hint("loading and attaching BPF needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN)");
+  return e;
+}
+
+}  // namespace
+
+void RedirectProgram::SkelDeleter::operator()(xsk_redirect_bpf* s) const {
+  xsk_redirect_bpf__destroy(s);
+}
+
+int RedirectProgram::program_fd() const {
+  return bpf_program__fd(skel_->progs.xsk_redirect);
+}
+int RedirectProgram::xskmap_fd() const {
+  return bpf_map__fd(skel_->maps.xsks);
+}
+
+Result<RedirectProgram> RedirectProgram::attach(std::uint32_t ifindex, const RedirectOptions& opts) {
+  const std::string ctx = ifname_of(ifindex);
+  RedirectProgram p;
+  p.ifindex_ = ifindex;
+  p.skel_.reset(xsk_redirect_bpf__open());
+  if (!p.skel_) return bpf_error("xsk_redirect_bpf__open", errno, ctx);
+  p.skel_->rodata->miss_action = opts.miss_action == MissAction::kDrop ? XDP_DROP : XDP_PASS;
+  if (int err = xsk_redirect_bpf__load(p.skel_.get()); err != 0)
+    return bpf_error("bpf(BPF_PROG_LOAD) xsk_redirect", -err, ctx);
+
+  const int prog = p.program_fd();
+  auto link_with = [&](std::uint32_t flags) -> int {
+    LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
+    int fd = bpf_link_create(prog, static_cast<int>(ifindex), BPF_XDP, &lo);
+    return fd < 0 ? -errno : fd;
+  };
+  int fd = -EOPNOTSUPP;
+  if (!opts.force_generic) {
+    fd = link_with(XDP_FLAGS_DRV_MODE);
+    if (fd >= 0) {
+      p.native_ = true;
+    } else {
+      p.fallback_reason_ = std::string("native XDP attach failed: ") + std::strerror(-fd);
+      if (-fd == EPERM || -fd == EACCES) return bpf_error("bpf(BPF_LINK_CREATE) XDP native", -fd, ctx);
+      if (opts.require_native)
+        return Error("bpf(BPF_LINK_CREATE) XDP native", -fd, ctx,
+                     "the driver has no native XDP (generic mode not allowed here)");
+    }
+  } else {
+    p.fallback_reason_ = "generic mode requested";
+  }
+  if (!p.native_) {
+    fd = link_with(XDP_FLAGS_SKB_MODE);
+    if (fd < 0) return bpf_error("bpf(BPF_LINK_CREATE) XDP generic", -fd, ctx);
+  }
+  p.link_.reset(fd);
+  return p;
+}
+
+Result<void> RedirectProgram::register_socket(std::uint32_t queue, int socket_fd) {
+  if (queue >= kMaxQueues) return Error::invalid("XSKMAP update", "queue " + std::to_string(queue) + " >= 256");
+  const std::uint32_t key = queue;
+  const std::uint32_t value = static_cast<std::uint32_t>(socket_fd);
+  if (bpf_map_update_elem(xskmap_fd(), &key, &value, BPF_ANY) != 0)
+    return bpf_error("bpf(BPF_MAP_UPDATE_ELEM) XSKMAP", errno, ifname_of(ifindex_) + " queue " + std::to_string(queue));
+  return ok();
+}
+
+Result<void> RedirectProgram::unregister_socket(std::uint32_t queue) {
+  const std::uint32_t key = queue;
+  if (bpf_map_delete_elem(xskmap_fd(), &key) != 0 && errno != ENOENT)
+    return bpf_error("bpf(BPF_MAP_DELETE_ELEM) XSKMAP", errno, ifname_of(ifindex_) + " queue " + std::to_string(queue));
+  return ok();
+}
+
+Result<RedirectCounters> RedirectProgram::counters(std::uint32_t queue) const {
+  struct Slot {
+    std::uint64_t redirected, missed;
+  };
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return Error("libbpf_num_possible_cpus", -ncpu);
+  std::vector<Slot> per_cpu(static_cast<std::size_t>(ncpu));
+  const std::uint32_t key = queue;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, per_cpu.data()) != 0)
+    return bpf_error("bpf(BPF_MAP_LOOKUP_ELEM) counters", errno, ifname_of(ifindex_));
+  RedirectCounters c;
+  for (const auto& s : per_cpu) c.redirected += s.redirected, c.missed += s.missed;
+  return c;
+}
+
+}  // namespace netring::xdp

@@ -1,0 +1,151 @@
+// The public AF_XDP socket: one interface queue, its four rings, and its
+// slice of a (possibly shared) UMEM. Built by XdpSocketBuilder.
+//
+// RX: receive() hands out a batch as a span of packet views into UMEM
+// frames; release() gives the frames back to the kernel through the fill
+// ring, which therefore stays stocked in batches without ever running dry
+// by our doing. With multi-buffer (XDP_USE_SG) a packet may span several
+// frames (XDP_PKT_CONTD on all but the last); a batch never ends in the
+// middle of one, and a packet with an invalid fragment is dropped whole and
+// counted.
+//
+// TX: tx_reserve() lends frames, the caller writes them and tx_submit()
+// queues them and kicks the kernel when the ring asks for it; completions
+// are reaped on every TX call and their frames recycled.
+//
+// Move-only; the fd is exposed for epoll and for users who attach their own
+// XDP program and register it in their own XSKMAP.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pkg/common/error.hpp"
+#include "pkg/common/fd.hpp"
+#include "pkg/xdp/frame_allocator.hpp"
+#include "pkg/xdp/ring.hpp"
+#include "pkg/xdp/ring_mapping.hpp"
+#include "pkg/xdp/socket.hpp"
+#include "pkg/xdp/umem.hpp"
+#include "pkg/xdp/xdp_packet.hpp"
+
+namespace netring::xdp {
+
+enum class BindMode : std::uint8_t {
+  kAuto,      // neither flag: zero-copy where the driver can, copy otherwise
+  kCopy,      // XDP_COPY
+  kZeroCopy,  // XDP_ZEROCOPY, or an error
+};
+const char* to_string(BindMode m);
+
+struct TxFrame {
+  std::byte* data;         // write the packet here
+  std::uint32_t capacity;  // bytes available at data
+  std::uint32_t len;       // set by the caller before tx_submit()
+  std::uint64_t addr;
+};
+
+struct SocketStats {
+  // Ours.
+  std::uint64_t rx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_fragments = 0;        // descriptors consumed
+  std::uint64_t rx_invalid_packets = 0;  // dropped whole: a fragment outside the UMEM / frame
+  std::uint64_t rx_kicks = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_kicks = 0;
+  std::uint64_t tx_completed = 0;
+  // The kernel's XDP_STATISTICS.
+  struct xdp_statistics kernel {};
+};
+
+class XdpSocket {
+ public:
+  XdpSocket(XdpSocket&&) noexcept = default;
+  XdpSocket& operator=(XdpSocket&&) noexcept = default;
+  XdpSocket(const XdpSocket&) = delete;
+  XdpSocket& operator=(const XdpSocket&) = delete;
+  ~XdpSocket() = default;
+
+  int fd() const { return fd_; }
+  std::uint32_t ifindex() const { return ifindex_; }
+  const std::string& interface() const { return ifname_; }
+  std::uint32_t queue() const { return queue_; }
+  bool zero_copy() const { return zero_copy_; }
+  bool multi_buffer() const { return sg_; }
+  bool shares_umem() const { return shared_; }
+  const std::shared_ptr<Umem>& umem() const { return umem_; }
+  // "AF_XDP veth0 queue 0, copy mode, need_wakeup"
+  std::string describe() const;
+
+  // ---- RX ----
+  // Up to max packets, without blocking; an empty span when none are ready
+  // (the kernel is woken first if the fill ring asks for it). Views stay
+  // valid until release() (or the next receive(), which releases first).
+  Result<std::span<const RxPacket>> receive(std::uint32_t max = UINT32_MAX);
+  void release();
+  // poll(2) for readability.
+  Result<bool> wait(int timeout_ms) const { return sys::wait_readable(fd_, timeout_ms, ifname_); }
+
+  // ---- TX ----
+  // Lends up to n frames (fewer when frames or ring slots are short).
+  std::span<TxFrame> tx_reserve(std::uint32_t n);
+  // Queues the first n lent frames (their len set), returns the rest, and
+  // kicks the kernel if it asks for it.
+  Result<std::uint32_t> tx_submit(std::uint32_t n);
+  // Copies packets into frames and submits them; returns how many went.
+  Result<std::uint32_t> send(std::span<const std::span<const std::byte>> packets);
+  // Kicks the kernel while submitted descriptors wait, and reaps.
+  Result<void> flush();
+  std::uint32_t reap_completions();
+  // Frames handed to the kernel for TX and not completed yet.
+  std::uint32_t tx_outstanding() const { return tx_free_.capacity() - tx_free_.available(); }
+
+  Result<SocketStats> stats() const;
+
+ private:
+  friend class XdpSocketBuilder;
+  XdpSocket() = default;
+  void refill();
+
+  std::shared_ptr<Umem> umem_;
+  UniqueFd own_fd_;  // empty when bound on the UMEM's registration socket
+  int fd_ = -1;
+  std::string ifname_;
+  std::uint32_t ifindex_ = 0;
+  std::uint32_t queue_ = 0;
+  BindMode mode_ = BindMode::kAuto;
+  bool zero_copy_ = false;
+  bool need_wakeup_ = true;
+  bool sg_ = false;
+  bool shared_ = false;
+
+  RingMapping rx_map_, tx_map_, fill_map_, comp_map_;
+  RxRing rx_;
+  TxRing tx_;
+  FillRing fill_;
+  CompletionRing comp_;
+
+  // RX frames not in the kernel's hands nor the caller's (normally empty:
+  // released frames go straight back into the fill ring), and free TX frames.
+  FrameAllocator rx_free_;
+  FrameAllocator tx_free_;
+  std::uint32_t tx_data_offset_ = 0;  // tx_metadata_len
+
+  // Per-batch scratch, sized once to the RX / TX ring.
+  std::vector<RxPacket> packets_;
+  std::vector<RxFragment> frags_;
+  std::uint32_t rx_batch_idx_ = 0;
+  std::vector<TxFrame> tx_slots_;
+  std::uint32_t tx_batch_idx_ = 0;
+  std::uint32_t tx_reserved_ = 0;
+
+  SocketStats counters_;
+};
+
+}  // namespace netring::xdp
