@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "pkg/capture/xdp_source.hpp"
 #include "pkg/datapath/heartbeat.hpp"
+#include "pkg/xdp/redirect_program.hpp"
 
 namespace netring::datapath {
 namespace {
@@ -81,6 +83,7 @@ Result<std::unique_ptr<Datapath>> Datapath::create(const DatapathOptions& opts) 
 Datapath::~Datapath() {
   // Hooks first: no clone may target a mirror that is going away.
   hooked_.clear();
+  redirect_.reset();
   if (programs_) (void)Heartbeat(programs_->heartbeat_map_fd()).stop();
   mirror_hook_.reset();
   mirror_.reset();
@@ -159,6 +162,14 @@ Result<DatapathCounters> Datapath::counters() const {
   auto st = read_stage_counters(programs_->stats_map_fd(), programs_->mirror_stats_map_fd());
   if (!st) return std::move(st).take_error();
   c.stages = *st;
+  if (redirect_) {
+    for (std::uint32_t q = 0; mirror_ && q < mirror_->queues(); ++q) {
+      auto x = redirect_->counters(q);
+      if (!x) return std::move(x).take_error();
+      c.xdp_redirects += x->redirected;
+      c.xdp_misses += x->missed;
+    }
+  }
   return c;
 }
 
@@ -166,6 +177,57 @@ std::map<int, std::uint32_t> Datapath::hooked_rates() const {
   std::map<int, std::uint32_t> out;
   for (const auto& [ifindex, h] : hooked_) out[ifindex] = h.rate;
   return out;
+}
+
+}  // namespace netring::datapath
+
+namespace netring::datapath {
+
+Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_xdp(const CaptureOptions& opts) {
+  xdp::RedirectOptions ro;
+  ro.miss_action = xdp::MissAction::kDrop;  // the mirror carries copies only
+  ro.require_native = true;                 // veth has native XDP; generic would segment and copy
+  auto prog = xdp::RedirectProgram::attach(static_cast<std::uint32_t>(mirror_->far_ifindex()), ro);
+  if (!prog) return std::move(prog).take_error();
+  auto shared = std::make_shared<xdp::RedirectProgram>(std::move(prog).value());
+
+  capture::OpenRequest req;
+  req.interface = mirror_->far_name();
+  req.queues.clear();
+  for (std::uint32_t q = 0; q < mirror_->queues(); ++q) req.queues.push_back(q);
+  req.mode = capture::OpenRequest::Mode::kForceAfXdp;
+  req.attach_redirect_program = false;  // ours, with the drop miss action
+  req.frame_size = opts.frame_size;
+  req.ring_size = opts.ring_size;
+  auto sources = capture::open_xdp(req);
+  if (!sources) return std::move(sources).take_error();
+  std::vector<std::unique_ptr<SampleStream>> out;
+  for (std::size_t q = 0; q < sources->size(); ++q) {
+    // open_xdp returns the sockets in the order of req.queues.
+    if (auto r = shared->register_socket(static_cast<std::uint32_t>(q), (*sources)[q]->fd()); !r)
+      return std::move(r).take_error();
+    out.push_back(std::make_unique<SampleStream>(std::move((*sources)[q]), shared));
+  }
+  redirect_ = shared;
+  return out;
+}
+
+Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_sources(const CaptureOptions& opts) {
+  if (rung_ == Rung::kAfXdpMirror) {
+    auto s = open_af_xdp(opts);
+    if (s) return s;
+    // Down one rung, with the reason on the record.
+    for (auto& st : ladder_)
+      if (st.rung == Rung::kAfXdpMirror) {
+        st.taken = false;
+        st.reason = "AF_XDP capture failed: " + s.error().message();
+      }
+    rung_ = Rung::kAfPacketMirror;
+    ladder_.push_back({Rung::kAfPacketMirror, true, mirror_->far_name() + " (after AF_XDP failed)"});
+  }
+  // TPACKET_V3 (rungs 2 and 3) comes with capture::open() from pkg/packet.
+  return Error("Datapath::open_sources", ENOTSUP,
+               std::string(to_string(rung_)) + ": TPACKET_V3 capture is not part of this build yet");
 }
 
 }  // namespace netring::datapath

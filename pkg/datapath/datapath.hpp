@@ -23,7 +23,12 @@
 #include "pkg/datapath/mirror_link.hpp"
 #include "pkg/datapath/probe.hpp"
 #include "pkg/datapath/programs.hpp"
+#include "pkg/datapath/sample_stream.hpp"
 #include "pkg/datapath/tc_hook.hpp"
+
+namespace netring::xdp {
+class RedirectProgram;
+}
 
 namespace netring::datapath {
 
@@ -52,6 +57,14 @@ struct RungStep {
 struct DatapathCounters {
   std::vector<InterfaceCounters> interfaces;
   StageCounters stages;
+  // The mirror's XDP redirect program (AF_XDP rung), summed over queues.
+  std::uint64_t xdp_redirects = 0;
+  std::uint64_t xdp_misses = 0;
+};
+
+struct CaptureOptions {
+  std::uint32_t frame_size = 2048;  // AF_XDP UMEM frame: a sample is header + snap length
+  std::uint32_t ring_size = 2048;
 };
 
 class Datapath {
@@ -76,6 +89,14 @@ class Datapath {
 
   Result<DatapathCounters> counters() const;
 
+  // The capture side of the current rung: one stream of decoded samples per
+  // mirror queue (= worker). On the AF_XDP rung the XDP redirect program is
+  // attached natively to the mirror's far end, dropping what no socket
+  // takes (the frames are copies); if that fails, the ladder falls to
+  // TPACKET_V3 and records why. Call once; destroy the streams before the
+  // Datapath.
+  Result<std::vector<std::unique_ptr<SampleStream>>> open_sources(const CaptureOptions& opts = {});
+
   Rung rung() const { return rung_; }
   const std::vector<RungStep>& ladder() const { return ladder_; }
   const Features& features() const { return features_; }
@@ -89,6 +110,7 @@ class Datapath {
 
  private:
   Datapath() = default;
+  Result<std::vector<std::unique_ptr<SampleStream>>> open_af_xdp(const CaptureOptions& opts);
   struct Hooked {
     std::uint32_t rate = 0;
     Role role = Role::kPod;
@@ -103,6 +125,7 @@ class Datapath {
   std::optional<MirrorLink> mirror_;
   std::optional<TcHook> mirror_hook_;
   std::map<int, Hooked> hooked_;
+  std::shared_ptr<xdp::RedirectProgram> redirect_;
   std::uint64_t order_restores_ = 0;
 };
 

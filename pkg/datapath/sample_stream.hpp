@@ -27,7 +27,10 @@ class SampleStream {
  public:
   static constexpr std::size_t kBatch = 64;
 
-  explicit SampleStream(std::unique_ptr<capture::Source> source) : source_(std::move(source)) {}
+  // `keepalive`: whatever feeds the source and must outlive it (the mirror's
+  // XDP redirect program).
+  explicit SampleStream(std::unique_ptr<capture::Source> source, std::shared_ptr<void> keepalive = {})
+      : keepalive_(std::move(keepalive)), source_(std::move(source)) {}
   SampleStream(const SampleStream&) = delete;
   SampleStream& operator=(const SampleStream&) = delete;
 
@@ -42,6 +45,7 @@ class SampleStream {
   capture::Source& source() { return *source_; }
 
  private:
+  std::shared_ptr<void> keepalive_;  // declared first: released after source_
   std::unique_ptr<capture::Source> source_;
   std::array<capture::PacketView, kBatch> views_{};
   SequenceTracker seq_;

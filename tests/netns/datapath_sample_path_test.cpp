@@ -174,10 +174,11 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
   host.run_ok("sysctl -qw net.ipv4.ip_forward=1");
   a.run_ok("ip route add default via 10.81.1.1");
   b.run_ok("ip route add default via 10.81.2.1");
+  const int ia = la.ifindex_b(), ib = lb.ifindex_b();
   auto dp = make(host, options());
   ASSERT_TRUE(dp);
-  ASSERT_TRUE(host.within([&] { return dp->hook(la.ifindex_b(), 1, Role::kPod); }));
-  ASSERT_TRUE(host.within([&] { return dp->hook(lb.ifindex_b(), 1, Role::kPod); }));
+  ASSERT_TRUE(host.within([&] { return dp->hook(ia, 1, Role::kPod); }));
+  ASSERT_TRUE(host.within([&] { return dp->hook(ib, 1, Role::kPod); }));
   auto rd = reader(host, *dp);
   constexpr int kPings = 100;
   a.run_ok("ping -q -c " + std::to_string(kPings) + " -i 0.01 -W 2 10.81.2.2");
@@ -190,7 +191,7 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
     ++seen[{type, netring::testing::icmp_seq(s.frame)}];
     // Requests enter at A's veth, replies at B's: both on ingress.
     EXPECT_EQ(s.info.direction, SampleDirection::kIngress);
-    EXPECT_EQ(s.info.ifindex, static_cast<std::uint32_t>(type == 8 ? la.ifindex_b() : lb.ifindex_b()));
+    EXPECT_EQ(s.info.ifindex, static_cast<std::uint32_t>(type == 8 ? ia : ib));
   }
   EXPECT_EQ(seen.size(), 2u * kPings);
   for (const auto& [key, n] : seen) EXPECT_EQ(n, 1) << "type " << key.first << " seq " << key.second;
