@@ -28,9 +28,20 @@ pkgs=(
   # a real Prometheus server and promtool.
   iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
   containernetworking-plugins prometheus curl procps psmisc ethtool
+  # Containers: the image is built and run with podman (runc, chroot
+  # isolation) on a base image debootstrapped from the Debian mirror.
+  podman runc debootstrap
+  # Chart tests: the chart is rendered with Go's text/template + sprig (Helm's
+  # template engine) and its values checked with gojsonschema, offline.
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+  golang-github-xeipuuv-gojsonschema-dev nodejs
   # Benchmark report plots.
   python3 python3-matplotlib
 )
+
+# npm fetches the Kubernetes schemas for the chart tests. A nodejs from
+# nodesource ships its own npm (and conflicts with Debian's npm package).
+command -v npm >/dev/null || pkgs+=(npm)
 
 # tshark asks whether non-root users may capture; answer it up front.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
