@@ -2,6 +2,11 @@
 
 #include <utility>
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include "pkg/capture/direct_capture.hpp"
+#include "pkg/capture/packet_source.hpp"
 #include "pkg/capture/xdp_source.hpp"
 #include "pkg/datapath/heartbeat.hpp"
 #include "pkg/xdp/redirect_program.hpp"
@@ -95,7 +100,7 @@ Result<void> Datapath::hook(int ifindex, std::uint32_t rate, Role role) {
   Hooked& h = hooked_[ifindex];
   h.rate = rate;
   h.role = role;
-  if (!programs_) return ok();  // rung 3: capture opens the interface itself
+  if (!programs_) return update_direct_rule();  // rung 3: the socket filter selects the interfaces
   if (auto r = programs_->set_interface(static_cast<std::uint32_t>(ifindex), rate, to_bpf(role)); !r) {
     if (!h.ingress) hooked_.erase(ifindex);
     return r;
@@ -128,6 +133,7 @@ Result<void> Datapath::unhook(int ifindex) {
   if (it->second.egress)
     if (auto r = it->second.egress->detach(); !r) out = r;
   hooked_.erase(it);
+  if (!programs_) return update_direct_rule();
   if (programs_)
     if (auto r = programs_->remove_interface(static_cast<std::uint32_t>(ifindex)); !r && out) out = r;
   return out;
@@ -225,9 +231,90 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_sources(const 
     rung_ = Rung::kAfPacketMirror;
     ladder_.push_back({Rung::kAfPacketMirror, true, mirror_->far_name() + " (after AF_XDP failed)"});
   }
-  // TPACKET_V3 (rungs 2 and 3) comes with capture::open() from pkg/packet.
-  return Error("Datapath::open_sources", ENOTSUP,
-               std::string(to_string(rung_)) + ": TPACKET_V3 capture is not part of this build yet");
+  if (rung_ == Rung::kAfPacketMirror) return open_af_packet_mirror(opts);
+  return open_direct(opts);
+}
+
+namespace {
+
+// A Source owned elsewhere (the direct capture keeps its sockets, whose
+// filters hook()/unhook() swap), kept alive by the stream that reads it.
+class BorrowedSource final : public capture::Source {
+ public:
+  explicit BorrowedSource(capture::Source& s) : s_(s) {}
+  Result<std::size_t> poll_batch(std::span<capture::PacketView> out) override { return s_.poll_batch(out); }
+  void release() override { s_.release(); }
+  Result<void> wait(int timeout_ms) override { return s_.wait(timeout_ms); }
+  int fd() const override { return s_.fd(); }
+  capture::Stats stats() override { return s_.stats(); }
+  capture::Backend backend() const override { return s_.backend(); }
+  std::string describe() const override { return s_.describe(); }
+
+ private:
+  capture::Source& s_;
+};
+
+packet::RingGeometry ring_for(const CaptureOptions& opts) {
+  packet::RingGeometry g;
+  g.block_count = opts.packet_block_count < 2 ? 2 : opts.packet_block_count;
+  return g;
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirror(const CaptureOptions& opts) {
+  capture::PacketSourceOptions o;
+  o.interface = mirror_->far_name();
+  o.ring = ring_for(opts);
+  o.sample_rate = 1;  // the sampler chose already
+  o.snap_len = 0;     // and the mirror program truncated
+  o.members = mirror_->queues();
+  // Without XDP, veth receives on the transmitting CPU's backlog: fanout by
+  // CPU keeps each sampling CPU's sequence numbers in one ring, in order.
+  o.fanout = packet::FanoutOptions{.mode = packet::FanoutMode::kCpu};
+  auto sources = capture::open_packet(o);
+  if (!sources) return std::move(sources).take_error();
+  std::vector<std::unique_ptr<SampleStream>> out;
+  for (auto& s : *sources) out.push_back(std::make_unique<SampleStream>(std::move(s)));
+  return out;
+}
+
+Result<void> Datapath::update_direct_rule() {
+  if (!direct_) return ok();  // not capturing yet: open_direct() sets the first rule
+  packet::DirectCaptureRule rule;
+  for (const auto& [ifindex, h] : hooked_) {
+    rule.hooked.push_back(static_cast<std::uint32_t>(ifindex));
+    if (h.role == Role::kPhysical) rule.physical.push_back(static_cast<std::uint32_t>(ifindex));
+  }
+  // The node's own addresses tell locally originated packets on a NIC.
+  ifaddrs* ifa = nullptr;
+  if (::getifaddrs(&ifa) != 0) return Error::from_errno("getifaddrs", "node addresses for the direct capture rule");
+  for (ifaddrs* i = ifa; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET)
+      rule.local_v4.push_back(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
+    else if (i->ifa_addr->sa_family == AF_INET6)
+      rule.local_v6.push_back(reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+  }
+  ::freeifaddrs(ifa);
+  return direct_->set_rule(rule);
+}
+
+Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_direct(const CaptureOptions& opts) {
+  capture::DirectCaptureOptions o;
+  o.members = opts_.workers;
+  o.sample_rate = opts.direct_sample_rate;
+  o.snap_len = opts_.programs.snap_len;
+  o.ring = ring_for(opts);
+  auto dc = capture::DirectCapture::open(o);
+  if (!dc) return std::move(dc).take_error();
+  direct_ = std::make_shared<capture::DirectCapture>(std::move(dc).value());
+  if (auto r = update_direct_rule(); !r) return std::move(r).take_error();
+  std::vector<std::unique_ptr<SampleStream>> out;
+  for (auto& s : direct_->sources())
+    out.push_back(std::make_unique<SampleStream>(std::make_unique<BorrowedSource>(*s), direct_,
+                                                 SampleStream::Mode::kDirect, opts.direct_sample_rate));
+  return out;
 }
 
 }  // namespace netring::datapath

@@ -29,6 +29,9 @@
 namespace netring::xdp {
 class RedirectProgram;
 }
+namespace netring::capture {
+class DirectCapture;
+}
 
 namespace netring::datapath {
 
@@ -64,7 +67,11 @@ struct DatapathCounters {
 
 struct CaptureOptions {
   std::uint32_t frame_size = 2048;  // AF_XDP UMEM frame: a sample is header + snap length
-  std::uint32_t ring_size = 2048;
+  std::uint32_t ring_size = 2048;   // AF_XDP descriptors per queue
+  std::uint32_t packet_block_count = 4;  // TPACKET_V3 ring: blocks of 1 MiB per worker
+  // The no-BPF rung samples all hooked interfaces with one socket filter
+  // at this 1-in-N rate (per skb: a GSO skb counts as one packet there).
+  std::uint32_t direct_sample_rate = 100;
 };
 
 class Datapath {
@@ -111,6 +118,9 @@ class Datapath {
  private:
   Datapath() = default;
   Result<std::vector<std::unique_ptr<SampleStream>>> open_af_xdp(const CaptureOptions& opts);
+  Result<std::vector<std::unique_ptr<SampleStream>>> open_af_packet_mirror(const CaptureOptions& opts);
+  Result<std::vector<std::unique_ptr<SampleStream>>> open_direct(const CaptureOptions& opts);
+  Result<void> update_direct_rule();
   struct Hooked {
     std::uint32_t rate = 0;
     Role role = Role::kPod;
@@ -126,6 +136,7 @@ class Datapath {
   std::optional<TcHook> mirror_hook_;
   std::map<int, Hooked> hooked_;
   std::shared_ptr<xdp::RedirectProgram> redirect_;
+  std::shared_ptr<capture::DirectCapture> direct_;
   std::uint64_t order_restores_ = 0;
 };
 

@@ -11,6 +11,17 @@ Result<std::size_t> SampleStream::poll(std::span<Sample> out) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < *got; ++i) {
     const auto& v = views_[i];
+    if (mode_ == Mode::kDirect) {
+      Sample& o = out[n++];
+      o.info = SampleInfo{};
+      o.info.ifindex = v.ifindex;
+      o.info.direction = v.direction == capture::Direction::kEgress ? SampleDirection::kEgress : SampleDirection::kIngress;
+      o.info.rate = direct_rate_;
+      o.info.orig_len = v.orig_len;
+      o.info.truncated = v.len < v.orig_len;
+      o.frame = std::span<const std::byte>(v.data, v.len);
+      continue;
+    }
     if (decode_sample(std::span<const std::byte>(v.data, v.len), out[n]) != DecodeStatus::kOk) {
       ++invalid_;
       continue;

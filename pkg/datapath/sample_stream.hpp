@@ -27,10 +27,18 @@ class SampleStream {
  public:
   static constexpr std::size_t kBatch = 64;
 
+  // kMirror: frames carry netring's sample header (the BPF rungs).
+  // kDirect: frames are packets captured directly on hooked interfaces with
+  // a 1-in-`direct_rate` socket filter (the no-BPF rung): the SampleInfo
+  // comes from the capture (ifindex, direction, lengths); gso_segs is 1, cpu,
+  // seq and tstamp_ns are 0, and there is no gap tracking.
+  enum class Mode : std::uint8_t { kMirror, kDirect };
+
   // `keepalive`: whatever feeds the source and must outlive it (the mirror's
-  // XDP redirect program).
-  explicit SampleStream(std::unique_ptr<capture::Source> source, std::shared_ptr<void> keepalive = {})
-      : keepalive_(std::move(keepalive)), source_(std::move(source)) {}
+  // XDP redirect program, the direct capture's sockets).
+  explicit SampleStream(std::unique_ptr<capture::Source> source, std::shared_ptr<void> keepalive = {},
+                        Mode mode = Mode::kMirror, std::uint32_t direct_rate = 1)
+      : keepalive_(std::move(keepalive)), source_(std::move(source)), mode_(mode), direct_rate_(direct_rate) {}
   SampleStream(const SampleStream&) = delete;
   SampleStream& operator=(const SampleStream&) = delete;
 
@@ -43,10 +51,13 @@ class SampleStream {
 
   SampleStreamStats stats();
   capture::Source& source() { return *source_; }
+  Mode mode() const { return mode_; }
 
  private:
   std::shared_ptr<void> keepalive_;  // declared first: released after source_
   std::unique_ptr<capture::Source> source_;
+  Mode mode_;
+  std::uint32_t direct_rate_;
   std::array<capture::PacketView, kBatch> views_{};
   SequenceTracker seq_;
   std::uint64_t samples_ = 0, invalid_ = 0;

@@ -15,6 +15,7 @@
 #include "pkg/datapath/datapath.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/stream_consumer.hpp"
 
 namespace {
 
@@ -28,83 +29,8 @@ using netring::datapath::SampleStream;
 using netring::testing::CapturedSample;
 using netring::testing::Netns;
 using netring::testing::VethOptions;
+using netring::testing::StreamConsumer;
 using netring::testing::VethPair;
-
-// Drains streams on a thread, keeping what the tests look at.
-class Consumer {
- public:
-  explicit Consumer(std::vector<std::unique_ptr<SampleStream>> streams) : streams_(std::move(streams)) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Consumer() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  // Waits until nothing arrived for quiet_ms, then stops.
-  void drain(int quiet_ms = 300) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline &&
-           std::chrono::steady_clock::now() - last_rx() < std::chrono::milliseconds(quiet_ms))
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    stop();
-  }
-  std::vector<CapturedSample> samples() {
-    std::lock_guard l(mu_);
-    return samples_;
-  }
-  netring::datapath::SampleStreamStats totals() {
-    netring::datapath::SampleStreamStats t;
-    for (auto& s : streams_) {
-      auto st = s->stats();
-      t.samples += st.samples;
-      t.invalid += st.invalid;
-      t.gaps += st.gaps;
-      t.reordered += st.reordered;
-      t.capture.kernel_drops += st.capture.kernel_drops;
-    }
-    return t;
-  }
-  std::set<std::uint32_t> queues_seen() {
-    std::lock_guard l(mu_);
-    return queues_;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_rx() {
-    std::lock_guard l(mu_);
-    return last_rx_;
-  }
-  void loop() {
-    std::array<Sample, SampleStream::kBatch> batch{};
-    while (!stop_) {
-      bool any = false;
-      for (std::size_t q = 0; q < streams_.size(); ++q) {
-        auto n = streams_[q]->poll(batch);
-        if (!n) continue;
-        if (*n > 0) {
-          any = true;
-          std::lock_guard l(mu_);
-          last_rx_ = std::chrono::steady_clock::now();
-          queues_.insert(static_cast<std::uint32_t>(q));
-          for (std::size_t i = 0; i < *n; ++i) {
-            const auto* f = reinterpret_cast<const std::uint8_t*>(batch[i].frame.data());
-            samples_.push_back({batch[i].info, std::vector<std::uint8_t>(f, f + batch[i].frame.size())});
-          }
-        }
-        streams_[q]->release();
-      }
-      if (!any) (void)streams_[0]->wait(20);
-    }
-  }
-  std::vector<std::unique_ptr<SampleStream>> streams_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<CapturedSample> samples_;
-  std::set<std::uint32_t> queues_;
-  std::chrono::steady_clock::time_point last_rx_ = std::chrono::steady_clock::now();
-};
 
 struct Pipeline {
   Netns host{"ah"};
@@ -112,7 +38,7 @@ struct Pipeline {
   VethPair link{pod, host, VethOptions{.addr_a = "10.86.0.2/24", .addr_b = "10.86.0.1/24"}};
   const int hooked = link.ifindex_b();  // ifindex_b() asks the namespace each time
   std::unique_ptr<Datapath> dp;
-  std::unique_ptr<Consumer> consumer;
+  std::unique_ptr<StreamConsumer> consumer;
 
   bool start(std::uint32_t rate, std::uint32_t workers) {
     std::string err;
@@ -131,7 +57,7 @@ struct Pipeline {
         err = s.error().message();
         return;
       }
-      consumer = std::make_unique<Consumer>(std::move(s).value());
+      consumer = std::make_unique<StreamConsumer>(std::move(s).value());
       auto h = dp->hook(hooked, rate, Role::kPod);
       if (!h) err = h.error().message();
     });
