@@ -58,8 +58,7 @@ class Consumer {
       now.drops += s.capture.kernel_drops;
       now.invalid += s.invalid;
     }
-    Totals d{now.samples - last_.samples, now.gaps - last_.gaps, now.drops - last_.drops,
-             now.invalid - last_.invalid};
+    Totals d{now.samples - last_.samples, now.gaps - last_.gaps, now.drops - last_.drops, now.invalid - last_.invalid};
     last_ = now;
     return d;
   }
@@ -173,13 +172,13 @@ int main(int argc, char** argv) {
               "lost");
   for (std::uint32_t rate : configs) {
     const double m = median(gbps[rate]);
-    std::printf("%-9s %12.2f %8.3f %16.0f %12llu %12llu\n", rate == 0 ? "unhooked" : ("1:" + std::to_string(rate)).c_str(),
-                m, base > 0 ? m / base : 0.0, rate ? median(samples_per_s[rate]) : 0.0,
-                static_cast<unsigned long long>(delivered[rate]), static_cast<unsigned long long>(lost[rate]));
+    std::printf("%-9s %12.2f %8.3f %16.0f %12llu %12llu\n",
+                rate == 0 ? "unhooked" : ("1:" + std::to_string(rate)).c_str(), m, base > 0 ? m / base : 0.0,
+                rate ? median(samples_per_s[rate]) : 0.0, static_cast<unsigned long long>(delivered[rate]),
+                static_cast<unsigned long long>(lost[rate]));
   }
-  std::printf("clone failures: 1:1 %llu, 1:100 %llu, 1:1000 %llu\n",
-              static_cast<unsigned long long>(clone_fail[1]), static_cast<unsigned long long>(clone_fail[100]),
-              static_cast<unsigned long long>(clone_fail[1000]));
+  std::printf("clone failures: 1:1 %llu, 1:100 %llu, 1:1000 %llu\n", static_cast<unsigned long long>(clone_fail[1]),
+              static_cast<unsigned long long>(clone_fail[100]), static_cast<unsigned long long>(clone_fail[1000]));
   host.within([&] {
     consumer.reset();
     dp.reset();

@@ -19,9 +19,9 @@ namespace netring::datapath {
 
 struct CapturePortOptions {
   std::string interface;
-  std::uint32_t queues = 0;      // 0: every RX queue of the port
-  std::uint32_t snap_len = 128;  // bytes kept per frame
-  std::uint32_t sample_rate = 1; // TPACKET_V3 only: 1-in-N socket filter
+  std::uint32_t queues = 0;       // 0: every RX queue of the port
+  std::uint32_t snap_len = 128;   // bytes kept per frame
+  std::uint32_t sample_rate = 1;  // TPACKET_V3 only: 1-in-N socket filter
   std::uint32_t frame_size = 2048;
   std::uint32_t ring_size = 2048;
 };

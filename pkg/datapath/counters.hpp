@@ -30,15 +30,15 @@ struct InterfaceCounters {
 struct StageCounters {
   std::uint64_t clone_attempts = 0;
   std::uint64_t clone_failures = 0;
-  std::uint64_t heartbeat_stale = 0;   // chosen but not cloned: agent heartbeat stale
-  std::uint64_t skip_forwarded = 0;    // egress packets sampled at their ingress instead
-  std::uint64_t skip_tunnel = 0;       // encapsulations leaving a NIC
+  std::uint64_t heartbeat_stale = 0;  // chosen but not cloned: agent heartbeat stale
+  std::uint64_t skip_forwarded = 0;   // egress packets sampled at their ingress instead
+  std::uint64_t skip_tunnel = 0;      // encapsulations leaving a NIC
   std::uint64_t skip_ifindex = 0;
   std::uint64_t no_config = 0;
   std::uint64_t mirror_passes = 0;
   std::uint64_t mirror_foreign = 0;
-  std::uint64_t mirror_errors = 0;     // trim + head errors
-  std::uint64_t sequence_gaps = 0;     // seen in user space (SampleDecoder)
+  std::uint64_t mirror_errors = 0;  // trim + head errors
+  std::uint64_t sequence_gaps = 0;  // seen in user space (SampleDecoder)
   std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
 };
 
@@ -46,8 +46,7 @@ struct StageCounters {
 Result<std::vector<std::uint64_t>> read_percpu_u64_array(int map_fd, std::uint32_t n);
 
 // One interface and direction; zeroes when the entry does not exist.
-Result<InterfaceCounters> read_interface_counters(int counters_map_fd, std::uint32_t ifindex,
-                                                  std::uint32_t direction);
+Result<InterfaceCounters> read_interface_counters(int counters_map_fd, std::uint32_t ifindex, std::uint32_t direction);
 // Every entry of the counters map.
 Result<std::vector<InterfaceCounters>> read_all_interface_counters(int counters_map_fd);
 

@@ -14,7 +14,9 @@
 namespace netring::datapath {
 namespace {
 
-netring_role to_bpf(Role r) { return r == Role::kPhysical ? NETRING_ROLE_PHYSICAL : NETRING_ROLE_POD; }
+netring_role to_bpf(Role r) {
+  return r == Role::kPhysical ? NETRING_ROLE_PHYSICAL : NETRING_ROLE_POD;
+}
 
 }  // namespace
 
@@ -78,7 +80,8 @@ Result<std::unique_ptr<Datapath>> Datapath::create(const DatapathOptions& opts) 
     step(Rung::kAfXdpMirror, true, d->mirror_->far_name() + ", " + std::to_string(d->opts_.workers) + " queue(s)");
   } else {
     step(Rung::kAfXdpMirror, false,
-         highest != Rung::kAfXdpMirror ? "skipped by configuration" : "AF_XDP unavailable: " + d->features_.af_xdp_error);
+         highest != Rung::kAfXdpMirror ? "skipped by configuration"
+                                       : "AF_XDP unavailable: " + d->features_.af_xdp_error);
     d->rung_ = Rung::kAfPacketMirror;
     step(Rung::kAfPacketMirror, true, d->mirror_->far_name() + " with fanout");
   }

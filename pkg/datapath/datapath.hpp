@@ -44,7 +44,7 @@ struct DatapathOptions {
   std::uint32_t workers = 1;  // capture workers = mirror queues
   ProgramOptions programs;    // snap length, heartbeat timeout, tunnel rules
   AttachMode attach = AttachMode::kAuto;
-  MirrorLinkOptions mirror;   // names; queues are set from `workers`
+  MirrorLinkOptions mirror;  // names; queues are set from `workers`
   // Start the ladder lower (tests, operators who know better). The rung
   // still falls further if it cannot serve.
   std::optional<Rung> highest_rung;
@@ -66,8 +66,8 @@ struct DatapathCounters {
 };
 
 struct CaptureOptions {
-  std::uint32_t frame_size = 2048;  // AF_XDP UMEM frame: a sample is header + snap length
-  std::uint32_t ring_size = 2048;   // AF_XDP descriptors per queue
+  std::uint32_t frame_size = 2048;       // AF_XDP UMEM frame: a sample is header + snap length
+  std::uint32_t ring_size = 2048;        // AF_XDP descriptors per queue
   std::uint32_t packet_block_count = 4;  // TPACKET_V3 ring: blocks of 1 MiB per worker
   // The no-BPF rung samples all hooked interfaces with one socket filter
   // at this 1-in-N rate (per skb: a GSO skb counts as one packet there).

@@ -1,11 +1,11 @@
 #include "pkg/datapath/mirror_link.hpp"
 
 #include <fcntl.h>
-#include <net/if.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <array>
@@ -132,7 +132,9 @@ MirrorLink::MirrorLink(MirrorLink&& o) noexcept
       far_ifindex_(o.far_ifindex_),
       owned_(std::exchange(o.owned_, false)) {}
 
-MirrorLink::~MirrorLink() { (void)remove(); }
+MirrorLink::~MirrorLink() {
+  (void)remove();
+}
 
 Result<void> MirrorLink::remove() {
   if (!owned_) return ok();

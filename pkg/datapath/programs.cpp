@@ -67,15 +67,33 @@ Programs::~Programs() {
   if (sampler_ != nullptr) sampler_bpf__destroy(sampler_);
 }
 
-int Programs::sampler_ingress_fd() const { return bpf_program__fd(sampler_->progs.sampler_ingress); }
-int Programs::sampler_egress_fd() const { return bpf_program__fd(sampler_->progs.sampler_egress); }
-int Programs::mirror_fd() const { return bpf_program__fd(mirror_->progs.mirror_egress); }
-int Programs::config_map_fd() const { return bpf_map__fd(sampler_->maps.config); }
-int Programs::settings_map_fd() const { return bpf_map__fd(sampler_->maps.settings); }
-int Programs::heartbeat_map_fd() const { return bpf_map__fd(sampler_->maps.heartbeat); }
-int Programs::counters_map_fd() const { return bpf_map__fd(sampler_->maps.counters); }
-int Programs::stats_map_fd() const { return bpf_map__fd(sampler_->maps.stats); }
-int Programs::mirror_stats_map_fd() const { return bpf_map__fd(mirror_->maps.mirror_stats); }
+int Programs::sampler_ingress_fd() const {
+  return bpf_program__fd(sampler_->progs.sampler_ingress);
+}
+int Programs::sampler_egress_fd() const {
+  return bpf_program__fd(sampler_->progs.sampler_egress);
+}
+int Programs::mirror_fd() const {
+  return bpf_program__fd(mirror_->progs.mirror_egress);
+}
+int Programs::config_map_fd() const {
+  return bpf_map__fd(sampler_->maps.config);
+}
+int Programs::settings_map_fd() const {
+  return bpf_map__fd(sampler_->maps.settings);
+}
+int Programs::heartbeat_map_fd() const {
+  return bpf_map__fd(sampler_->maps.heartbeat);
+}
+int Programs::counters_map_fd() const {
+  return bpf_map__fd(sampler_->maps.counters);
+}
+int Programs::stats_map_fd() const {
+  return bpf_map__fd(sampler_->maps.stats);
+}
+int Programs::mirror_stats_map_fd() const {
+  return bpf_map__fd(mirror_->maps.mirror_stats);
+}
 
 Result<void> Programs::write_settings() {
   netring_settings s{};

@@ -14,7 +14,7 @@ struct mirror_bpf;
 namespace netring::datapath {
 
 struct ProgramOptions {
-  std::uint32_t snap_len = 128;  // bytes of the original frame kept per sample (0: all)
+  std::uint32_t snap_len = 128;     // bytes of the original frame kept per sample (0: all)
   std::uint32_t mirror_queues = 1;  // queues of the mirror link: one per capture worker
   std::uint64_t heartbeat_timeout_ns = 5'000'000'000;
   // Encapsulations leaving a physical interface carry packets already sampled

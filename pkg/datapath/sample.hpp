@@ -17,13 +17,13 @@ enum class SampleDirection : std::uint8_t { kIngress = NETRING_DIR_INGRESS, kEgr
 struct SampleInfo {
   std::uint32_t ifindex = 0;
   SampleDirection direction = SampleDirection::kIngress;
-  std::uint32_t rate = 0;        // N
-  std::uint32_t orig_len = 0;    // skb->len of the original
-  std::uint16_t gso_segs = 1;    // wire packets the original stood for
+  std::uint32_t rate = 0;      // N
+  std::uint32_t orig_len = 0;  // skb->len of the original
+  std::uint16_t gso_segs = 1;  // wire packets the original stood for
   std::uint16_t snap_len = 0;
   std::uint32_t cpu = 0;
   std::uint32_t seq = 0;
-  std::uint64_t tstamp_ns = 0;   // CLOCK_MONOTONIC
+  std::uint64_t tstamp_ns = 0;  // CLOCK_MONOTONIC
   bool truncated = false;
 
   // 1/p with p = min(1, gso_segs / rate): how many skbs this sample stands
@@ -43,10 +43,10 @@ struct Sample {
 
 enum class DecodeStatus : std::uint8_t {
   kOk,
-  kTooShort,     // shorter than the header
-  kNotSample,    // EtherType or magic differ: not a netring sample
-  kBadVersion,   // a header version this build does not know
-  kBadLength,    // hdr_len or the lengths in the header disagree with the frame
+  kTooShort,    // shorter than the header
+  kNotSample,   // EtherType or magic differ: not a netring sample
+  kBadVersion,  // a header version this build does not know
+  kBadLength,   // hdr_len or the lengths in the header disagree with the frame
 };
 const char* to_string(DecodeStatus s);
 

@@ -15,7 +15,8 @@ Result<std::size_t> SampleStream::poll(std::span<Sample> out) {
       Sample& o = out[n++];
       o.info = SampleInfo{};
       o.info.ifindex = v.ifindex;
-      o.info.direction = v.direction == capture::Direction::kEgress ? SampleDirection::kEgress : SampleDirection::kIngress;
+      o.info.direction =
+          v.direction == capture::Direction::kEgress ? SampleDirection::kEgress : SampleDirection::kIngress;
       o.info.rate = direct_rate_;
       o.info.orig_len = v.orig_len;
       o.info.truncated = v.len < v.orig_len;

@@ -16,11 +16,11 @@
 namespace netring::datapath {
 
 struct SampleStreamStats {
-  std::uint64_t samples = 0;      // decoded and handed out
-  std::uint64_t invalid = 0;      // frames that were not valid samples
-  std::uint64_t gaps = 0;         // samples lost before user space (sequence gaps)
-  std::uint64_t reordered = 0;    // late or duplicate sequence numbers
-  capture::Stats capture;         // the source's own counters (ring drops, ...)
+  std::uint64_t samples = 0;    // decoded and handed out
+  std::uint64_t invalid = 0;    // frames that were not valid samples
+  std::uint64_t gaps = 0;       // samples lost before user space (sequence gaps)
+  std::uint64_t reordered = 0;  // late or duplicate sequence numbers
+  capture::Stats capture;       // the source's own counters (ring drops, ...)
 };
 
 class SampleStream {

@@ -20,7 +20,9 @@ std::uint32_t tcx_type(HookPoint p) {
   return p == HookPoint::kIngress ? NETRING_BPF_TCX_INGRESS : NETRING_BPF_TCX_EGRESS;
 }
 
-const char* point_name(HookPoint p) { return p == HookPoint::kIngress ? "ingress" : "egress"; }
+const char* point_name(HookPoint p) {
+  return p == HookPoint::kIngress ? "ingress" : "egress";
+}
 
 std::string where(int ifindex, HookPoint p) {
   return "ifindex " + std::to_string(ifindex) + " " + point_name(p);
@@ -248,6 +250,8 @@ TcHook& TcHook::operator=(TcHook&& o) noexcept {
   return *this;
 }
 
-TcHook::~TcHook() { (void)detach(); }
+TcHook::~TcHook() {
+  (void)detach();
+}
 
 }  // namespace netring::datapath

@@ -28,8 +28,8 @@ using netring::datapath::SampleDirection;
 using netring::datapath::SampleStream;
 using netring::testing::CapturedSample;
 using netring::testing::Netns;
-using netring::testing::VethOptions;
 using netring::testing::StreamConsumer;
+using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
 struct Pipeline {

@@ -142,8 +142,7 @@ TEST_P(DatapathLifecycle, SigkillThenRestartThenCleanShutdown) {
     EXPECT_EQ(tcx_count(host, hooked, HookPoint::kIngress), 1u);
     EXPECT_EQ(tcx_count(host, hooked, HookPoint::kEgress), 1u);
   }
-  auto rd = host.within(
-      [&] { return std::make_unique<netring::testing::MirrorReader>(dp->mirror()->far_ifindex()); });
+  auto rd = host.within([&] { return std::make_unique<netring::testing::MirrorReader>(dp->mirror()->far_ifindex()); });
   ASSERT_TRUE(rd->ok());
   pod.run_ok("ping -q -c 10 -i 0.01 -W 2 10.82.0.1");
   rd->drain();

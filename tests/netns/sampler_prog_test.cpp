@@ -162,7 +162,10 @@ TEST_F(SamplerProg, IngressSamplesForwardedPacketsToo) {
 TEST_F(SamplerProg, TunnelEncapsulationsLeavingANicAreSkipped) {
   configure(1, NETRING_ROLE_PHYSICAL);
   const std::vector<std::vector<std::uint8_t>> tunnels = {
-      udp(4789), udp(8472), udp(6081), udp(51820),
+      udp(4789),
+      udp(8472),
+      udp(6081),
+      udp(51820),
       PacketBuilder().eth().ipv6("fd00::1", "fd00::2").udp(40000, 6081).payload(60).build(),
   };
   for (const auto& pkt : tunnels) {

@@ -1,9 +1,9 @@
 // Attach lifecycle and coexistence of the sampler's TC hooks (tcx and
 // clsact) on a real veth, with real traffic: a "pod" namespace pings its
 // host-side veth, which carries the hooks.
-#include <gtest/gtest.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
@@ -24,8 +24,8 @@ using netring::datapath::HookPoint;
 using netring::datapath::Programs;
 using netring::datapath::TcHook;
 using netring::testing::Netns;
-using netring::testing::VethPair;
 using netring::testing::VethOptions;
+using netring::testing::VethPair;
 
 struct Topology {
   Netns host{"hh"};
@@ -169,9 +169,8 @@ TEST(TcHook, ClsactRefusesToReplaceAForeignFilterAtItsHandle) {
   auto foreign = other_owner_program(NETRING_TCX_NEXT);
   ASSERT_TRUE(foreign);
   attach_classic(t, foreign.get(), netring::datapath::kClsactHandle, netring::datapath::kClsactPriority);
-  auto h = t.host.within([&] {
-    return TcHook::attach(t.hooked, HookPoint::kIngress, p.sampler_ingress_fd(), AttachMode::kClsact);
-  });
+  auto h = t.host.within(
+      [&] { return TcHook::attach(t.hooked, HookPoint::kIngress, p.sampler_ingress_fd(), AttachMode::kClsact); });
   EXPECT_FALSE(h);
   EXPECT_NE(t.host.run_ok("tc filter show dev " + t.link.name_b() + " ingress").find("other_owner"), std::string::npos);
 }

@@ -9,7 +9,9 @@ StreamConsumer::StreamConsumer(std::vector<std::unique_ptr<netring::datapath::Sa
   thread_ = std::thread([this] { loop(); });
 }
 
-StreamConsumer::~StreamConsumer() { stop(); }
+StreamConsumer::~StreamConsumer() {
+  stop();
+}
 
 void StreamConsumer::stop() {
   stop_ = true;
@@ -68,8 +70,10 @@ void StreamConsumer::loop() {
       }
       st->release();
     }
-    if (any) last = false;  // keep draining while frames come
-    else if (!last) (void)streams_[0]->wait(20);
+    if (any)
+      last = false;  // keep draining while frames come
+    else if (!last)
+      (void)streams_[0]->wait(20);
   }
 }
 
