@@ -1,0 +1,208 @@
+#include "agent/api/api_server.hpp"
+
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "agent/api/json_views.hpp"
+#include "agent/api/top_talkers.hpp"
+
+namespace netring::agent::api {
+
+ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_api::CaptureTap* tap)
+    : opts_(std::move(opts)), provider_(provider), have_tap_(tap != nullptr) {
+  if (tap == nullptr) {
+    own_tap_ = std::make_unique<capture_api::CaptureTap>();
+    tap = own_tap_.get();
+  }
+  capture_ = std::make_unique<capture_api::CaptureApi>(opts_.capture, *tap, opts_.audit_log, stopping_);
+
+  auto& s = listener_.server();
+  s.Get("/api/v1/flows", [this](const httplib::Request& req, httplib::Response& res) { flows(req, res); });
+  s.Get("/api/v1/top", [this](const httplib::Request& req, httplib::Response& res) { top(req, res); });
+  s.Get("/api/v1/interfaces", [this](const httplib::Request& req, httplib::Response& res) { interfaces(req, res); });
+  s.Get("/api/v1/status", [this](const httplib::Request& req, httplib::Response& res) { status(req, res); });
+  s.Get("/api/v1/capture", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!have_tap_ && opts_.capture.enabled)
+      return send_error(res, ApiError{503, "no data path feeds captures in this process", ""});
+    capture_->handle(req, res);
+  });
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    bool ready = provider_.snapshot()->status.ready;
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? "ready\n" : "not ready: the data path has not reported ready\n", "text/plain");
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty())
+      send_error(res, ApiError{404,
+                               "no such endpoint: " + req.path +
+                                   " (see /api/v1/flows, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                                   "/api/v1/capture)",
+                               ""});
+  });
+}
+
+ApiServer::~ApiServer() {
+  stop();
+}
+
+Result<void> ApiServer::start() {
+  stopping_ = false;
+  return listener_.start(opts_.listen);
+}
+
+void ApiServer::stop() {
+  stopping_ = true;
+  listener_.stop();
+}
+
+void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
+  auto parsed = parse_flow_query(req, opts_.flows, realtime_ns());
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+  FlowQuery q = std::get<FlowQuery>(std::move(parsed));
+  if (q.follow) return follow(std::move(q), res);
+
+  auto snap = provider_.snapshot();
+  FlowSelection sel = select_flows(snap->flows, q);
+  nlohmann::json out{{"flows", nlohmann::json::array()},
+                     {"count", sel.flows.size()},
+                     {"matched", sel.matched},
+                     {"truncated", sel.matched > sel.flows.size()},
+                     {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
+  auto& arr = out["flows"];
+  for (const FlowView* f : sel.flows) arr.push_back(to_json(*f));
+  send_json(res, out.dump() + "\n");
+}
+
+// NDJSON, one flow per line, as `hubble observe --follow`: first the matching
+// flows of the current snapshot (oldest first, at most `limit`), then each
+// flow again whenever a publication shows it new or grown. Runs until the
+// client goes away or the server stops.
+void ApiServer::follow(FlowQuery q, httplib::Response& res) {
+  if (follow_streams_.fetch_add(1) >= opts_.max_follow_streams) {
+    follow_streams_.fetch_sub(1);
+    return send_error(
+        res,
+        ApiError{429, "too many follow streams (at most " + std::to_string(opts_.max_follow_streams) + "); retry later",
+                 "follow"});
+  }
+  res.set_chunked_content_provider(
+      "application/x-ndjson",
+      [this, q = std::move(q)](std::size_t, httplib::DataSink& sink) {
+        struct Key {
+          std::uint64_t id, first_seen;
+          bool operator==(const Key&) const = default;
+        };
+        struct KeyHash {
+          std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.first_seen; }
+        };
+        std::unordered_map<Key, std::uint64_t, KeyHash> sent;  // flow -> samples when last sent
+        auto snap = provider_.snapshot();
+
+        FlowQuery first = q;
+        first.sort = FlowSort::kLastSeen;
+        FlowSelection sel = select_flows(snap->flows, first);
+        std::string buf;
+        for (auto it = sel.flows.rbegin(); it != sel.flows.rend(); ++it) buf += to_json(**it).dump() + "\n";
+        for (const FlowView& f : snap->flows) sent[Key{f.id, f.first_seen_ns}] = f.samples;
+        if (!buf.empty() && !sink.write(buf.data(), buf.size())) return false;
+
+        auto idle_since = std::chrono::steady_clock::now();
+        std::uint64_t generation = snap->generation;
+        while (!stopping_.load()) {
+          auto wait = std::min<std::chrono::milliseconds>(opts_.follow_keepalive, std::chrono::milliseconds(200));
+          snap = provider_.wait_newer(generation, wait);
+          buf.clear();
+          if (snap->generation != generation) {
+            generation = snap->generation;
+            std::unordered_map<Key, std::uint64_t, KeyHash> next;
+            next.reserve(snap->flows.size());
+            std::vector<const FlowView*> changed;
+            for (const FlowView& f : snap->flows) {
+              Key k{f.id, f.first_seen_ns};
+              auto old = sent.find(k);
+              if ((old == sent.end() || old->second != f.samples) && q.matches(f)) changed.push_back(&f);
+              next.emplace(k, f.samples);
+            }
+            sent.swap(next);  // forgets evicted flows: memory follows the table
+            std::sort(changed.begin(), changed.end(),
+                      [](const FlowView* a, const FlowView* b) { return a->last_seen_ns < b->last_seen_ns; });
+            for (const FlowView* f : changed) buf += to_json(*f).dump() + "\n";
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (buf.empty() && now - idle_since >= opts_.follow_keepalive) buf = "\n";
+          if (!buf.empty()) {
+            idle_since = now;
+            if (!sink.write(buf.data(), buf.size())) return false;  // client went away
+          }
+        }
+        sink.done();
+        return true;
+      },
+      [this](bool) { follow_streams_.fetch_sub(1); });
+}
+
+void ApiServer::top(const httplib::Request& req, httplib::Response& res) {
+  if (auto e = check_parameters(req, {"key", "by", "limit"})) return send_error(res, *e);
+  auto key_text = param(req, "key");
+  if (!key_text)
+    return send_error(res, ApiError{400, "key is required (src_workload|dst_workload|pair|namespace|pod)", "key"});
+  auto key = parse_top_key(*key_text);
+  if (!key)
+    return send_error(
+        res, ApiError{400, "'" + *key_text + "' is not a key (src_workload|dst_workload|pair|namespace|pod)", "key"});
+  TopBy by = TopBy::kBytes;
+  if (auto v = param(req, "by")) {
+    if (*v == "bytes")
+      by = TopBy::kBytes;
+    else if (*v == "packets")
+      by = TopBy::kPackets;
+    else
+      return send_error(res, ApiError{400, "'" + *v + "' is not a measure (bytes|packets)", "by"});
+  }
+  std::uint64_t limit = opts_.top_default_limit;
+  if (auto v = param(req, "limit")) {
+    if (auto e = parse_count("limit", *v, 1, opts_.top_max_limit, limit)) return send_error(res, *e);
+  }
+  auto snap = provider_.snapshot();
+  std::size_t groups = 0;
+  auto entries = top_talkers(snap->flows, *key, by, limit, &groups);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : entries) {
+    nlohmann::json j{{"key", e.key}, {"bytes", e.bytes}, {"packets", e.packets}, {"flows", e.flows}};
+    if (*key == TopKey::kPair) {
+      j["src"] = e.src;
+      j["dst"] = e.dst;
+    }
+    arr.push_back(std::move(j));
+  }
+  send_json(res, nlohmann::json{{"key", *key_text},
+                                {"by", by == TopBy::kBytes ? "bytes" : "packets"},
+                                {"top", arr},
+                                {"groups", groups},
+                                {"truncated", groups > entries.size()}}
+                         .dump() +
+                     "\n");
+}
+
+void ApiServer::interfaces(const httplib::Request& req, httplib::Response& res) {
+  if (auto e = check_parameters(req, {})) return send_error(res, *e);
+  auto snap = provider_.snapshot();
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& i : snap->interfaces) arr.push_back(to_json(i));
+  send_json(res, nlohmann::json{{"interfaces", arr}}.dump() + "\n");
+}
+
+void ApiServer::status(const httplib::Request& req, httplib::Response& res) {
+  if (auto e = check_parameters(req, {})) return send_error(res, *e);
+  auto snap = provider_.snapshot();
+  nlohmann::json j = to_json(snap->status);
+  j["capture_api"] = {{"enabled", opts_.capture.enabled},
+                      {"running", capture_->running()},
+                      {"max_duration_ms", opts_.capture.max_duration.count()},
+                      {"max_packets", opts_.capture.max_packets},
+                      {"snap_len", opts_.capture.snap_len}};
+  send_json(res, j.dump() + "\n");
+}
+
+}  // namespace netring::agent::api

@@ -1,0 +1,71 @@
+#include "agent/metrics/label_level.hpp"
+
+namespace netring::agent::metrics {
+
+const char* to_string(LabelLevel level) {
+  switch (level) {
+    case LabelLevel::kNode: return "node";
+    case LabelLevel::kNamespace: return "namespace";
+    case LabelLevel::kWorkload: return "workload";
+    case LabelLevel::kPod: return "pod";
+  }
+  return "?";
+}
+
+std::optional<LabelLevel> parse_label_level(std::string_view text) {
+  if (text == "node") return LabelLevel::kNode;
+  if (text == "namespace") return LabelLevel::kNamespace;
+  if (text == "workload") return LabelLevel::kWorkload;
+  if (text == "pod") return LabelLevel::kPod;
+  return std::nullopt;
+}
+
+EndpointLabels endpoint_labels(const Identity& id) {
+  EndpointLabels l;
+  l.node = id.node.empty() ? "world" : id.node;
+  if (id.is_pod()) {
+    l.ns = id.ns;
+    l.workload = id.workload.empty() ? id.pod : id.workload;
+    l.pod = id.pod;
+    return l;
+  }
+  std::string reserved = !id.service.empty() ? "service/" + id.service : !id.node.empty() ? "host" : "world";
+  l.ns = id.ns;
+  l.workload = reserved;
+  l.pod = std::move(reserved);
+  return l;
+}
+
+prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
+  const EndpointLabels s = endpoint_labels(flow.src_id);
+  const EndpointLabels d = endpoint_labels(flow.dst_id);
+  prometheus::Labels labels;
+  switch (level) {
+    case LabelLevel::kNode:
+      labels.emplace("src_node", s.node);
+      labels.emplace("dst_node", d.node);
+      break;
+    case LabelLevel::kNamespace:
+      labels.emplace("src_namespace", s.ns);
+      labels.emplace("dst_namespace", d.ns);
+      break;
+    case LabelLevel::kWorkload:
+      labels.emplace("src_namespace", s.ns);
+      labels.emplace("src_workload", s.workload);
+      labels.emplace("dst_namespace", d.ns);
+      labels.emplace("dst_workload", d.workload);
+      break;
+    case LabelLevel::kPod:
+      labels.emplace("src_namespace", s.ns);
+      labels.emplace("src_pod", s.pod);
+      labels.emplace("dst_namespace", d.ns);
+      labels.emplace("dst_pod", d.pod);
+      break;
+  }
+  labels.emplace("direction", to_string(flow.direction));
+  labels.emplace("protocol", protocol_name(flow.protocol));
+  labels.emplace("reporter", to_string(flow.reporter));
+  return labels;
+}
+
+}  // namespace netring::agent::metrics

@@ -1,0 +1,39 @@
+// Identity granularity of the flow metrics (--label-level) and the labels
+// built from it.
+#pragma once
+
+#include <prometheus/labels.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/model.hpp"
+
+namespace netring::agent::metrics {
+
+enum class LabelLevel : std::uint8_t { kNode, kNamespace, kWorkload, kPod };
+
+const char* to_string(LabelLevel level);
+std::optional<LabelLevel> parse_label_level(std::string_view text);
+
+// The values one endpoint contributes at a level. Endpoints that are not pods
+// get reserved names instead of empty values (an empty label value is the
+// same as no label to Prometheus, and would merge unrelated traffic):
+// "service/<name>" for a service address nobody resolved to a backend,
+// "host" for a node's own address (host-network pods included), "world" for
+// anything outside the cluster.
+struct EndpointLabels {
+  std::string node, ns, workload, pod;
+};
+EndpointLabels endpoint_labels(const Identity& id);
+
+// Label names per level (src_/dst_ prefixed), in a fixed order, then
+// direction, protocol, reporter:
+//   node:      src_node dst_node
+//   namespace: src_namespace dst_namespace
+//   workload:  src_namespace src_workload dst_namespace dst_workload
+//   pod:       src_namespace src_pod dst_namespace dst_pod
+prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow);
+
+}  // namespace netring::agent::metrics

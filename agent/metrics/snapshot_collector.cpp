@@ -1,0 +1,130 @@
+#include "agent/metrics/snapshot_collector.hpp"
+
+#include <prometheus/client_metric.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace netring::agent::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  std::sort(labels.begin(), labels.end());  // same order as prometheus-cpp's own families
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+double d(std::uint64_t v) {
+  return static_cast<double>(v);
+}
+
+}  // namespace
+
+std::vector<MetricFamily> SnapshotCollector::Collect() const {
+  std::shared_ptr<const AgentSnapshot> snap = provider_.snapshot();
+  const AgentStatus& st = snap->status;
+  std::vector<MetricFamily> out;
+
+  auto if_bytes =
+      family("netring_interface_bytes_total",
+             "Bytes through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
+  auto if_packets =
+      family("netring_interface_packets_total",
+             "Packets through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
+  for (const InterfaceCounters& i : snap->interfaces) {
+    auto labels = [&](const char* dir) {
+      return std::vector<ClientMetric::Label>{
+          {"interface", i.name}, {"role", i.role}, {"direction", dir}, {"ifindex", std::to_string(i.ifindex)}};
+    };
+    add(if_bytes, labels("rx"), d(i.rx_bytes));
+    add(if_bytes, labels("tx"), d(i.tx_bytes));
+    add(if_packets, labels("rx"), d(i.rx_packets));
+    add(if_packets, labels("tx"), d(i.tx_packets));
+  }
+  out.push_back(std::move(if_bytes));
+  out.push_back(std::move(if_packets));
+
+  auto received =
+      family("netring_samples_received_total", "Samples delivered to the flow workers", MetricType::Counter);
+  add(received, {}, d(st.samples_received));
+  out.push_back(std::move(received));
+
+  auto lost = family("netring_samples_lost_total",
+                     "Samples lost, by the stage of the path that lost them and the reason", MetricType::Counter);
+  for (const LossCounter& l : st.losses) add(lost, {{"stage", l.stage}, {"reason", l.reason}}, d(l.count));
+  out.push_back(std::move(lost));
+
+  auto parse = family("netring_parse_errors_total", "Samples the parser rejected, by reason", MetricType::Counter);
+  for (const auto& [reason, n] : st.parse_errors) add(parse, {{"reason", reason}}, d(n));
+  out.push_back(std::move(parse));
+
+  auto active = family("netring_flows_active", "Flows currently in the flow tables", MetricType::Gauge);
+  add(active, {}, d(st.active_flows));
+  out.push_back(std::move(active));
+
+  auto evictions = family("netring_flow_evictions_total", "Flows evicted from the flow tables", MetricType::Counter);
+  add(evictions, {}, d(st.flow_evictions));
+  out.push_back(std::move(evictions));
+
+  auto backend = family("netring_capture_backend_info", "Capture backend in use and why it was chosen (always 1)",
+                        MetricType::Gauge);
+  if (!st.backend.empty())
+    add(backend, {{"backend", st.backend}, {"reason", st.backend_reason.empty() ? "preferred" : st.backend_reason}}, 1);
+  out.push_back(std::move(backend));
+
+  auto fallback = family("netring_fallback_info", "Fallbacks taken at start (always 1)", MetricType::Gauge);
+  for (const FallbackTaken& f : st.fallbacks)
+    add(fallback, {{"what", f.what}, {"chosen", f.chosen}, {"reason", f.reason}}, 1);
+  out.push_back(std::move(fallback));
+
+  auto features =
+      family("netring_kernel_feature", "Kernel features found at start (1 available, 0 not)", MetricType::Gauge);
+  for (const auto& [name, available] : st.kernel_features) add(features, {{"feature", name}}, available ? 1 : 0);
+  out.push_back(std::move(features));
+
+  auto ready = family("netring_ready", "1 once the data path is hooked and delivering samples", MetricType::Gauge);
+  add(ready, {}, st.ready ? 1 : 0);
+  out.push_back(std::move(ready));
+
+  auto w_up =
+      family("netring_kubernetes_watch_up", "1 while the watch of a resource kind is connected", MetricType::Gauge);
+  auto w_synced = family("netring_kubernetes_watch_synced", "1 once the initial list of a resource kind is done",
+                         MetricType::Gauge);
+  auto w_last = family("netring_kubernetes_watch_last_event_timestamp_seconds",
+                       "Time of the last event received on a watch (0: none yet)", MetricType::Gauge);
+  auto w_restarts = family("netring_kubernetes_watch_restarts_total", "Watch reconnections", MetricType::Counter);
+  auto w_relists = family("netring_kubernetes_watch_relists_total",
+                          "Full relists (410 Gone or a broken resourceVersion)", MetricType::Counter);
+  auto w_errors = family("netring_kubernetes_watch_errors_total", "Watch errors", MetricType::Counter);
+  for (const WatchHealth& w : st.watches) {
+    std::vector<ClientMetric::Label> l{{"resource", w.resource}};
+    add(w_up, l, w.connected ? 1 : 0);
+    add(w_synced, l, w.synced ? 1 : 0);
+    add(w_last, l, static_cast<double>(w.last_event_ns) / 1e9);
+    add(w_restarts, l, d(w.restarts));
+    add(w_relists, l, d(w.relists));
+    add(w_errors, l, d(w.errors));
+  }
+  for (auto* f : {&w_up, &w_synced, &w_last, &w_restarts, &w_relists, &w_errors}) out.push_back(std::move(*f));
+  return out;
+}
+
+}  // namespace netring::agent::metrics

@@ -1,0 +1,117 @@
+#include "agent/model.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+namespace netring::agent {
+
+IpAddress IpAddress::v4(std::uint32_t network_order) {
+  IpAddress a;
+  a.family = AF_INET;
+  std::memcpy(a.bytes.data(), &network_order, 4);
+  return a;
+}
+
+IpAddress IpAddress::v6(const std::uint8_t (&b)[16]) {
+  IpAddress a;
+  a.family = AF_INET6;
+  std::memcpy(a.bytes.data(), b, 16);
+  return a;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  char buf[INET6_ADDRSTRLEN];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  IpAddress a;
+  if (inet_pton(AF_INET, buf, a.bytes.data()) == 1) {
+    a.family = AF_INET;
+    return a;
+  }
+  if (inet_pton(AF_INET6, buf, a.bytes.data()) == 1) {
+    a.family = AF_INET6;
+    return a;
+  }
+  return std::nullopt;
+}
+
+std::string IpAddress::str() const {
+  if (family != AF_INET && family != AF_INET6) return {};
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(family, bytes.data(), buf, sizeof buf) == nullptr) return {};
+  return buf;
+}
+
+const char* to_string(FlowDirection d) {
+  switch (d) {
+    case FlowDirection::kIngress: return "ingress";
+    case FlowDirection::kEgress: return "egress";
+    case FlowDirection::kUnknown: break;
+  }
+  return "unknown";
+}
+
+const char* to_string(Reporter r) {
+  return r == Reporter::kSource ? "source" : "destination";
+}
+
+std::string protocol_name(std::uint8_t proto) {
+  switch (proto) {
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    case IPPROTO_ICMP: return "icmp";
+    case IPPROTO_ICMPV6: return "icmpv6";
+    case IPPROTO_SCTP: return "sctp";
+    default: return std::to_string(proto);
+  }
+}
+
+std::optional<std::uint8_t> parse_protocol(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::uint8_t> kNames[] = {{"tcp", IPPROTO_TCP},
+                                                                         {"udp", IPPROTO_UDP},
+                                                                         {"icmp", IPPROTO_ICMP},
+                                                                         {"icmpv6", IPPROTO_ICMPV6},
+                                                                         {"sctp", IPPROTO_SCTP}};
+  for (const auto& [n, v] : kNames)
+    if (n == name) return v;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), value);
+  if (ec != std::errc{} || end != name.data() + name.size() || name.empty() || value > 255) return std::nullopt;
+  return static_cast<std::uint8_t>(value);
+}
+
+SnapshotStore::SnapshotStore() : current_(std::make_shared<AgentSnapshot>()) {}
+
+void SnapshotStore::publish(AgentSnapshot snap) {
+  {
+    std::lock_guard lock(mu_);
+    snap.generation = ++generation_;
+    current_ = std::make_shared<const AgentSnapshot>(std::move(snap));
+  }
+  cv_.notify_all();
+}
+
+std::shared_ptr<const AgentSnapshot> SnapshotStore::snapshot() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+std::shared_ptr<const AgentSnapshot> SnapshotStore::wait_newer(std::uint64_t generation,
+                                                               std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return generation_ > generation; });
+  return current_;
+}
+
+std::uint64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace netring::agent

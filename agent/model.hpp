@@ -1,0 +1,186 @@
+// The agent's read model: what the metrics, the HTTP API and the capture API
+// see of the flow tables and the data path.
+//
+// Readers never touch a worker's flow table: the integration publishes merged,
+// immutable snapshots (AgentSnapshot) through a SnapshotProvider, and the
+// readers keep a shared_ptr to one while they work. Flow values are estimates
+// (sampled with p = min(1, gso_segs / N), weight 1/p); interface counters are
+// exact (counted by the sampler on every packet).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace netring::agent {
+
+// An IPv4 or IPv6 address, stored in network byte order.
+struct IpAddress {
+  std::uint8_t family = 0;  // AF_INET, AF_INET6, or 0 when unset
+  std::array<std::uint8_t, 16> bytes{};
+
+  static IpAddress v4(std::uint32_t network_order);
+  static IpAddress v6(const std::uint8_t (&b)[16]);
+  // Accepts dotted quad and RFC 4291/5952 text; nullopt on anything else.
+  static std::optional<IpAddress> parse(std::string_view text);
+  std::string str() const;
+  bool operator==(const IpAddress&) const = default;
+};
+
+// Who is behind an address, as the Kubernetes index resolved it. Empty fields
+// are unknown. kind is the workload's controller kind (Deployment,
+// DaemonSet, StatefulSet, Job, ...; "Pod" for a bare pod).
+struct Identity {
+  std::string node;
+  std::string ns;  // "namespace" is a keyword
+  std::string workload;
+  std::string kind;
+  std::string pod;
+  std::string service;  // when the address was a service's (ClusterIP/NodePort before DNAT)
+
+  bool is_pod() const { return !pod.empty(); }
+  bool empty() const { return node.empty() && ns.empty() && workload.empty() && pod.empty() && service.empty(); }
+};
+
+// ingress/egress is relative to the hooked interface as the kernel names the
+// hook (host side of a pod veth: the pod's egress is the veth's ingress); the
+// flow engine translates it so that "egress" means leaving the reporting
+// endpoint (pod or node) and "ingress" means arriving at it.
+enum class FlowDirection : std::uint8_t { kUnknown, kIngress, kEgress };
+// Which end of the flow this node is: cross-node pod-to-pod traffic is seen by
+// both nodes, so cluster sums select one reporter (as Hubble and NetObserv).
+enum class Reporter : std::uint8_t { kSource, kDestination };
+
+const char* to_string(FlowDirection d);
+const char* to_string(Reporter r);
+// "tcp", "udp", "icmp", "icmpv6", "sctp", or the decimal number.
+std::string protocol_name(std::uint8_t proto);
+// Inverse of protocol_name; also accepts a decimal number 0..255.
+std::optional<std::uint8_t> parse_protocol(std::string_view name);
+
+struct FlowView {
+  // Stable while the flow lives in its table; with first_seen_ns it tells a
+  // flow apart from a later one that reuses the key.
+  std::uint64_t id = 0;
+  IpAddress src, dst;
+  std::uint16_t src_port = 0, dst_port = 0;
+  std::uint8_t protocol = 0;                  // IPPROTO_*
+  std::uint8_t icmp_type = 0, icmp_code = 0;  // ICMP/ICMPv6 only
+  FlowDirection direction = FlowDirection::kUnknown;
+  Reporter reporter = Reporter::kSource;
+  Identity src_id, dst_id;
+
+  // Horvitz-Thompson estimates (sum of 1/p over the samples).
+  double packets = 0;
+  double bytes = 0;     // L3: IP header + payload
+  double l2_bytes = 0;  // as seen on the wire (Ethernet header included)
+  // Standard error of `bytes` (sqrt of sum of (1-p)/p^2 * len^2); 0 when
+  // every packet was taken.
+  double bytes_stderr = 0;
+  std::uint64_t samples = 0;
+  std::uint8_t tcp_flags = 0;       // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
+  std::uint64_t first_seen_ns = 0;  // CLOCK_REALTIME
+  std::uint64_t last_seen_ns = 0;
+  std::vector<std::string> interfaces;  // where it was sampled
+};
+
+// Exact per-interface counts from the sampler (every packet, not samples).
+struct InterfaceCounters {
+  std::uint32_t ifindex = 0;
+  std::string name;
+  std::string role;     // "pod", "physical", "capture-port", "extra"
+  std::string backend;  // capture backend serving its samples ("afxdp", "afpacket", ...)
+  std::string hook;     // "tcx", "clsact", "socket-filter", ...
+  std::uint64_t rx_packets = 0, rx_bytes = 0;
+  std::uint64_t tx_packets = 0, tx_bytes = 0;
+};
+
+// Samples lost at one stage of the path, for one reason.
+struct LossCounter {
+  std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker"
+  std::string reason;  // "sequence_gap", "clone_failed", "xsk_ring_full", "fill_ring_empty", "table_full", ...
+  std::uint64_t count = 0;
+};
+
+struct FallbackTaken {
+  std::string what;    // "backend", "hook", ...
+  std::string chosen;  // "afpacket", "clsact"
+  std::string reason;  // why the preferred one could not serve
+};
+
+// One Kubernetes watch (per resource kind).
+struct WatchHealth {
+  std::string resource;  // "pods", "services", "nodes"
+  bool connected = false;
+  bool synced = false;              // initial list done
+  std::uint64_t last_event_ns = 0;  // CLOCK_REALTIME, 0 = none yet
+  std::uint64_t restarts = 0;       // reconnects
+  std::uint64_t relists = 0;        // 410 Gone and the like
+  std::uint64_t errors = 0;
+};
+
+struct AgentStatus {
+  std::string version;
+  std::string node;
+  std::uint64_t started_ns = 0;
+  bool ready = false;                           // the data path is hooked and delivering
+  std::string backend;                          // capture backend in use
+  std::string backend_reason;                   // why (empty: the preferred one)
+  std::map<std::string, bool> kernel_features;  // "tcx", "afxdp", "xdp_frags", "bpf", ...
+  std::vector<FallbackTaken> fallbacks;
+  std::uint64_t samples_received = 0;
+  std::vector<LossCounter> losses;
+  std::map<std::string, std::uint64_t> parse_errors;  // by reason
+  std::uint64_t active_flows = 0;
+  std::uint64_t flow_evictions = 0;
+  std::vector<WatchHealth> watches;
+};
+
+struct AgentSnapshot {
+  std::uint64_t generation = 0;  // increases with every publication
+  std::uint64_t taken_ns = 0;    // CLOCK_REALTIME
+  std::vector<FlowView> flows;
+  std::vector<InterfaceCounters> interfaces;
+  AgentStatus status;
+};
+
+// Where readers get the current merged view.
+class SnapshotProvider {
+ public:
+  virtual ~SnapshotProvider() = default;
+  // Never null.
+  virtual std::shared_ptr<const AgentSnapshot> snapshot() const = 0;
+  // Blocks until a snapshot newer than `generation` is published or the
+  // timeout passes; returns the current one either way.
+  virtual std::shared_ptr<const AgentSnapshot> wait_newer(std::uint64_t generation,
+                                                          std::chrono::milliseconds timeout) const = 0;
+};
+
+// The provider the integration publishes into (and tests fill by hand).
+class SnapshotStore final : public SnapshotProvider {
+ public:
+  SnapshotStore();
+  // Stamps the snapshot's generation and publishes it.
+  void publish(AgentSnapshot snap);
+  std::shared_ptr<const AgentSnapshot> snapshot() const override;
+  std::shared_ptr<const AgentSnapshot> wait_newer(std::uint64_t generation,
+                                                  std::chrono::milliseconds timeout) const override;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::shared_ptr<const AgentSnapshot> current_;
+  std::uint64_t generation_ = 0;
+};
+
+std::uint64_t realtime_ns();
+
+}  // namespace netring::agent

@@ -1,0 +1,456 @@
+// The flow API on fixed snapshots, over a real loopback listener: every
+// endpoint, the filters, sort and limit, every 4xx with its JSON body, and
+// follow=true streaming (NDJSON over chunked transfer) that ends when the
+// client goes away.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "agent/api/api_server.hpp"
+
+namespace netring::agent::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint64_t kSec = 1'000'000'000ull;
+
+Identity pod(std::string ns, std::string wl, std::string name) {
+  return Identity{"node-a", std::move(ns), std::move(wl), "Deployment", std::move(name), ""};
+}
+
+FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint16_t sport, std::uint16_t dport,
+              std::uint8_t proto, Identity s, Identity d, double bytes, double packets, std::uint64_t last_s,
+              FlowDirection dir = FlowDirection::kEgress, Reporter rep = Reporter::kSource) {
+  FlowView f;
+  f.id = id;
+  f.src = *IpAddress::parse(src);
+  f.dst = *IpAddress::parse(dst);
+  f.src_port = sport;
+  f.dst_port = dport;
+  f.protocol = proto;
+  f.src_id = std::move(s);
+  f.dst_id = std::move(d);
+  f.bytes = bytes;
+  f.l2_bytes = bytes + 14 * packets;
+  f.packets = packets;
+  f.bytes_stderr = bytes / 10;
+  f.samples = static_cast<std::uint64_t>(packets);
+  f.first_seen_ns = (last_s - 10) * kSec;
+  f.last_seen_ns = last_s * kSec;
+  f.direction = dir;
+  f.reporter = rep;
+  f.interfaces = {"veth" + std::to_string(id)};
+  return f;
+}
+
+// Now-ish times, so that since=<duration> has something to select.
+const std::uint64_t kNow = realtime_ns() / kSec;
+
+AgentSnapshot fixed_snapshot() {
+  AgentSnapshot s;
+  s.taken_ns = kNow * kSec;
+  auto fe = pod("shop", "frontend", "frontend-1"), cart = pod("shop", "cart", "cart-1"),
+       db = pod("data", "postgres", "postgres-0"), dns = pod("kube-system", "coredns", "coredns-1");
+  s.flows = {
+      flow(1, "10.1.0.1", "10.1.0.2", 40001, 8080, IPPROTO_TCP, fe, cart, 50000, 40, kNow - 5),
+      flow(2, "10.1.0.2", "10.2.0.1", 40002, 5432, IPPROTO_TCP, cart, db, 900000, 700, kNow - 100),
+      flow(3, "10.1.0.1", "10.3.0.10", 53001, 53, IPPROTO_UDP, fe, dns, 1200, 10, kNow - 2),
+      flow(4, "fd00::1", "fd00::2", 40003, 443, IPPROTO_TCP, cart, Identity{}, 3000, 900, kNow - 1,
+           FlowDirection::kIngress, Reporter::kDestination),
+      flow(5, "10.1.0.1", "10.2.0.1", 0, 0, IPPROTO_ICMP, fe, db, 840, 10, kNow - 3600),
+  };
+  s.flows[0].tcp_flags = 0x12;
+  s.flows[4].icmp_type = 8;
+  s.interfaces = {{7, "veth1", "pod", "afxdp", "tcx", 1, 2, 3, 4}, {2, "eth0", "physical", "afxdp", "tcx", 5, 6, 7, 8}};
+  s.status.version = "0.1.0";
+  s.status.node = "node-a";
+  s.status.ready = true;
+  s.status.backend = "afxdp";
+  s.status.kernel_features = {{"tcx", true}};
+  s.status.fallbacks = {{"hook", "clsact", "tcx: EINVAL"}};
+  s.status.samples_received = 99;
+  s.status.losses = {{"xdp", "xsk_ring_full", 3}, {"sampler", "sequence_gap", 2}};
+  s.status.active_flows = 5;
+  return s;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+  void start(ApiOptions opts) {
+    server_.reset();
+    opts.listen = {"127.0.0.1", 0};
+    opts.follow_keepalive = std::chrono::milliseconds(100);
+    store_.publish(fixed_snapshot());
+    server_ = std::make_unique<ApiServer>(opts, store_, nullptr);
+    auto r = server_->start();
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(30, 0);
+  }
+  json get(const std::string& path, int want_status = 200) {
+    auto res = client_->Get(path.c_str());
+    EXPECT_TRUE(res) << path;
+    if (!res) return {};
+    EXPECT_EQ(res->status, want_status) << path << ": " << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json") << path;
+    return json::parse(res->body, nullptr, false);
+  }
+  std::vector<std::uint64_t> ids(const std::string& path) {
+    json j = get(path);
+    std::vector<std::uint64_t> out;
+    for (const auto& f : j["flows"]) out.push_back(f["id"].get<std::uint64_t>());
+    return out;
+  }
+  void expect_error(const std::string& path, int status, const std::string& parameter) {
+    json j = get(path, status);
+    ASSERT_TRUE(j.is_object()) << path;
+    EXPECT_TRUE(j.contains("error") && j["error"].is_string() && !j["error"].get<std::string>().empty()) << path;
+    if (parameter.empty())
+      EXPECT_FALSE(j.contains("parameter")) << path << " " << j.dump();
+    else
+      EXPECT_EQ(j.value("parameter", ""), parameter) << path << " " << j.dump();
+  }
+
+  SnapshotStore store_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+using Ids = std::vector<std::uint64_t>;
+
+TEST_F(ApiTest, FlowsDefaultToNewestFirstWithAllFields) {
+  json j = get("/api/v1/flows");
+  EXPECT_EQ(j["count"], 5);
+  EXPECT_EQ(j["matched"], 5);
+  EXPECT_EQ(j["truncated"], false);
+  EXPECT_EQ(ids("/api/v1/flows"), (Ids{4, 3, 1, 2, 5}));
+  const json& f = j["flows"][2];  // flow 1
+  EXPECT_EQ(f["src"]["ip"], "10.1.0.1");
+  EXPECT_EQ(f["src"]["port"], 40001);
+  EXPECT_EQ(f["src"]["namespace"], "shop");
+  EXPECT_EQ(f["src"]["workload"], "frontend");
+  EXPECT_EQ(f["src"]["kind"], "Deployment");
+  EXPECT_EQ(f["src"]["pod"], "frontend-1");
+  EXPECT_EQ(f["dst"]["pod"], "cart-1");
+  EXPECT_EQ(f["protocol"], "tcp");
+  EXPECT_EQ(f["direction"], "egress");
+  EXPECT_EQ(f["reporter"], "source");
+  EXPECT_EQ(f["bytes"], 50000.0);
+  EXPECT_EQ(f["l2_bytes"], 50000.0 + 14 * 40);
+  EXPECT_EQ(f["packets"], 40.0);
+  EXPECT_EQ(f["samples"], 40);
+  EXPECT_EQ(f["bytes_stderr"], 5000.0);
+  EXPECT_NEAR(f["bytes_ci99"][0].get<double>(), 50000 - 2.576 * 5000, 1e-6);
+  EXPECT_NEAR(f["bytes_ci99"][1].get<double>(), 50000 + 2.576 * 5000, 1e-6);
+  EXPECT_EQ(f["tcp_flags"], json({"SYN", "ACK"}));
+  EXPECT_EQ(f["interfaces"], json({"veth1"}));
+  EXPECT_EQ(f["last_seen"].get<std::string>().size(), std::string("2026-11-25T12:00:00.000000000Z").size());
+  EXPECT_EQ(j["flows"][4]["icmp"], json({{"type", 8}, {"code", 0}}));
+  EXPECT_EQ(j["flows"][0]["src"]["ip"], "fd00::1");
+}
+
+TEST_F(ApiTest, FlowFilters) {
+  EXPECT_EQ(ids("/api/v1/flows?from_pod=shop/frontend-1"), (Ids{3, 1, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?from_pod=frontend-1"), (Ids{3, 1, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?from_pod=other/frontend-1"), (Ids{}));
+  EXPECT_EQ(ids("/api/v1/flows?to_pod=data/postgres-0"), (Ids{2, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?from_pod=cart-1&to_pod=postgres-0"), (Ids{2}));
+  EXPECT_EQ(ids("/api/v1/flows?namespace=data"), (Ids{2, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?namespace=kube-system"), (Ids{3}));
+  EXPECT_EQ(ids("/api/v1/flows?workload=cart"), (Ids{4, 1, 2}));
+  EXPECT_EQ(ids("/api/v1/flows?workload=shop/cart"), (Ids{4, 1, 2}));
+  EXPECT_EQ(ids("/api/v1/flows?workload=data/cart"), (Ids{}));
+  EXPECT_EQ(ids("/api/v1/flows?ip=10.2.0.1"), (Ids{2, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?ip=fd00::2"), (Ids{4}));
+  EXPECT_EQ(ids("/api/v1/flows?port=53"), (Ids{3}));
+  EXPECT_EQ(ids("/api/v1/flows?port=40002"), (Ids{2}));
+  EXPECT_EQ(ids("/api/v1/flows?protocol=udp"), (Ids{3}));
+  EXPECT_EQ(ids("/api/v1/flows?protocol=1"), (Ids{5}));
+  EXPECT_EQ(ids("/api/v1/flows?direction=ingress"), (Ids{4}));
+  EXPECT_EQ(ids("/api/v1/flows?direction=egress&protocol=tcp"), (Ids{1, 2}));
+  EXPECT_EQ(ids("/api/v1/flows?reporter=destination"), (Ids{4}));
+  EXPECT_EQ(ids("/api/v1/flows?since=60s"), (Ids{4, 3, 1}));
+  EXPECT_EQ(ids("/api/v1/flows?since=" + format_time_ns((kNow - 50) * kSec)), (Ids{4, 3, 1}));
+  EXPECT_EQ(ids("/api/v1/flows?since=2000-01-01T00:00:00Z"), (Ids{4, 3, 1, 2, 5}));
+}
+
+TEST_F(ApiTest, FlowSortAndLimit) {
+  EXPECT_EQ(ids("/api/v1/flows?sort=bytes"), (Ids{2, 1, 4, 3, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?sort=packets"), (Ids{4, 2, 1, 3, 5}));
+  EXPECT_EQ(ids("/api/v1/flows?sort=last_seen"), (Ids{4, 3, 1, 2, 5}));
+  json j = get("/api/v1/flows?sort=bytes&limit=2");
+  EXPECT_EQ(j["count"], 2);
+  EXPECT_EQ(j["matched"], 5);
+  EXPECT_EQ(j["truncated"], true);
+  EXPECT_EQ(ids("/api/v1/flows?sort=bytes&limit=2"), (Ids{2, 1}));
+  EXPECT_EQ(ids("/api/v1/flows?limit=10000"), (Ids{4, 3, 1, 2, 5}));
+}
+
+TEST_F(ApiTest, DefaultLimitBoundsTheResult) {
+  AgentSnapshot big;
+  for (std::uint64_t i = 1; i <= 250; ++i)
+    big.flows.push_back(flow(i, "10.0.0.1", "10.0.0.2", 1, 2, IPPROTO_UDP, {}, {}, 1, 1, 1000 + i));
+  store_.publish(std::move(big));
+  json j = get("/api/v1/flows");
+  EXPECT_EQ(j["count"], 100);
+  EXPECT_EQ(j["matched"], 250);
+  EXPECT_EQ(j["truncated"], true);
+  EXPECT_EQ(j["flows"][0]["id"], 250);
+}
+
+TEST_F(ApiTest, EveryBadFlowQueryIs400WithTheParameter) {
+  expect_error("/api/v1/flows?bogus=1", 400, "bogus");
+  expect_error("/api/v1/flows?namspace=shop", 400, "namspace");
+  expect_error("/api/v1/flows?port=1&port=2", 400, "port");
+  expect_error("/api/v1/flows?from_pod=", 400, "from_pod");
+  expect_error("/api/v1/flows?from_pod=a/b/c", 400, "from_pod");
+  expect_error("/api/v1/flows?to_pod=/x", 400, "to_pod");
+  expect_error("/api/v1/flows?namespace=a/b", 400, "namespace");
+  expect_error("/api/v1/flows?namespace=", 400, "namespace");
+  expect_error("/api/v1/flows?workload=x/", 400, "workload");
+  expect_error("/api/v1/flows?ip=10.0.0.300", 400, "ip");
+  expect_error("/api/v1/flows?ip=host.example", 400, "ip");
+  expect_error("/api/v1/flows?port=65536", 400, "port");
+  expect_error("/api/v1/flows?port=-1", 400, "port");
+  expect_error("/api/v1/flows?port=http", 400, "port");
+  expect_error("/api/v1/flows?protocol=tcpp", 400, "protocol");
+  expect_error("/api/v1/flows?protocol=256", 400, "protocol");
+  expect_error("/api/v1/flows?direction=up", 400, "direction");
+  expect_error("/api/v1/flows?reporter=both", 400, "reporter");
+  expect_error("/api/v1/flows?since=yesterday", 400, "since");
+  expect_error("/api/v1/flows?since=2026-11-25T12:00:00", 400, "since");  // no zone
+  expect_error("/api/v1/flows?since=10x", 400, "since");
+  expect_error("/api/v1/flows?sort=size", 400, "sort");
+  expect_error("/api/v1/flows?limit=0", 400, "limit");
+  expect_error("/api/v1/flows?limit=10001", 400, "limit");
+  expect_error("/api/v1/flows?limit=ten", 400, "limit");
+  expect_error("/api/v1/flows?follow=yes", 400, "follow");
+  expect_error("/api/v1/flows?follow=true&sort=bytes", 400, "sort");
+}
+
+TEST_F(ApiTest, TopTalkers) {
+  json j = get("/api/v1/top?key=src_workload");
+  ASSERT_EQ(j["top"].size(), 2u);
+  EXPECT_EQ(j["top"][0]["key"], "shop/cart");
+  EXPECT_EQ(j["top"][0]["bytes"], 903000.0);
+  EXPECT_EQ(j["top"][0]["flows"], 2);
+  EXPECT_EQ(j["top"][1]["key"], "shop/frontend");
+  EXPECT_EQ(j["top"][1]["bytes"], 52040.0);
+
+  j = get("/api/v1/top?key=dst_workload&limit=2");
+  ASSERT_EQ(j["top"].size(), 2u);
+  EXPECT_EQ(j["top"][0]["key"], "data/postgres");
+  EXPECT_EQ(j["top"][0]["bytes"], 900840.0);
+  EXPECT_EQ(j["top"][1]["key"], "shop/cart");
+  EXPECT_EQ(j["groups"], 4);
+  EXPECT_EQ(j["truncated"], true);
+
+  j = get("/api/v1/top?key=pair&by=packets&limit=1");
+  ASSERT_EQ(j["top"].size(), 1u);
+  EXPECT_EQ(j["top"][0]["key"], "shop/cart -> world");
+  EXPECT_EQ(j["top"][0]["src"], "shop/cart");
+  EXPECT_EQ(j["top"][0]["dst"], "world");
+  EXPECT_EQ(j["by"], "packets");
+
+  j = get("/api/v1/top?key=namespace");
+  ASSERT_EQ(j["top"].size(), 1u);
+  EXPECT_EQ(j["top"][0]["key"], "shop");
+  EXPECT_EQ(j["top"][0]["flows"], 5);
+
+  j = get("/api/v1/top?key=pod");
+  ASSERT_EQ(j["top"].size(), 2u);
+  EXPECT_EQ(j["top"][0]["key"], "shop/cart-1");
+}
+
+TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
+  expect_error("/api/v1/top", 400, "key");
+  expect_error("/api/v1/top?key=owner", 400, "key");
+  expect_error("/api/v1/top?key=pod&by=flows", 400, "by");
+  expect_error("/api/v1/top?key=pod&limit=0", 400, "limit");
+  expect_error("/api/v1/top?key=pod&limit=1001", 400, "limit");
+  expect_error("/api/v1/top?key=pod&sort=bytes", 400, "sort");
+}
+
+TEST_F(ApiTest, InterfacesAndStatus) {
+  json j = get("/api/v1/interfaces");
+  ASSERT_EQ(j["interfaces"].size(), 2u);
+  EXPECT_EQ(j["interfaces"][1], json({{"ifindex", 2},
+                                      {"name", "eth0"},
+                                      {"role", "physical"},
+                                      {"backend", "afxdp"},
+                                      {"hook", "tcx"},
+                                      {"rx_packets", 5},
+                                      {"rx_bytes", 6},
+                                      {"tx_packets", 7},
+                                      {"tx_bytes", 8}}));
+  expect_error("/api/v1/interfaces?all=1", 400, "all");
+
+  j = get("/api/v1/status");
+  EXPECT_EQ(j["version"], "0.1.0");
+  EXPECT_EQ(j["node"], "node-a");
+  EXPECT_EQ(j["ready"], true);
+  EXPECT_EQ(j["backend"]["name"], "afxdp");
+  EXPECT_EQ(j["kernel_features"]["tcx"], true);
+  EXPECT_EQ(j["fallbacks"][0]["chosen"], "clsact");
+  EXPECT_EQ(j["samples"]["received"], 99);
+  EXPECT_EQ(j["samples"]["lost"], 5);
+  EXPECT_EQ(j["samples"]["lost_by_reason"][0]["reason"], "xsk_ring_full");
+  EXPECT_EQ(j["flows"]["active"], 5);
+  EXPECT_EQ(j["capture_api"]["enabled"], false);
+  expect_error("/api/v1/status?verbose=true", 400, "verbose");
+}
+
+TEST_F(ApiTest, UnknownPathIs404Json) {
+  expect_error("/api/v1/flow", 404, "");
+}
+
+TEST_F(ApiTest, HealthAndReadiness) {
+  auto h = client_->Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto r = client_->Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  AgentSnapshot not_ready = fixed_snapshot();
+  not_ready.status.ready = false;
+  store_.publish(std::move(not_ready));
+  r = client_->Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+}
+
+// Collects NDJSON lines of a follow stream on its own connection until told
+// to stop; stopping closes the connection as a client going away does.
+class FollowClient {
+ public:
+  FollowClient(int port, std::string path) {
+    thread_ = std::thread([this, port, path] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(60, 0);
+      auto res = c.Get(
+          path.c_str(),
+          [this](const httplib::Response& r) {
+            status_ = r.status;
+            return true;
+          },
+          [this](const char* data, std::size_t len) {
+            std::lock_guard lock(mu_);
+            buf_.append(data, len);
+            return !quit_.load();
+          });
+      done_ = true;
+    });
+  }
+  ~FollowClient() {
+    quit_ = true;
+    thread_.join();
+  }
+  // Waits (generously) until `n` non-empty lines arrived; returns them.
+  std::vector<json> lines(std::size_t n) {
+    for (int i = 0; i < 3000; ++i) {
+      {
+        std::lock_guard lock(mu_);
+        std::vector<json> out;
+        std::size_t keepalives = 0;
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = buf_.find('\n', start)) != std::string::npos; start = nl + 1) {
+          if (nl == start) {
+            ++keepalives;
+            continue;
+          }
+          out.push_back(json::parse(buf_.substr(start, nl - start)));
+        }
+        keepalives_ = keepalives;
+        if (out.size() >= n) return out;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "timed out waiting for " << n << " lines";
+    return {};
+  }
+  std::size_t keepalives() {
+    lines(0);
+    return keepalives_;
+  }
+  void quit() { quit_ = true; }
+  int status() const { return status_; }
+
+ private:
+  std::thread thread_;
+  std::mutex mu_;
+  std::string buf_;
+  std::atomic<bool> quit_{false}, done_{false};
+  std::atomic<int> status_{0};
+  std::size_t keepalives_ = 0;
+};
+
+bool eventually(const std::function<bool()>& pred) {
+  for (int i = 0; i < 3000; ++i) {  // 30 s: generous on a loaded machine
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+TEST_F(ApiTest, FollowStreamsNewAndUpdatedFlowsUntilTheClientGoes) {
+  auto follow = std::make_unique<FollowClient>(server_->port(), "/api/v1/flows?follow=true&workload=frontend");
+  // First the current matching flows, oldest first.
+  auto first = follow->lines(3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0]["id"], 5);
+  EXPECT_EQ(first[1]["id"], 1);
+  EXPECT_EQ(first[2]["id"], 3);
+  EXPECT_EQ(follow->status(), 200);
+  EXPECT_EQ(server_->follow_streams(), 1u);
+
+  // Flow 1 grows, flow 6 appears, flow 3 is unchanged, flow 2 grows but
+  // does not match the filter, nor does the new flow 7.
+  AgentSnapshot next = fixed_snapshot();
+  next.flows[0].samples += 5;
+  next.flows[0].bytes += 1000;
+  next.flows[1].samples += 5;
+  next.flows.push_back(flow(6, "10.1.0.9", "10.1.0.2", 40009, 8080, IPPROTO_TCP, pod("shop", "frontend", "frontend-2"),
+                            pod("shop", "cart", "cart-1"), 10, 1, kNow));
+  next.flows.push_back(flow(7, "10.9.0.1", "10.9.0.2", 1, 2, IPPROTO_UDP, pod("other", "x", "x-1"),
+                            pod("other", "y", "y-1"), 10, 1, kNow));
+  store_.publish(std::move(next));
+  auto after = follow->lines(5);
+  ASSERT_EQ(after.size(), 5u);
+  EXPECT_EQ(after[3]["id"], 1);
+  EXPECT_EQ(after[3]["bytes"], 51000.0);
+  EXPECT_EQ(after[4]["id"], 6);
+
+  // Idle: keep-alive empty lines flow, nothing else.
+  EXPECT_TRUE(eventually([&] { return follow->keepalives() >= 2; }));
+  EXPECT_EQ(follow->lines(0).size(), 5u);
+
+  // The client goes away: the server notices and frees the stream.
+  follow.reset();
+  EXPECT_TRUE(eventually([&] { return server_->follow_streams() == 0; }));
+}
+
+TEST_F(ApiTest, FollowStreamsAreCapped) {
+  ApiOptions opts;
+  opts.max_follow_streams = 1;
+  start(opts);
+  FollowClient a(server_->port(), "/api/v1/flows?follow=true");
+  a.lines(5);
+  ASSERT_EQ(server_->follow_streams(), 1u);
+  expect_error("/api/v1/flows?follow=true", 429, "follow");
+}
+
+TEST_F(ApiTest, StopEndsFollowStreams) {
+  FollowClient a(server_->port(), "/api/v1/flows?follow=true");
+  a.lines(5);
+  server_->stop();  // must return: the stream ends on shutdown
+  EXPECT_EQ(server_->follow_streams(), 0u);
+}
+
+}  // namespace
+}  // namespace netring::agent::api

@@ -1,0 +1,357 @@
+// Flow metrics: labels per level, monotonic counters across evictions, the
+// series cap, removal of deleted pods' series, and the whole exposition
+// checked by the real `promtool check metrics`.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "agent/metrics/agent_metrics.hpp"
+#include "agent/metrics/metrics_server.hpp"
+#include "tests/testing/netns.hpp"
+
+namespace netring::agent::metrics {
+namespace {
+
+Identity pod_id(std::string ns, std::string workload, std::string pod, std::string node = "node-a") {
+  return Identity{std::move(node), std::move(ns), std::move(workload), "Deployment", std::move(pod), ""};
+}
+
+FlowView make_flow(std::uint64_t id, Identity src, Identity dst, double packets, double bytes) {
+  FlowView f;
+  f.id = id;
+  f.src = *IpAddress::parse("10.0.0.1");
+  f.dst = *IpAddress::parse("10.0.0.2");
+  f.src_port = 40000;
+  f.dst_port = 80;
+  f.protocol = IPPROTO_TCP;
+  f.direction = FlowDirection::kEgress;
+  f.reporter = Reporter::kSource;
+  f.src_id = std::move(src);
+  f.dst_id = std::move(dst);
+  f.packets = packets;
+  f.bytes = bytes;
+  f.samples = 1;
+  f.first_seen_ns = 1000 + id;
+  f.last_seen_ns = 2000 + id;
+  return f;
+}
+
+// The value of one series in a text exposition; NaN when absent.
+double value_of(const std::string& expo, const std::string& name, const prometheus::Labels& labels) {
+  std::string prefix = name;
+  if (!labels.empty()) {
+    prefix += "{";
+    bool first = true;
+    for (const auto& [k, v] : labels) {
+      if (!first) prefix += ",";
+      first = false;
+      prefix += k + "=\"" + v + "\"";
+    }
+    prefix += "}";
+  }
+  prefix += " ";
+  std::istringstream in(expo);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(prefix.size()));
+  return std::nan("");
+}
+
+prometheus::Labels wl_labels(const char* src_wl, const char* dst_wl) {
+  return {{"src_namespace", "shop"}, {"src_workload", src_wl}, {"dst_namespace", "shop"}, {"dst_workload", dst_wl},
+          {"direction", "egress"},   {"protocol", "tcp"},      {"reporter", "source"}};
+}
+
+TEST(LabelLevel, ParsesEachLevelAndRejectsOthers) {
+  EXPECT_EQ(parse_label_level("node"), LabelLevel::kNode);
+  EXPECT_EQ(parse_label_level("namespace"), LabelLevel::kNamespace);
+  EXPECT_EQ(parse_label_level("workload"), LabelLevel::kWorkload);
+  EXPECT_EQ(parse_label_level("pod"), LabelLevel::kPod);
+  EXPECT_FALSE(parse_label_level("Pod"));
+  EXPECT_FALSE(parse_label_level(""));
+}
+
+TEST(LabelLevel, BuildsTheLabelsOfEachLevel) {
+  FlowView f = make_flow(1, pod_id("shop", "frontend", "frontend-7d9f-abcde", "node-a"),
+                         pod_id("db", "postgres", "postgres-0", "node-b"), 1, 100);
+  f.protocol = IPPROTO_UDP;
+  f.direction = FlowDirection::kIngress;
+  f.reporter = Reporter::kDestination;
+  const prometheus::Labels common{{"direction", "ingress"}, {"protocol", "udp"}, {"reporter", "destination"}};
+  auto with = [&](prometheus::Labels l) {
+    l.insert(common.begin(), common.end());
+    return l;
+  };
+  EXPECT_EQ(flow_labels(LabelLevel::kNode, f), with({{"src_node", "node-a"}, {"dst_node", "node-b"}}));
+  EXPECT_EQ(flow_labels(LabelLevel::kNamespace, f), with({{"src_namespace", "shop"}, {"dst_namespace", "db"}}));
+  EXPECT_EQ(flow_labels(LabelLevel::kWorkload, f), with({{"src_namespace", "shop"},
+                                                         {"src_workload", "frontend"},
+                                                         {"dst_namespace", "db"},
+                                                         {"dst_workload", "postgres"}}));
+  EXPECT_EQ(flow_labels(LabelLevel::kPod, f), with({{"src_namespace", "shop"},
+                                                    {"src_pod", "frontend-7d9f-abcde"},
+                                                    {"dst_namespace", "db"},
+                                                    {"dst_pod", "postgres-0"}}));
+}
+
+TEST(LabelLevel, NonPodEndpointsGetReservedNames) {
+  Identity world;
+  Identity host{"node-a", "", "", "", "", ""};
+  Identity svc{"", "shop", "", "", "", "cart"};
+  EXPECT_EQ(endpoint_labels(world).workload, "world");
+  EXPECT_EQ(endpoint_labels(world).node, "world");
+  EXPECT_EQ(endpoint_labels(host).workload, "host");
+  EXPECT_EQ(endpoint_labels(host).node, "node-a");
+  EXPECT_EQ(endpoint_labels(svc).workload, "service/cart");
+  EXPECT_EQ(endpoint_labels(svc).ns, "shop");
+  // A bare pod (no controller) is its own workload.
+  Identity bare{"node-a", "shop", "", "Pod", "debug", ""};
+  EXPECT_EQ(endpoint_labels(bare).workload, "debug");
+}
+
+TEST(FlowMetrics, CountersStayMonotonicAcrossEviction) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kWorkload, 1000, std::chrono::seconds(60)});
+  Identity fe = pod_id("shop", "frontend", "fe-1"), be = pod_id("shop", "backend", "be-1");
+
+  // Two flows of the same workload pair.
+  std::vector<FlowView> live{make_flow(1, fe, be, 10, 1000), make_flow(2, fe, be, 5, 500)};
+  m.update_flows(live);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1500);
+
+  // Flow 1 grows, then is evicted with its final totals; flow 2 stays.
+  live[0].bytes = 1200;
+  live[0].packets = 12;
+  m.update_flows(live);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1700);
+
+  FlowView final1 = live[0];
+  final1.bytes = 1300;
+  final1.packets = 13;
+  std::vector<FlowView> still{live[1]};
+  m.update_flows(still, std::span<const FlowView>(&final1, 1));
+  std::string expo = m.expose();
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1800);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_packets_total", wl_labels("frontend", "backend")), 18);
+
+  // The key is reused by a new flow (new first_seen): it starts from zero, and
+  // the counter only grows by what the new flow adds.
+  FlowView reborn = make_flow(1, fe, be, 2, 80);
+  reborn.first_seen_ns = 99999;
+  std::vector<FlowView> live2{live[1], reborn};
+  m.update_flows(live2);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1880);
+
+  // A flow born and evicted between two publications still counts, once.
+  FlowView brief = make_flow(3, fe, be, 1, 20);
+  m.update_flows(live2, std::span<const FlowView>(&brief, 1));
+  m.update_flows(live2);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
+
+  // Everything evicted, nothing reported: the counter keeps its value.
+  m.update_flows({});
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
+}
+
+TEST(FlowMetrics, CountsTcpFlagsOncePerFlowAndIcmpByType) {
+  SnapshotStore store;
+  AgentMetrics m(store, {});
+  FlowView f = make_flow(1, pod_id("shop", "a", "a-1"), pod_id("shop", "b", "b-1"), 1, 60);
+  f.tcp_flags = 0x02;  // SYN
+  std::vector<FlowView> live{f};
+  m.update_flows(live);
+  live[0].tcp_flags = 0x12;  // SYN|ACK
+  live[0].packets = 3;
+  m.update_flows(live);
+  live[0].packets = 4;  // no new flag
+  m.update_flows(live);
+  FlowView icmp = make_flow(2, pod_id("shop", "a", "a-1"), pod_id("shop", "b", "b-1"), 4, 336);
+  icmp.protocol = IPPROTO_ICMP;
+  icmp.icmp_type = 8;
+  live.push_back(icmp);
+  m.update_flows(live);
+  std::string expo = m.expose();
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_tcp_flags_total", {{"flag", "syn"}}), 1);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_tcp_flags_total", {{"flag", "ack"}}), 1);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_tcp_flags_total", {{"flag", "rst"}}), 0);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_icmp_packets_total", {{"protocol", "icmp"}, {"type", "8"}}), 4);
+}
+
+TEST(FlowMetrics, SeriesCapDropsNewLabelSetsAndCountsThem) {
+  SnapshotStore store;
+  // 6 series = 3 label sets (bytes + packets each).
+  AgentMetrics m(store, {LabelLevel::kPod, 6, std::chrono::seconds(60)});
+  std::vector<FlowView> live;
+  for (int i = 0; i < 5; ++i)
+    live.push_back(
+        make_flow(i + 1, pod_id("shop", "fe", "fe-" + std::to_string(i)), pod_id("shop", "be", "be-0"), 1, 100));
+  m.update_flows(live);
+  EXPECT_EQ(m.flows().series(), 6u);
+  std::string expo = m.expose();
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_series_dropped_total", {}), 2);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_series", {{"label_level", "pod"}}), 6);
+  // Existing series keep counting under the cap.
+  for (auto& f : live) f.bytes = 300;
+  m.update_flows(live);
+  expo = m.expose();
+  prometheus::Labels l0{{"src_namespace", "shop"}, {"src_pod", "fe-0"}, {"dst_namespace", "shop"}, {"dst_pod", "be-0"},
+                        {"direction", "egress"},   {"protocol", "tcp"}, {"reporter", "source"}};
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_bytes_total", l0), 300);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_series_dropped_total", {}), 4);
+  std::size_t n = 0;
+  for (std::size_t p = expo.find("netring_flow_bytes_total{"); p != std::string::npos;
+       p = expo.find("netring_flow_bytes_total{", p + 1))
+    ++n;
+  EXPECT_EQ(n, 3u);
+}
+
+TEST(FlowMetrics, DeletedPodSeriesGoAfterTheGracePeriod) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kPod, 1000, std::chrono::seconds(60)});
+  std::vector<FlowView> live{make_flow(1, pod_id("shop", "fe", "fe-0"), pod_id("shop", "be", "be-0"), 1, 100),
+                             make_flow(2, pod_id("shop", "fe", "fe-1"), pod_id("shop", "be", "be-0"), 1, 100),
+                             make_flow(3, pod_id("shop", "be", "be-0"), pod_id("shop", "fe", "fe-0"), 1, 100)};
+  m.update_flows(live);
+  ASSERT_EQ(m.flows().series(), 6u);
+
+  auto t0 = FlowMetrics::Clock::time_point{} + std::chrono::hours(1);
+  m.flows().pod_deleted("shop", "fe-0", t0);
+  EXPECT_EQ(m.flows().expire(t0 + std::chrono::seconds(59)), 0u);
+  EXPECT_EQ(m.flows().series(), 6u);
+  EXPECT_EQ(m.flows().expire(t0 + std::chrono::seconds(60)), 4u);  // fe-0 as source and as destination
+  EXPECT_EQ(m.flows().series(), 2u);
+  std::string expo = m.expose();
+  EXPECT_EQ(expo.find("\"fe-0\""), std::string::npos);
+  EXPECT_NE(expo.find("\"fe-1\""), std::string::npos);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flow_series_removed_total", {}), 4);
+
+  // A pod that comes back within the grace period keeps its series.
+  m.flows().pod_deleted("shop", "fe-1", t0);
+  m.flows().pod_restored("shop", "fe-1");
+  EXPECT_EQ(m.flows().expire(t0 + std::chrono::hours(1)), 0u);
+  EXPECT_EQ(m.flows().series(), 2u);
+}
+
+AgentSnapshot full_snapshot() {
+  AgentSnapshot s;
+  s.interfaces = {{7, "veth1a2b", "pod", "afxdp", "tcx", 10, 1000, 20, 2000},
+                  {2, "eth0", "physical", "afxdp", "tcx", 100, 100000, 200, 200000}};
+  AgentStatus& st = s.status;
+  st.version = "0.1.0";
+  st.ready = true;
+  st.backend = "afpacket";
+  st.backend_reason = "AF_XDP socket: EPERM";
+  st.kernel_features = {{"tcx", true}, {"afxdp", false}};
+  st.fallbacks = {{"backend", "afpacket", "AF_XDP socket: EPERM"}};
+  st.samples_received = 12345;
+  st.losses = {{"sampler", "sequence_gap", 3},
+               {"xdp", "xsk_ring_full", 4},
+               {"xdp", "fill_ring_empty", 5},
+               {"worker", "table_full", 6}};
+  st.parse_errors = {{"truncated", 2}, {"unknown_ethertype", 1}};
+  st.active_flows = 42;
+  st.flow_evictions = 7;
+  st.watches = {{"pods", true, true, 1700000000000000000ull, 1, 0, 0}};
+  return s;
+}
+
+TEST(AgentMetrics, FullExpositionPassesPromtool) {
+  SnapshotStore store;
+  store.publish(full_snapshot());
+  AgentMetrics m(store, {});
+  FlowView f = make_flow(1, pod_id("shop", "frontend", "fe-0"), Identity{}, 3, 300);
+  f.tcp_flags = 0x02;
+  FlowView icmp = make_flow(2, Identity{"node-a", "", "", "", "", ""}, pod_id("shop", "frontend", "fe-0"), 1, 84);
+  icmp.protocol = IPPROTO_ICMP;
+  std::vector<FlowView> live{f, icmp};
+  m.update_flows(live);
+  std::string expo = m.expose();
+
+  for (const char* name :
+       {"netring_flow_bytes_total", "netring_flow_packets_total", "netring_interface_bytes_total",
+        "netring_interface_packets_total", "netring_samples_received_total", "netring_samples_lost_total",
+        "netring_tcp_flags_total", "netring_icmp_packets_total", "netring_flows_active", "netring_flow_evictions_total",
+        "netring_parse_errors_total", "netring_capture_backend_info", "netring_kubernetes_watch_up",
+        "netring_build_info", "netring_flow_series_dropped_total", "netring_ready"})
+    EXPECT_NE(expo.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_samples_lost_total", {{"stage", "xdp"}, {"reason", "xsk_ring_full"}}), 4);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_interface_bytes_total",
+                            {{"interface", "eth0"}, {"role", "physical"}, {"direction", "tx"}, {"ifindex", "2"}}),
+                   200000);
+  EXPECT_DOUBLE_EQ(
+      value_of(expo, "netring_capture_backend_info", {{"backend", "afpacket"}, {"reason", "AF_XDP socket: EPERM"}}), 1);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_flows_active", {}), 42);
+
+  char path[] = "/tmp/netring-metrics-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, expo.data(), expo.size()), static_cast<ssize_t>(expo.size()));
+  close(fd);
+  auto r = testing::sh(std::string("promtool check metrics < ") + path);
+  unlink(path);
+  EXPECT_TRUE(r.ok()) << r.output << "\n--- exposition ---\n" << expo;
+
+  // And promtool does fail on a bad exposition, so the check above means something.
+  auto bad = testing::sh("printf '# TYPE foo counter\\nfoo 1\\n' | promtool check metrics");
+  EXPECT_FALSE(bad.ok()) << bad.output;
+}
+
+TEST(MetricsServer, ServesMetricsHealthAndReadinessOverHttp) {
+  SnapshotStore store;
+  AgentMetrics m(store, {});
+  MetricsServer server(m, store);
+  auto addr = http::parse_listen_address("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  auto started = server.start(*addr);
+  ASSERT_TRUE(started.ok()) << started.error().message();
+  httplib::Client c("127.0.0.1", server.port());
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("netring_build_info{"), std::string::npos);
+  EXPECT_EQ(metrics->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  auto health = c.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto notready = c.Get("/readyz");
+  ASSERT_TRUE(notready);
+  EXPECT_EQ(notready->status, 503);
+  store.publish(full_snapshot());
+  auto ready = c.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  server.stop();
+}
+
+TEST(ListenAddress, ParsesAndRejects) {
+  auto a = http::parse_listen_address("127.0.0.1:9991");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 9991);
+  EXPECT_TRUE(a->is_loopback());
+  auto b = http::parse_listen_address("0.0.0.0:9990");
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->is_loopback());
+  auto c = http::parse_listen_address("[::1]:9991");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_TRUE(c->is_loopback());
+  EXPECT_EQ(c->str(), "[::1]:9991");
+  auto d = http::parse_listen_address(":9990");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->host, "0.0.0.0");
+  for (const char* bad : {"9990", "127.0.0.1:", "127.0.0.1:70000", "example.com:80", "[10.0.0.1]:80", "1.2.3:80"}) {
+    auto r = http::parse_listen_address(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.error().message().find(bad), std::string::npos) << r.error().message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace netring::agent::metrics
