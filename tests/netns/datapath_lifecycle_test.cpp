@@ -12,6 +12,10 @@
 #include <string>
 #include <thread>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/sample_meta.h"
 #include "pkg/datapath/datapath.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
@@ -60,7 +64,9 @@ pid_t spawn_agent(const Netns& ns, int ifindex, AttachMode mode) {
     const std::string path = "/run/netns/" + ns.name();
     const int nsfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (nsfd < 0 || ::setns(nsfd, CLONE_NEWNET) != 0) ::_exit(2);
-    auto d = Datapath::create(options(mode));
+    auto o = options(mode);
+    o.programs.heartbeat_timeout_ns = 1'000'000'000;  // its stale filters stop cloning 1 s after death
+    auto d = Datapath::create(o);
     if (!d || !(*d)->hook(ifindex, 1, Role::kPod)) ::_exit(3);
     if (::write(pipefd[1], "R", 1) != 1) ::_exit(4);
     for (;;) {
@@ -104,6 +110,43 @@ std::size_t tcx_count(const Netns& ns, int ifindex, HookPoint p) {
   return n;
 }
 
+// Clone attempts and heartbeat-gated skips of the program at netring's
+// clsact handle, read through the program's own maps (it belongs to a dead
+// process: only its id leads to it).
+struct StaleStats {
+  bool found = false;
+  std::uint64_t clone_attempts = 0, heartbeat_stale = 0;
+};
+StaleStats stale_sampler_stats(const Netns& ns, int ifindex) {
+  StaleStats out;
+  ns.within([&] {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, q, .handle = netring::datapath::kClsactHandle,
+                .priority = netring::datapath::kClsactPriority);
+    if (bpf_tc_query(&hook, &q) != 0) return;
+    netring::UniqueFd prog(bpf_prog_get_fd_by_id(q.prog_id));
+    if (!prog) return;
+    std::uint32_t map_ids[16] = {};
+    bpf_prog_info info{};
+    info.nr_map_ids = 16;
+    info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids);
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) return;
+    for (std::uint32_t i = 0; i < info.nr_map_ids && i < 16; ++i) {
+      netring::UniqueFd map(bpf_map_get_fd_by_id(map_ids[i]));
+      bpf_map_info mi{};
+      __u32 mlen = sizeof mi;
+      if (!map || bpf_obj_get_info_by_fd(map.get(), &mi, &mlen) != 0 || std::string(mi.name) != "stats") continue;
+      auto v = netring::datapath::read_percpu_u64_array(map.get(), NETRING_ST__MAX);
+      if (!v) return;
+      out.found = true;
+      out.clone_attempts = (*v)[NETRING_ST_CLONE_ATTEMPTS];
+      out.heartbeat_stale = (*v)[NETRING_ST_HEARTBEAT_STALE];
+    }
+  });
+  return out;
+}
+
 class DatapathLifecycle : public ::testing::TestWithParam<AttachMode> {};
 
 TEST_P(DatapathLifecycle, SigkillThenRestartThenCleanShutdown) {
@@ -122,9 +165,17 @@ TEST_P(DatapathLifecycle, SigkillThenRestartThenCleanShutdown) {
   auto out = pod.run_ok("ping -q -c 20 -i 0.01 -W 2 10.82.0.1");
   EXPECT_NE(out.find(" 0% packet loss"), std::string::npos) << out;
   if (mode == AttachMode::kClsact) {
-    // Classic filters outlive their process (the heartbeat gate stops their cloning).
+    // Classic filters outlive their process; the heartbeat gate stops their
+    // cloning once the dead agent's timeout (1 s) has passed.
     EXPECT_EQ(count_sampler_filters(host, dev, "ingress"), 1);
     EXPECT_EQ(count_sampler_filters(host, dev, "egress"), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const StaleStats before = stale_sampler_stats(host, hooked);
+    ASSERT_TRUE(before.found);
+    pod.run_ok("ping -q -c 10 -i 0.01 -W 2 10.82.0.1");
+    const StaleStats after = stale_sampler_stats(host, hooked);
+    EXPECT_EQ(after.clone_attempts, before.clone_attempts) << "a dead agent's sampler kept cloning";
+    EXPECT_GE(after.heartbeat_stale - before.heartbeat_stale, 10u);
   } else {
     // tcx links die with the fds of their process.
     EXPECT_EQ(tcx_count(host, hooked, HookPoint::kIngress), 0u);
