@@ -27,18 +27,18 @@ Features probe_features() {
   if (prog) {
     f.bpf_loading = true;
   } else {
-    Error e("bpf_prog_load(SCHED_CLS)", -prog.release());
-    if (e.code() == EPERM) e = std::move(e).with_hint("needs CAP_BPF and CAP_NET_ADMIN");
-    f.bpf_error = e.message();
+    const int err = -prog.release();
+    f.bpf_error =
+        Error("bpf_prog_load(SCHED_CLS)", err, "probe program", err == EPERM ? "needs CAP_BPF and CAP_NET_ADMIN" : "")
+            .message();
   }
   f.tcx = f.bpf_loading && tcx_supported();
   UniqueFd xsk(::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0));
   if (xsk) {
     f.af_xdp = true;
   } else {
-    Error e = Error::from_errno("socket(AF_XDP)");
-    if (e.code() == EPERM) e = std::move(e).with_hint("needs CAP_NET_RAW");
-    f.af_xdp_error = e.message();
+    const int err = errno;
+    f.af_xdp_error = Error("socket(AF_XDP)", err, "", err == EPERM ? "needs CAP_NET_RAW" : "").message();
   }
   return f;
 }
