@@ -96,12 +96,23 @@ void unhook(const Topology& t, std::optional<TcHook>& h) {
 }
 
 // A TC program of another owner: returns `verdict` for every packet.
-netring::UniqueFd other_owner_program(int verdict) {
-  bpf_insn insns[] = {
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = verdict},
-      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-  };
-  int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "other_owner", "GPL", insns, 2, nullptr);
+netring::UniqueFd other_owner_program(int verdict, int redirect_ifindex = 0) {
+  std::vector<bpf_insn> insns;
+  if (verdict == NETRING_TCX_REDIRECT) {
+    // return bpf_redirect(redirect_ifindex, 0): what a CNI does with pod traffic.
+    insns = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .src_reg = 0, .off = 0, .imm = redirect_ifindex},
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .src_reg = 0, .off = 0, .imm = 0},
+        {.code = BPF_JMP | BPF_CALL, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = BPF_FUNC_redirect},
+        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+    };
+  } else {
+    insns = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = verdict},
+        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+    };
+  }
+  int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "other_owner", "GPL", insns.data(), insns.size(), nullptr);
   EXPECT_GE(fd, 0) << "loading the other owner's program: " << std::strerror(-fd);
   return netring::UniqueFd(fd);
 }
@@ -204,7 +215,7 @@ TEST_P(TcxCoexistence, OursRunsFirstAndTheOtherStillDecides) {
   configure(p, t);
   auto h = hook(t, p.sampler_ingress_fd(), HookPoint::kIngress, AttachMode::kTcx);
   ASSERT_TRUE(h);
-  auto other = other_owner_program(verdict);
+  auto other = other_owner_program(verdict, t.mirror.ifindex_b());
   ASSERT_TRUE(other);
   // The other owner attaches at the head after us, the way a CNI restarting
   // would.
@@ -228,15 +239,16 @@ TEST_P(TcxCoexistence, OursRunsFirstAndTheOtherStillDecides) {
   EXPECT_FALSE(*again);
 
   auto r = t.pod.run("ping -c 3 -i 0.1 -W 1 10.77.0.1");
-  if (verdict == NETRING_TCX_DROP)
-    EXPECT_FALSE(r.ok()) << "the other owner's drop did not decide";
-  else
+  if (verdict == NETRING_TCX_PASS)
     EXPECT_TRUE(r.ok()) << r.output;
+  else
+    EXPECT_FALSE(r.ok()) << "the other owner's drop/redirect did not decide";
   EXPECT_GE(ingress_skbs(p, t.hooked), 3u);
   EXPECT_GE(clone_attempts(p), 3u);
   unhook(t, h);
 }
 
-INSTANTIATE_TEST_SUITE_P(Verdicts, TcxCoexistence, ::testing::Values(NETRING_TCX_PASS, NETRING_TCX_DROP));
+INSTANTIATE_TEST_SUITE_P(Verdicts, TcxCoexistence,
+                         ::testing::Values(NETRING_TCX_PASS, NETRING_TCX_DROP, NETRING_TCX_REDIRECT));
 
 }  // namespace
