@@ -1,7 +1,8 @@
 // Pod-to-pod iperf3 TCP throughput through hooked host-side veths, sampler
 // at rates 1, 100 and 1000 with a capture consumer draining the mirror,
 // against the same pods unhooked. Runs alternate (unhooked, 1, 100, 1000,
-// unhooked, ...); the median of each is printed with its ratio to unhooked,
+// rotated by one each round); the median of each is printed with its ratio
+// to unhooked,
 // and, per sampled rate, samples delivered per second and samples lost.
 //
 //   datapath_bench [rounds=5] [seconds=2] [snap_len=128]
@@ -130,7 +131,10 @@ int main(int argc, char** argv) {
   std::map<std::uint32_t, std::vector<double>> gbps, samples_per_s;
   std::map<std::uint32_t, std::uint64_t> lost, delivered, clone_fail;
   for (int r = 0; r < rounds; ++r) {
-    for (std::uint32_t rate : configs) {
+    // Rotate the order each round so no configuration always runs first
+    // (or always right after another) on a machine whose load drifts.
+    for (std::size_t k = 0; k < configs.size(); ++k) {
+      const std::uint32_t rate = configs[(k + static_cast<std::size_t>(r)) % configs.size()];
       host.within([&] {
         (void)dp->heartbeat();
         if (rate == 0) {
