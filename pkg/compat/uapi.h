@@ -61,6 +61,27 @@
 #define NETRING_TCX_DROP 2
 #define NETRING_TCX_REDIRECT 7
 
+/* union bpf_attr.query as of 6.6 (link_ids and revision are new): the tcx
+ * order check needs the link ids, which Debian's 6.1 header and libbpf 1.1's
+ * bpf_prog_query_opts do not have. Passed to bpf(BPF_PROG_QUERY) with its own
+ * size; older kernels reject the unknown tail only if it is non-zero. */
+struct netring_bpf_query_attr {
+	__u32 target_ifindex;
+	__u32 attach_type;
+	__u32 query_flags;
+	__u32 attach_flags;
+	__aligned_u64 prog_ids;
+	__u32 count;
+	__u32 pad;
+	__aligned_u64 prog_attach_flags;
+	__aligned_u64 link_ids;
+	__aligned_u64 link_attach_flags;
+	__u64 revision;
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct netring_bpf_query_attr) == 64, "bpf_attr.query layout (6.6)");
+#endif
+
 /* ---- linux/netdev.h (6.3): XDP features over generic netlink ---- */
 
 #define NETRING_NETDEV_FAMILY_NAME "netdev"

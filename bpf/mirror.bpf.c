@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The mirror program: TC egress on the mirror link's near end (nr-mirror0).
+ *
+ * Every skb here is a clone the sampler made, so it is ours to change:
+ * truncate it to the snap length first (one frame per sample instead of the
+ * ~45 segments veth would make of a GSO clone on the far end, and the
+ * header is then pushed onto a small skb), then prepend the sample header
+ * (sample_meta.h). Anything without the sampler's mark tag is dropped and
+ * counted: the mirror carries samples only.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/sample_meta.h"
+
+/* Bytes of the original frame to keep; 0 keeps it whole. Set before load. */
+volatile const __u32 snap_len = 128;
+/* Queues of the mirror link (one per capture worker). Set before load. */
+volatile const __u32 mirror_queues = 1;
+
+/* The sampler's config map (user space passes the same map): the rate. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct netring_if_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETRING_MST__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} mirror_stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&mirror_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+SEC("tc")
+int mirror_egress(struct __sk_buff *skb)
+{
+	struct netring_sample_hdr hdr = {
+		.eth_dst = NETRING_SAMPLE_DST_MAC,
+		.eth_src = NETRING_SAMPLE_SRC_MAC,
+	};
+	struct netring_if_config *cfg;
+	__u32 mark = skb->mark, ifindex, orig_len = skb->len;
+
+	if ((mark >> NETRING_MARK_TAG_SHIFT) != NETRING_MARK_TAG) {
+		stat_inc(NETRING_MST_FOREIGN);
+		return TC_ACT_SHOT;
+	}
+	ifindex = mark & NETRING_MARK_IFINDEX_MASK;
+
+	hdr.eth_proto = bpf_htons(NETRING_SAMPLE_ETH_P);
+	hdr.magic = NETRING_SAMPLE_MAGIC;
+	hdr.version = NETRING_SAMPLE_VERSION;
+	hdr.hdr_len = sizeof(hdr);
+	hdr.direction = (mark & NETRING_MARK_DIR_BIT) ? NETRING_DIR_EGRESS : NETRING_DIR_INGRESS;
+	hdr.ifindex = ifindex;
+	cfg = bpf_map_lookup_elem(&config, &ifindex);
+	hdr.rate = cfg ? cfg->rate : 0;
+	hdr.orig_len = orig_len;
+	/* Same CPU as the sampler: the clone reached this hook synchronously
+	 * through dev_queue_xmit (see sample_meta.h). */
+	hdr.cpu = bpf_get_smp_processor_id();
+	hdr.seq = skb->priority;
+	hdr.gso_segs = skb->gso_segs ? skb->gso_segs : 1;
+	hdr.snap_len = snap_len;
+	hdr.tstamp_ns = bpf_ktime_get_ns();
+
+	if (snap_len && orig_len > snap_len) {
+		if (bpf_skb_change_tail(skb, snap_len, 0)) {
+			stat_inc(NETRING_MST_TRIM_ERRORS);
+			return TC_ACT_SHOT;
+		}
+		hdr.flags |= NETRING_SAMPLE_F_TRUNCATED;
+	}
+	if (bpf_skb_change_head(skb, sizeof(hdr), 0) ||
+	    bpf_skb_store_bytes(skb, 0, &hdr, sizeof(hdr), 0)) {
+		stat_inc(NETRING_MST_HEAD_ERRORS);
+		return TC_ACT_SHOT;
+	}
+	/* The clone must not look like the original to anything downstream. */
+	skb->mark = 0;
+	skb->priority = 0;
+	/* One queue per CPU, so each CPU's samples reach one capture socket in
+	 * sequence order. The clone has no socket and veth no XPS by default, so
+	 * netdev_pick_tx falls to skb_tx_hash, which takes a recorded queue
+	 * (queue_mapping - 1) as is. veth delivers on the peer's RX queue of the
+	 * same index. */
+	if (mirror_queues > 1)
+		skb->queue_mapping = hdr.cpu % mirror_queues + 1;
+	stat_inc(NETRING_MST_PASSES);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,179 @@
+/* The contract between the sampler, the mirror program and user space.
+ *
+ * Plain C (UAPI types only) so that the BPF programs and the C++ library
+ * include the same definitions.
+ *
+ * 1. sampler -> mirror, in the clone's skb->mark and skb->priority
+ *
+ *    The sampler never writes the original packet's bytes (a direct store
+ *    makes the verifier add an unclone prologue to every invocation, which
+ *    drops the packet when uncloning fails). It sets mark and priority on the
+ *    original, calls bpf_clone_redirect (skb_clone copies both fields into the
+ *    clone) and restores them right after, before anything else can see them.
+ *
+ *      skb->mark      bits 31..28  NETRING_MARK_TAG (0xA): a clone from the sampler
+ *                     bit  27      direction: 0 ingress, 1 egress
+ *                     bits 26..24  reserved, 0
+ *                     bits 23..0   source ifindex (the sampler clones nothing
+ *                                  from an interface whose ifindex needs more)
+ *      skb->priority  the per-CPU sequence number of the clone attempt
+ *
+ *    Everything else the header needs comes from the clone itself (skb_clone
+ *    shares skb_shinfo, so len and gso_segs are the original's), from the
+ *    shared config map (rate), or from the CPU: bpf_clone_redirect to a
+ *    device's egress runs dev_queue_xmit and therefore the mirror's egress
+ *    hook synchronously, on the sampler's CPU, with bottom halves disabled.
+ *
+ * 2. mirror -> user space: the frame on the mirror's far end is
+ *
+ *      struct netring_sample_hdr (56 bytes) | the original frame, from its
+ *      Ethernet header, truncated to the snap length
+ *
+ *    The header starts with an Ethernet header of its own (locally
+ *    administered addresses, EtherType 0x88B5 "local experimental") so the
+ *    far end's stack classifies the frame as PACKET_OTHERHOST of an unknown
+ *    protocol and ignores it, and tcpdump shows it for what it is.
+ *
+ *    Byte layout (all fields after eth_proto in host byte order: the header
+ *    never leaves the node):
+ *
+ *      off size field
+ *        0   6  eth_dst       NETRING_SAMPLE_DST_MAC
+ *        6   6  eth_src       NETRING_SAMPLE_SRC_MAC
+ *       12   2  eth_proto     0x88B5, big endian
+ *       14   2  magic         NETRING_SAMPLE_MAGIC ("NR" read as little endian)
+ *       16   1  version       NETRING_SAMPLE_VERSION
+ *       17   1  hdr_len       sizeof(struct netring_sample_hdr); frame data follows
+ *       18   1  direction     NETRING_DIR_INGRESS / NETRING_DIR_EGRESS
+ *       19   1  flags         NETRING_SAMPLE_F_*
+ *       20   4  ifindex       interface the original passed
+ *       24   4  rate          N the sampler used (config at the time of the mirror pass)
+ *       28   4  orig_len      skb->len of the original (L2 header included)
+ *       32   4  cpu           CPU that sampled it
+ *       36   4  seq           per-CPU sequence number (gaps = lost samples)
+ *       40   2  gso_segs      max(1, gso_segs) of the original: wire packets
+ *       42   2  snap_len      snap length the mirror applied (0: none)
+ *       44   4  reserved      0
+ *       48   8  tstamp_ns     bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the mirror
+ *
+ *    Sampling probability p = min(1, gso_segs / rate); weight 1/p (skbs the
+ *    sample stands for) =
+ *    max(1, rate / gso_segs), computed by user space (floating point); wire
+ *    packets it stands for = gso_segs / p = max(rate, gso_segs).
+ */
+#ifndef NETRING_BPF_SAMPLE_META_H
+#define NETRING_BPF_SAMPLE_META_H
+
+#include <linux/types.h>
+
+#define NETRING_SAMPLE_MAGIC 0x524e /* bytes 'N' 'R' */
+#define NETRING_SAMPLE_VERSION 1
+#define NETRING_SAMPLE_ETH_P 0x88B5
+
+#define NETRING_SAMPLE_DST_MAC {0x06, 0x6e, 0x72, 0x00, 0x00, 0x01}
+#define NETRING_SAMPLE_SRC_MAC {0x06, 0x6e, 0x72, 0x00, 0x00, 0x02}
+
+#define NETRING_DIR_INGRESS 0
+#define NETRING_DIR_EGRESS 1
+
+#define NETRING_SAMPLE_F_TRUNCATED (1U << 0) /* orig_len > captured frame */
+
+#define NETRING_MARK_TAG 0xAU
+#define NETRING_MARK_TAG_SHIFT 28
+#define NETRING_MARK_DIR_BIT (1U << 27)
+#define NETRING_MARK_IFINDEX_MASK 0x00ffffffU
+
+struct netring_sample_hdr {
+	__u8 eth_dst[6];
+	__u8 eth_src[6];
+	__be16 eth_proto;
+	__u16 magic;
+	__u8 version;
+	__u8 hdr_len;
+	__u8 direction;
+	__u8 flags;
+	__u32 ifindex;
+	__u32 rate;
+	__u32 orig_len;
+	__u32 cpu;
+	__u32 seq;
+	__u16 gso_segs;
+	__u16 snap_len;
+	__u32 reserved;
+	__u64 tstamp_ns;
+} __attribute__((packed, aligned(4)));
+
+/* ---- maps shared by sampler, mirror and user space ---- */
+
+enum netring_role {
+	NETRING_ROLE_POD = 0,      /* a pod's host-side veth */
+	NETRING_ROLE_PHYSICAL = 1, /* a NIC: tunnel encapsulations leaving it are skipped */
+};
+
+/* config map value, keyed by ifindex (__u32). */
+struct netring_if_config {
+	__u32 rate; /* N: sample with p = min(1, gso_segs / N); 0 = count only */
+	__u32 role; /* enum netring_role */
+};
+
+/* settings map: one entry (key 0). */
+struct netring_settings {
+	__u32 mirror_ifindex;  /* 0: never clone */
+	__u32 flags;           /* NETRING_SET_F_* */
+	__u64 heartbeat_timeout_ns;
+};
+
+#define NETRING_SET_F_SKIP_IPIP (1U << 0)  /* IPv4-in-IP (proto 4) */
+#define NETRING_SET_F_SKIP_IP6IP (1U << 1) /* IPv6-in-IP (proto 41) */
+
+/* counters map key: exact per-interface per-direction totals (per-CPU values). */
+struct netring_if_key {
+	__u32 ifindex;
+	__u32 direction;
+};
+
+/* counters map value. bytes sums skb->len (one L2+L3+L4 header per skb, as
+ * /sys/class/net/<dev>/statistics counts on veth); segs sums max(1, gso_segs),
+ * the packets on the wire, while skbs counts one per skb like rx_packets /
+ * tx_packets of a veth. A GSO skb of 45 segments is 1 skb and 45 segs. */
+struct netring_if_counters {
+	__u64 skbs;
+	__u64 segs;
+	__u64 bytes;
+};
+
+/* Per-CPU stage counters of the sampler (stats map index). */
+enum netring_sampler_stat {
+	NETRING_ST_SEQ = 0,           /* the per-CPU sequence counter itself */
+	NETRING_ST_CLONE_ATTEMPTS,    /* bpf_clone_redirect calls */
+	NETRING_ST_CLONE_FAILURES,    /* ... that returned non-zero */
+	NETRING_ST_HEARTBEAT_STALE,   /* chosen, but not cloned: agent heartbeat stale */
+	NETRING_ST_SKIP_FORWARDED,    /* egress, ingress_ifindex != 0: sampled on ingress */
+	NETRING_ST_SKIP_TUNNEL,       /* egress encapsulation on a physical interface */
+	NETRING_ST_SKIP_IFINDEX,      /* ifindex does not fit the mark */
+	NETRING_ST_NO_CONFIG,         /* interface without a config entry */
+	NETRING_ST__MAX,
+};
+
+/* Per-CPU stage counters of the mirror program. */
+enum netring_mirror_stat {
+	NETRING_MST_PASSES = 0,      /* clones stamped and passed on */
+	NETRING_MST_FOREIGN,         /* not a sampler clone (mark tag missing): dropped */
+	NETRING_MST_TRIM_ERRORS,     /* bpf_skb_change_tail failed */
+	NETRING_MST_HEAD_ERRORS,     /* bpf_skb_change_head / store failed */
+	NETRING_MST__MAX,
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is ABI");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, magic) == 14, "magic offset");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, ifindex) == 20, "ifindex offset");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, seq) == 36, "seq offset");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, tstamp_ns) == 48, "tstamp offset");
+static_assert(sizeof(struct netring_settings) == 16, "settings layout");
+static_assert(sizeof(struct netring_if_counters) == 24, "counters layout");
+#else
+_Static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is ABI");
+#endif
+
+#endif /* NETRING_BPF_SAMPLE_META_H */

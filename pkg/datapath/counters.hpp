@@ -1,0 +1,55 @@
+// Exact interface counters and per-stage loss counters, summed over CPUs
+// from the sampler's and mirror's per-CPU maps.
+//
+// How the interface counters compare with /sys/class/net/<dev>/statistics:
+// a veth counts one packet of skb->len per skb, GSO super-packets included;
+// `skbs` and `bytes` here are the same quantities. `segs` counts
+// max(1, gso_segs) per skb: the packets that are (or were, before GRO) on
+// the wire. A NIC driver usually counts wire segments in tx_packets and the
+// replicated headers in tx_bytes, so `bytes` is below its tx_bytes by
+// (segs - skbs) header lengths.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pkg/common/error.hpp"
+
+namespace netring::datapath {
+
+struct InterfaceCounters {
+  std::uint32_t ifindex = 0;
+  std::uint32_t direction = 0;  // NETRING_DIR_*
+  std::uint64_t skbs = 0;
+  std::uint64_t segs = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Every counted sample that did not reach user space shows up in one of
+// these (or in the capture source's own Stats, or as a sequence gap).
+struct StageCounters {
+  std::uint64_t clone_attempts = 0;
+  std::uint64_t clone_failures = 0;
+  std::uint64_t heartbeat_stale = 0;  // chosen but not cloned: agent heartbeat stale
+  std::uint64_t skip_forwarded = 0;   // egress packets sampled at their ingress instead
+  std::uint64_t skip_tunnel = 0;      // encapsulations leaving a NIC
+  std::uint64_t skip_ifindex = 0;
+  std::uint64_t no_config = 0;
+  std::uint64_t mirror_passes = 0;
+  std::uint64_t mirror_foreign = 0;
+  std::uint64_t mirror_errors = 0;  // trim + head errors
+  std::uint64_t sequence_gaps = 0;  // seen in user space (SampleDecoder)
+  std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
+};
+
+// Sums the per-CPU values of a PERCPU_ARRAY of u64, `n` entries.
+Result<std::vector<std::uint64_t>> read_percpu_u64_array(int map_fd, std::uint32_t n);
+
+// One interface and direction; zeroes when the entry does not exist.
+Result<InterfaceCounters> read_interface_counters(int counters_map_fd, std::uint32_t ifindex, std::uint32_t direction);
+// Every entry of the counters map.
+Result<std::vector<InterfaceCounters>> read_all_interface_counters(int counters_map_fd);
+
+Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats_fd);
+
+}  // namespace netring::datapath

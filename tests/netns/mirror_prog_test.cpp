@@ -1,0 +1,134 @@
+// The mirror program run by the kernel on crafted clones (BPF_PROG_TEST_RUN):
+// header written, frame truncated, foreign packets dropped and counted.
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include <cstring>
+#include <optional>
+
+#include "bpf/sample_meta.h"
+#include "pkg/datapath/counters.hpp"
+#include "pkg/datapath/programs.hpp"
+#include "pkg/datapath/sample.hpp"
+#include "tests/testing/bpf_prog_run.hpp"
+#include "tests/testing/packet_builder.hpp"
+
+namespace {
+
+using netring::datapath::DecodeStatus;
+using netring::datapath::ProgramOptions;
+using netring::datapath::Programs;
+using netring::datapath::Sample;
+using netring::datapath::SampleDirection;
+using netring::testing::PacketBuilder;
+using netring::testing::prog_run;
+
+std::optional<Programs> load(std::uint32_t snap) {
+  ProgramOptions o;
+  o.snap_len = snap;
+  auto p = Programs::load(o);
+  EXPECT_TRUE(p) << p.error().message();
+  if (!p) return std::nullopt;
+  return std::optional<Programs>(std::move(p).value());
+}
+
+std::uint32_t mark_for(std::uint32_t ifindex, bool egress) {
+  return (NETRING_MARK_TAG << NETRING_MARK_TAG_SHIFT) | (egress ? NETRING_MARK_DIR_BIT : 0) | ifindex;
+}
+
+std::uint64_t mirror_stat(const Programs& p, int idx) {
+  auto v = netring::datapath::read_percpu_u64_array(p.mirror_stats_map_fd(), NETRING_MST__MAX);
+  EXPECT_TRUE(v);
+  return v ? (*v)[idx] : 0;
+}
+
+Sample decode(const std::vector<std::uint8_t>& out) {
+  Sample s;
+  auto st = netring::datapath::decode_sample(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(out.data()), out.size()), s);
+  EXPECT_EQ(st, DecodeStatus::kOk) << to_string(st);
+  return s;
+}
+
+TEST(MirrorProg, WritesHeaderAndTruncatesToSnapLength) {
+  auto p = load(128);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->set_interface(17, 100, NETRING_ROLE_POD));
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(1400).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(17, true);
+  ctx.priority = 4242;
+  ctx.gso_segs = 9;
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  ASSERT_EQ(r.data.size(), sizeof(netring_sample_hdr) + 128);
+
+  netring_sample_hdr h;
+  std::memcpy(&h, r.data.data(), sizeof h);
+  EXPECT_EQ(r.data[12], 0x88);
+  EXPECT_EQ(r.data[13], 0xB5);
+  EXPECT_EQ(h.magic, NETRING_SAMPLE_MAGIC);
+  EXPECT_EQ(h.version, NETRING_SAMPLE_VERSION);
+  EXPECT_EQ(h.hdr_len, sizeof h);
+
+  Sample s = decode(r.data);
+  EXPECT_EQ(s.info.ifindex, 17u);
+  EXPECT_EQ(s.info.direction, SampleDirection::kEgress);
+  EXPECT_EQ(s.info.rate, 100u);
+  EXPECT_EQ(s.info.orig_len, pkt.size());
+  EXPECT_EQ(s.info.seq, 4242u);
+  EXPECT_EQ(s.info.gso_segs, 9);
+  EXPECT_TRUE(s.info.truncated);
+  EXPECT_NE(s.info.tstamp_ns, 0u);
+  EXPECT_DOUBLE_EQ(s.info.weight(), 100.0 / 9.0);
+  ASSERT_EQ(s.frame.size(), 128u);
+  EXPECT_EQ(std::memcmp(s.frame.data(), pkt.data(), 128), 0) << "the kept bytes must be the original's";
+  EXPECT_EQ(ctx.mark, 0u) << "the clone leaves the mirror without the sampler's tag";
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
+}
+
+TEST(MirrorProg, ShortFramesAreKeptWhole) {
+  auto p = load(128);
+  ASSERT_TRUE(p);
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").udp(1, 2).payload(20).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(3, false);
+  ctx.priority = 1;
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  Sample s = decode(r.data);
+  EXPECT_FALSE(s.info.truncated);
+  EXPECT_EQ(s.info.direction, SampleDirection::kIngress);
+  EXPECT_EQ(s.info.rate, 0u) << "no config entry for ifindex 3";
+  ASSERT_EQ(s.frame.size(), pkt.size());
+  EXPECT_EQ(std::memcmp(s.frame.data(), pkt.data(), pkt.size()), 0);
+}
+
+TEST(MirrorProg, SnapZeroKeepsEverything) {
+  auto p = load(0);
+  ASSERT_TRUE(p);
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").udp(1, 2).payload(1000).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(3, false);
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  Sample s = decode(r.data);
+  EXPECT_EQ(s.frame.size(), pkt.size());
+}
+
+TEST(MirrorProg, ForeignPacketsAreDroppedAndCounted) {
+  auto p = load(128);
+  ASSERT_TRUE(p);
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").udp(1, 2).payload(20).build();
+  __sk_buff ctx{};
+  ctx.mark = 0x1234;
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_SHOT));
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_FOREIGN), 1u);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 0u);
+}
+
+}  // namespace
