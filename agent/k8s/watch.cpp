@@ -51,15 +51,14 @@ Result<void> Watcher::start() {
 void Watcher::stop() {
   if (!thread_.joinable()) return;
   stop_.store(true, std::memory_order_release);
-  {
-    std::unique_lock lock(mu_);
+  // httplib's stop() only affects a request already in flight; repeat it
+  // until the thread notices, in case it was just starting a new one. Called
+  // without mu_ held: the watcher thread takes mu_ inside httplib callbacks.
+  while (!done_.load()) {
     cv_.notify_all();
-    // httplib's stop() only affects a request already in flight; repeat it
-    // until the thread notices, in case it was just starting a new one.
-    while (!done_.load()) {
-      client_->stop();
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
-    }
+    client_->stop();
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return done_.load(); });
   }
   thread_.join();
 }

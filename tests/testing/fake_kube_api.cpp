@@ -173,6 +173,11 @@ void FakeKubeApi::compact() {
   events_.clear();
 }
 
+void FakeKubeApi::stall_watches(bool on) {
+  std::lock_guard lock(mu_);
+  stall_ = on;
+}
+
 void FakeKubeApi::compact_after_next_page() {
   std::lock_guard lock(mu_);
   compact_after_page_ = true;
@@ -313,6 +318,7 @@ void FakeKubeApi::serve() {
       uint64_t bookmark_gen;
       uint64_t drop_gen;
       Clock::time_point deadline;
+      bool stalled;
       std::string initial;  // ADDED events for a watch from "0"
     };
     auto st = std::make_shared<State>();
@@ -323,6 +329,7 @@ void FakeKubeApi::serve() {
     st->drop_gen = drop_gen_;
     long timeout = req.has_param("timeoutSeconds") ? std::stol(req.get_param_value("timeoutSeconds")) : 1800;
     st->deadline = Clock::now() + std::chrono::seconds(timeout);
+    st->stalled = stall_;
     if (rv_param.empty() || rv_param == "0") {
       for (const auto& [key, obj] : objects_[resource]) {
         json o = json::parse(obj.json);
@@ -343,6 +350,10 @@ void FakeKubeApi::serve() {
           st->initial.clear();
           while (true) {
             if (stopping_ || drop_gen_ != st->drop_gen) return false;  // cut: no terminating chunk
+            if (st->stalled) {
+              cv_.wait_for(lk, std::chrono::milliseconds(100));
+              continue;
+            }
             for (const Event& ev : events_) {
               if (ev.rv <= st->last || ev.resource != st->resource) continue;
               out += "{\"type\":\"" + ev.type + "\",\"object\":" + ev.object + "}\n";

@@ -72,6 +72,8 @@ class FakeKubeApi {
   void compact_after_next_page();
   // Cuts every open watch connection mid-stream, without a terminating chunk.
   void drop_watches();
+  // Watches opened from now on ignore timeoutSeconds and send nothing (a half-dead connection).
+  void stall_watches(bool on);
   // The next `n` requests get HTTP `status` with a Status body.
   void fail_next(int n, int status);
 
@@ -113,6 +115,7 @@ class FakeKubeApi {
   std::vector<std::string> requests_;
   std::map<std::string, int> open_watches_, max_open_watches_;
   bool compact_after_page_ = false;
+  bool stall_ = false;
   int fail_count_ = 0;
   int fail_status_ = 0;
 };
