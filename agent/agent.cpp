@@ -14,9 +14,8 @@
 namespace netring::agent {
 
 int run_agent(const Config& config) {
-  log::info("starting", {{"version", NETRING_VERSION},
-                         {"node", config.node_name},
-                         {"config", config_to_json(config).dump()}});
+  log::info("starting",
+            {{"version", NETRING_VERSION}, {"node", config.node_name}, {"config", config_to_json(config).dump()}});
   // Block the stop signals and take them synchronously, so no handler runs on
   // an arbitrary thread and threads started later inherit the mask.
   sigset_t stop;

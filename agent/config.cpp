@@ -35,9 +35,9 @@ struct Value {
 };
 
 struct FieldDesc {
-  const char* name;          // the flag without dashes; also the config-file key
+  const char* name;  // the flag without dashes; also the config-file key
   Kind kind;
-  const char* default_text;  // parsed like any other value, so defaults pass the same checks
+  const char* default_text;          // parsed like any other value, so defaults pass the same checks
   std::vector<const char*> choices;  // kEnum
   uint64_t min = 0, max = 0;         // kUint; kDuration in milliseconds
   const char* help;
@@ -57,95 +57,258 @@ std::string dur_str(milliseconds d) {
 
 const std::vector<FieldDesc>& schema() {
   static const std::vector<FieldDesc> kSchema = {
-      {"config", Kind::kPath, "", {}, 0, 0, "JSON config file; keys are the flag names without dashes",
-       [](Config& c, const Value& v) { c.config_file = v.text; }, [](const Config& c) { return json(c.config_file); }},
-      {"node-name", Kind::kString, "", {}, 0, 0, "node this agent reports for (default: $NODE_NAME, else the host name)",
-       [](Config& c, const Value& v) { c.node_name = v.text; }, [](const Config& c) { return json(c.node_name); }},
-      {"sample-rate", Kind::kUint, "100", {}, 0, 16777216,
+      {"config",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
+       "JSON config file; keys are the flag names without dashes",
+       [](Config& c, const Value& v) { c.config_file = v.text; },
+       [](const Config& c) { return json(c.config_file); }},
+      {"node-name",
+       Kind::kString,
+       "",
+       {},
+       0,
+       0,
+       "node this agent reports for (default: $NODE_NAME, else the host name)",
+       [](Config& c, const Value& v) { c.node_name = v.text; },
+       [](const Config& c) { return json(c.node_name); }},
+      {"sample-rate",
+       Kind::kUint,
+       "100",
+       {},
+       0,
+       16777216,
        "1-in-N sampling per skb (p = min(1, gso_segs/N)); 0 = count only",
        [](Config& c, const Value& v) { c.sample_rate = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.sample_rate); }},
-      {"backend", Kind::kEnum, "auto", {"auto", "afxdp", "afpacket"}, 0, 0,
+      {"backend",
+       Kind::kEnum,
+       "auto",
+       {"auto", "afxdp", "afpacket"},
+       0,
+       0,
        "capture backend on the mirror (auto: AF_XDP, falling back to AF_PACKET)",
        [](Config& c, const Value& v) { c.backend = static_cast<Backend>(v.choice); },
        [](const Config& c) { return json(to_string(c.backend)); }},
-      {"workers", Kind::kUint, "1", {}, 1, 64, "capture workers (= mirror queues)",
+      {"workers",
+       Kind::kUint,
+       "1",
+       {},
+       1,
+       64,
+       "capture workers (= mirror queues)",
        [](Config& c, const Value& v) { c.workers = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.workers); }},
-      {"snap-len", Kind::kUint, "128", {}, 64, 65535, "bytes kept per sample",
+      {"snap-len",
+       Kind::kUint,
+       "128",
+       {},
+       64,
+       65535,
+       "bytes kept per sample",
        [](Config& c, const Value& v) { c.snap_len = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.snap_len); }},
-      {"interfaces-include", Kind::kRegex, "", {}, 0, 0, "extra interfaces to hook (overrides discovery)",
+      {"interfaces-include",
+       Kind::kRegex,
+       "",
+       {},
+       0,
+       0,
+       "extra interfaces to hook (overrides discovery)",
        [](Config& c, const Value& v) { c.interfaces_include = v.text; },
        [](const Config& c) { return json(c.interfaces_include); }},
-      {"interfaces-exclude", Kind::kRegex, "", {}, 0, 0, "interfaces never hooked (overrides discovery)",
+      {"interfaces-exclude",
+       Kind::kRegex,
+       "",
+       {},
+       0,
+       0,
+       "interfaces never hooked (overrides discovery)",
        [](Config& c, const Value& v) { c.interfaces_exclude = v.text; },
        [](const Config& c) { return json(c.interfaces_exclude); }},
-      {"physical-interfaces", Kind::kIfList, "", {}, 0, 0, "node NICs to hook (default: the devices of the default routes)",
+      {"physical-interfaces",
+       Kind::kIfList,
+       "",
+       {},
+       0,
+       0,
+       "node NICs to hook (default: the devices of the default routes)",
        [](Config& c, const Value& v) { c.physical_interfaces = v.list; },
        [](const Config& c) { return json(c.physical_interfaces); }},
-      {"capture-ports", Kind::kIfList, "", {}, 0, 0,
+      {"capture-ports",
+       Kind::kIfList,
+       "",
+       {},
+       0,
+       0,
        "interfaces carrying only mirrored copies (SPAN/TAP): XSKMAP program directly",
        [](Config& c, const Value& v) { c.capture_ports = v.list; },
        [](const Config& c) { return json(c.capture_ports); }},
-      {"tunnel-ports", Kind::kPortList, "4789,8472,6081", {}, 1, 65535,
+      {"tunnel-ports",
+       Kind::kPortList,
+       "4789,8472,6081",
+       {},
+       1,
+       65535,
        "UDP ports of encapsulations not sampled on NIC egress; decapsulated by the parser",
        [](Config& c, const Value& v) { c.tunnel_ports = v.ports; },
        [](const Config& c) { return json(c.tunnel_ports); }},
-      {"label-level", Kind::kEnum, "workload", {"node", "namespace", "workload", "pod"}, 0, 0,
+      {"label-level",
+       Kind::kEnum,
+       "workload",
+       {"node", "namespace", "workload", "pod"},
+       0,
+       0,
        "identity granularity of flow metrics",
        [](Config& c, const Value& v) { c.label_level = static_cast<LabelLevel>(v.choice); },
        [](const Config& c) { return json(to_string(c.label_level)); }},
-      {"flow-table-size", Kind::kUint, "65536", {}, 1024, 16777216, "flows per worker table",
+      {"flow-table-size",
+       Kind::kUint,
+       "65536",
+       {},
+       1024,
+       16777216,
+       "flows per worker table",
        [](Config& c, const Value& v) { c.flow_table_size = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.flow_table_size); }},
-      {"flow-idle-timeout", Kind::kDuration, "30s", {}, 1000, 24 * kMsPerHour, "a flow without packets for this long ends",
+      {"flow-idle-timeout",
+       Kind::kDuration,
+       "30s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "a flow without packets for this long ends",
        [](Config& c, const Value& v) { c.flow_idle_timeout = v.d; },
        [](const Config& c) { return json(dur_str(c.flow_idle_timeout)); }},
-      {"flow-active-timeout", Kind::kDuration, "120s", {}, 1000, 24 * kMsPerHour,
+      {"flow-active-timeout",
+       Kind::kDuration,
+       "120s",
+       {},
+       1000,
+       24 * kMsPerHour,
        "a long-lived flow is reported and restarted after this long",
        [](Config& c, const Value& v) { c.flow_active_timeout = v.d; },
        [](const Config& c) { return json(dur_str(c.flow_active_timeout)); }},
-      {"metrics-listen", Kind::kHostPort, "0.0.0.0:9990", {}, 0, 0, "Prometheus /metrics, /healthz, /readyz",
+      {"metrics-listen",
+       Kind::kHostPort,
+       "0.0.0.0:9990",
+       {},
+       0,
+       0,
+       "Prometheus /metrics, /healthz, /readyz",
        [](Config& c, const Value& v) { c.metrics_listen = v.hp; },
        [](const Config& c) { return json(c.metrics_listen.str()); }},
-      {"api-listen", Kind::kHostPort, "127.0.0.1:9991", {}, 0, 0,
+      {"api-listen",
+       Kind::kHostPort,
+       "127.0.0.1:9991",
+       {},
+       0,
+       0,
        "flow JSON API (loopback by default: reached with kubectl port-forward)",
        [](Config& c, const Value& v) { c.api_listen = v.hp; },
        [](const Config& c) { return json(c.api_listen.str()); }},
-      {"max-series", Kind::kUint, "20000", {}, 0, 4294967295ULL,
+      {"max-series",
+       Kind::kUint,
+       "20000",
+       {},
+       0,
+       4294967295ULL,
        "hard cap on flow metric series; excess is counted and dropped",
-       [](Config& c, const Value& v) { c.max_series = v.u; }, [](const Config& c) { return json(c.max_series); }},
-      {"pod-grace-period", Kind::kDuration, "60s", {}, 0, 24 * kMsPerHour,
+       [](Config& c, const Value& v) { c.max_series = v.u; },
+       [](const Config& c) { return json(c.max_series); }},
+      {"pod-grace-period",
+       Kind::kDuration,
+       "60s",
+       {},
+       0,
+       24 * kMsPerHour,
        "series and names of deleted pods disappear after this",
        [](Config& c, const Value& v) { c.pod_grace_period = v.d; },
        [](const Config& c) { return json(dur_str(c.pod_grace_period)); }},
-      {"enable-capture-api", Kind::kBool, "false", {}, 0, 0, "serve /api/v1/capture (exposes payloads: off by default)",
+      {"enable-capture-api",
+       Kind::kBool,
+       "false",
+       {},
+       0,
+       0,
+       "serve /api/v1/capture (exposes payloads: off by default)",
        [](Config& c, const Value& v) { c.enable_capture_api = v.b; },
        [](const Config& c) { return json(c.enable_capture_api); }},
-      {"capture-max-duration", Kind::kDuration, "60s", {}, 1000, 24 * kMsPerHour, "longest on-demand capture",
+      {"capture-max-duration",
+       Kind::kDuration,
+       "60s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "longest on-demand capture",
        [](Config& c, const Value& v) { c.capture_max_duration = v.d; },
        [](const Config& c) { return json(dur_str(c.capture_max_duration)); }},
-      {"capture-max-packets", Kind::kUint, "100000", {}, 1, 4294967295ULL, "most packets in one on-demand capture",
+      {"capture-max-packets",
+       Kind::kUint,
+       "100000",
+       {},
+       1,
+       4294967295ULL,
+       "most packets in one on-demand capture",
        [](Config& c, const Value& v) { c.capture_max_packets = v.u; },
        [](const Config& c) { return json(c.capture_max_packets); }},
-      {"kubeconfig", Kind::kPath, "", {}, 0, 0,
+      {"kubeconfig",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
        "kubeconfig for running outside the cluster (in-cluster config is used when KUBERNETES_SERVICE_HOST is set)",
-       [](Config& c, const Value& v) { c.kubeconfig = v.text; }, [](const Config& c) { return json(c.kubeconfig); }},
-      {"kube-api", Kind::kEnum, "auto", {"auto", "off"}, 0, 0, "off: no Kubernetes API (names only from --pods-from)",
+       [](Config& c, const Value& v) { c.kubeconfig = v.text; },
+       [](const Config& c) { return json(c.kubeconfig); }},
+      {"kube-api",
+       Kind::kEnum,
+       "auto",
+       {"auto", "off"},
+       0,
+       0,
+       "off: no Kubernetes API (names only from --pods-from)",
        [](Config& c, const Value& v) { c.kube_api = static_cast<KubeApi>(v.choice); },
        [](const Config& c) { return json(to_string(c.kube_api)); }},
-      {"pods-from", Kind::kPath, "", {}, 0, 0,
+      {"pods-from",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
        "Kubernetes PodList JSON (kubectl get pods -A -o json) instead of/in addition to the API",
-       [](Config& c, const Value& v) { c.pods_from = v.text; }, [](const Config& c) { return json(c.pods_from); }},
-      {"log-level", Kind::kEnum, "info", {"debug", "info", "warn", "error"}, 0, 0, "least severe log level written",
+       [](Config& c, const Value& v) { c.pods_from = v.text; },
+       [](const Config& c) { return json(c.pods_from); }},
+      {"log-level",
+       Kind::kEnum,
+       "info",
+       {"debug", "info", "warn", "error"},
+       0,
+       0,
+       "least severe log level written",
        [](Config& c, const Value& v) { c.log_level = static_cast<log::Level>(v.choice); },
        [](const Config& c) { return json(log::to_string(c.log_level)); }},
-      {"log-format", Kind::kEnum, "logfmt", {"logfmt", "json"}, 0, 0, "log line format on stderr",
+      {"log-format",
+       Kind::kEnum,
+       "logfmt",
+       {"logfmt", "json"},
+       0,
+       0,
+       "log line format on stderr",
        [](Config& c, const Value& v) { c.log_format = v.choice == 0 ? log::Format::kLogfmt : log::Format::kJson; },
        [](const Config& c) { return json(log::to_string(c.log_format)); }},
-      {"validate", Kind::kBool, "false", {}, 0, 0, "check the configuration and exit 0 without touching the system",
-       [](Config& c, const Value& v) { c.validate = v.b; }, [](const Config& c) { return json(c.validate); }},
+      {"validate",
+       Kind::kBool,
+       "false",
+       {},
+       0,
+       0,
+       "check the configuration and exit 0 without touching the system",
+       [](Config& c, const Value& v) { c.validate = v.b; },
+       [](const Config& c) { return json(c.validate); }},
   };
   return kSchema;
 }
@@ -163,7 +326,9 @@ std::string env_name(std::string_view flag) {
   return out;
 }
 
-std::string jq(std::string_view s) { return json(std::string(s)).dump(); }
+std::string jq(std::string_view s) {
+  return json(std::string(s)).dump();
+}
 
 std::string join(const std::vector<const char*>& v) {
   std::string out;
@@ -244,8 +409,7 @@ std::optional<HostPort> parse_host_port(std::string_view s) {
 std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text, Value& v) {
   v.text = std::string(text);
   switch (f.kind) {
-    case Kind::kPath:
-      return std::nullopt;
+    case Kind::kPath: return std::nullopt;
     case Kind::kString:
       if (!text.empty() && !valid_hostname(text)) {
         return jq(text) + " is not a valid name (letters, digits, '-', '.', '_'; at most 253 characters)";
@@ -267,9 +431,7 @@ std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text
         }
       }
       return jq(text) + " is not one of " + join(f.choices);
-    case Kind::kRegex:
-      try {
-        std::regex re(v.text, std::regex::ECMAScript);
+    case Kind::kRegex: try { std::regex re(v.text, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
         return jq(text) + " is not a valid regular expression (ECMAScript syntax): " + e.what();
       }
@@ -298,8 +460,8 @@ std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text
     case Kind::kDuration: {
       auto d = parse_duration(text);
       std::string range = dur_str(milliseconds(f.min)) + ".." + dur_str(milliseconds(f.max));
-      if (!d) return jq(text) + " is not a duration (an integer with a unit ms, s, m or h, e.g. 30s; allowed: " +
-                      range + ")";
+      if (!d)
+        return jq(text) + " is not a duration (an integer with a unit ms, s, m or h, e.g. 30s; allowed: " + range + ")";
       if (static_cast<uint64_t>(d->count()) < f.min || static_cast<uint64_t>(d->count()) > f.max) {
         return jq(text) + " is out of range (allowed: " + range + ")";
       }
@@ -313,9 +475,12 @@ std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text
       return std::nullopt;
     }
     case Kind::kBool:
-      if (text == "true") v.b = true;
-      else if (text == "false") v.b = false;
-      else return jq(text) + " is not a boolean (true or false)";
+      if (text == "true")
+        v.b = true;
+      else if (text == "false")
+        v.b = false;
+      else
+        return jq(text) + " is not a boolean (true or false)";
       return std::nullopt;
   }
   return "unknown field kind";
@@ -526,7 +691,9 @@ const char* to_string(LabelLevel l) {
   }
   return "?";
 }
-const char* to_string(KubeApi k) { return k == KubeApi::kOff ? "off" : "auto"; }
+const char* to_string(KubeApi k) {
+  return k == KubeApi::kOff ? "off" : "auto";
+}
 
 EnvLookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {

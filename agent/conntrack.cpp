@@ -51,7 +51,9 @@ Result<std::unique_ptr<ConntrackResolver>> ConntrackResolver::open(size_t cache_
 
 ConntrackResolver::ConntrackResolver(nfct_handle* h, size_t capacity) : handle_(h), capacity_(capacity) {}
 
-ConntrackResolver::~ConntrackResolver() { nfct_close(handle_); }
+ConntrackResolver::~ConntrackResolver() {
+  nfct_close(handle_);
+}
 
 Result<std::optional<NatBackend>> ConntrackResolver::query(const FlowKey& key, bool& found) {
   found = false;

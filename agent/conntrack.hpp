@@ -37,7 +37,8 @@ struct FlowKey {
 struct FlowKeyHash {
   size_t operator()(const FlowKey& k) const {
     size_t h = k.src.hash() * 31 + k.dst.hash();
-    return h ^ (static_cast<size_t>(k.sport) << 24 | static_cast<size_t>(k.dport) << 8 | k.proto) * 0x9e3779b97f4a7c15ULL;
+    return h ^
+           (static_cast<size_t>(k.sport) << 24 | static_cast<size_t>(k.dport) << 8 | k.proto) * 0x9e3779b97f4a7c15ULL;
   }
 };
 
@@ -48,7 +49,7 @@ struct NatBackend {
 };
 
 struct ConntrackStats {
-  uint64_t queries = 0;     // netlink round trips
+  uint64_t queries = 0;  // netlink round trips
   uint64_t cache_hits = 0;
   uint64_t not_found = 0;   // no conntrack entry (yet): not cached
   uint64_t translated = 0;  // entries whose destination was rewritten

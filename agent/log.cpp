@@ -82,14 +82,18 @@ const char* to_string(Level l) {
   return "?";
 }
 
-const char* to_string(Format f) { return f == Format::kJson ? "json" : "logfmt"; }
+const char* to_string(Format f) {
+  return f == Format::kJson ? "json" : "logfmt";
+}
 
 void configure(Level min_level, Format format) {
   g_level.store(static_cast<int>(min_level), std::memory_order_relaxed);
   g_format.store(static_cast<int>(format), std::memory_order_relaxed);
 }
 
-bool enabled(Level l) { return static_cast<int>(l) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level l) {
+  return static_cast<int>(l) >= g_level.load(std::memory_order_relaxed);
+}
 
 std::string format(Level l, std::string_view msg, std::initializer_list<Field> fields, Format f) {
   std::string out;

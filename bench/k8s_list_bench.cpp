@@ -34,7 +34,8 @@ size_t dom_extract(const std::string& doc, size_t* peak_heap) {
     o.namespace_ = m.value("namespace", "");
     o.uid = m.value("uid", "");
     if (m.contains("ownerReferences")) {
-      for (const auto& r : m["ownerReferences"]) o.owners.push_back({r.value("kind", ""), r.value("name", ""), r.value("controller", false)});
+      for (const auto& r : m["ownerReferences"])
+        o.owners.push_back({r.value("kind", ""), r.value("name", ""), r.value("controller", false)});
     }
     o.host_network = item["spec"].value("hostNetwork", false);
     o.node_name = item["spec"].value("nodeName", "");
@@ -69,8 +70,11 @@ int main() {
   constexpr int kPods = 5000;
   std::vector<nlohmann::json> pods;
   for (int i = 0; i < kPods; ++i) {
-    pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 40), .name = "app-5d8f7c6b4-" + std::to_string(i),
-                            .owner_kind = "ReplicaSet", .owner_name = "app-5d8f7c6b4", .template_hash = "5d8f7c6b4",
+    pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 40),
+                            .name = "app-5d8f7c6b4-" + std::to_string(i),
+                            .owner_kind = "ReplicaSet",
+                            .owner_name = "app-5d8f7c6b4",
+                            .template_hash = "5d8f7c6b4",
                             .ips = {"10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)}}));
   }
   const std::string doc = fx::list("PodList", pods, "123456").dump();

@@ -111,7 +111,9 @@ using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509, X509_free>>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO, BIO_free_all>>;
 
-BioPtr mem_bio(const std::string& s) { return BioPtr(BIO_new_mem_buf(s.data(), static_cast<int>(s.size()))); }
+BioPtr mem_bio(const std::string& s) {
+  return BioPtr(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
+}
 
 }  // namespace
 
@@ -180,7 +182,8 @@ Result<ClientConfig> kubeconfig_config(const std::string& path) {
     YAML::Node user = find_named("users", user_name, "user");
     if (user) {
       if (user["exec"] || user["auth-provider"]) {
-        return bad("user \"" + user_name + "\" uses an exec/auth-provider plugin, which is not supported; "
+        return bad("user \"" + user_name +
+                   "\" uses an exec/auth-provider plugin, which is not supported; "
                    "use a token or a client certificate");
       }
       if (user["token"]) cfg.token = user["token"].as<std::string>();
@@ -213,8 +216,8 @@ Result<ClientConfig> discover_client_config(const Config& config, const EnvLooku
   auto host = env("KUBERNETES_SERVICE_HOST");
   if (host && !host->empty()) return in_cluster_config(env);
   return Error("find the Kubernetes API", 0,
-                        "not in a cluster (KUBERNETES_SERVICE_HOST unset) and no --kubeconfig; "
-                        "use --kube-api=off with --pods-from to run without one");
+               "not in a cluster (KUBERNETES_SERVICE_HOST unset) and no --kubeconfig; "
+               "use --kube-api=off with --pods-from to run without one");
 }
 
 Result<std::unique_ptr<Client>> Client::create(const ClientConfig& cfg) {
@@ -313,8 +316,9 @@ Result<Client::Response> Client::get(const std::string& path_and_query, const Da
     if (err == httplib::Error::SSLServerVerification) {
       auto* ssl = dynamic_cast<httplib::SSLClient*>(http_.get());
       long v = ssl ? ssl->get_openssl_verify_result() : 0;
-      return Error("GET", 0, ctx + ": TLS verification failed: " +
-                                       (v ? X509_verify_cert_error_string(v) : "server name does not match"))
+      return Error("GET", 0,
+                   ctx + ": TLS verification failed: " +
+                       (v ? X509_verify_cert_error_string(v) : "server name does not match"))
           .with_hint("check the CA (" + cfg_.source + ")");
     }
     if (resp.status != 0 && err == httplib::Error::Canceled) return resp;

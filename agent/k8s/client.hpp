@@ -26,11 +26,11 @@ struct ClientConfig {
   std::string path_prefix;  // a server URL like https://proxy/k8s/clusters/c-1
   std::string ca_pem;       // trusted CA bundle (PEM)
   bool insecure_skip_verify = false;
-  std::string token;        // static bearer token
-  std::string token_file;   // re-read per request: projected service-account tokens rotate
+  std::string token;       // static bearer token
+  std::string token_file;  // re-read per request: projected service-account tokens rotate
   std::string client_cert_pem;
   std::string client_key_pem;
-  std::string source;       // where this came from, for messages
+  std::string source;  // where this came from, for messages
 };
 
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -56,12 +56,12 @@ class Client {
     std::string error_body;  // the body of a non-2xx response (bounded)
   };
   using DataSink = std::function<bool(std::string_view chunk)>;  // false aborts the request
-  using StatusSink = std::function<void(int status)>;              // called once the headers arrived
+  using StatusSink = std::function<void(int status)>;            // called once the headers arrived
 
   // GET path_and_query (starting with "/"); a 2xx body goes to on_data as it arrives.
   // `read_timeout`: longest silence on the connection before the request fails.
-  Result<Response> get(const std::string& path_and_query, const DataSink& on_data,
-                       std::chrono::seconds read_timeout, const StatusSink& on_status = nullptr);
+  Result<Response> get(const std::string& path_and_query, const DataSink& on_data, std::chrono::seconds read_timeout,
+                       const StatusSink& on_status = nullptr);
 
   // Aborts the request in flight, if any.
   void stop();

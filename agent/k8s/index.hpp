@@ -50,13 +50,13 @@ struct IndexLimits {
 };
 
 struct IndexStats {
-  size_t pods = 0;            // live
-  size_t pods_in_grace = 0;   // deleted, still resolvable
+  size_t pods = 0;           // live
+  size_t pods_in_grace = 0;  // deleted, still resolvable
   size_t services = 0;
   size_t nodes = 0;
-  size_t ips = 0;             // addresses resolvable
-  uint64_t refused = 0;       // objects not stored because a cap was reached
-  uint64_t evicted = 0;       // deleted pods dropped before their grace ended, to make room
+  size_t ips = 0;        // addresses resolvable
+  uint64_t refused = 0;  // objects not stored because a cap was reached
+  uint64_t evicted = 0;  // deleted pods dropped before their grace ended, to make room
 };
 
 class Index {
@@ -124,7 +124,7 @@ class Index {
   IndexLimits limits_;
   mutable std::shared_mutex mu_;
   Table tables_[3];
-  std::unordered_map<std::string, IdentityRef> node_ports_;  // "TCP/30080" -> service
+  std::unordered_map<std::string, IdentityRef> node_ports_;            // "TCP/30080" -> service
   std::deque<std::pair<Clock::time_point, std::string>> grace_queue_;  // deleted pods, in deletion order
   uint64_t generation_ = 0;
   uint64_t refused_ = 0;

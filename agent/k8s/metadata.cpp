@@ -22,8 +22,8 @@ Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const En
       if (config.pods_from.empty()) return std::move(client).take_error();
       log::warn("no Kubernetes API; names come from --pods-from only", {{"reason", client.error().message()}});
     } else {
-      log::info("watching the Kubernetes API", {{"server", client->host + ":" + std::to_string(client->port)},
-                                                {"via", client->source}});
+      log::info("watching the Kubernetes API",
+                {{"server", client->host + ":" + std::to_string(client->port)}, {"via", client->source}});
       for (ResourceKind kind : {ResourceKind::kPod, ResourceKind::kService, ResourceKind::kNode}) {
         WatchOptions o = base;
         o.kind = kind;
@@ -37,7 +37,9 @@ Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const En
   return m;
 }
 
-Metadata::~Metadata() { stop(); }
+Metadata::~Metadata() {
+  stop();
+}
 
 void Metadata::stop() {
   {

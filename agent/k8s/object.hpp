@@ -33,7 +33,7 @@ struct Object {
   std::string namespace_;
   std::string uid;
   std::string resource_version;
-  bool deleting = false;  // metadata.deletionTimestamp set
+  bool deleting = false;          // metadata.deletionTimestamp set
   std::string pod_template_hash;  // metadata.labels["pod-template-hash"]
   std::vector<OwnerRef> owners;
 
@@ -65,7 +65,7 @@ inline constexpr size_t kMaxNameLen = 253;      // DNS subdomain
 inline constexpr size_t kMaxShortLen = 128;     // IPs, kinds, phases, resource versions
 inline constexpr size_t kMaxMessageLen = 1024;  // Status.message
 inline constexpr size_t kMaxContinueLen = 16384;
-inline constexpr size_t kMaxListEntries = 16;   // owners, IPs, addresses per object
+inline constexpr size_t kMaxListEntries = 16;  // owners, IPs, addresses per object
 inline constexpr size_t kMaxPorts = 128;
 
 }  // namespace netring::agent::k8s

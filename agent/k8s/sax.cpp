@@ -14,12 +14,33 @@ using json = nlohmann::json;
 // Scalars extracted from an object, by path relative to the object's root.
 // "[]" stands for any array element.
 enum class F : uint8_t {
-  kKind, kName, kNamespace, kUid, kResourceVersion, kDeletionTimestamp, kPodTemplateHash,
-  kOwnerKind, kOwnerName, kOwnerController,
-  kNodeName, kHostNetwork, kPhase, kPodIP, kPodIPsIp, kHostIP,
-  kServiceType, kClusterIP, kClusterIPs, kPortProtocol, kPortPort, kPortNodePort,
-  kAddressType, kAddressAddress,
-  kCode, kReason, kMessage,
+  kKind,
+  kName,
+  kNamespace,
+  kUid,
+  kResourceVersion,
+  kDeletionTimestamp,
+  kPodTemplateHash,
+  kOwnerKind,
+  kOwnerName,
+  kOwnerController,
+  kNodeName,
+  kHostNetwork,
+  kPhase,
+  kPodIP,
+  kPodIPsIp,
+  kHostIP,
+  kServiceType,
+  kClusterIP,
+  kClusterIPs,
+  kPortProtocol,
+  kPortPort,
+  kPortNodePort,
+  kAddressType,
+  kAddressAddress,
+  kCode,
+  kReason,
+  kMessage,
 };
 
 // Objects inside an object that start a new list element.
@@ -68,7 +89,9 @@ const std::unordered_map<std::string_view, Elem>& element_starts() {
   return m;
 }
 
-void set_capped(std::string& dst, const std::string& v, size_t cap) { dst.assign(v, 0, std::min(v.size(), cap)); }
+void set_capped(std::string& dst, const std::string& v, size_t cap) {
+  dst.assign(v, 0, std::min(v.size(), cap));
+}
 
 // A scalar as the handler sees it: strings, integers and booleans are all
 // the API sends for the fields above.
@@ -221,12 +244,18 @@ class Handler : public nlohmann::json_sax<json> {
   void document_field(const Scalar& v) {
     std::string_view p = scratch_;
     if (v.s) {
-      if (p == "/kind") set_capped(list.kind, *v.s, kMaxShortLen);
-      else if (p == "/metadata/resourceVersion") set_capped(list.resource_version, *v.s, kMaxShortLen);
-      else if (p == "/metadata/continue") set_capped(list.continue_token, *v.s, kMaxContinueLen);
-      else if (p == "/reason") set_capped(list.status.reason, *v.s, kMaxShortLen);
-      else if (p == "/message") set_capped(list.status.message, *v.s, kMaxMessageLen);
-      else if (p == "/type") set_capped(event_type, *v.s, kMaxShortLen);
+      if (p == "/kind")
+        set_capped(list.kind, *v.s, kMaxShortLen);
+      else if (p == "/metadata/resourceVersion")
+        set_capped(list.resource_version, *v.s, kMaxShortLen);
+      else if (p == "/metadata/continue")
+        set_capped(list.continue_token, *v.s, kMaxContinueLen);
+      else if (p == "/reason")
+        set_capped(list.status.reason, *v.s, kMaxShortLen);
+      else if (p == "/message")
+        set_capped(list.status.message, *v.s, kMaxMessageLen);
+      else if (p == "/type")
+        set_capped(event_type, *v.s, kMaxShortLen);
     } else if (v.is_int && p == "/code") {
       list.status.code = v.i;
     }
@@ -244,20 +273,30 @@ class Handler : public nlohmann::json_sax<json> {
         case F::kResourceVersion: set_capped(o.resource_version, s, kMaxShortLen); break;
         case F::kDeletionTimestamp: o.deleting = true; break;
         case F::kPodTemplateHash: set_capped(o.pod_template_hash, s, kMaxShortLen); break;
-        case F::kOwnerKind: if (!skip_[0] && !o.owners.empty()) set_capped(o.owners.back().kind, s, kMaxShortLen); break;
-        case F::kOwnerName: if (!skip_[0] && !o.owners.empty()) set_capped(o.owners.back().name, s, kMaxNameLen); break;
+        case F::kOwnerKind:
+          if (!skip_[0] && !o.owners.empty()) set_capped(o.owners.back().kind, s, kMaxShortLen);
+          break;
+        case F::kOwnerName:
+          if (!skip_[0] && !o.owners.empty()) set_capped(o.owners.back().name, s, kMaxNameLen);
+          break;
         case F::kNodeName: set_capped(o.node_name, s, kMaxNameLen); break;
         case F::kPhase: set_capped(o.phase, s, kMaxShortLen); break;
         case F::kPodIP: set_capped(o.pod_ip, s, kMaxShortLen); break;
-        case F::kPodIPsIp: if (!skip_[1] && !o.pod_ips.empty()) set_capped(o.pod_ips.back(), s, kMaxShortLen); break;
+        case F::kPodIPsIp:
+          if (!skip_[1] && !o.pod_ips.empty()) set_capped(o.pod_ips.back(), s, kMaxShortLen);
+          break;
         case F::kHostIP: set_capped(o.host_ip, s, kMaxShortLen); break;
         case F::kServiceType: set_capped(o.service_type, s, kMaxShortLen); break;
         case F::kClusterIP: set_capped(o.cluster_ip, s, kMaxShortLen); break;
         case F::kClusterIPs:
           if (o.cluster_ips.size() < kMaxListEntries) set_capped(o.cluster_ips.emplace_back(), s, kMaxShortLen);
           break;
-        case F::kPortProtocol: if (!skip_[2] && !o.ports.empty()) set_capped(o.ports.back().protocol, s, kMaxShortLen); break;
-        case F::kAddressType: if (!skip_[3] && !o.addresses.empty()) set_capped(o.addresses.back().type, s, kMaxShortLen); break;
+        case F::kPortProtocol:
+          if (!skip_[2] && !o.ports.empty()) set_capped(o.ports.back().protocol, s, kMaxShortLen);
+          break;
+        case F::kAddressType:
+          if (!skip_[3] && !o.addresses.empty()) set_capped(o.addresses.back().type, s, kMaxShortLen);
+          break;
         case F::kAddressAddress:
           if (!skip_[3] && !o.addresses.empty()) set_capped(o.addresses.back().address, s, kMaxNameLen);
           break;
@@ -266,13 +305,18 @@ class Handler : public nlohmann::json_sax<json> {
         default: break;
       }
     } else if (v.is_bool) {
-      if (f == F::kHostNetwork) o.host_network = v.b;
-      else if (f == F::kOwnerController && !skip_[0] && !o.owners.empty()) o.owners.back().controller = v.b;
+      if (f == F::kHostNetwork)
+        o.host_network = v.b;
+      else if (f == F::kOwnerController && !skip_[0] && !o.owners.empty())
+        o.owners.back().controller = v.b;
     } else if (v.is_int) {
       auto port = [&](int64_t x) -> uint16_t { return x > 0 && x <= 65535 ? static_cast<uint16_t>(x) : 0; };
-      if (f == F::kCode) o.code = v.i;
-      else if (f == F::kPortPort && !skip_[2] && !o.ports.empty()) o.ports.back().port = port(v.i);
-      else if (f == F::kPortNodePort && !skip_[2] && !o.ports.empty()) o.ports.back().node_port = port(v.i);
+      if (f == F::kCode)
+        o.code = v.i;
+      else if (f == F::kPortPort && !skip_[2] && !o.ports.empty())
+        o.ports.back().port = port(v.i);
+      else if (f == F::kPortNodePort && !skip_[2] && !o.ports.empty())
+        o.ports.back().node_port = port(v.i);
     }
   }
 
@@ -303,9 +347,13 @@ Result<ListInfo> parse_list_impl(Input&& in, const ItemSink& on_item) {
 
 }  // namespace
 
-Result<ListInfo> parse_list(std::string_view text, const ItemSink& on_item) { return parse_list_impl(text, on_item); }
+Result<ListInfo> parse_list(std::string_view text, const ItemSink& on_item) {
+  return parse_list_impl(text, on_item);
+}
 
-Result<ListInfo> parse_list(std::istream& in, const ItemSink& on_item) { return parse_list_impl(in, on_item); }
+Result<ListInfo> parse_list(std::istream& in, const ItemSink& on_item) {
+  return parse_list_impl(in, on_item);
+}
 
 const char* to_string(EventType t) {
   switch (t) {
@@ -325,12 +373,18 @@ Result<WatchEvent> parse_watch_event(std::string_view line) {
   }
   WatchEvent ev;
   const std::string& t = h.event_type;
-  if (t == "ADDED") ev.type = EventType::kAdded;
-  else if (t == "MODIFIED") ev.type = EventType::kModified;
-  else if (t == "DELETED") ev.type = EventType::kDeleted;
-  else if (t == "BOOKMARK") ev.type = EventType::kBookmark;
-  else if (t == "ERROR") ev.type = EventType::kError;
-  else return Error::invalid("parse watch event", "unknown event type \"" + t + "\"");
+  if (t == "ADDED")
+    ev.type = EventType::kAdded;
+  else if (t == "MODIFIED")
+    ev.type = EventType::kModified;
+  else if (t == "DELETED")
+    ev.type = EventType::kDeleted;
+  else if (t == "BOOKMARK")
+    ev.type = EventType::kBookmark;
+  else if (t == "ERROR")
+    ev.type = EventType::kError;
+  else
+    return Error::invalid("parse watch event", "unknown event type \"" + t + "\"");
   if (!h.saw_object) return Error::invalid("parse watch event", "event without an object");
   ev.object = std::move(h.single);
   return ev;

@@ -19,7 +19,7 @@ struct ListInfo {
   std::string resource_version;  // metadata.resourceVersion
   std::string continue_token;    // metadata.continue; empty on the last page
   size_t items = 0;
-  Object status;                 // code/reason/message when kind == "Status"
+  Object status;  // code/reason/message when kind == "Status"
 };
 
 using ItemSink = std::function<void(Object&&)>;

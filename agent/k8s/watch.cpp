@@ -36,9 +36,13 @@ std::string status_message(const std::string& body) {
 Watcher::Watcher(ClientConfig client, WatchOptions opts, Index& index)
     : client_cfg_(std::move(client)), opts_(opts), index_(index), rng_(std::random_device{}()) {}
 
-Watcher::~Watcher() { stop(); }
+Watcher::~Watcher() {
+  stop();
+}
 
-std::string Watcher::base_path() const { return std::string("/api/v1/") + to_string(opts_.kind); }
+std::string Watcher::base_path() const {
+  return std::string("/api/v1/") + to_string(opts_.kind);
+}
 
 Result<void> Watcher::start() {
   auto c = Client::create(client_cfg_);
@@ -81,8 +85,8 @@ void Watcher::fail(const std::string& what) {
     health_.last_error = what;
     health_.watching = false;
   }
-  log::warn("kubernetes request failed", {{"resource", to_string(opts_.kind)}, {"error", what},
-                                           {"attempt", failures_}});
+  log::warn("kubernetes request failed",
+            {{"resource", to_string(opts_.kind)}, {"error", what}, {"attempt", failures_}});
 }
 
 void Watcher::sleep_backoff() {
@@ -168,8 +172,7 @@ Watcher::Outcome Watcher::list() {
       return Outcome::kGone;
     }
     if (resp->status != 200) {
-      fail("list " + base_path() + ": HTTP " + std::to_string(resp->status) + " " +
-           status_message(resp->error_body));
+      fail("list " + base_path() + ": HTTP " + std::to_string(resp->status) + " " + status_message(resp->error_body));
       return Outcome::kError;
     }
     auto info = parse_list(body, [&](Object&& obj) { index_.upsert(opts_.kind, obj); });
@@ -220,14 +223,9 @@ Watcher::Outcome Watcher::watch() {
     Object& obj = ev->object;
     switch (ev->type) {
       case EventType::kAdded:
-      case EventType::kModified:
-        index_.upsert(opts_.kind, obj);
-        break;
-      case EventType::kDeleted:
-        index_.remove(opts_.kind, obj);
-        break;
-      case EventType::kBookmark:
-        break;
+      case EventType::kModified: index_.upsert(opts_.kind, obj); break;
+      case EventType::kDeleted: index_.remove(opts_.kind, obj); break;
+      case EventType::kBookmark: break;
       case EventType::kError:
         if (obj.code == 410) {
           gone = true;
@@ -264,7 +262,8 @@ Watcher::Outcome Watcher::watch() {
         }
         return true;
       },
-      timeout + opts_.read_timeout_margin, [&](int status) {
+      timeout + opts_.read_timeout_margin,
+      [&](int status) {
         if (status != 200) return;
         failures_ = 0;  // the server accepted the watch: it is healthy again
         std::lock_guard lock(mu_);

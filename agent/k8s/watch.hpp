@@ -42,16 +42,16 @@ struct WatchOptions {
 };
 
 struct WatchHealth {
-  bool synced = false;         // a list completed; the index reflects the API
-  bool watching = false;       // a watch stream is open
-  uint64_t lists = 0;          // completed lists
-  uint64_t pages = 0;          // list pages received
-  uint64_t watches = 0;        // watch requests that got a 200
-  uint64_t events = 0;         // ADDED/MODIFIED/DELETED applied
+  bool synced = false;    // a list completed; the index reflects the API
+  bool watching = false;  // a watch stream is open
+  uint64_t lists = 0;     // completed lists
+  uint64_t pages = 0;     // list pages received
+  uint64_t watches = 0;   // watch requests that got a 200
+  uint64_t events = 0;    // ADDED/MODIFIED/DELETED applied
   uint64_t bookmarks = 0;
-  uint64_t gone = 0;           // 410s (either form) that forced a relist
-  uint64_t errors = 0;         // failed requests (then backoff)
-  size_t max_page_bytes = 0;   // largest list page buffered
+  uint64_t gone = 0;          // 410s (either form) that forced a relist
+  uint64_t errors = 0;        // failed requests (then backoff)
+  size_t max_page_bytes = 0;  // largest list page buffered
   std::string resource_version;
   std::string last_error;
 };

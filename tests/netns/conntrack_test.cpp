@@ -93,8 +93,10 @@ class ServiceNat : public ::testing::Test {
     backend_.run_ok("ip route add default via 10.10.2.1");
     router_.run_ok("sysctl -qw net.ipv4.ip_forward=1");
     router_.run_ok("sysctl -qw net.netfilter.nf_conntrack_acct=1 || true");
-    router_.run_ok("iptables -t nat -A PREROUTING -d 10.96.0.10 -p tcp --dport 80 -j DNAT --to-destination 10.10.2.2:8080");
-    router_.run_ok("iptables -t nat -A PREROUTING -d 10.96.0.10 -p udp --dport 53 -j DNAT --to-destination 10.10.2.2:5353");
+    router_.run_ok(
+        "iptables -t nat -A PREROUTING -d 10.96.0.10 -p tcp --dport 80 -j DNAT --to-destination 10.10.2.2:8080");
+    router_.run_ok(
+        "iptables -t nat -A PREROUTING -d 10.96.0.10 -p udp --dport 53 -j DNAT --to-destination 10.10.2.2:5353");
   }
 
   Netns client_, router_, backend_;
@@ -141,8 +143,8 @@ TEST_F(ServiceNat, TcpToClusterIpResolvesToTheBackend) {
   EXPECT_EQ(r.stats().cache_hits, 1u);
 
   // The conntrack CLI, as ground truth, agrees.
-  std::string ct = router_.run_ok("conntrack -L -p tcp --orig-dst 10.96.0.10 --orig-port-src " +
-                                  std::to_string(sport) + " 2>/dev/null");
+  std::string ct = router_.run_ok("conntrack -L -p tcp --orig-dst 10.96.0.10 --orig-port-src " + std::to_string(sport) +
+                                  " 2>/dev/null");
   EXPECT_NE(ct.find("src=10.10.2.2 dst=10.10.1.2 sport=8080"), std::string::npos) << ct;
 }
 

@@ -27,8 +27,9 @@ std::string object_kind(const std::string& resource) {
 }
 
 std::string status_json(int code, const std::string& reason, const std::string& message) {
-  return json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
-              {"message", message},   {"reason", reason},   {"code", code}}
+  return json{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+              {"status", "Failure"}, {"message", message}, {"reason", reason},
+              {"code", code}}
       .dump();
 }
 
@@ -58,10 +59,9 @@ std::unique_ptr<T, F> own(T* p, F f) {
 }  // namespace
 
 FakeKubeApi::FakeKubeApi(Options opts) : opts_(std::move(opts)) {
-  KeyPair server_cert =
-      opts_.cert_for_loopback
-          ? ca_.issue("kube-apiserver", {"localhost", "kubernetes.default.svc"}, {"127.0.0.1"})
-          : ca_.issue("kube-apiserver", {"kubernetes.default.svc"}, {"10.96.0.1"});
+  KeyPair server_cert = opts_.cert_for_loopback
+                            ? ca_.issue("kube-apiserver", {"localhost", "kubernetes.default.svc"}, {"127.0.0.1"})
+                            : ca_.issue("kube-apiserver", {"kubernetes.default.svc"}, {"10.96.0.1"});
   server_ = std::make_unique<httplib::SSLServer>([this, server_cert](SSL_CTX& ctx) {
     auto cb = own(BIO_new_mem_buf(server_cert.cert_pem.data(), -1), BIO_free);
     auto cert = own(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr), X509_free);
@@ -129,7 +129,9 @@ void FakeKubeApi::record_change(const std::string& resource, const std::string& 
   cv_.notify_all();
 }
 
-void FakeKubeApi::add(const std::string& resource, json obj) { record_change(resource, "ADDED", std::move(obj)); }
+void FakeKubeApi::add(const std::string& resource, json obj) {
+  record_change(resource, "ADDED", std::move(obj));
+}
 void FakeKubeApi::modify(const std::string& resource, json obj) {
   record_change(resource, "MODIFIED", std::move(obj));
 }
@@ -305,9 +307,9 @@ void FakeKubeApi::serve() {
         res.status = 410;
         res.set_content(status_json(410, "Gone", msg), "application/json");
       } else {
-        res.set_content(json{{"type", "ERROR"}, {"object", json::parse(status_json(410, "Expired", msg))}}.dump() +
-                            "\n",
-                        "application/json");
+        res.set_content(
+            json{{"type", "ERROR"}, {"object", json::parse(status_json(410, "Expired", msg))}}.dump() + "\n",
+            "application/json");
       }
       return;
     }

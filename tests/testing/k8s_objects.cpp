@@ -63,11 +63,10 @@ json pod(const PodSpec& p) {
       {"serviceAccount", "default"},
       {"serviceAccountName", "default"},
       {"terminationGracePeriodSeconds", 30},
-      {"tolerations",
-       json::array({{{"effect", "NoExecute"},
-                     {"key", "node.kubernetes.io/not-ready"},
-                     {"operator", "Exists"},
-                     {"tolerationSeconds", 300}}})},
+      {"tolerations", json::array({{{"effect", "NoExecute"},
+                                    {"key", "node.kubernetes.io/not-ready"},
+                                    {"operator", "Exists"},
+                                    {"tolerationSeconds", 300}}})},
       {"volumes", json::parse(R"([{"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
           {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
           {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
@@ -169,7 +168,7 @@ json list(const std::string& kind, const std::vector<json>& items, const std::st
 }
 
 json status_gone(const std::string& message) {
-  return {{"apiVersion", "v1"}, {"code", 410},           {"kind", "Status"},       {"message", message},
+  return {{"apiVersion", "v1"},         {"code", 410},         {"kind", "Status"},   {"message", message},
           {"metadata", json::object()}, {"reason", "Expired"}, {"status", "Failure"}};
 }
 

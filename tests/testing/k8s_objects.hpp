@@ -13,10 +13,10 @@ namespace netring::testing::k8s {
 struct PodSpec {
   std::string ns = "default";
   std::string name{};
-  std::string uid{};            // generated from the name when empty
-  std::string owner_kind{};     // "", ReplicaSet, StatefulSet, DaemonSet, Job, Node
+  std::string uid{};         // generated from the name when empty
+  std::string owner_kind{};  // "", ReplicaSet, StatefulSet, DaemonSet, Job, Node
   std::string owner_name{};
-  std::string template_hash{};  // pod-template-hash label (ReplicaSet pods)
+  std::string template_hash{};     // pod-template-hash label (ReplicaSet pods)
   std::vector<std::string> ips{};  // status.podIPs; first is status.podIP
   std::string node = "node-a";
   std::string host_ip = "192.168.49.2";

@@ -193,10 +193,10 @@ TEST(Config, PrecedenceFileThenEnvThenFlag) {
   env.vars["NETRING_LABEL_LEVEL"] = "namespace";
   auto r = parse({"--config", f.path(), "--label-level=node"}, env);
   ASSERT_EQ(r.exit_code, -1) << r.err;
-  EXPECT_EQ(r.config.sample_rate, 7u);                  // file over default
-  EXPECT_EQ(r.config.snap_len, 256u);                   // file over default
-  EXPECT_EQ(r.config.workers, 4u);                      // env over file
-  EXPECT_EQ(r.config.label_level, LabelLevel::kNode);   // flag over env over file
+  EXPECT_EQ(r.config.sample_rate, 7u);                 // file over default
+  EXPECT_EQ(r.config.snap_len, 256u);                  // file over default
+  EXPECT_EQ(r.config.workers, 4u);                     // env over file
+  EXPECT_EQ(r.config.label_level, LabelLevel::kNode);  // flag over env over file
   EXPECT_EQ(r.config.tunnel_ports, (std::vector<uint16_t>{4789}));
   EXPECT_EQ(r.config.config_file, f.path());
 
@@ -276,8 +276,8 @@ TEST(Config, Durations) {
 }
 
 TEST(Config, ListsAndListenAddresses) {
-  auto r = parse({"--physical-interfaces= eth0, ens5 ,", "--capture-ports=span0", "--tunnel-ports=",
-                  "--metrics-listen=[::]:9100", "--api-listen=localhost:8080"});
+  auto r = parse({"--physical-interfaces= eth0, ens5 ,", "--capture-ports=span0",
+                  "--tunnel-ports=", "--metrics-listen=[::]:9100", "--api-listen=localhost:8080"});
   ASSERT_EQ(r.exit_code, -1) << r.err;
   EXPECT_EQ(r.config.physical_interfaces, (std::vector<std::string>{"eth0", "ens5"}));
   EXPECT_EQ(r.config.capture_ports, (std::vector<std::string>{"span0"}));

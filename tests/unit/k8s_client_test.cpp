@@ -19,9 +19,9 @@ namespace {
 
 using namespace netring::agent;
 using namespace netring::agent::k8s;
+using netring::Result;
 using netring::testing::FakeKubeApi;
 using netring::testing::TestCa;
-using netring::Result;
 namespace fs = std::filesystem;
 
 class TempDir {
@@ -54,10 +54,13 @@ std::string b64(const std::string& s) {
 Result<Client::Response> get_pods(const ClientConfig& cfg, std::string* body = nullptr) {
   auto c = Client::create(cfg);
   if (!c) return std::move(c).take_error();
-  return (*c)->get("/api/v1/pods?limit=10", [&](std::string_view d) {
-    if (body) body->append(d);
-    return true;
-  }, std::chrono::seconds(30));
+  return (*c)->get(
+      "/api/v1/pods?limit=10",
+      [&](std::string_view d) {
+        if (body) body->append(d);
+        return true;
+      },
+      std::chrono::seconds(30));
 }
 
 TEST(K8sClient, HttpsWithTheClusterCaAndBearerToken) {
@@ -98,7 +101,8 @@ TEST(K8sClient, WrongTokenGets401StatusBody) {
   auto c = Client::create(cfg);
   ASSERT_TRUE(c.ok());
   bool data_called = false;
-  auto r = (*c)->get("/api/v1/pods", [&](std::string_view) { return data_called = true; }, std::chrono::seconds(30));
+  auto r = (*c)->get(
+      "/api/v1/pods", [&](std::string_view) { return data_called = true; }, std::chrono::seconds(30));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 401);
   EXPECT_FALSE(data_called);
@@ -166,17 +170,20 @@ std::string kubeconfig(const std::string& server, const std::string& cluster_ext
   return "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
          "preferences: {}\n"
          "clusters:\n- name: other\n  cluster:\n    server: https://10.0.0.1:6443\n"
-         "- name: fake\n  cluster:\n    server: " + server + "\n" + cluster_extra +
+         "- name: fake\n  cluster:\n    server: " +
+         server + "\n" + cluster_extra +
          "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: tester\n    namespace: default\n"
-         "users:\n- name: tester\n  user:\n" + user;
+         "users:\n- name: tester\n  user:\n" +
+         user;
 }
 
 TEST(K8sClient, KubeconfigWithTokenAndCaData) {
   FakeKubeApi api;
   TempDir dir;
-  std::string path = dir.file("config", kubeconfig("https://127.0.0.1:" + std::to_string(api.port()),
-                                                   "    certificate-authority-data: " + b64(api.ca().ca().cert_pem) + "\n",
-                                                   "    token: test-token\n"));
+  std::string path =
+      dir.file("config", kubeconfig("https://127.0.0.1:" + std::to_string(api.port()),
+                                    "    certificate-authority-data: " + b64(api.ca().ca().cert_pem) + "\n",
+                                    "    token: test-token\n"));
   auto cfg = kubeconfig_config(path);
   ASSERT_TRUE(cfg.ok()) << cfg.error().message();
   EXPECT_EQ(cfg->host, "127.0.0.1");
@@ -216,10 +223,11 @@ TEST(K8sClient, KubeconfigWithClientCertificateData) {
   FakeKubeApi api(FakeKubeApi::Options{.require_client_cert = true});
   auto client = api.ca().issue("admin");
   TempDir dir;
-  std::string path = dir.file("config", kubeconfig("https://127.0.0.1:" + std::to_string(api.port()),
-                                                   "    certificate-authority-data: " + b64(api.ca().ca().cert_pem) + "\n",
-                                                   "    client-certificate-data: " + b64(client.cert_pem) + "\n" +
-                                                       "    client-key-data: " + b64(client.key_pem) + "\n"));
+  std::string path =
+      dir.file("config", kubeconfig("https://127.0.0.1:" + std::to_string(api.port()),
+                                    "    certificate-authority-data: " + b64(api.ca().ca().cert_pem) + "\n",
+                                    "    client-certificate-data: " + b64(client.cert_pem) + "\n" +
+                                        "    client-key-data: " + b64(client.key_pem) + "\n"));
   auto cfg = kubeconfig_config(path);
   ASSERT_TRUE(cfg.ok()) << cfg.error().message();
   auto r = get_pods(*cfg);
@@ -237,8 +245,8 @@ TEST(K8sClient, KubeconfigErrorsSayWhatIsWrong) {
   ASSERT_FALSE(no_ctx.ok());
   EXPECT_NE(no_ctx.error().message().find("no current-context"), std::string::npos);
 
-  auto exec = kubeconfig_config(dir.file("b", kubeconfig("https://127.0.0.1:6443", "",
-                                                         "    exec:\n      command: aws\n      apiVersion: x\n")));
+  auto exec = kubeconfig_config(
+      dir.file("b", kubeconfig("https://127.0.0.1:6443", "", "    exec:\n      command: aws\n      apiVersion: x\n")));
   ASSERT_FALSE(exec.ok());
   EXPECT_NE(exec.error().message().find("exec/auth-provider plugin"), std::string::npos);
 

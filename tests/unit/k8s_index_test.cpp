@@ -21,33 +21,40 @@ Object parsed(const nlohmann::json& obj) {
   return std::move(ev)->object;
 }
 
-Object pod(fx::PodSpec spec) { return parsed(fx::pod(spec)); }
+Object pod(fx::PodSpec spec) {
+  return parsed(fx::pod(spec));
+}
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+IpAddr ip(const char* s) {
+  return *IpAddr::parse(s);
+}
 
 TEST(K8sWorkload, DerivedFromOwnerReferencesAlone) {
   // Deployment through its ReplicaSet, exact with the pod-template-hash label.
-  EXPECT_EQ(derive_workload(pod({.name = "web-7d4b9c6f5d-x2x9k", .owner_kind = "ReplicaSet",
-                                 .owner_name = "web-7d4b9c6f5d", .template_hash = "7d4b9c6f5d"})),
+  EXPECT_EQ(derive_workload(pod({.name = "web-7d4b9c6f5d-x2x9k",
+                                 .owner_kind = "ReplicaSet",
+                                 .owner_name = "web-7d4b9c6f5d",
+                                 .template_hash = "7d4b9c6f5d"})),
             (Workload{"Deployment", "web"}));
   // Without the label, by the shape of the hash suffix.
-  EXPECT_EQ(derive_workload(pod({.name = "api-v2-5f6c7b8d9-abcde", .owner_kind = "ReplicaSet",
-                                 .owner_name = "api-v2-5f6c7b8d9"})),
+  EXPECT_EQ(derive_workload(
+                pod({.name = "api-v2-5f6c7b8d9-abcde", .owner_kind = "ReplicaSet", .owner_name = "api-v2-5f6c7b8d9"})),
             (Workload{"Deployment", "api-v2"}));
   // A bare ReplicaSet whose name does not end in a hash stays a ReplicaSet.
   EXPECT_EQ(derive_workload(pod({.name = "legacy-abcde", .owner_kind = "ReplicaSet", .owner_name = "legacy-rs"})),
             (Workload{"ReplicaSet", "legacy-rs"}));
-  EXPECT_EQ(derive_workload(pod({.name = "nightly-backup-29412345-q8z7r", .owner_kind = "Job",
-                                 .owner_name = "nightly-backup-29412345"})),
-            (Workload{"CronJob", "nightly-backup"}));
+  EXPECT_EQ(
+      derive_workload(
+          pod({.name = "nightly-backup-29412345-q8z7r", .owner_kind = "Job", .owner_name = "nightly-backup-29412345"})),
+      (Workload{"CronJob", "nightly-backup"}));
   EXPECT_EQ(derive_workload(pod({.name = "migrate-x7p2q", .owner_kind = "Job", .owner_name = "migrate"})),
             (Workload{"Job", "migrate"}));
   EXPECT_EQ(derive_workload(pod({.name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db"})),
             (Workload{"StatefulSet", "db"}));
   EXPECT_EQ(derive_workload(pod({.name = "cilium-x9f8k", .owner_kind = "DaemonSet", .owner_name = "cilium"})),
             (Workload{"DaemonSet", "cilium"}));
-  EXPECT_EQ(derive_workload(pod({.name = "kube-apiserver-node-a", .owner_kind = "Node", .owner_name = "node-a",
-                                 .node = "node-a"})),
+  EXPECT_EQ(derive_workload(
+                pod({.name = "kube-apiserver-node-a", .owner_kind = "Node", .owner_name = "node-a", .node = "node-a"})),
             (Workload{"StaticPod", "kube-apiserver"}));
   EXPECT_EQ(derive_workload(pod({.name = "debug"})), (Workload{"Pod", "debug"}));
 }
@@ -63,12 +70,19 @@ TEST(K8sIndex, PodsServicesNodesAndLookupOrder) {
   Index idx;
   idx.upsert(ResourceKind::kNode, parsed(fx::node("node-a", "192.168.49.2", "1")));
   idx.upsert(ResourceKind::kService, parsed(fx::service("shop", "web", {"10.96.0.10"}, "2", 30080)));
-  idx.upsert(ResourceKind::kPod, pod({.ns = "shop", .name = "web-7d4b9c6f5d-x2x9k", .owner_kind = "ReplicaSet",
-                                      .owner_name = "web-7d4b9c6f5d", .template_hash = "7d4b9c6f5d",
+  idx.upsert(ResourceKind::kPod, pod({.ns = "shop",
+                                      .name = "web-7d4b9c6f5d-x2x9k",
+                                      .owner_kind = "ReplicaSet",
+                                      .owner_name = "web-7d4b9c6f5d",
+                                      .template_hash = "7d4b9c6f5d",
                                       .ips = {"10.244.1.7", "fd00::7"}}));
   // hostNetwork: reports the node IP, and must not take it over.
-  idx.upsert(ResourceKind::kPod, pod({.ns = "kube-system", .name = "kube-proxy-abcde", .owner_kind = "DaemonSet",
-                                      .owner_name = "kube-proxy", .ips = {"192.168.49.2"}, .host_network = true}));
+  idx.upsert(ResourceKind::kPod, pod({.ns = "kube-system",
+                                      .name = "kube-proxy-abcde",
+                                      .owner_kind = "DaemonSet",
+                                      .owner_name = "kube-proxy",
+                                      .ips = {"192.168.49.2"},
+                                      .host_network = true}));
 
   auto p = idx.lookup(ip("10.244.1.7"));
   ASSERT_TRUE(p);
@@ -202,8 +216,8 @@ TEST(K8sIndex, ReadersOnOtherThreadsSeeWholeIdentities) {
   });
   for (int i = 0; i < 2000; ++i) {
     std::string w = "w" + std::to_string(i % 7);
-    idx.upsert(ResourceKind::kPod, pod({.name = w + "-x", .uid = "u1", .owner_kind = "StatefulSet", .owner_name = w,
-                                        .ips = {"10.0.0.1"}}));
+    idx.upsert(ResourceKind::kPod,
+               pod({.name = w + "-x", .uid = "u1", .owner_kind = "StatefulSet", .owner_name = w, .ips = {"10.0.0.1"}}));
   }
   stop = true;
   reader.join();

@@ -45,20 +45,24 @@ EnvLookup no_env() {
 
 TEST(K8sMetadata, ApiThroughKubeconfigPlusPodsFile) {
   FakeKubeApi api;
-  api.load("pods", {fx::pod({.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db",
-                             .ips = {"10.244.3.3"}})});
+  api.load(
+      "pods",
+      {fx::pod(
+          {.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db", .ips = {"10.244.3.3"}})});
   api.load("services", {fx::service("shop", "db", {"10.96.3.3"}, "1")});
   api.load("nodes", {fx::node("node-a", "192.168.49.2", "1")});
   std::string kubeconfig = temp_file(
       "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-      "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:" + std::to_string(api.port()) +
-      "\n    certificate-authority-data: " + b64(api.ca().ca().cert_pem) +
+      "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:" +
+      std::to_string(api.port()) + "\n    certificate-authority-data: " + b64(api.ca().ca().cert_pem) +
       "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
       "users:\n- name: u\n  user:\n    token: test-token\n");
-  std::string pods = temp_file(
-      nlohmann::json{{"apiVersion", "v1"}, {"kind", "List"}, {"metadata", {{"resourceVersion", ""}}},
-                     {"items", {fx::pod({.ns = "edge", .name = "probe", .ips = {"10.250.0.9"}})}}}
-          .dump());
+  std::string pods =
+      temp_file(nlohmann::json{{"apiVersion", "v1"},
+                               {"kind", "List"},
+                               {"metadata", {{"resourceVersion", ""}}},
+                               {"items", {fx::pod({.ns = "edge", .name = "probe", .ips = {"10.250.0.9"}})}}}
+                    .dump());
   Config config;
   config.kubeconfig = kubeconfig;
   config.pods_from = pods;
@@ -81,7 +85,8 @@ TEST(K8sMetadata, ApiThroughKubeconfigPlusPodsFile) {
 }
 
 TEST(K8sMetadata, KubeApiOffUsesOnlyThePodsFile) {
-  std::string pods = temp_file(nlohmann::json{{"kind", "List"}, {"items", {fx::pod({.name = "a", .ips = {"10.0.0.1"}})}}}.dump());
+  std::string pods =
+      temp_file(nlohmann::json{{"kind", "List"}, {"items", {fx::pod({.name = "a", .ips = {"10.0.0.1"}})}}}.dump());
   Config config;
   config.kube_api = KubeApi::kOff;
   config.pods_from = pods;

@@ -24,18 +24,30 @@ std::string write_temp(const std::string& content) {
 
 // `kubectl get pods -A -o json` prints a "List" whose items keep kind/apiVersion, pretty-printed.
 std::string kubectl_output(const std::vector<nlohmann::json>& pods) {
-  return nlohmann::json{{"apiVersion", "v1"}, {"items", pods}, {"kind", "List"}, {"metadata", {{"resourceVersion", ""}}}}
+  return nlohmann::json{
+      {"apiVersion", "v1"}, {"items", pods}, {"kind", "List"}, {"metadata", {{"resourceVersion", ""}}}}
       .dump(4);
 }
 
 TEST(PodsFile, LoadsKubectlOutput) {
   std::string path = write_temp(kubectl_output({
-      fx::pod({.ns = "demo", .name = "client-5d8f7c6b4-abcde", .owner_kind = "ReplicaSet",
-               .owner_name = "client-5d8f7c6b4", .template_hash = "5d8f7c6b4", .ips = {"10.88.0.2"}}),
-      fx::pod({.ns = "demo", .name = "server-0", .owner_kind = "StatefulSet", .owner_name = "server",
+      fx::pod({.ns = "demo",
+               .name = "client-5d8f7c6b4-abcde",
+               .owner_kind = "ReplicaSet",
+               .owner_name = "client-5d8f7c6b4",
+               .template_hash = "5d8f7c6b4",
+               .ips = {"10.88.0.2"}}),
+      fx::pod({.ns = "demo",
+               .name = "server-0",
+               .owner_kind = "StatefulSet",
+               .owner_name = "server",
                .ips = {"10.88.0.3"}}),
-      fx::pod({.ns = "kube-system", .name = "node-exporter-q2w3e", .owner_kind = "DaemonSet",
-               .owner_name = "node-exporter", .ips = {"192.168.1.10"}, .host_network = true}),
+      fx::pod({.ns = "kube-system",
+               .name = "node-exporter-q2w3e",
+               .owner_kind = "DaemonSet",
+               .owner_name = "node-exporter",
+               .ips = {"192.168.1.10"},
+               .host_network = true}),
   }));
   Index idx;
   auto n = load_pods_file(path, idx);
@@ -53,8 +65,8 @@ TEST(PodsFile, LoadsKubectlOutput) {
 
 TEST(PodsFile, ReloadDropsPodsNoLongerListed) {
   Index idx({.pod_grace = std::chrono::milliseconds(0)});
-  std::string path = write_temp(kubectl_output({fx::pod({.name = "a", .ips = {"10.0.0.1"}}),
-                                                fx::pod({.name = "b", .ips = {"10.0.0.2"}})}));
+  std::string path = write_temp(
+      kubectl_output({fx::pod({.name = "a", .ips = {"10.0.0.1"}}), fx::pod({.name = "b", .ips = {"10.0.0.2"}})}));
   ASSERT_TRUE(load_pods_file(path, idx).ok());
   std::ofstream(path, std::ios::trunc) << kubectl_output({fx::pod({.name = "b", .ips = {"10.0.0.2"}})});
   ASSERT_TRUE(load_pods_file(path, idx).ok());

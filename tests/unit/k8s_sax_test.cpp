@@ -12,10 +12,18 @@ namespace fx = netring::testing::k8s;
 using json = nlohmann::json;
 
 TEST(K8sSax, PodListItemsAndListMetadata) {
-  fx::PodSpec a{.ns = "shop", .name = "web-7d4b9c6f5d-x2x9k", .owner_kind = "ReplicaSet",
-                .owner_name = "web-7d4b9c6f5d", .template_hash = "7d4b9c6f5d", .ips = {"10.244.1.7", "fd00::7"}};
-  fx::PodSpec b{.ns = "kube-system", .name = "kube-proxy-abcde", .owner_kind = "DaemonSet", .owner_name = "kube-proxy",
-                .ips = {"192.168.49.2"}, .host_network = true};
+  fx::PodSpec a{.ns = "shop",
+                .name = "web-7d4b9c6f5d-x2x9k",
+                .owner_kind = "ReplicaSet",
+                .owner_name = "web-7d4b9c6f5d",
+                .template_hash = "7d4b9c6f5d",
+                .ips = {"10.244.1.7", "fd00::7"}};
+  fx::PodSpec b{.ns = "kube-system",
+                .name = "kube-proxy-abcde",
+                .owner_kind = "DaemonSet",
+                .owner_name = "kube-proxy",
+                .ips = {"192.168.49.2"},
+                .host_network = true};
   std::string doc = fx::list("PodList", {fx::pod(a), fx::pod(b)}, "52811", "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ").dump();
   std::vector<Object> items;
   auto info = parse_list(doc, [&](Object&& o) { items.push_back(std::move(o)); });
@@ -70,9 +78,8 @@ TEST(K8sSax, ServicesAndNodes) {
 }
 
 TEST(K8sSax, StatusBodyIsReported) {
-  auto info = parse_list(fx::status_gone("The provided continue parameter is too old").dump(), [](Object&&) {
-    ADD_FAILURE() << "a Status has no items";
-  });
+  auto info = parse_list(fx::status_gone("The provided continue parameter is too old").dump(),
+                         [](Object&&) { ADD_FAILURE() << "a Status has no items"; });
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->kind, "Status");
   EXPECT_EQ(info->status.code, 410);
@@ -81,7 +88,11 @@ TEST(K8sSax, StatusBodyIsReported) {
 }
 
 TEST(K8sSax, WatchEvents) {
-  fx::PodSpec a{.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db", .ips = {"10.244.1.9"},
+  fx::PodSpec a{.ns = "shop",
+                .name = "db-0",
+                .owner_kind = "StatefulSet",
+                .owner_name = "db",
+                .ips = {"10.244.1.9"},
                 .resource_version = "60001"};
   for (const char* type : {"ADDED", "MODIFIED", "DELETED"}) {
     std::string line = fx::watch_line(type, fx::pod(a));
@@ -134,7 +145,8 @@ TEST(K8sSax, FieldsAndListsAreCapped) {
 
 TEST(K8sSax, StreamsFromAnIstream) {
   std::vector<json> pods;
-  for (int i = 0; i < 50; ++i) pods.push_back(fx::pod({.name = "p" + std::to_string(i), .ips = {"10.1.0." + std::to_string(i)}}));
+  for (int i = 0; i < 50; ++i)
+    pods.push_back(fx::pod({.name = "p" + std::to_string(i), .ips = {"10.1.0." + std::to_string(i)}}));
   std::stringstream ss(fx::list("PodList", pods, "9").dump(2));
   size_t n = 0;
   auto info = parse_list(ss, [&](Object&& o) { EXPECT_EQ(o.name, "p" + std::to_string(n++)); });

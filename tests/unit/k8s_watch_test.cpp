@@ -44,11 +44,16 @@ WatchOptions fast(ResourceKind kind) {
   return o;
 }
 
-IpAddr ip(const std::string& s) { return *IpAddr::parse(s); }
+IpAddr ip(const std::string& s) {
+  return *IpAddr::parse(s);
+}
 
 nlohmann::json web_pod(int i, const std::string& ip_prefix = "10.244.1.") {
-  return fx::pod({.ns = "shop", .name = "web-7d4b9c6f5d-" + std::to_string(10000 + i), .owner_kind = "ReplicaSet",
-                  .owner_name = "web-7d4b9c6f5d", .template_hash = "7d4b9c6f5d",
+  return fx::pod({.ns = "shop",
+                  .name = "web-7d4b9c6f5d-" + std::to_string(10000 + i),
+                  .owner_kind = "ReplicaSet",
+                  .owner_name = "web-7d4b9c6f5d",
+                  .template_hash = "7d4b9c6f5d",
                   .ips = {ip_prefix + std::to_string(i % 250)}});
 }
 
@@ -61,9 +66,10 @@ size_t count_matching(const std::vector<std::string>& reqs, const std::string& n
 TEST(K8sWatch, InitialPaginatedListThenOneWatchPerKind) {
   FakeKubeApi api;
   std::vector<nlohmann::json> pods;
-  for (int i = 0; i < 1234; ++i) pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 7), .name = "p" + std::to_string(i),
-                                                           .ips = {"10.1." + std::to_string(i / 250) + "." +
-                                                                   std::to_string(i % 250)}}));
+  for (int i = 0; i < 1234; ++i)
+    pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 7),
+                            .name = "p" + std::to_string(i),
+                            .ips = {"10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)}}));
   api.load("pods", pods);
   api.load("services", {fx::service("shop", "web", {"10.96.0.10"}, "1", 30080)});
   api.load("nodes", {fx::node("node-a", "192.168.49.2", "1"), fx::node("node-b", "192.168.49.3", "1")});
@@ -113,13 +119,14 @@ TEST(K8sWatch, EventsUpdateTheIndex) {
   ASSERT_TRUE(w.wait_synced(kWait));
   ASSERT_TRUE(eventually([&] { return w.health().watching; }));
 
-  api.add("pods", fx::pod({.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db",
-                           .ips = {"10.244.2.5"}}));
+  api.add(
+      "pods",
+      fx::pod({.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db", .ips = {"10.244.2.5"}}));
   ASSERT_TRUE(eventually([&] { return index.lookup(ip("10.244.2.5")) != nullptr; }));
   EXPECT_EQ(index.lookup(ip("10.244.2.5"))->workload, "db");
 
-  auto moved = fx::pod({.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db",
-                        .ips = {"10.244.2.6"}});
+  auto moved =
+      fx::pod({.ns = "shop", .name = "db-0", .owner_kind = "StatefulSet", .owner_name = "db", .ips = {"10.244.2.6"}});
   api.modify("pods", moved);
   ASSERT_TRUE(eventually([&] { return index.lookup(ip("10.244.2.6")) != nullptr; }));
   EXPECT_FALSE(index.lookup(ip("10.244.2.5")));
@@ -145,7 +152,8 @@ TEST(K8sWatch, BookmarksAdvanceTheResourceVersionUsedToResume) {
   std::string list_rv = w.health().resource_version;
 
   // Changes to another kind move the global revision but send the pod watch nothing...
-  for (int i = 0; i < 5; ++i) api.add("services", fx::service("default", "s" + std::to_string(i), {"10.96.1." + std::to_string(i)}, "1"));
+  for (int i = 0; i < 5; ++i)
+    api.add("services", fx::service("default", "s" + std::to_string(i), {"10.96.1." + std::to_string(i)}, "1"));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(w.health().resource_version, list_rv);
   // ...until a bookmark carries the revision over.
@@ -214,8 +222,9 @@ void gone_relists(bool as_http_status) {
   EXPECT_TRUE(index.lookup(ip("10.244.1.1")));
   // The relist came from a watch that was told 410, not from a failure.
   auto reqs = api.requests();
-  auto list_at = std::find_if(reqs.begin(), reqs.end(),
-                              [](const std::string& r) { return r.find("limit=100&resourceVersion=0") != std::string::npos; });
+  auto list_at = std::find_if(reqs.begin(), reqs.end(), [](const std::string& r) {
+    return r.find("limit=100&resourceVersion=0") != std::string::npos;
+  });
   ASSERT_NE(list_at, reqs.end());
   ASSERT_NE(list_at, reqs.begin());
   EXPECT_NE((list_at - 1)->find("watch=1"), std::string::npos) << *(list_at - 1);
@@ -225,8 +234,12 @@ void gone_relists(bool as_http_status) {
   EXPECT_EQ(w.health().resource_version, std::to_string(api.revision()));
 }
 
-TEST(K8sWatch, GoneAsWatchErrorEventRelists) { gone_relists(false); }
-TEST(K8sWatch, GoneAsHttpStatusRelists) { gone_relists(true); }
+TEST(K8sWatch, GoneAsWatchErrorEventRelists) {
+  gone_relists(false);
+}
+TEST(K8sWatch, GoneAsHttpStatusRelists) {
+  gone_relists(true);
+}
 
 TEST(K8sWatch, ExpiredContinueTokenRestartsTheList) {
   FakeKubeApi api;
@@ -343,8 +356,11 @@ TEST(K8sWatch, MemoryStaysBoundedWith20kPods) {
     std::vector<nlohmann::json> pods;
     pods.reserve(kPods);
     for (int i = 0; i < kPods; ++i) {
-      pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 50), .name = "app-5d8f7c6b4-" + std::to_string(i),
-                              .owner_kind = "ReplicaSet", .owner_name = "app-5d8f7c6b4", .template_hash = "5d8f7c6b4",
+      pods.push_back(fx::pod({.ns = "ns" + std::to_string(i % 50),
+                              .name = "app-5d8f7c6b4-" + std::to_string(i),
+                              .owner_kind = "ReplicaSet",
+                              .owner_name = "app-5d8f7c6b4",
+                              .template_hash = "5d8f7c6b4",
                               .ips = {"10." + std::to_string(i / 62500) + "." + std::to_string(i / 250 % 250) + "." +
                                       std::to_string(i % 250)}}));
       total_json += pods.back().dump().size();

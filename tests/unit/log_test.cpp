@@ -13,9 +13,10 @@ namespace {
 namespace log = netring::log;
 
 TEST(Log, LogfmtQuotesOnlyWhatNeedsIt) {
-  std::string line = log::format(log::Level::kWarn, "watch failed", {{"kind", "pods"}, {"attempt", 3},
-                                  {"error", "read timeout \"x\""}, {"empty", ""}, {"ok", false}},
-                                 log::Format::kLogfmt);
+  std::string line =
+      log::format(log::Level::kWarn, "watch failed",
+                  {{"kind", "pods"}, {"attempt", 3}, {"error", "read timeout \"x\""}, {"empty", ""}, {"ok", false}},
+                  log::Format::kLogfmt);
   std::regex re(R"(^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=warn msg="watch failed" kind=pods attempt=3 )"
                 R"(error="read timeout \\"x\\"" empty="" ok=false\n$)");
   EXPECT_TRUE(std::regex_match(line, re)) << line;
