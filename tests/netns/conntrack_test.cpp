@@ -172,6 +172,49 @@ TEST_F(ServiceNat, UdpToClusterIpResolvesToTheBackend) {
   EXPECT_EQ((*b)->port, 5353);
 }
 
+TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
+  client_.run_ok("ip -6 addr add fd10:1::2/64 dev " + v1_.name_a() + " nodad");
+  router_.run_ok("ip -6 addr add fd10:1::1/64 dev " + v1_.name_b() + " nodad");
+  backend_.run_ok("ip -6 addr add fd10:2::2/64 dev " + v2_.name_a() + " nodad");
+  router_.run_ok("ip -6 addr add fd10:2::1/64 dev " + v2_.name_b() + " nodad");
+  client_.run_ok("ip -6 route add default via fd10:1::1");
+  backend_.run_ok("ip -6 route add default via fd10:2::1");
+  router_.run_ok("sysctl -qw net.ipv6.conf.all.forwarding=1");
+  router_.run_ok(
+      "ip6tables -t nat -A PREROUTING -d fd96::10 -p tcp --dport 80 -j DNAT --to-destination [fd10:2::2]:8080");
+
+  UniqueSock listener = backend_.within([] {
+    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(8080);
+    inet_pton(AF_INET6, "fd10:2::2", &a.sin6_addr);
+    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    EXPECT_EQ(listen(s.get(), 8), 0);
+    return s;
+  });
+  UniqueSock conn = client_.within([] {
+    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(80);
+    inet_pton(AF_INET6, "fd96::10", &a.sin6_addr);
+    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    return s;
+  });
+  sockaddr_in6 local{};
+  socklen_t len = sizeof local;
+  getsockname(conn.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  auto resolver = open_in(router_, 16);
+  ASSERT_TRUE(resolver);
+  auto b = resolver->backend(
+      FlowKey{*IpAddr::parse("fd10:1::2"), *IpAddr::parse("fd96::10"), ntohs(local.sin6_port), 80, IPPROTO_TCP});
+  ASSERT_TRUE(b.ok()) << b.error().message();
+  ASSERT_TRUE(b->has_value());
+  EXPECT_EQ((*b)->addr.str(), "fd10:2::2");
+  EXPECT_EQ((*b)->port, 8080);
+}
+
 TEST_F(ServiceNat, FlowsWithoutNatAndUnknownFlows) {
   UniqueSock listener = backend_.within([] {
     UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
