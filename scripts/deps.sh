@@ -16,9 +16,9 @@ pkgs=(
   # libbpf loads/attaches them; linux-libc-dev provides the UAPI headers.
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
   # Libraries the agent links: metrics exposition, JSON, HTTP(S), pcap files,
-  # rtnetlink (libmnl), conntrack look-ups.
+  # rtnetlink (libmnl), conntrack look-ups, kubeconfig (YAML) files.
   prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
-  libpcap-dev libmnl-dev libnetfilter-conntrack-dev
+  libpcap-dev libmnl-dev libnetfilter-conntrack-dev libyaml-cpp-dev
   # Tests and benchmarks: GoogleTest/GoogleMock, Google Benchmark, clang's
   # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
   # bench/ and interop tests).

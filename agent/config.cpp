@@ -1,0 +1,751 @@
+#include "agent/config.hpp"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace netring::agent {
+namespace {
+
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+
+enum class Kind { kPath, kString, kUint, kEnum, kRegex, kIfList, kPortList, kDuration, kHostPort, kBool };
+
+// A value parsed according to its field's kind; only the member for that kind is set.
+struct Value {
+  std::string text;
+  uint64_t u = 0;
+  size_t choice = 0;
+  bool b = false;
+  milliseconds d{0};
+  std::vector<std::string> list;
+  std::vector<uint16_t> ports;
+  HostPort hp;
+};
+
+struct FieldDesc {
+  const char* name;  // the flag without dashes; also the config-file key
+  Kind kind;
+  const char* default_text;          // parsed like any other value, so defaults pass the same checks
+  std::vector<const char*> choices;  // kEnum
+  uint64_t min = 0, max = 0;         // kUint; kDuration in milliseconds
+  const char* help;
+  void (*set)(Config&, const Value&);
+  json (*get)(const Config&);
+};
+
+constexpr uint64_t kMsPerHour = 3'600'000;
+
+std::string dur_str(milliseconds d) {
+  auto ms = static_cast<uint64_t>(d.count());
+  if (ms % kMsPerHour == 0 && ms != 0) return std::to_string(ms / kMsPerHour) + "h";
+  if (ms % 60'000 == 0 && ms != 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+const std::vector<FieldDesc>& schema() {
+  static const std::vector<FieldDesc> kSchema = {
+      {"config",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
+       "JSON config file; keys are the flag names without dashes",
+       [](Config& c, const Value& v) { c.config_file = v.text; },
+       [](const Config& c) { return json(c.config_file); }},
+      {"node-name",
+       Kind::kString,
+       "",
+       {},
+       0,
+       0,
+       "node this agent reports for (default: $NODE_NAME, else the host name)",
+       [](Config& c, const Value& v) { c.node_name = v.text; },
+       [](const Config& c) { return json(c.node_name); }},
+      {"sample-rate",
+       Kind::kUint,
+       "100",
+       {},
+       0,
+       16777216,
+       "1-in-N sampling per skb (p = min(1, gso_segs/N)); 0 = count only",
+       [](Config& c, const Value& v) { c.sample_rate = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.sample_rate); }},
+      {"backend",
+       Kind::kEnum,
+       "auto",
+       {"auto", "afxdp", "afpacket"},
+       0,
+       0,
+       "capture backend on the mirror (auto: AF_XDP, falling back to AF_PACKET)",
+       [](Config& c, const Value& v) { c.backend = static_cast<Backend>(v.choice); },
+       [](const Config& c) { return json(to_string(c.backend)); }},
+      {"workers",
+       Kind::kUint,
+       "1",
+       {},
+       1,
+       64,
+       "capture workers (= mirror queues)",
+       [](Config& c, const Value& v) { c.workers = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.workers); }},
+      {"snap-len",
+       Kind::kUint,
+       "128",
+       {},
+       64,
+       65535,
+       "bytes kept per sample",
+       [](Config& c, const Value& v) { c.snap_len = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.snap_len); }},
+      {"interfaces-include",
+       Kind::kRegex,
+       "",
+       {},
+       0,
+       0,
+       "extra interfaces to hook (overrides discovery)",
+       [](Config& c, const Value& v) { c.interfaces_include = v.text; },
+       [](const Config& c) { return json(c.interfaces_include); }},
+      {"interfaces-exclude",
+       Kind::kRegex,
+       "",
+       {},
+       0,
+       0,
+       "interfaces never hooked (overrides discovery)",
+       [](Config& c, const Value& v) { c.interfaces_exclude = v.text; },
+       [](const Config& c) { return json(c.interfaces_exclude); }},
+      {"physical-interfaces",
+       Kind::kIfList,
+       "",
+       {},
+       0,
+       0,
+       "node NICs to hook (default: the devices of the default routes)",
+       [](Config& c, const Value& v) { c.physical_interfaces = v.list; },
+       [](const Config& c) { return json(c.physical_interfaces); }},
+      {"capture-ports",
+       Kind::kIfList,
+       "",
+       {},
+       0,
+       0,
+       "interfaces carrying only mirrored copies (SPAN/TAP): XSKMAP program directly",
+       [](Config& c, const Value& v) { c.capture_ports = v.list; },
+       [](const Config& c) { return json(c.capture_ports); }},
+      {"tunnel-ports",
+       Kind::kPortList,
+       "4789,8472,6081",
+       {},
+       1,
+       65535,
+       "UDP ports of encapsulations not sampled on NIC egress; decapsulated by the parser",
+       [](Config& c, const Value& v) { c.tunnel_ports = v.ports; },
+       [](const Config& c) { return json(c.tunnel_ports); }},
+      {"label-level",
+       Kind::kEnum,
+       "workload",
+       {"node", "namespace", "workload", "pod"},
+       0,
+       0,
+       "identity granularity of flow metrics",
+       [](Config& c, const Value& v) { c.label_level = static_cast<LabelLevel>(v.choice); },
+       [](const Config& c) { return json(to_string(c.label_level)); }},
+      {"flow-table-size",
+       Kind::kUint,
+       "65536",
+       {},
+       1024,
+       16777216,
+       "flows per worker table",
+       [](Config& c, const Value& v) { c.flow_table_size = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.flow_table_size); }},
+      {"flow-idle-timeout",
+       Kind::kDuration,
+       "30s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "a flow without packets for this long ends",
+       [](Config& c, const Value& v) { c.flow_idle_timeout = v.d; },
+       [](const Config& c) { return json(dur_str(c.flow_idle_timeout)); }},
+      {"flow-active-timeout",
+       Kind::kDuration,
+       "120s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "a long-lived flow is reported and restarted after this long",
+       [](Config& c, const Value& v) { c.flow_active_timeout = v.d; },
+       [](const Config& c) { return json(dur_str(c.flow_active_timeout)); }},
+      {"metrics-listen",
+       Kind::kHostPort,
+       "0.0.0.0:9990",
+       {},
+       0,
+       0,
+       "Prometheus /metrics, /healthz, /readyz",
+       [](Config& c, const Value& v) { c.metrics_listen = v.hp; },
+       [](const Config& c) { return json(c.metrics_listen.str()); }},
+      {"api-listen",
+       Kind::kHostPort,
+       "127.0.0.1:9991",
+       {},
+       0,
+       0,
+       "flow JSON API (loopback by default: reached with kubectl port-forward)",
+       [](Config& c, const Value& v) { c.api_listen = v.hp; },
+       [](const Config& c) { return json(c.api_listen.str()); }},
+      {"max-series",
+       Kind::kUint,
+       "20000",
+       {},
+       0,
+       4294967295ULL,
+       "hard cap on flow metric series; excess is counted and dropped",
+       [](Config& c, const Value& v) { c.max_series = v.u; },
+       [](const Config& c) { return json(c.max_series); }},
+      {"pod-grace-period",
+       Kind::kDuration,
+       "60s",
+       {},
+       0,
+       24 * kMsPerHour,
+       "series and names of deleted pods disappear after this",
+       [](Config& c, const Value& v) { c.pod_grace_period = v.d; },
+       [](const Config& c) { return json(dur_str(c.pod_grace_period)); }},
+      {"enable-capture-api",
+       Kind::kBool,
+       "false",
+       {},
+       0,
+       0,
+       "serve /api/v1/capture (exposes payloads: off by default)",
+       [](Config& c, const Value& v) { c.enable_capture_api = v.b; },
+       [](const Config& c) { return json(c.enable_capture_api); }},
+      {"capture-max-duration",
+       Kind::kDuration,
+       "60s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "longest on-demand capture",
+       [](Config& c, const Value& v) { c.capture_max_duration = v.d; },
+       [](const Config& c) { return json(dur_str(c.capture_max_duration)); }},
+      {"capture-max-packets",
+       Kind::kUint,
+       "100000",
+       {},
+       1,
+       4294967295ULL,
+       "most packets in one on-demand capture",
+       [](Config& c, const Value& v) { c.capture_max_packets = v.u; },
+       [](const Config& c) { return json(c.capture_max_packets); }},
+      {"kubeconfig",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
+       "kubeconfig for running outside the cluster (in-cluster config is used when KUBERNETES_SERVICE_HOST is set)",
+       [](Config& c, const Value& v) { c.kubeconfig = v.text; },
+       [](const Config& c) { return json(c.kubeconfig); }},
+      {"kube-api",
+       Kind::kEnum,
+       "auto",
+       {"auto", "off"},
+       0,
+       0,
+       "off: no Kubernetes API (names only from --pods-from)",
+       [](Config& c, const Value& v) { c.kube_api = static_cast<KubeApi>(v.choice); },
+       [](const Config& c) { return json(to_string(c.kube_api)); }},
+      {"pods-from",
+       Kind::kPath,
+       "",
+       {},
+       0,
+       0,
+       "Kubernetes PodList JSON (kubectl get pods -A -o json) instead of/in addition to the API",
+       [](Config& c, const Value& v) { c.pods_from = v.text; },
+       [](const Config& c) { return json(c.pods_from); }},
+      {"log-level",
+       Kind::kEnum,
+       "info",
+       {"debug", "info", "warn", "error"},
+       0,
+       0,
+       "least severe log level written",
+       [](Config& c, const Value& v) { c.log_level = static_cast<log::Level>(v.choice); },
+       [](const Config& c) { return json(log::to_string(c.log_level)); }},
+      {"log-format",
+       Kind::kEnum,
+       "logfmt",
+       {"logfmt", "json"},
+       0,
+       0,
+       "log line format on stderr",
+       [](Config& c, const Value& v) { c.log_format = v.choice == 0 ? log::Format::kLogfmt : log::Format::kJson; },
+       [](const Config& c) { return json(log::to_string(c.log_format)); }},
+      {"validate",
+       Kind::kBool,
+       "false",
+       {},
+       0,
+       0,
+       "check the configuration and exit 0 without touching the system",
+       [](Config& c, const Value& v) { c.validate = v.b; },
+       [](const Config& c) { return json(c.validate); }},
+  };
+  return kSchema;
+}
+
+const FieldDesc* find_field(std::string_view name) {
+  for (const auto& f : schema()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+std::string env_name(std::string_view flag) {
+  std::string out = "NETRING_";
+  for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string jq(std::string_view s) {
+  return json(std::string(s)).dump();
+}
+
+std::string join(const std::vector<const char*>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::string(v[i]);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split_commas(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (true) {
+    size_t pos = s.find(',');
+    std::string_view part = trim(s.substr(0, pos));
+    if (!part.empty()) out.push_back(part);
+    if (pos == std::string_view::npos) break;
+    s.remove_prefix(pos + 1);
+  }
+  return out;
+}
+
+std::optional<uint64_t> parse_uint(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool valid_ifname(std::string_view s) {
+  // IFNAMSIZ is 16 including the NUL; the kernel rejects '/', ':' and whitespace (dev_valid_name).
+  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) || c == '\0';
+  });
+}
+
+bool valid_hostname(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+std::optional<HostPort> parse_host_port(std::string_view s) {
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return std::nullopt;
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    in6_addr a6;
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) return std::nullopt;
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // bare IPv6 needs brackets
+    in_addr a4;
+    bool looks_numeric = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+    });
+    if (looks_numeric ? inet_pton(AF_INET, std::string(host).c_str(), &a4) != 1 : !valid_hostname(host)) {
+      return std::nullopt;
+    }
+  }
+  auto p = parse_uint(port);
+  if (!p || *p < 1 || *p > 65535) return std::nullopt;
+  return HostPort{std::string(host), static_cast<uint16_t>(*p)};
+}
+
+// Parses `text` for field `f`; on failure returns what is wrong and what is allowed.
+std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text, Value& v) {
+  v.text = std::string(text);
+  switch (f.kind) {
+    case Kind::kPath: return std::nullopt;
+    case Kind::kString:
+      if (!text.empty() && !valid_hostname(text)) {
+        return jq(text) + " is not a valid name (letters, digits, '-', '.', '_'; at most 253 characters)";
+      }
+      return std::nullopt;
+    case Kind::kUint: {
+      auto u = parse_uint(text);
+      std::string range = std::to_string(f.min) + ".." + std::to_string(f.max);
+      if (!u) return jq(text) + " is not an unsigned integer (allowed: " + range + ")";
+      if (*u < f.min || *u > f.max) return jq(text) + " is out of range (allowed: " + range + ")";
+      v.u = *u;
+      return std::nullopt;
+    }
+    case Kind::kEnum:
+      for (size_t i = 0; i < f.choices.size(); ++i) {
+        if (text == f.choices[i]) {
+          v.choice = i;
+          return std::nullopt;
+        }
+      }
+      return jq(text) + " is not one of " + join(f.choices);
+    case Kind::kRegex: try { std::regex re(v.text, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return jq(text) + " is not a valid regular expression (ECMAScript syntax): " + e.what();
+      }
+      return std::nullopt;
+    case Kind::kIfList:
+      v.list.clear();
+      for (auto part : split_commas(text)) {
+        if (!valid_ifname(part)) {
+          return jq(part) +
+                 " is not an interface name (a comma-separated list of names of 1-15 characters without '/', ':' or "
+                 "spaces)";
+        }
+        v.list.emplace_back(part);
+      }
+      return std::nullopt;
+    case Kind::kPortList:
+      v.ports.clear();
+      for (auto part : split_commas(text)) {
+        auto u = parse_uint(part);
+        if (!u || *u < f.min || *u > f.max) {
+          return jq(part) + " is not a port (a comma-separated list of integers in 1..65535)";
+        }
+        v.ports.push_back(static_cast<uint16_t>(*u));
+      }
+      return std::nullopt;
+    case Kind::kDuration: {
+      auto d = parse_duration(text);
+      std::string range = dur_str(milliseconds(f.min)) + ".." + dur_str(milliseconds(f.max));
+      if (!d)
+        return jq(text) + " is not a duration (an integer with a unit ms, s, m or h, e.g. 30s; allowed: " + range + ")";
+      if (static_cast<uint64_t>(d->count()) < f.min || static_cast<uint64_t>(d->count()) > f.max) {
+        return jq(text) + " is out of range (allowed: " + range + ")";
+      }
+      v.d = *d;
+      return std::nullopt;
+    }
+    case Kind::kHostPort: {
+      auto hp = parse_host_port(text);
+      if (!hp) return jq(text) + " is not a listen address (host:port or [ipv6]:port, port 1..65535)";
+      v.hp = *hp;
+      return std::nullopt;
+    }
+    case Kind::kBool:
+      if (text == "true")
+        v.b = true;
+      else if (text == "false")
+        v.b = false;
+      else
+        return jq(text) + " is not a boolean (true or false)";
+      return std::nullopt;
+  }
+  return "unknown field kind";
+}
+
+const char* kind_text(const FieldDesc& f) {
+  switch (f.kind) {
+    case Kind::kPath: return "PATH";
+    case Kind::kString: return "NAME";
+    case Kind::kUint: return "N";
+    case Kind::kEnum: return "WORD";
+    case Kind::kRegex: return "REGEX";
+    case Kind::kIfList: return "IF,...";
+    case Kind::kPortList: return "PORT,...";
+    case Kind::kDuration: return "DURATION";
+    case Kind::kHostPort: return "HOST:PORT";
+    case Kind::kBool: return "[=BOOL]";
+  }
+  return "";
+}
+
+std::string allowed_text(const FieldDesc& f) {
+  switch (f.kind) {
+    case Kind::kUint: return "unsigned integer " + std::to_string(f.min) + ".." + std::to_string(f.max);
+    case Kind::kEnum: return "one of " + join(f.choices);
+    case Kind::kDuration: return "duration " + dur_str(milliseconds(f.min)) + ".." + dur_str(milliseconds(f.max));
+    case Kind::kBool: return "true or false";
+    case Kind::kRegex: return "ECMAScript regular expression";
+    case Kind::kIfList: return "comma-separated interface names";
+    case Kind::kPortList: return "comma-separated ports 1..65535";
+    case Kind::kHostPort: return "host:port or [ipv6]:port";
+    case Kind::kPath: return "file path";
+    case Kind::kString: return "name";
+  }
+  return "";
+}
+
+struct Failure {
+  std::string message;
+};
+
+class Parser {
+ public:
+  Parser(const EnvLookup& env, const std::string& hostname) : env_(env), hostname_(hostname) {}
+
+  ConfigOutcome run(std::span<const char* const> args) {
+    ConfigOutcome out;
+    try {
+      auto flags = tokenize(args);
+      for (const auto& [name, value] : flags) {
+        if (name == "help") {
+          out.exit_code = 0;
+          out.out = config_help();
+          return out;
+        }
+        if (name == "version") {
+          out.exit_code = 0;
+          out.out = std::string("netring-agent ") + NETRING_VERSION + "\n";
+          return out;
+        }
+      }
+      for (const auto& f : schema()) apply(out.config, f, f.default_text, "default");
+
+      std::string config_path;
+      if (auto e = env_(env_name("config"))) config_path = *e;
+      for (const auto& [name, value] : flags) {
+        if (name == "config") config_path = value;
+      }
+      if (!config_path.empty()) apply_file(out.config, config_path);
+
+      for (const auto& f : schema()) {
+        if (auto e = env_(env_name(f.name))) apply(out.config, f, *e, env_name(f.name));
+      }
+      for (const auto& [name, value] : flags) apply(out.config, *find_field(name), value, "");
+
+      if (out.config.node_name.empty()) {
+        auto nn = env_("NODE_NAME");
+        std::string fallback = nn && !nn->empty() ? *nn : hostname_;
+        if (fallback.empty()) throw Failure{"--node-name: not set, and neither NODE_NAME nor the host name is known"};
+        apply(out.config, *find_field("node-name"), fallback, nn && !nn->empty() ? "NODE_NAME" : "host name");
+      }
+    } catch (const Failure& f) {
+      out.exit_code = 2;
+      out.err = "netring-agent: " + f.message + "\n";
+    }
+    return out;
+  }
+
+ private:
+  // Splits argv into (field, value) pairs; bool flags without "=" get "true".
+  std::vector<std::pair<std::string, std::string>> tokenize(std::span<const char* const> args) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string_view a = args[i];
+      if (a == "-h" || a == "--help") {
+        out.emplace_back("help", "");
+        continue;
+      }
+      if (a == "-V" || a == "--version") {
+        out.emplace_back("version", "");
+        continue;
+      }
+      if (a.size() < 3 || a.substr(0, 2) != "--") {
+        throw Failure{"unexpected argument " + jq(a) + " (options are --name=value; see --help)"};
+      }
+      a.remove_prefix(2);
+      size_t eq = a.find('=');
+      std::string name(a.substr(0, eq));
+      const FieldDesc* f = find_field(name);
+      if (!f) throw Failure{"unknown flag --" + name + " (see --help)"};
+      if (eq != std::string_view::npos) {
+        out.emplace_back(name, std::string(a.substr(eq + 1)));
+      } else if (f->kind == Kind::kBool) {
+        out.emplace_back(name, "true");
+      } else {
+        if (i + 1 >= args.size()) throw Failure{"--" + name + ": needs a value (" + allowed_text(*f) + ")"};
+        out.emplace_back(name, args[++i]);
+      }
+    }
+    return out;
+  }
+
+  void apply(Config& c, const FieldDesc& f, std::string_view text, const std::string& source) {
+    Value v;
+    if (auto err = parse_value(f, text, v)) {
+      std::string where = source.empty() ? "" : " (from " + source + ")";
+      throw Failure{"--" + std::string(f.name) + where + ": " + *err};
+    }
+    f.set(c, v);
+  }
+
+  void apply_file(Config& c, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Failure{"--config: cannot read " + jq(path) + ": " + std::strerror(errno)};
+    json doc = json::parse(in, nullptr, false);
+    if (doc.is_discarded()) throw Failure{"--config: " + jq(path) + " is not valid JSON"};
+    if (!doc.is_object()) throw Failure{"--config: " + jq(path) + " must hold a JSON object"};
+    std::string source = "config file " + path;
+    for (const auto& [key, val] : doc.items()) {
+      const FieldDesc* f = find_field(key);
+      if (!f) {
+        throw Failure{"--config: " + jq(path) + ": unknown key " + jq(key) +
+                      " (keys are the flag names without dashes, e.g. \"sample-rate\")"};
+      }
+      if (f->kind == Kind::kPath && key == "config") {
+        throw Failure{"--config: " + jq(path) + ": \"config\" cannot be set inside the config file"};
+      }
+      std::string text;
+      if (val.is_string()) {
+        text = val.get<std::string>();
+      } else if (val.is_boolean() || val.is_number_unsigned()) {
+        text = val.dump();
+      } else if (val.is_array() && (f->kind == Kind::kIfList || f->kind == Kind::kPortList)) {
+        for (const auto& el : val) {
+          if (!el.is_string() && !el.is_number_unsigned()) {
+            throw Failure{"--" + key + " (from " + source + "): list elements must be strings or ports, got " +
+                          el.dump()};
+          }
+          text += (text.empty() ? "" : ",") + (el.is_string() ? el.get<std::string>() : el.dump());
+        }
+      } else {
+        throw Failure{"--" + key + " (from " + source + "): " + val.dump() + " has the wrong JSON type (" +
+                      allowed_text(*f) + ")"};
+      }
+      apply(c, *f, text, source);
+    }
+  }
+
+  const EnvLookup& env_;
+  const std::string& hostname_;
+};
+
+}  // namespace
+
+std::string HostPort::str() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::optional<milliseconds> parse_duration(std::string_view s) {
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  auto n = parse_uint(s.substr(0, digits));
+  std::string_view unit = s.substr(digits);
+  if (!n) return std::nullopt;
+  if (unit == "ms") return milliseconds(*n);
+  if (unit == "s") return milliseconds(*n * 1000);
+  if (unit == "m") return milliseconds(*n * 60'000);
+  if (unit == "h") return milliseconds(*n * kMsPerHour);
+  return std::nullopt;
+}
+
+const char* to_string(Backend b) {
+  switch (b) {
+    case Backend::kAuto: return "auto";
+    case Backend::kAfxdp: return "afxdp";
+    case Backend::kAfpacket: return "afpacket";
+  }
+  return "?";
+}
+const char* to_string(LabelLevel l) {
+  switch (l) {
+    case LabelLevel::kNode: return "node";
+    case LabelLevel::kNamespace: return "namespace";
+    case LabelLevel::kWorkload: return "workload";
+    case LabelLevel::kPod: return "pod";
+  }
+  return "?";
+}
+const char* to_string(KubeApi k) {
+  return k == KubeApi::kOff ? "off" : "auto";
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+ConfigOutcome parse_config(std::span<const char* const> args, const EnvLookup& env, const std::string& hostname) {
+  return Parser(env, hostname).run(args);
+}
+
+ConfigOutcome parse_config(int argc, const char* const* argv) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::span<const char* const> args(argv + (argc > 0 ? 1 : 0), argc > 0 ? static_cast<size_t>(argc - 1) : 0);
+  return parse_config(args, process_env(), host);
+}
+
+std::string config_help() {
+  std::ostringstream o;
+  o << "Usage: netring-agent [OPTIONS]\n\n"
+       "Kubernetes network-observability agent: hooks pod veths and physical interfaces\n"
+       "with embedded BPF, samples packet copies into user space over AF_XDP (AF_PACKET\n"
+       "as fallback), and exports flows as Prometheus metrics and an HTTP JSON API.\n\n"
+       "Every option can also be set in the environment as NETRING_<NAME> (e.g.\n"
+       "NETRING_SAMPLE_RATE=100) or in the JSON file given by --config, keyed by the\n"
+       "flag name without dashes (e.g. {\"sample-rate\": 100}). Later sources win:\n"
+       "defaults < config file < environment < flags. Bool flags take --x or\n"
+       "--x=true|false. Durations are an integer with a unit: ms, s, m, h.\n\n"
+       "Options:\n";
+  for (const auto& f : schema()) {
+    std::string head = "  --" + std::string(f.name) + (f.kind == Kind::kBool ? "" : " ") + kind_text(f);
+    o << head << "\n      " << f.help << "\n      " << allowed_text(f) << "; default "
+      << (f.default_text[0] ? f.default_text : "\"\"") << "; env " << env_name(f.name) << "\n";
+  }
+  o << "  -h, --help\n      show this help and exit\n"
+       "  -V, --version\n      print the version and exit\n";
+  return o.str();
+}
+
+nlohmann::json config_to_json(const Config& c) {
+  json j = json::object();
+  for (const auto& f : schema()) j[f.name] = f.get(c);
+  return j;
+}
+
+std::vector<std::string> config_field_names() {
+  std::vector<std::string> out;
+  for (const auto& f : schema()) out.emplace_back(f.name);
+  return out;
+}
+
+}  // namespace netring::agent

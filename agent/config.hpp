@@ -1,0 +1,105 @@
+// The agent's configuration: one schema (kConfigSchema in config.cpp) from
+// which --help, the JSON config file, NETRING_* environment variables and the
+// command-line flags are all handled. Precedence, later wins: defaults <
+// config file < environment < flags. The contract shared with the Helm chart
+// is CONFIG_CONTRACT.md; a bad value ends the process with status 2 and a
+// message naming the flag and what it allows.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "agent/log.hpp"
+
+namespace netring::agent {
+
+enum class Backend { kAuto, kAfxdp, kAfpacket };
+enum class LabelLevel { kNode, kNamespace, kWorkload, kPod };
+enum class KubeApi { kAuto, kOff };
+
+// A listen address "host:port" or "[v6]:port"; host is an IP literal or a
+// host name.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const;
+  bool operator==(const HostPort&) const = default;
+};
+
+struct Config {
+  std::string config_file;
+  std::string node_name;
+  uint32_t sample_rate = 100;
+  Backend backend = Backend::kAuto;
+  uint32_t workers = 1;
+  uint32_t snap_len = 128;
+  std::string interfaces_include;  // std::regex (ECMAScript), checked to compile
+  std::string interfaces_exclude;
+  std::vector<std::string> physical_interfaces;  // empty: devices of the default routes
+  std::vector<std::string> capture_ports;
+  std::vector<uint16_t> tunnel_ports = {4789, 8472, 6081};
+  LabelLevel label_level = LabelLevel::kWorkload;
+  uint32_t flow_table_size = 65536;
+  std::chrono::milliseconds flow_idle_timeout{30'000};
+  std::chrono::milliseconds flow_active_timeout{120'000};
+  HostPort metrics_listen{"0.0.0.0", 9990};
+  HostPort api_listen{"127.0.0.1", 9991};
+  uint64_t max_series = 20000;
+  std::chrono::milliseconds pod_grace_period{60'000};
+  bool enable_capture_api = false;
+  std::chrono::milliseconds capture_max_duration{60'000};
+  uint64_t capture_max_packets = 100000;
+  std::string kubeconfig;
+  KubeApi kube_api = KubeApi::kAuto;
+  std::string pods_from;
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kLogfmt;
+  bool validate = false;
+};
+
+// Looks up an environment variable; std::getenv in the agent, a map in tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup process_env();
+
+// What parsing decided. exit_code < 0: run with `config`. Otherwise print
+// `out` to stdout and `err` to stderr and exit with exit_code (0 for --help
+// and --version, 2 for a bad value).
+struct ConfigOutcome {
+  Config config;
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// args excludes argv[0]. `hostname` is the fallback node name when neither
+// --node-name nor NODE_NAME is set.
+ConfigOutcome parse_config(std::span<const char* const> args, const EnvLookup& env, const std::string& hostname);
+// The same with the process environment and gethostname().
+ConfigOutcome parse_config(int argc, const char* const* argv);
+
+// The --help text: every field with its type, default, allowed values, env
+// variable and meaning.
+std::string config_help();
+
+// The effective configuration, keyed like the config file.
+nlohmann::json config_to_json(const Config& c);
+
+// Names of every field in the schema, in --help order (tests, docs).
+std::vector<std::string> config_field_names();
+
+// Parses "30s", "2m", "1500ms", "1h": an unsigned integer followed by a unit.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+
+const char* to_string(Backend b);
+const char* to_string(LabelLevel l);
+const char* to_string(KubeApi k);
+
+}  // namespace netring::agent

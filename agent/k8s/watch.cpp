@@ -1,0 +1,308 @@
+#include "agent/k8s/watch.hpp"
+
+#include <algorithm>
+
+#include "agent/k8s/sax.hpp"
+#include "agent/log.hpp"
+
+namespace netring::agent::k8s {
+namespace {
+
+std::string url_escape(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The Status message of an error body, when it is one.
+std::string status_message(const std::string& body) {
+  if (body.empty()) return "";
+  auto info = parse_list(body, [](Object&&) {});
+  if (info.ok() && info->kind == "Status") return info->status.message;
+  return body.substr(0, 200);
+}
+
+}  // namespace
+
+Watcher::Watcher(ClientConfig client, WatchOptions opts, Index& index)
+    : client_cfg_(std::move(client)), opts_(opts), index_(index), rng_(std::random_device{}()) {}
+
+Watcher::~Watcher() {
+  stop();
+}
+
+std::string Watcher::base_path() const {
+  return std::string("/api/v1/") + to_string(opts_.kind);
+}
+
+Result<void> Watcher::start() {
+  auto c = Client::create(client_cfg_);
+  if (!c) return std::move(c).take_error();
+  client_ = std::move(*c);
+  thread_ = std::thread([this] { run(); });
+  return ok();
+}
+
+void Watcher::stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_release);
+  // httplib's stop() only affects a request already in flight; repeat it
+  // until the thread notices, in case it was just starting a new one. Called
+  // without mu_ held: the watcher thread takes mu_ inside httplib callbacks.
+  while (!done_.load()) {
+    cv_.notify_all();
+    client_->stop();
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return done_.load(); });
+  }
+  thread_.join();
+}
+
+WatchHealth Watcher::health() const {
+  std::lock_guard lock(mu_);
+  return health_;
+}
+
+bool Watcher::wait_synced(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return health_.synced; });
+}
+
+void Watcher::fail(const std::string& what) {
+  ++failures_;
+  {
+    std::lock_guard lock(mu_);
+    ++health_.errors;
+    health_.last_error = what;
+    health_.watching = false;
+  }
+  log::warn("kubernetes request failed",
+            {{"resource", to_string(opts_.kind)}, {"error", what}, {"attempt", failures_}});
+}
+
+void Watcher::sleep_backoff() {
+  // Exponential, capped, with "equal jitter": half fixed, half random, so
+  // retries spread out yet never come back immediately.
+  auto base = opts_.backoff_initial * (1LL << std::clamp(failures_ - 1, 0, 20));
+  auto capped = std::min<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(base),
+                                                    opts_.backoff_max);
+  std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(capped.count() / 2, 0));
+  auto wait = std::chrono::milliseconds(capped.count() - capped.count() / 2 + jitter(rng_));
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, wait, [&] { return stopping(); });
+}
+
+void Watcher::run() {
+  bool need_list = true;
+  while (!stopping()) {
+    if (need_list) {
+      Outcome o = list();
+      if (o == Outcome::kStopped) break;
+      if (o == Outcome::kGone) ++failures_;  // an expired continue token: retry, but never in a tight loop
+      if (o != Outcome::kOk) {
+        sleep_backoff();
+        continue;
+      }
+      need_list = false;
+    }
+    Outcome o = watch();
+    if (o == Outcome::kStopped) break;
+    if (o == Outcome::kGone) {
+      need_list = true;  // relist right away: the API told us our version is gone, not that it is unwell
+    } else if (o == Outcome::kError) {
+      sleep_backoff();
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    health_.watching = false;
+    done_.store(true);
+  }
+  cv_.notify_all();
+}
+
+Watcher::Outcome Watcher::list() {
+  index_.begin_resync(opts_.kind);
+  std::string continue_token;
+  std::string list_rv;
+  bool first = true;
+  while (true) {
+    std::string path = base_path() + "?limit=" + std::to_string(opts_.page_size);
+    // resourceVersion=0 lets the API server answer the first page from its
+    // watch cache instead of etcd; a continue token carries its own version.
+    path += first ? "&resourceVersion=0" : "&continue=" + url_escape(continue_token);
+    std::string body;
+    bool too_big = false;
+    auto resp = client_->get(
+        path,
+        [&](std::string_view chunk) {
+          if (body.size() + chunk.size() > opts_.max_page_bytes) {
+            too_big = true;
+            return false;
+          }
+          body.append(chunk);
+          return true;
+        },
+        std::chrono::seconds(60));
+    if (stopping()) return Outcome::kStopped;
+    if (!resp) {
+      fail("list " + base_path() + ": " + resp.error().message());
+      return Outcome::kError;
+    }
+    if (too_big) {
+      fail("list " + base_path() + ": a page exceeds " + std::to_string(opts_.max_page_bytes) + " bytes");
+      return Outcome::kError;
+    }
+    if (resp->status == 410) {
+      // The continue token expired (the list took longer than the compaction window): start over.
+      {
+        std::lock_guard lock(mu_);
+        ++health_.gone;
+      }
+      log::info("list continue token expired; relisting", {{"resource", to_string(opts_.kind)}});
+      return Outcome::kGone;
+    }
+    if (resp->status != 200) {
+      fail("list " + base_path() + ": HTTP " + std::to_string(resp->status) + " " + status_message(resp->error_body));
+      return Outcome::kError;
+    }
+    auto info = parse_list(body, [&](Object&& obj) { index_.upsert(opts_.kind, obj); });
+    {
+      std::lock_guard lock(mu_);
+      ++health_.pages;
+      health_.max_page_bytes = std::max(health_.max_page_bytes, body.size());
+    }
+    if (!info) {
+      fail("list " + base_path() + ": " + info.error().message());
+      return Outcome::kError;
+    }
+    if (first) list_rv = info->resource_version;
+    if (!info->resource_version.empty()) list_rv = info->resource_version;
+    first = false;
+    if (info->continue_token.empty()) break;
+    continue_token = info->continue_token;
+  }
+  index_.end_resync(opts_.kind);
+  rv_ = list_rv;
+  failures_ = 0;
+  {
+    std::lock_guard lock(mu_);
+    ++health_.lists;
+    health_.synced = true;
+    health_.resource_version = rv_;
+  }
+  cv_.notify_all();
+  log::info("kubernetes list complete", {{"resource", to_string(opts_.kind)}, {"resourceVersion", rv_}});
+  return Outcome::kOk;
+}
+
+Watcher::Outcome Watcher::watch() {
+  std::uniform_int_distribution<int64_t> spread(0, opts_.watch_timeout.count());
+  auto timeout = opts_.watch_timeout + std::chrono::seconds(spread(rng_));
+  std::string path = base_path() + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(rv_) +
+                     "&timeoutSeconds=" + std::to_string(timeout.count());
+
+  std::string line;
+  std::string problem;
+  bool gone = false;
+  auto handle_line = [&](std::string_view text) -> bool {
+    auto ev = parse_watch_event(text);
+    if (!ev) {
+      problem = ev.error().message();
+      return false;
+    }
+    Object& obj = ev->object;
+    switch (ev->type) {
+      case EventType::kAdded:
+      case EventType::kModified: index_.upsert(opts_.kind, obj); break;
+      case EventType::kDeleted: index_.remove(opts_.kind, obj); break;
+      case EventType::kBookmark: break;
+      case EventType::kError:
+        if (obj.code == 410) {
+          gone = true;
+        } else {
+          problem = "watch ERROR event: " + std::to_string(obj.code) + " " + obj.reason + ": " + obj.message;
+        }
+        return false;
+    }
+    if (!obj.resource_version.empty()) rv_ = obj.resource_version;
+    std::lock_guard lock(mu_);
+    (ev->type == EventType::kBookmark ? health_.bookmarks : health_.events)++;
+    health_.resource_version = rv_;
+    return true;
+  };
+
+  auto resp = client_->get(
+      path,
+      [&](std::string_view chunk) {
+        while (!chunk.empty()) {
+          if (stopping()) return false;
+          size_t nl = chunk.find('\n');
+          if (nl == std::string_view::npos) {
+            if (line.size() + chunk.size() > opts_.max_event_bytes) {
+              problem = "watch event longer than " + std::to_string(opts_.max_event_bytes) + " bytes";
+              return false;
+            }
+            line.append(chunk);
+            break;
+          }
+          line.append(chunk.substr(0, nl));
+          chunk.remove_prefix(nl + 1);
+          if (!line.empty() && !handle_line(line)) return false;
+          line.clear();
+        }
+        return true;
+      },
+      timeout + opts_.read_timeout_margin,
+      [&](int status) {
+        if (status != 200) return;
+        failures_ = 0;  // the server accepted the watch: it is healthy again
+        std::lock_guard lock(mu_);
+        health_.watching = true;
+        ++health_.watches;
+      });
+
+  {
+    std::lock_guard lock(mu_);
+    health_.watching = false;
+  }
+  if (stopping()) return Outcome::kStopped;
+  if (!resp) {
+    fail("watch " + base_path() + " from resourceVersion " + rv_ + ": " + resp.error().message());
+    return Outcome::kError;
+  }
+  if (gone || resp->status == 410) {
+    {
+      std::lock_guard lock(mu_);
+      ++health_.gone;
+    }
+    log::info("resourceVersion too old (410 Gone); relisting",
+              {{"resource", to_string(opts_.kind)}, {"resourceVersion", rv_}, {"as", gone ? "event" : "status"}});
+    return Outcome::kGone;
+  }
+  if (resp->status != 200) {
+    fail("watch " + base_path() + ": HTTP " + std::to_string(resp->status) + " " + status_message(resp->error_body));
+    return Outcome::kError;
+  }
+  if (!problem.empty()) {
+    fail("watch " + base_path() + ": " + problem);
+    return Outcome::kError;
+  }
+  if (!line.empty()) {
+    // The stream ended mid-event (a dropped connection the server closed cleanly).
+    fail("watch " + base_path() + ": stream ended inside an event");
+    return Outcome::kError;
+  }
+  return Outcome::kOk;
+}
+
+}  // namespace netring::agent::k8s
