@@ -384,9 +384,12 @@ TEST(K8sWatch, MemoryStaysBoundedWith20kPods) {
   EXPECT_EQ(h.pages, 40u);
   // One page is buffered at a time, never the whole list...
   EXPECT_LT(h.max_page_bytes, total_json / 20) << "largest page " << h.max_page_bytes << " of " << total_json;
-  // ...and what stays is the index, a small fraction of the list's JSON.
+  // ...and what stays is the index, a small fraction of the list's JSON
+  // (mallinfo2 cannot see AddressSanitizer's allocator: only without it).
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(retained, total_json / 2) << "retained " << retained << " bytes for " << total_json << " bytes of pods";
   EXPECT_LT(retained / kPods, 1536u) << "bytes per pod";
+#endif
   std::printf("20k pods: list JSON %zu bytes, largest page %zu, heap retained %zu (%zu per pod)\n", total_json,
               h.max_page_bytes, retained, retained / kPods);
 }
