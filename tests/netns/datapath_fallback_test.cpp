@@ -20,9 +20,10 @@ using netring::testing::Netns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-std::unique_ptr<Datapath> make(const Netns& ns, Rung highest) {
+std::unique_ptr<Datapath> make(const Netns& ns, Rung highest, std::uint32_t workers = 1) {
   DatapathOptions o;
   o.highest_rung = highest;
+  o.workers = workers;
   std::unique_ptr<Datapath> out;
   std::string err;
   ns.within([&] {
@@ -72,7 +73,8 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   Netns host("fh"), pod("fp");
   VethPair link(pod, host, VethOptions{.addr_a = "10.83.0.2/24", .addr_b = "10.83.0.1/24"});
   const int hooked = link.ifindex_b();
-  auto dp = make(host, Rung::kAfPacketMirror);
+  // Two workers: a fanout group by CPU on the mirror, each CPU's samples in one ring.
+  auto dp = make(host, Rung::kAfPacketMirror, 2);
   ASSERT_TRUE(dp);
   EXPECT_EQ(dp->rung(), Rung::kAfPacketMirror);
   ASSERT_EQ(dp->ladder().size(), 2u);
@@ -95,6 +97,7 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   EXPECT_EQ(replies, 50u);
   auto t = consumer->totals();
   EXPECT_EQ(t.gaps, 0u);
+  EXPECT_EQ(t.reordered, 0u);
   EXPECT_EQ(t.invalid, 0u);
   consumer.reset();
   host.within([&] { dp.reset(); });

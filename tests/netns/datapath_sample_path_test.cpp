@@ -2,13 +2,18 @@
 // hooked host-side veth; the sampler clones onto the mirror link, the mirror
 // program stamps and truncates, and a plain AF_PACKET socket on the far end
 // reads the samples.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "pkg/common/fd.hpp"
 #include "pkg/datapath/datapath.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
@@ -208,6 +213,55 @@ TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
     EXPECT_EQ(rd->sequence().gaps(), 0u);
   }
   EXPECT_EQ(c->stages.mirror_errors, 0u);
+  destroy(t.host, dp);
+}
+
+TEST(DatapathSamplePath, AnAcceleratedVlanTagIsCarriedInTheHeader) {
+  Topology t;
+  // The pod's egress pushes VLAN 100 with bpf_skb_vlan_push: the tag becomes
+  // skb metadata (hardware-accelerated form), not frame bytes, and the host
+  // side receives it that way. (This kernel has no 8021q devices.)
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K,
+       .dst_reg = BPF_REG_2,
+       .src_reg = 0,
+       .off = 0,
+       .imm = 0x0081},  // htons(0x8100)
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .src_reg = 0, .off = 0, .imm = 100},
+      {.code = BPF_JMP | BPF_CALL, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = BPF_FUNC_skb_vlan_push},
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = TC_ACT_OK},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  netring::UniqueFd tagger(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "vlan_tagger", "GPL", insns, 5, nullptr));
+  ASSERT_TRUE(tagger);
+  const int pod_if = t.link.ifindex_a();
+  const int err = t.pod.within([&] {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = pod_if, .attach_point = BPF_TC_EGRESS);
+    bpf_tc_hook_create(&hook);
+    LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = tagger.get(), .handle = 1, .priority = 1);
+    return bpf_tc_attach(&hook, &o);
+  });
+  ASSERT_EQ(err, 0);
+  // Tagged frames are not for the host's stack (no VLAN device): no ARP
+  // answer, so the pod gets a static neighbour and its pings go unanswered.
+  t.host.run_ok("ip link set dev " + t.link.name_b() + " address 02:00:00:00:79:01");
+  t.pod.run_ok("ip neigh replace 10.79.0.1 lladdr 02:00:00:00:79:01 dev " + t.link.name_a());
+
+  auto dp = make(t.host, options());
+  ASSERT_TRUE(dp);
+  auto rd = reader(t.host, *dp);
+  ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
+  t.pod.run("ping -q -c 5 -i 0.05 -W 1 10.79.0.1");
+  rd->drain();
+  std::size_t tagged_requests = 0;
+  for (const auto& s : rd->samples()) {
+    if (netring::testing::icmp_type(s.frame) != 8) continue;  // untagged IPv4 in the frame bytes
+    EXPECT_TRUE(s.info.has_vlan);
+    EXPECT_EQ(s.info.vlan_tci & 0x0fff, 100);
+    EXPECT_EQ(s.info.vlan_proto, 0x8100);
+    ++tagged_requests;
+  }
+  EXPECT_EQ(tagged_requests, 5u);
   destroy(t.host, dp);
 }
 
