@@ -15,6 +15,7 @@
 
 #include "agent/conntrack.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/ok_within.hpp"
 
 namespace {
 
@@ -66,18 +67,32 @@ FlowKey key(const char* src, uint16_t sport, const char* dst, uint16_t dport, ui
 
 // Opens the resolver inside `ns`: its netlink socket stays bound to that namespace's conntrack table.
 std::unique_ptr<ConntrackResolver> open_in(const Netns& ns, size_t capacity) {
-  std::unique_ptr<ConntrackResolver> out;
-  std::string err;
-  ns.within([&] {
-    auto r = ConntrackResolver::open(capacity);
-    if (r.ok()) {
-      out = std::move(r.value());
-    } else {
-      err = r.error().message();
-    }
+  auto r = netring::testing::ok_within(ns, [&] { return ConntrackResolver::open(capacity); });
+  return r ? std::move(*r) : nullptr;
+}
+
+// A TCP listener on ip:port made inside `ns`.
+UniqueSock tcp_listen(const Netns& ns, const char* ip, uint16_t port) {
+  return ns.within([&] {
+    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
+    int one = 1;
+    setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto a = addr(ip, port);
+    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    EXPECT_EQ(listen(s.get(), 8), 0);
+    return s;
   });
-  EXPECT_TRUE(out) << err;
-  return out;
+}
+
+// A TCP connection to ip:port from inside `ns`; the handshake completes in
+// the kernel (no accept needed), so conntrack has an ESTABLISHED entry.
+UniqueSock tcp_connect(const Netns& ns, const char* ip, uint16_t port) {
+  return ns.within([&] {
+    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
+    auto a = addr(ip, port);
+    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    return s;
+  });
 }
 
 // client --veth-- router (DNAT 10.96.0.10:80 -> 10.10.2.2:8080, 10.96.0.10:53/udp -> :5353) --veth-- backend
@@ -104,22 +119,8 @@ class ServiceNat : public ::testing::Test {
 };
 
 TEST_F(ServiceNat, TcpToClusterIpResolvesToTheBackend) {
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    int one = 1;
-    setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  // The handshake completes in the kernel (no accept needed): conntrack has an ESTABLISHED entry.
-  UniqueSock conn = client_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kService, 80);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, kBackend, 8080);
+  UniqueSock conn = tcp_connect(client_, kService, 80);
   uint16_t sport = local_port(conn.get());
   ASSERT_NE(sport, 0);
 
@@ -216,19 +217,8 @@ TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
 }
 
 TEST_F(ServiceNat, FlowsWithoutNatAndUnknownFlows) {
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  UniqueSock direct = client_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, kBackend, 8080);
+  UniqueSock direct = tcp_connect(client_, kBackend, 8080);
   uint16_t sport = local_port(direct.get());
   auto resolver = open_in(router_, 2);
   ASSERT_TRUE(resolver);
@@ -250,12 +240,7 @@ TEST_F(ServiceNat, FlowsWithoutNatAndUnknownFlows) {
   // The cache is bounded: capacity 2.
   UniqueSock more[3] = {UniqueSock(), UniqueSock(), UniqueSock()};
   for (auto& m : more) {
-    m = client_.within([] {
-      UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-      auto a = addr(kBackend, 8080);
-      EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-      return s;
-    });
+    m = tcp_connect(client_, kBackend, 8080);
     ASSERT_TRUE(r.backend(key(kClient, local_port(m.get()), kBackend, 8080, IPPROTO_TCP)).ok());
   }
   EXPECT_EQ(r.stats().cached, 2u);

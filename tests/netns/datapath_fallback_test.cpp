@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pkg/datapath/datapath.hpp"
+#include "tests/testing/datapath_in_netns.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/stream_consumer.hpp"
@@ -24,17 +25,7 @@ std::unique_ptr<Datapath> make(const Netns& ns, Rung highest, std::uint32_t work
   DatapathOptions o;
   o.highest_rung = highest;
   o.workers = workers;
-  std::unique_ptr<Datapath> out;
-  std::string err;
-  ns.within([&] {
-    auto d = Datapath::create(o);
-    if (d)
-      out = std::move(d).value();
-    else
-      err = d.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
+  return netring::testing::make_datapath(ns, o);
 }
 
 TEST(DatapathFallback, TheHighestRungServesWhenEverythingIsAvailable) {
@@ -50,7 +41,7 @@ TEST(DatapathFallback, TheHighestRungServesWhenEverythingIsAvailable) {
   ASSERT_FALSE(dp->ladder().empty());
   EXPECT_TRUE(dp->ladder().back().taken);
   EXPECT_EQ(dp->ladder().back().rung, dp->rung());
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 // Opens the rung's streams and starts draining them.
@@ -100,7 +91,7 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   EXPECT_EQ(t.reordered, 0u);
   EXPECT_EQ(t.invalid, 0u);
   consumer.reset();
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 TEST(DatapathFallback, NoBpfRungCapturesHookedInterfacesDirectly) {
@@ -149,7 +140,7 @@ TEST(DatapathFallback, NoBpfRungCapturesHookedInterfacesDirectly) {
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->interfaces.empty()) << "no BPF counters on this rung";
   consumer.reset();
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "pkg/common/fd.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "tests/testing/datapath_in_netns.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 
@@ -26,6 +27,8 @@ using netring::datapath::Role;
 using netring::datapath::Rung;
 using netring::datapath::SampleDirection;
 using netring::testing::CapturedSample;
+using netring::testing::destroy_datapath;
+using netring::testing::make_datapath;
 using netring::testing::MirrorReader;
 using netring::testing::Netns;
 using netring::testing::VethOptions;
@@ -45,24 +48,6 @@ DatapathOptions options() {
   return o;
 }
 
-std::unique_ptr<Datapath> make(const Netns& ns, const DatapathOptions& o) {
-  std::unique_ptr<Datapath> out;
-  std::string err;
-  ns.within([&] {
-    auto d = Datapath::create(o);
-    if (d)
-      out = std::move(d).value();
-    else
-      err = d.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
-}
-
-void destroy(const Netns& ns, std::unique_ptr<Datapath>& d) {
-  ns.within([&] { d.reset(); });
-}
-
 std::unique_ptr<MirrorReader> reader(const Netns& ns, const Datapath& d) {
   auto r = ns.within([&] { return std::make_unique<MirrorReader>(d.mirror()->far_ifindex()); });
   EXPECT_TRUE(r->ok());
@@ -71,7 +56,7 @@ std::unique_ptr<MirrorReader> reader(const Netns& ns, const Datapath& d) {
 
 TEST(DatapathSamplePath, PingAtRateOneLosesNothingAndEverySampleArrives) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   auto rd = reader(t.host, *dp);  // before hooking: every clone is read
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
@@ -115,7 +100,7 @@ TEST(DatapathSamplePath, PingAtRateOneLosesNothingAndEverySampleArrives) {
     if (i.ifindex == static_cast<std::uint32_t>(t.hooked)) (i.direction == NETRING_DIR_INGRESS ? in : eg) = i.skbs;
   EXPECT_GE(in, static_cast<std::uint64_t>(kPings));
   EXPECT_GE(eg, static_cast<std::uint64_t>(kPings));
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 // rx/tx packets of a link as the kernel counts them (netlink: the caller's
@@ -133,7 +118,7 @@ std::pair<std::uint64_t, std::uint64_t> link_packets(const Netns& ns, const std:
 
 TEST(DatapathSamplePath, SkbCountersMatchTheKernelsLinkStatistics) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 0, Role::kPod); }));  // count only
   auto counters = [&] {
@@ -159,12 +144,12 @@ TEST(DatapathSamplePath, SkbCountersMatchTheKernelsLinkStatistics) {
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_EQ(c->stages.clone_attempts, 0u) << "rate 0 counts only";
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 100, Role::kPod); }));
   auto rd = reader(t.host, *dp);
@@ -213,7 +198,7 @@ TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
     EXPECT_EQ(rd->sequence().gaps(), 0u);
   }
   EXPECT_EQ(c->stages.mirror_errors, 0u);
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 TEST(DatapathSamplePath, AnAcceleratedVlanTagIsCarriedInTheHeader) {
@@ -247,7 +232,7 @@ TEST(DatapathSamplePath, AnAcceleratedVlanTagIsCarriedInTheHeader) {
   t.host.run_ok("ip link set dev " + t.link.name_b() + " address 02:00:00:00:79:01");
   t.pod.run_ok("ip neigh replace 10.79.0.1 lladdr 02:00:00:00:79:01 dev " + t.link.name_a());
 
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   auto rd = reader(t.host, *dp);
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
@@ -262,7 +247,7 @@ TEST(DatapathSamplePath, AnAcceleratedVlanTagIsCarriedInTheHeader) {
     ++tagged_requests;
   }
   EXPECT_EQ(tagged_requests, 5u);
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
@@ -273,7 +258,7 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
   a.run_ok("ip route add default via 10.81.1.1");
   b.run_ok("ip route add default via 10.81.2.1");
   const int ia = la.ifindex_b(), ib = lb.ifindex_b();
-  auto dp = make(host, options());
+  auto dp = make_datapath(host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(host.within([&] { return dp->hook(ia, 1, Role::kPod); }));
   ASSERT_TRUE(host.within([&] { return dp->hook(ib, 1, Role::kPod); }));
@@ -296,7 +281,7 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_GE(c->stages.skip_forwarded, 2u * kPings);
-  destroy(host, dp);
+  destroy_datapath(host, dp);
 }
 
 }  // namespace
