@@ -54,6 +54,29 @@ sockaddr_in addr(const char* ip, uint16_t port) {
   return a;
 }
 
+// ip:port for an IPv4 or IPv6 literal.
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family() const { return ss.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+
+SockAddr sockaddr_of(const char* ip, uint16_t port) {
+  SockAddr out;
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&out.ss);
+  if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    out.len = sizeof *a6;
+  } else {
+    auto a4 = addr(ip, port);
+    std::memcpy(&out.ss, &a4, sizeof a4);
+    out.len = sizeof a4;
+  }
+  return out;
+}
+
 uint16_t local_port(int fd) {
   sockaddr_in a{};
   socklen_t len = sizeof a;
@@ -74,11 +97,11 @@ std::unique_ptr<ConntrackResolver> open_in(const Netns& ns, size_t capacity) {
 // A TCP listener on ip:port made inside `ns`.
 UniqueSock tcp_listen(const Netns& ns, const char* ip, uint16_t port) {
   return ns.within([&] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
+    const SockAddr a = sockaddr_of(ip, port);
+    UniqueSock s(socket(a.family(), SOCK_STREAM, 0));
     int one = 1;
     setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = addr(ip, port);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    EXPECT_EQ(bind(s.get(), a.get(), a.len), 0) << strerror(errno);
     EXPECT_EQ(listen(s.get(), 8), 0);
     return s;
   });
@@ -88,9 +111,9 @@ UniqueSock tcp_listen(const Netns& ns, const char* ip, uint16_t port) {
 // the kernel (no accept needed), so conntrack has an ESTABLISHED entry.
 UniqueSock tcp_connect(const Netns& ns, const char* ip, uint16_t port) {
   return ns.within([&] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(ip, port);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+    const SockAddr a = sockaddr_of(ip, port);
+    UniqueSock s(socket(a.family(), SOCK_STREAM, 0));
+    EXPECT_EQ(connect(s.get(), a.get(), a.len), 0) << strerror(errno);
     return s;
   });
 }
@@ -184,25 +207,8 @@ TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
   router_.run_ok(
       "ip6tables -t nat -A PREROUTING -d fd96::10 -p tcp --dport 80 -j DNAT --to-destination [fd10:2::2]:8080");
 
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(8080);
-    inet_pton(AF_INET6, "fd10:2::2", &a.sin6_addr);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  UniqueSock conn = client_.within([] {
-    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(80);
-    inet_pton(AF_INET6, "fd96::10", &a.sin6_addr);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, "fd10:2::2", 8080);
+  UniqueSock conn = tcp_connect(client_, "fd96::10", 80);
   sockaddr_in6 local{};
   socklen_t len = sizeof local;
   getsockname(conn.get(), reinterpret_cast<sockaddr*>(&local), &len);
