@@ -4,7 +4,11 @@
 #include "agent/agent.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
+#include <optional>
 
 #include <cstdio>
 #include <memory>
@@ -76,6 +80,7 @@ int run_agent(const Config& config) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
   if (pthread_sigmask(SIG_BLOCK, &stop, nullptr) != 0) return fail("pthread_sigmask", "failed");
 
   if (auto missing = missing_capabilities(); !missing.empty()) {
@@ -170,8 +175,33 @@ int run_agent(const Config& config) {
                       {"hooked", std::to_string(hooks.hooked().size())},
                       {"capture_api", config.enable_capture_api}});
 
+  // --pods-from is re-read on SIGHUP and whenever the file changes (checked
+  // every second): without an API server it is the only source of names.
+  auto pods_mtime = [&config]() -> std::optional<std::timespec> {
+    struct stat st {};
+    if (config.pods_from.empty() || ::stat(config.pods_from.c_str(), &st) != 0) return std::nullopt;
+    return st.st_mtim;
+  };
+  auto last_mtime = pods_mtime();
+  auto reload_pods = [&] {
+    auto n = (*meta)->reload_pods_file(config.pods_from);
+    if (n)
+      log::info("reloaded pods", {{"file", config.pods_from}, {"pods", std::to_string(*n)}});
+    else
+      log::warn("reloading --pods-from failed; keeping the previous names", {{"error", n.error().message()}});
+  };
   int sig = 0;
-  while (sigwait(&stop, &sig) != 0) {
+  for (;;) {
+    const timespec one_second{1, 0};
+    sig = sigtimedwait(&stop, nullptr, &one_second);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (config.pods_from.empty()) continue;
+    auto m = pods_mtime();
+    const bool changed = m && (!last_mtime || m->tv_sec != last_mtime->tv_sec || m->tv_nsec != last_mtime->tv_nsec);
+    if (sig == SIGHUP || changed) {
+      last_mtime = m;
+      reload_pods();
+    }
   }
   log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
 
