@@ -27,12 +27,12 @@ pods_init() {
   PODS_SUBNET=${3:-10.244.77.0/24}
   PODS_NODE_NS=${4:-}
   PODS_NET=${PODS_BRIDGE}-net
+  mkdir -p "$PODS_STATE/pods" "$PODS_STATE/ipam"
   if [ -n "$PODS_NODE_NS" ]; then
     ip netns add "$PODS_NODE_NS"
     ip -n "$PODS_NODE_NS" link set lo up
     echo "$PODS_NODE_NS" >"$PODS_STATE/node-netns"
   fi
-  mkdir -p "$PODS_STATE/pods" "$PODS_STATE/ipam"
   cat >"$PODS_STATE/net.conf" <<JSON
 {
   "cniVersion": "1.0.0",
