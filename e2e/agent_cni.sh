@@ -2,6 +2,7 @@
 # e2e: netring-agent on pods made by the real CNI plugins (bridge +
 # host-local, called as a container runtime calls them), in a node namespace
 # of its own so that only this scenario's interfaces are hooked.
+#   0. without CAP_NET_ADMIN the agent names it and exits non-zero
 #   1. traffic between 3 pods shows in /api/v1/flows and /metrics by pod
 #      name, once per flow, reported by its source pod as egress
 #   2. a 4th pod added while the agent runs is hooked and named
@@ -33,7 +34,7 @@ ip netns del "$node" 2>/dev/null || true
 fail() {
   echo "FAIL: $*"
   echo "--- agent log (tail)"
-  tail -n 40 "$state/agent.log" 2>/dev/null
+  grep -v "msg=starting" "$state/agent.log" 2>/dev/null | tail -n 40
   exit 1
 }
 # wait_for TIMEOUT_S DESCRIPTION CMD...: polls CMD until it succeeds.
@@ -52,6 +53,7 @@ api() { in_node curl -sf --max-time 10 "http://127.0.0.1:9991$1"; }
 metrics() { in_node curl -sf --max-time 10 http://127.0.0.1:9990/metrics; }
 
 start_agent() {
+  log_mark=$(wc -l <"$state/agent.log" 2>/dev/null || echo 0)
   ip netns exec "$node" "$agent_bin" --node-name=e2e-node --pods-from="$state/pods.json" --kube-api=off \
     --label-level=pod --sample-rate=1 --enable-capture-api --log-level=debug \
     --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 >>"$state/agent.log" 2>&1 &
@@ -75,6 +77,10 @@ hooks_on() {  # DEV -> "ingress_count egress_count"
   tcf_eg=$(in_node tc filter show dev "$dev" egress 2>/dev/null | grep -c ' bpf ' || true)
   echo "$((${tcx% *} + tcf_in)) $((${tcx#* } + tcf_eg))"
 }
+hooked_since_start() {  # distinct interfaces this agent run has logged as hooked
+  tail -n +"$((log_mark + 1))" "$state/agent.log" | grep 'msg="interface hooked"' |
+    sed 's/.*interface=\([^ ]*\).*/\1/' | sort -u | wc -l
+}
 mirror_links() { in_node ip -o link show | grep -c 'nr-mirror' || true; }
 
 flow_count() {  # SRC_POD DST_POD PROTO [DIRECTION REPORTER]: matching flows in the API
@@ -96,6 +102,14 @@ pod_add c e2e-data redis
 pods_write_podlist "$state/pods.json" e2e-node
 A=$(pod_name a) B=$(pod_name b) C=$(pod_name c)
 echo "   $A $(pod_ip a) / $B $(pod_ip b) / $C $(pod_ip c)"
+
+echo "== 0. missing privileges are named"
+rc=0
+out=$(ip netns exec "$node" setpriv --bounding-set -net_admin "$agent_bin" --pods-from="$state/pods.json" \
+  --kube-api=off --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 2>&1) || rc=$?
+[ "$rc" != 0 ] || fail "agent without CAP_NET_ADMIN exited 0"
+grep -q 'needs CAP_NET_ADMIN' <<<"$out" || fail "no capability named: $out"
+echo "ok: without CAP_NET_ADMIN: exit $rc, '$(tail -n1 <<<"$out" | cut -c1-80)...'"
 
 echo "== 1. traffic between 3 pods"
 start_agent
@@ -157,6 +171,10 @@ all=$(tshark -r "$state/capture.pcap" -T fields -e frame.number 2>/dev/null | wc
 [ "$got" -ge 5 ] || fail "capture: $got echo requests $B -> $C of $all packets (want >= 5 of the 10 sent)"
 echo "ok: pcap opens in tshark: $got echo requests $B -> $C ($all packets)"
 
+# No pod went away: a pod veth unhooked meanwhile means discovery misread
+# a notification (e.g. a bridge port's AF_BRIDGE RTM_NEWLINK).
+! grep -q 'msg="interface unhooked"' "$state/agent.log" || fail "a live pod veth was unhooked"
+
 echo "== 4. SIGTERM"
 stop_agent
 for k in a b c d; do
@@ -165,9 +183,10 @@ done
 [ "$(mirror_links)" = 0 ] || fail "mirror link left after SIGTERM"
 echo "ok: no hook and no mirror link left"
 
+test_hooked() { [ "$(hooked_since_start)" -ge "$1" ]; }
 echo "== 5. SIGKILL, then restart"
 start_agent
-wait_for 30 "4 interfaces hooked" bash -c "[ \$(grep -c 'interface hooked' '$state/agent.log') -ge 8 ]"
+wait_for 30 "4 interfaces hooked" test_hooked 4
 kill -KILL "$agent_pid"
 wait "$agent_pid" 2>/dev/null || true
 agent_pid=""
@@ -175,7 +194,7 @@ agent_pid=""
 # must be replaced, not doubled, by the next agent.
 echo "   after SIGKILL: $(pod_veth a) hooks $(hooks_on "$(pod_veth a)"), mirror link ends $(mirror_links)"
 start_agent
-wait_for 30 "4 interfaces hooked again" bash -c "[ \$(grep -c 'interface hooked' '$state/agent.log') -ge 12 ]"
+wait_for 30 "4 interfaces hooked again" test_hooked 4
 for k in a b c d; do
   h=$(hooks_on "$(pod_veth $k)")
   [ "$h" = "1 1" ] || fail "$(pod_veth $k) after restart: ingress/egress hooks $h (want 1 1)"
