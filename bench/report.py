@@ -68,9 +68,9 @@ class Figures:
     def add(self, fig, name, metric, netring, ref_name, ref, ratio, goal, met, note=""):
         """netring/ref: summaries (median/min/max) or None; ratio: float or None;
         met: True/False/None (None = no goal on this row, or not measured)."""
-        if (met is False and netring and ref and "min" in netring and "min" in ref
+        if (met is not None and netring and ref and "min" in netring and "min" in ref
                 and netring["min"] <= ref["max"] and ref["min"] <= netring["max"]):
-            note = (note + "; " if note else "") + "min..max ranges overlap: the difference is within run-to-run noise"
+            note = (note + "; " if note else "") + "min..max ranges overlap (difference within run-to-run noise)"
         self.rows.append(
             {
                 "figure": fig,
@@ -137,8 +137,12 @@ def afxdp(raw, out, F, status):
         F.add(1, "AF_XDP " + scen, "packets/s", n, "libxdp xsk", x, r["rate_ratio"],
               None if informational else goal_rate,
               None if informational else r["rate_ratio"] >= 1.0, note + ("" if pairs >= 9 else " (goal asks >= 9)"))
-        F.add(1, "AF_XDP " + scen, "CPU s per Mpkt", {"median": r["netring_cpu_s_per_mpkt"]}, "libxdp xsk",
-              {"median": r["libxdp_cpu_s_per_mpkt"]}, r["cpu_ratio"],
+        nc = {"median": r["netring_cpu_s_per_mpkt"], "min": r.get("netring_cpu_min"),
+              "max": r.get("netring_cpu_max")}
+        xc = {"median": r["libxdp_cpu_s_per_mpkt"], "min": r.get("libxdp_cpu_min"), "max": r.get("libxdp_cpu_max")}
+        if nc["min"] is None:
+            nc, xc = {"median": nc["median"]}, {"median": xc["median"]}
+        F.add(1, "AF_XDP " + scen, "CPU s per Mpkt", nc, "libxdp xsk", xc, r["cpu_ratio"],
               None if informational else "<= 1.0x CPU/pkt",
               None if informational else r["cpu_ratio"] <= 1.0,
               "ratio = netring/libxdp, lower is better")
@@ -150,12 +154,12 @@ def afxdp(raw, out, F, status):
         groups.append(scen)
         nr_pps.append(n)
         ref_pps.append(x)
-        nr_cpu.append({"median": r["netring_cpu_s_per_mpkt"]})
-        ref_cpu.append({"median": r["libxdp_cpu_s_per_mpkt"]})
-    bar_plot(os.path.join(out, "afxdp_rate.png"), "AF_XDP on veth: netring vs libxdp xsk", "packets/s", groups,
-             [("netring", nr_pps), ("libxdp", ref_pps)])
+        nr_cpu.append(nc)
+        ref_cpu.append(xc)
+    bar_plot(os.path.join(out, "afxdp_rate.png"), "AF_XDP on veth: netring vs libxdp xsk", "packets/s (log)",
+             groups, [("netring", nr_pps), ("libxdp", ref_pps)], log=True)
     bar_plot(os.path.join(out, "afxdp_cpu.png"), "AF_XDP on veth: CPU per packet (lower is better)",
-             "CPU s per Mpkt", groups, [("netring", nr_cpu), ("libxdp", ref_cpu)])
+             "CPU s per Mpkt (log)", groups, [("netring", nr_cpu), ("libxdp", ref_cpu)], log=True)
     return ["afxdp_rate.png", "afxdp_cpu.png"]
 
 
@@ -300,6 +304,37 @@ def agent_figures(raw, F):
                   "±5% at 1:100 for >= 1 GB; exact at 1:1", why)
 
 
+def summary_plot(path, rows):
+    """One bar per goal row: how far netring is from its goal (>1 = better than the goal)."""
+    items = []
+    for r in rows:
+        if r["met"] is None or r["ratio"] is None or not r["goal"]:
+            continue
+        g = r["goal"]
+        if g.startswith(">= ") and g[3:].split("x")[0].replace(".", "").isdigit():
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", r["ratio"] / float(g[3:].split("x")[0]), r))
+        elif g.startswith("<= ") and g[3:].split("x")[0].replace(".", "").isdigit() and "x" in g:
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", float(g[3:].split("x")[0]) / r["ratio"], r))
+        elif g == "<= 50 ms" and r["netring"]:
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", 50.0 / r["netring"]["median"], r))
+    if not items:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(items) + 1.2))
+    ys = range(len(items))
+    ax.barh(list(ys), [v for _, v, _ in items], color=["tab:green" if r["met"] else "tab:red" for _, _, r in items])
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([n for n, _, _ in items], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("measured / goal (ratio goals and the 50 ms scrape goal; > 1 = goal met)")
+    ax.set_title("netring against its goals (green met, red missed)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.basename(path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -327,6 +362,9 @@ def main():
         plots += p or []
     agent_figures(raw, F)
     F.rows.sort(key=lambda r: (str(r["figure"]) == "-", str(r["figure"])))
+    sp = summary_plot(os.path.join(out, "summary.png"), F.rows)
+    if sp:
+        plots.insert(0, sp)
 
     machine = load(raw, "machine.json") or {}
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
