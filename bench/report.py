@@ -296,8 +296,23 @@ def agent_figures(raw, F):
     only when it can drive one."""
     why = "agent not integrated (bench drivers for these need agent/agent.cpp run_agent on main)"
     no_driver = "no bench driver yet (the agent reached main at 14:00 UTC, too late for this report)"
-    if not load(raw, "agent_load.json"):
-        F.missing(5, "agent CPU/RSS at 1k/10k/100k flows", "RSS excl. UMEM <= 64 MiB at 100k", no_driver)
+    al = load(raw, "agent_load.json")
+    if not al or not al.get("levels"):
+        F.missing(5, "agent CPU/RSS at 1k/10k/100k flows", "RSS excl. UMEM <= 64 MiB at 100k",
+                  "agent_load.sh produced no measurement (see raw/agent_load.log)" if load(raw, "agent_load.status")
+                  else no_driver)
+    else:
+        for lv in al["levels"]:
+            n = lv["flows"]
+            label = f"{n // 1000}k"
+            F.add(5, f"agent at {label} flows (generated)", "RSS excl. UMEM, MiB", {"median": lv["rss_excl_umem_mib"]},
+                  "", None, None, "<= 64 MiB" if n == 100000 else None,
+                  lv["rss_excl_umem_mib"] <= 64 if n == 100000 else None,
+                  f"one measurement; active flows {lv['active_flows']}; agent CPU {lv['cpu_cores']:.2f} cores at "
+                  f"{fmt(lv['gen_pps'])} pkt/s sampled 1:1; VmRSS {lv['rss_kib'] / 1024:.1f} MiB incl. UMEM "
+                  f"{lv['umem_rss_kib'] / 1024:.1f} MiB resident (UMEM size {al['umem_bytes'] / 2**20:.0f} MiB, "
+                  f"{al['workers']} workers)" + ("; UMEM mapping not identified in smaps, so the figure still "
+                                                 "includes it" if lv["umem_rss_kib"] == 0 else ""))
     hp = load(raw, "hotplug.json")
     if not hp or not hp.get("appeared_to_hooked_ms"):
         F.missing(7, "hot-plug: veth appears -> first sample", "<= 100 ms",
@@ -381,7 +396,7 @@ def main():
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
-                 "k8s_list_bench", "hotplug"):
+                 "k8s_list_bench", "hotplug", "agent_load"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
