@@ -501,10 +501,12 @@ int main(int argc, char** argv) {
           "%s{\"scenario\":\"%s\",\"netring_pps\":%.0f,\"netring_pps_min\":%.0f,\"netring_pps_max\":%.0f,"
           "\"libxdp_pps\":%.0f,\"libxdp_pps_min\":%.0f,\"libxdp_pps_max\":%.0f,"
           "\"netring_cpu_s_per_mpkt\":%.4f,\"libxdp_cpu_s_per_mpkt\":%.4f,\"rate_ratio\":%.4f,\"cpu_ratio\":%.4f,"
+          "\"netring_cpu_min\":%.4f,\"netring_cpu_max\":%.4f,\"libxdp_cpu_min\":%.4f,\"libxdp_cpu_max\":%.4f,"
           "\"netring_rx_dropped\":%.0f,\"libxdp_rx_dropped\":%.0f,\"netring_span_pps\":%.0f,"
           "\"netring_span_cpu_s_per_mpkt\":%.4f}",
           first_json ? "" : ",", scen.c_str(), pps[0].med, pps[0].min, pps[0].max, pps[1].med, pps[1].min, pps[1].max,
-          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, drop[0].med, drop[1].med, pps[2].med, cpu[2].med);
+          cpu[0].med, cpu[1].med, rate_ratio, cpu_ratio, cpu[0].min, cpu[0].max, cpu[1].min, cpu[1].max, drop[0].med,
+          drop[1].med, pps[2].med, cpu[2].med);
       json += jb;
       first_json = false;
       std::fflush(stdout);

@@ -5,7 +5,7 @@
 // to unhooked,
 // and, per sampled rate, samples delivered per second and samples lost.
 //
-//   datapath_bench [rounds=5] [seconds=2] [snap_len=128]
+//   datapath_bench [rounds=5] [seconds=2] [snap_len=128] [--json FILE]
 //
 // The consumer drains Datapath::open_sources(): AF_XDP sockets on the
 // mirror's far end behind the XDP redirect program, one worker thread
@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -92,6 +93,16 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string json_path;
+  std::vector<char*> pos{argv[0]};  // positional arguments with --json FILE taken out
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--json" && i + 1 < argc)
+      json_path = argv[++i];
+    else
+      pos.push_back(argv[i]);
+  }
+  argc = static_cast<int>(pos.size());
+  argv = pos.data();
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   const int seconds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2;
 
@@ -172,6 +183,7 @@ int main(int argc, char** argv) {
     }
   }
   const double base = median(gbps[0]);
+  nlohmann::json out = {{"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(dp->rung())}};
   std::printf("\n%-9s %12s %8s %16s %12s %12s\n", "rate", "Gbit/s(med)", "ratio", "samples/s(med)", "delivered",
               "lost");
   for (std::uint32_t rate : configs) {
@@ -180,7 +192,16 @@ int main(int argc, char** argv) {
                 rate == 0 ? "unhooked" : ("1:" + std::to_string(rate)).c_str(), m, base > 0 ? m / base : 0.0,
                 rate ? median(samples_per_s[rate]) : 0.0, static_cast<unsigned long long>(delivered[rate]),
                 static_cast<unsigned long long>(lost[rate]));
+    out["configs"].push_back({{"rate", rate},
+                              {"gbps", gbps[rate]},
+                              {"gbps_median", m},
+                              {"ratio", base > 0 ? m / base : 0.0},
+                              {"samples_per_s_median", rate ? median(samples_per_s[rate]) : 0.0},
+                              {"delivered", delivered[rate]},
+                              {"lost", lost[rate]},
+                              {"clone_failures", clone_fail[rate]}});
   }
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
   std::printf("clone failures: 1:1 %llu, 1:100 %llu, 1:1000 %llu\n", static_cast<unsigned long long>(clone_fail[1]),
               static_cast<unsigned long long>(clone_fail[100]), static_cast<unsigned long long>(clone_fail[1000]));
   host.within([&] {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -66,7 +68,9 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-int main() {
+// k8s_list_bench [--json FILE]
+int main(int argc, char** argv) {
+  const std::string json_path = argc > 2 && std::string(argv[1]) == "--json" ? argv[2] : "";
   constexpr int kPods = 5000;
   std::vector<nlohmann::json> pods;
   for (int i = 0; i < kPods; ++i) {
@@ -105,5 +109,11 @@ int main() {
   std::printf("  nlohmann DOM reference : %8.1f ms  %6.1f MB/s  peak heap %9.1f KB\n", d, doc.size() / d / 1e3,
               dom_heap / 1e3);
   std::printf("  time ratio DOM/SAX %.2fx\n", d / s);
+  if (!json_path.empty())
+    std::ofstream(json_path)
+        << nlohmann::json{{"pods", kPods},    {"bytes", doc.size()},       {"sax_ms", sax_ms},
+                          {"dom_ms", dom_ms}, {"sax_peak_heap", sax_heap}, {"dom_peak_heap", dom_heap}}
+               .dump(2)
+        << "\n";
   return 0;
 }

@@ -8,6 +8,8 @@
 //
 // The three alternate within each round; medians of the rounds and the
 // ratios are printed. Goal: scrape <= 50 ms at 10k series.
+//
+//   metrics_bench [rounds=11] [--json FILE]
 #include <httplib.h>
 #include <netinet/in.h>
 
@@ -15,6 +17,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -100,7 +104,15 @@ Sample time_ms(F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = argc > 1 ? std::max(5, std::atoi(argv[1])) : 11;
+  int rounds = 11;
+  std::string json_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--json" && i + 1 < argc)
+      json_path = argv[++i];
+    else
+      rounds = std::max(5, std::atoi(argv[i]));
+  }
+  nlohmann::json out = {{"rounds", rounds}};
   std::printf("metrics_bench: %d rounds per size, variants alternate within a round, medians shown\n\n", rounds);
   std::printf("%8s  %6s  %12s  %12s  %12s  %10s  %14s  %14s\n", "series", "clock", "scrape ms", "serialize ms",
               "snprintf ms", "bytes", "scrape/serial", "scrape/snprintf");
@@ -140,6 +152,19 @@ int main(int argc, char** argv) {
       serial.push_back(b);
       plain.push_back(c);
     }
+    auto all = [](const std::vector<Sample>& v, bool wall) {
+      std::vector<double> x;
+      for (const Sample& s : v) x.push_back(wall ? s.wall : s.cpu);
+      return x;
+    };
+    out["sizes"].push_back({{"series", series},
+                            {"bytes", bytes},
+                            {"scrape_wall_ms", all(scrape, true)},
+                            {"scrape_cpu_ms", all(scrape, false)},
+                            {"serialize_wall_ms", all(serial, true)},
+                            {"serialize_cpu_ms", all(serial, false)},
+                            {"snprintf_wall_ms", all(plain, true)},
+                            {"snprintf_cpu_ms", all(plain, false)}});
     for (bool wall : {true, false}) {
       auto pick = [wall](const std::vector<Sample>& v) {
         std::vector<double> x;
@@ -154,5 +179,6 @@ int main(int argc, char** argv) {
     server.stop();
   }
   std::printf("\ngoal: scrape <= 50 ms at 10000 series\n");
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
   return 0;
 }

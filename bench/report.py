@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""Turns the benchmarks' JSON (bench/run writes it to bench/results/raw/)
+into bench/results/REPORT.md, bench/results/results.json and PNG plots.
+
+Every figure is a row: netring's value, the reference's value measured in
+the same run, their ratio, median [min..max] of the rounds, the goal from
+issue 9 and whether it was met. A figure that was not measured (its
+benchmark failed, or needs the running agent) says so instead of a number.
+
+  report.py --raw bench/results/raw --out bench/results
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def load(raw, name):
+    try:
+        with open(os.path.join(raw, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def summ(values):
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "—"
+    a = abs(x)
+    if a >= 1e9:
+        s = f"{x / 1e9:.3g}G"
+    elif a >= 1e6:
+        s = f"{x / 1e6:.3g}M"
+    elif a >= 1e4:
+        s = f"{x / 1e3:.3g}k"
+    elif a >= 100:
+        s = f"{x:.0f}"
+    else:
+        s = f"{x:.3g}"
+    return s + unit
+
+
+def fmt_s(s, unit=""):
+    if s is None:
+        return "—"
+    if "min" not in s or s["min"] is None:
+        return fmt(s["median"], unit)
+    return f"{fmt(s['median'], unit)} [{fmt(s['min'])}..{fmt(s['max'])}]"
+
+
+class Figures:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, fig, name, metric, netring, ref_name, ref, ratio, goal, met, note=""):
+        """netring/ref: summaries (median/min/max) or None; ratio: float or None;
+        met: True/False/None (None = no goal on this row, or not measured)."""
+        if (met is not None and netring and ref and "min" in netring and "min" in ref
+                and netring["min"] <= ref["max"] and ref["min"] <= netring["max"]):
+            note = (note + "; " if note else "") + "min..max ranges overlap (difference within run-to-run noise)"
+        self.rows.append(
+            {
+                "figure": fig,
+                "name": name,
+                "metric": metric,
+                "netring": netring,
+                "reference_name": ref_name,
+                "reference": ref,
+                "ratio": ratio,
+                "goal": goal,
+                "met": met,
+                "note": note,
+            }
+        )
+
+    def missing(self, fig, name, goal, why):
+        self.add(fig, name, "", None, "", None, None, goal, None, "not measured: " + why)
+
+
+def bar_plot(path, title, ylabel, groups, series, log=False):
+    """groups: x labels; series: list of (label, [summary or None per group])."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(groups) * len(series)), 4))
+    width = 0.8 / max(1, len(series))
+    for i, (label, vals) in enumerate(series):
+        xs, ys, lo, hi = [], [], [], []
+        for g, s in enumerate(vals):
+            if s is None:
+                continue
+            xs.append(g + (i - (len(series) - 1) / 2) * width)
+            ys.append(s["median"])
+            lo.append(s["median"] - s.get("min", s["median"]))
+            hi.append(s.get("max", s["median"]) - s["median"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=label)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + "\n(median, whiskers min..max)", fontsize=10)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def afxdp(raw, out, F, status):
+    j = load(raw, "afxdp_bench.json")
+    goal_rate = ">= 1.0x rate"
+    if not j:
+        for s in ("RX 64B", "RX 1500B", "TX 64B", "TX 1500B"):
+            F.missing(1, "AF_XDP " + s, goal_rate + ", <= 1.0x CPU/pkt", status("afxdp_bench"))
+        return None
+    pairs = j.get("pairs", 0)
+    groups, nr_pps, ref_pps, nr_cpu, ref_cpu = [], [], [], [], []
+    for r in j["results"]:
+        scen = r["scenario"]
+        n = {"median": r["netring_pps"], "min": r["netring_pps_min"], "max": r["netring_pps_max"]}
+        x = {"median": r["libxdp_pps"], "min": r["libxdp_pps_min"], "max": r["libxdp_pps_max"]}
+        informational = scen.startswith("DRAIN")
+        note = f"{pairs} alternating pairs"
+        if informational:
+            note += "; DRAIN = user-space drain of a full ring only (informational)"
+        F.add(1, "AF_XDP " + scen, "packets/s", n, "libxdp xsk", x, r["rate_ratio"],
+              None if informational else goal_rate,
+              None if informational else r["rate_ratio"] >= 1.0, note + ("" if pairs >= 9 else " (goal asks >= 9)"))
+        nc = {"median": r["netring_cpu_s_per_mpkt"], "min": r.get("netring_cpu_min"),
+              "max": r.get("netring_cpu_max")}
+        xc = {"median": r["libxdp_cpu_s_per_mpkt"], "min": r.get("libxdp_cpu_min"), "max": r.get("libxdp_cpu_max")}
+        if nc["min"] is None:
+            nc, xc = {"median": nc["median"]}, {"median": xc["median"]}
+        F.add(1, "AF_XDP " + scen, "CPU s per Mpkt", nc, "libxdp xsk", xc, r["cpu_ratio"],
+              None if informational else "<= 1.0x CPU/pkt",
+              None if informational else r["cpu_ratio"] <= 1.0,
+              "ratio = netring/libxdp, lower is better")
+        if scen.startswith("RX"):
+            F.add(1, "AF_XDP " + scen, "rx_dropped per run (median)", {"median": r["netring_rx_dropped"]},
+                  "libxdp xsk", {"median": r["libxdp_rx_dropped"]}, None, "0 at generator maximum",
+                  r["netring_rx_dropped"] == 0,
+                  "XDP_STATISTICS rx_dropped + rx_ring_full; the generator is unthrottled")
+        groups.append(scen)
+        nr_pps.append(n)
+        ref_pps.append(x)
+        nr_cpu.append(nc)
+        ref_cpu.append(xc)
+    bar_plot(os.path.join(out, "afxdp_rate.png"), "AF_XDP on veth: netring vs libxdp xsk", "packets/s (log)",
+             groups, [("netring", nr_pps), ("libxdp", ref_pps)], log=True)
+    bar_plot(os.path.join(out, "afxdp_cpu.png"), "AF_XDP on veth: CPU per packet (lower is better)",
+             "CPU s per Mpkt (log)", groups, [("netring", nr_cpu), ("libxdp", ref_cpu)], log=True)
+    return ["afxdp_rate.png", "afxdp_cpu.png"]
+
+
+def tpacket(raw, out, F, status):
+    j = load(raw, "tpacket_bench.json")
+    goal = ">= 1.2x packets per CPU-s"
+    if not j:
+        F.missing(2, "TPACKET_V3 RX stream", goal, status("tpacket_bench"))
+        return None
+    n, p = j["netring"], j["libpcap"]
+    F.add(2, "TPACKET_V3 RX stream (64 B)", "packets per CPU-s", n["pkts_per_cpu_s"], "libpcap (V3)",
+          p["pkts_per_cpu_s"], j["ratio_pkts_per_cpu_s"], goal, j["ratio_pkts_per_cpu_s"] >= 1.2,
+          f"{j['rounds']} alternating rounds; drops netring {n['drops']}/{n['packets']}, "
+          f"libpcap {p['drops']}/{p['packets']}")
+    F.add(2, "TPACKET_V3 RX stream (64 B)", "packets/s", n["pps"], "libpcap (V3)", p["pps"],
+          n["pps"]["median"] / p["pps"]["median"] if p["pps"]["median"] else None, None, None, "informational")
+    d = j["drain"]
+    F.add(2, "TPACKET_V3 RX drain (64 B)", "packets per CPU-s", d["netring"]["pkts_per_cpu_s"], "libpcap (V3)",
+          d["libpcap"]["pkts_per_cpu_s"], d["ratio_pkts_per_cpu_s"], None, None,
+          "informational: the reading library's own cost, ring filled while idle")
+    bar_plot(os.path.join(out, "tpacket.png"), "TPACKET_V3 RX vs libpcap", "packets per CPU-second",
+             ["stream", "drain"],
+             [("netring", [n["pkts_per_cpu_s"], d["netring"]["pkts_per_cpu_s"]]),
+              ("libpcap V3", [p["pkts_per_cpu_s"], d["libpcap"]["pkts_per_cpu_s"]]),
+              ("libpcap immediate (V2)", [j["libpcap_immediate_v2"]["pkts_per_cpu_s"], None])])
+    return ["tpacket.png"]
+
+
+def flow(raw, out, F, status):
+    j = load(raw, "flow_bench.json")
+    if not j:
+        for size in ("1k", "100k", "1M"):
+            F.missing(3, f"flow parse+update {size} flows", ">= 3x", status("flow_bench"))
+        return None
+    runs = {}
+    for b in j.get("benchmarks", []):
+        if b.get("run_type") != "iteration" or "items_per_second" not in b:
+            continue
+        fn, _, arg = b["run_name"].partition("/")
+        runs.setdefault(fn, {}).setdefault(arg, []).append(b["items_per_second"])
+    sizes = sorted(runs.get("BM_NetringUpdate", {}), key=lambda a: int(a.split(":")[-1]))
+    groups, ns, bs, ps = [], [], [], []
+    for arg in sizes:
+        flows = int(arg.split(":")[-1])
+        label = {1000: "1k", 100000: "100k", 1000000: "1M"}.get(flows, str(flows))
+        n = summ(runs["BM_NetringUpdate"][arg])
+        b = summ(runs.get("BM_BaselineUpdate", {}).get(arg, []))
+        p = summ(runs.get("BM_Parse", {}).get(arg, []))
+        ratio = n["median"] / b["median"] if b and b["median"] else None
+        goal = ">= 3x" + (", >= 20 Mpps/core" if flows == 100000 else "")
+        met = ratio is not None and ratio >= 3.0 and (flows != 100000 or n["median"] >= 20e6)
+        F.add(3, f"flow parse+update {label} flows", "packets/s (1 core)", n, "std::unordered_map", b, ratio, goal,
+              met, f"{n['n']} interleaved repetitions; parse alone {fmt(p['median'])}/s" if p else "")
+        groups.append(label)
+        ns.append(n)
+        bs.append(b)
+        ps.append(p)
+    bar_plot(os.path.join(out, "flow.png"), "Flow parse + update vs std::unordered_map", "packets/s", groups,
+             [("netring", ns), ("unordered_map", bs), ("parse only", ps)])
+    return ["flow.png"]
+
+
+def datapath(raw, out, F, status):
+    j = load(raw, "datapath_bench.json")
+    goals = {1: (">= 0.70x", 0.70), 100: (">= 0.97x", 0.97), 1000: (None, None)}
+    if not j:
+        for rate in (1, 100, 1000):
+            F.missing(4, f"pod-to-pod TCP 1:{rate}", goals[rate][0], status("datapath_bench"))
+        return None
+    cfg = {c["rate"]: c for c in j["configs"]}
+    base = summ(cfg[0]["gbps"])
+    groups, vals = ["unhooked"], [base]
+    for rate in (1, 100, 1000):
+        c = cfg.get(rate)
+        if not c:
+            continue
+        s = summ(c["gbps"])
+        ratio = s["median"] / base["median"] if base["median"] else None
+        g, thr = goals[rate]
+        F.add(4, f"pod-to-pod TCP 1:{rate}", "Gbit/s (iperf3)", s, "no agent (unhooked)", base, ratio, g,
+              None if thr is None else ratio >= thr,
+              f"{j['rounds']} rotated rounds x {j['seconds']} s, rung {j['rung']}; samples delivered "
+              f"{c['delivered']}, lost {c['lost']}")
+        groups.append(f"1:{rate}")
+        vals.append(s)
+    bar_plot(os.path.join(out, "datapath.png"), "Pod-to-pod iperf3 through hooked veths", "Gbit/s", groups,
+             [("throughput", vals)])
+    return ["datapath.png"]
+
+
+def metrics(raw, out, F, status):
+    j = load(raw, "metrics_bench.json")
+    if not j:
+        for s in ("1k", "10k"):
+            F.missing(6, f"/metrics scrape {s} series", "<= 50 ms at 10k", status("metrics_bench"))
+        return None
+    groups, sc, se, sp = [], [], [], []
+    for s in j["sizes"]:
+        n = s["series"]
+        label = f"{n // 1000}k"
+        a, b, c = summ(s["scrape_wall_ms"]), summ(s["serialize_wall_ms"]), summ(s["snprintf_wall_ms"])
+        cpu = summ(s["scrape_cpu_ms"])
+        F.add(6, f"/metrics scrape {label} series", "wall ms (GET over loopback)", a, "prometheus-cpp serializer",
+              b, a["median"] / b["median"] if b["median"] else None, "<= 50 ms" if n == 10000 else None,
+              a["median"] <= 50 if n == 10000 else None,
+              f"{j['rounds']} rounds; {s['bytes']} bytes; scrape CPU {fmt(cpu['median'])} ms; "
+              f"snprintf floor {fmt(c['median'])} ms")
+        F.add(6, f"/metrics scrape {label} series", "CPU ms (client + server threads)", cpu,
+              "prometheus-cpp serializer", summ(s["serialize_cpu_ms"]),
+              cpu["median"] / statistics.median(s["serialize_cpu_ms"]) if statistics.median(s["serialize_cpu_ms"])
+              else None, None, None, "informational: steadier than wall time on a shared machine")
+        groups.append(label)
+        sc.append(a)
+        se.append(b)
+        sp.append(c)
+    bar_plot(os.path.join(out, "metrics.png"), "/metrics scrape time", "ms (wall)", groups,
+             [("scrape (HTTP)", sc), ("prometheus-cpp serialize", se), ("snprintf floor", sp)])
+    return ["metrics.png"]
+
+
+def k8s(raw, out, F, status):
+    j = load(raw, "k8s_list_bench.json")
+    if not j:
+        return None
+    s, d = summ(j["sax_ms"]), summ(j["dom_ms"])
+    F.add("-", f"k8s PodList parse ({j['pods']} pods)", "ms", s, "nlohmann DOM", d,
+          s["median"] / d["median"] if d["median"] else None, None, None,
+          f"informational (no goal); peak heap SAX {fmt(j['sax_peak_heap'])}B vs DOM {fmt(j['dom_peak_heap'])}B")
+    return None
+
+
+def agent_figures(raw, F):
+    """Figures 5, 7, 8 need the running agent; bench/run writes their JSON
+    only when it can drive one."""
+    why = "agent not integrated (bench drivers for these need agent/agent.cpp run_agent on main)"
+    no_driver = "no bench driver yet (the agent reached main at 14:00 UTC, too late for this report)"
+    al = load(raw, "agent_load.json")
+    if not al or not al.get("levels"):
+        F.missing(5, "agent CPU/RSS at 1k/10k/100k flows", "RSS excl. UMEM <= 64 MiB at 100k",
+                  "agent_load.sh produced no measurement (see raw/agent_load.log)" if load(raw, "agent_load.status")
+                  else no_driver)
+    else:
+        for lv in al["levels"]:
+            n = lv["flows"]
+            label = f"{n // 1000}k"
+            F.add(5, f"agent at {label} flows (generated)", "RSS excl. UMEM, MiB", {"median": lv["rss_excl_umem_mib"]},
+                  "", None, None, "<= 64 MiB" if n == 100000 else None,
+                  lv["rss_excl_umem_mib"] <= 64 if n == 100000 else None,
+                  f"one measurement; active flows {lv['active_flows']}; agent CPU {lv['cpu_cores']:.2f} cores at "
+                  f"{fmt(lv['gen_pps'])} pkt/s sampled 1:1; VmRSS {lv['rss_kib'] / 1024:.1f} MiB incl. UMEM "
+                  f"{lv['umem_rss_kib'] / 1024:.1f} MiB resident (UMEM size {al['umem_bytes'] / 2**20:.0f} MiB, "
+                  f"{al['workers']} workers)" + ("; UMEM mapping not identified in smaps, so the figure still "
+                                                 "includes it" if lv["umem_rss_kib"] == 0 else ""))
+    hp = load(raw, "hotplug.json")
+    if not hp or not hp.get("appeared_to_hooked_ms"):
+        F.missing(7, "hot-plug: veth appears -> first sample", "<= 100 ms",
+                  "hotplug.sh produced no measurement (see raw/hotplug.log)" if hp or load(raw, "hotplug.status")
+                  else why)
+    else:
+        s = summ(hp["appeared_to_hooked_ms"])
+        F.add(7, "hot-plug: CNI pod veth appears -> agent hooks it", "ms", s, "", None, None, "<= 100 ms",
+              s["max"] <= 100 and not hp["not_hooked"],
+              f"{hp['measured']} of {hp['trials']} pods added while the agent ran; RTM_NEWLINK (ip -ts monitor) to the "
+              f"'interface hooked' log line; goal judged on the max; not hooked: {len(hp['not_hooked'])}; the first "
+              "sample is the next packet after the hook (sample rate 1), not timed separately")
+    if not load(raw, "accuracy.json"):
+        F.missing(8, "accuracy vs conntrack at 1:1/1:10/1:100", "99% interval covers truth >= 98%; "
+                  "±5% at 1:100 for >= 1 GB; exact at 1:1", no_driver)
+
+
+def summary_plot(path, rows):
+    """One bar per goal row: how far netring is from its goal (>1 = better than the goal)."""
+    items = []
+    for r in rows:
+        if r["met"] is None or r["ratio"] is None or not r["goal"]:
+            continue
+        g = r["goal"]
+        if g.startswith(">= ") and g[3:].split("x")[0].replace(".", "").isdigit():
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", r["ratio"] / float(g[3:].split("x")[0]), r))
+        elif g.startswith("<= ") and g[3:].split("x")[0].replace(".", "").isdigit() and "x" in g:
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", float(g[3:].split("x")[0]) / r["ratio"], r))
+        elif g == "<= 50 ms" and r["netring"]:
+            items.append((f"{r['figure']} {r['name']} ({r['metric']})", 50.0 / r["netring"]["median"], r))
+    if not items:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(items) + 1.2))
+    ys = range(len(items))
+    ax.barh(list(ys), [v for _, v, _ in items], color=["tab:green" if r["met"] else "tab:red" for _, _, r in items])
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([n for n, _, _ in items], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("measured / goal (ratio goals and the 50 ms scrape goal; > 1 = goal met)")
+    ax.set_title("netring against its goals (green met, red missed)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.basename(path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    raw, out = a.raw, a.out
+    os.makedirs(out, exist_ok=True)
+
+    def status(name):
+        st = load(raw, name + ".status")
+        if st is None:
+            return f"{name} did not run"
+        if st["rc"] != 0:
+            return f"{name} exited {st['rc']} (see raw/{name}.log)"
+        return f"{name} wrote no JSON"
+
+    F = Figures()
+    plots = []
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s):
+        try:
+            p = fn(raw, out, F, status)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            print(f"report.py: {fn.__name__}: unexpected JSON ({e!r})", file=sys.stderr)
+            p = None
+        plots += p or []
+    agent_figures(raw, F)
+    F.rows.sort(key=lambda r: (str(r["figure"]) == "-", str(r["figure"])))
+    sp = summary_plot(os.path.join(out, "summary.png"), F.rows)
+    if sp:
+        plots.insert(0, sp)
+
+    machine = load(raw, "machine.json") or {}
+    start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
+    statuses = {}
+    for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
+                 "k8s_list_bench", "hotplug", "agent_load"):
+        statuses[name] = load(raw, name + ".status")
+    raws = {}
+    for name in sorted(os.listdir(raw)):
+        if name.endswith(".json") and not name.startswith("machine"):
+            raws[name[:-5]] = load(raw, name)
+
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"machine": machine, "load_start": start, "load_end": end, "runs": statuses,
+                   "figures": F.rows, "raw": raws}, f, indent=1)
+
+    met = sum(1 for r in F.rows if r["met"] is True)
+    missed = [r for r in F.rows if r["met"] is False]
+    unmeasured = [r for r in F.rows if r["note"].startswith("not measured")]
+    L = []
+    L.append("# netring performance report")
+    L.append("")
+    L.append("Generated by `bench/run`" + (" --quick (a short, noisy pass)" if machine.get("quick") else "")
+             + f" at {start.get('when', '?')} from commit `{machine.get('commit', '?')}`. "
+             "Every figure is measured side by side with its reference in the same run, alternating A/B; "
+             "values are median [min..max] of the rounds; ratio = netring / reference.")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L.append(f"- CPU: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores; "
+             f"memory {int(machine.get('memory_kib', 0)) // 1024} MiB")
+    L.append(f"- Kernel: {machine.get('kernel', '?')} ({machine.get('os', '?')})")
+    L.append(f"- Load average (1/5/15 min): {start.get('loadavg', '?')} at start, {end.get('loadavg', '?')} at end "
+             f"({start.get('when', '?')} .. {end.get('when', '?')})")
+    L.append(f"- Busiest processes at start (%CPU command): {', '.join(start.get('top', [])[:5])}")
+    L.append("")
+    try:
+        load1 = float(start.get("loadavg", "0").split()[0])
+        load1 = max(load1, float(end.get("loadavg", "0").split()[0]))
+    except ValueError:
+        load1 = 0
+    if load1 >= 0.5 * float(machine.get("cores", 2) or 2):
+        L.append(f"**The machine was shared and loaded during this run** (load average up to {load1:.2f} on "
+                 f"{machine.get('cores', '?')} cores: other builds and tests ran at the same time). Both sides of "
+                 "each comparison saw the same load because they alternate, so ratios are more trustworthy than "
+                 "absolute rates; absolute rates and the min..max spread are depressed and widened by the load.")
+        L.append("")
+    L.append(f"## Summary: {met} goals met, {len(missed)} missed, {len(unmeasured)} figures not measured")
+    L.append("")
+    L.append("| # | figure | metric | netring | reference | ratio | goal | result | notes |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for r in F.rows:
+        result = {True: "**met**", False: "**MISSED**", None: "—"}[r["met"]]
+        if r["note"].startswith("not measured"):
+            result = "not measured"
+        ref = f"{r['reference_name']}: {fmt_s(r['reference'])}" if r["reference_name"] else "—"
+        ratio = f"{r['ratio']:.3f}x" if r["ratio"] is not None else "—"
+        L.append(f"| {r['figure']} | {r['name']} | {r['metric'] or '—'} | {fmt_s(r['netring'])} | {ref} | {ratio} | "
+                 f"{r['goal'] or '—'} | {result} | {r['note']} |")
+    L.append("")
+    if missed:
+        L.append("## Goals missed")
+        L.append("")
+        for r in missed:
+            L.append(f"- Figure {r['figure']}, {r['name']} ({r['metric']}): netring {fmt_s(r['netring'])}, "
+                     f"reference {fmt_s(r['reference'])}, ratio "
+                     f"{'%.3fx' % r['ratio'] if r['ratio'] is not None else '—'}; goal {r['goal']}.")
+        L.append("")
+        explain = os.path.join(out, "ANALYSIS.md")
+        if os.path.exists(explain):
+            L.append("Why: see [ANALYSIS.md](ANALYSIS.md).")
+            L.append("")
+    L.append("## Plots")
+    L.append("")
+    for p in plots:
+        L.append(f"![{p}]({p})")
+        L.append("")
+    L.append("## Runs")
+    L.append("")
+    L.append("| benchmark | arguments | exit | seconds |")
+    L.append("|---|---|---|---|")
+    for name, st in statuses.items():
+        if st:
+            L.append(f"| {name} | `{st['args']}` | {st['rc']} | {st['seconds']} |")
+        else:
+            L.append(f"| {name} | — | did not run | — |")
+    L.append("")
+    L.append("Raw console output and JSON of each benchmark: `bench/results/raw/` (not committed; rerun "
+             "`bench/run`). Every number above is also in `results.json`.")
+    with open(os.path.join(out, "REPORT.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    main()
