@@ -127,7 +127,7 @@ int run_agent(const Config& config) {
 
   SnapshotStore store;
   metrics::AgentMetrics metrics(store, metrics::FlowMetricsOptions{
-                                           .level = static_cast<metrics::LabelLevel>(config.label_level),
+                                           .level = config.label_level,
                                            .max_series = config.max_series,
                                            .pod_grace_period = config.pod_grace_period,
                                        });

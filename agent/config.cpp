@@ -682,15 +682,6 @@ const char* to_string(Backend b) {
   }
   return "?";
 }
-const char* to_string(LabelLevel l) {
-  switch (l) {
-    case LabelLevel::kNode: return "node";
-    case LabelLevel::kNamespace: return "namespace";
-    case LabelLevel::kWorkload: return "workload";
-    case LabelLevel::kPod: return "pod";
-  }
-  return "?";
-}
 const char* to_string(KubeApi k) {
   return k == KubeApi::kOff ? "off" : "auto";
 }

@@ -17,12 +17,12 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "agent/label_level.hpp"
 #include "agent/log.hpp"
 
 namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
-enum class LabelLevel { kNode, kNamespace, kWorkload, kPod };
 enum class KubeApi { kAuto, kOff };
 
 // A listen address "host:port" or "[v6]:port"; host is an IP literal or a
@@ -99,7 +99,6 @@ std::vector<std::string> config_field_names();
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
-const char* to_string(LabelLevel l);
 const char* to_string(KubeApi k);
 
 }  // namespace netring::agent

@@ -16,7 +16,7 @@ struct CtDeleter {
 
 struct Reply {
   bool seen = false;
-  IpAddr src;
+  IpAddress src;
   uint16_t sport = 0;  // host order
 };
 
@@ -24,9 +24,9 @@ int on_entry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   auto* r = static_cast<Reply*>(data);
   r->seen = true;
   if (nfct_get_attr_u8(ct, ATTR_REPL_L3PROTO) == AF_INET) {
-    r->src = IpAddr::v4(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC));
+    r->src = IpAddress::v4(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC));
   } else {
-    r->src = IpAddr::v6(static_cast<const uint8_t*>(nfct_get_attr(ct, ATTR_REPL_IPV6_SRC)));
+    r->src = IpAddress::v6(static_cast<const uint8_t*>(nfct_get_attr(ct, ATTR_REPL_IPV6_SRC)));
   }
   r->sport = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
   return NFCT_CB_STOP;

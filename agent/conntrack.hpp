@@ -17,7 +17,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "agent/ip_addr.hpp"
+#include "agent/ip_address.hpp"
 #include "pkg/common/error.hpp"
 
 struct nfct_handle;
@@ -26,8 +26,8 @@ namespace netring::agent {
 
 // A flow's original tuple; ports in host byte order.
 struct FlowKey {
-  IpAddr src;
-  IpAddr dst;
+  IpAddress src;
+  IpAddress dst;
   uint16_t sport = 0;
   uint16_t dport = 0;
   uint8_t proto = 0;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP
@@ -43,7 +43,7 @@ struct FlowKeyHash {
 };
 
 struct NatBackend {
-  IpAddr addr;
+  IpAddress addr;
   uint16_t port = 0;
   bool operator==(const NatBackend&) const = default;
 };

@@ -9,44 +9,6 @@
 
 namespace netring::agent {
 
-IpAddress IpAddress::v4(std::uint32_t network_order) {
-  IpAddress a;
-  a.family = AF_INET;
-  std::memcpy(a.bytes.data(), &network_order, 4);
-  return a;
-}
-
-IpAddress IpAddress::v6(const std::uint8_t (&b)[16]) {
-  IpAddress a;
-  a.family = AF_INET6;
-  std::memcpy(a.bytes.data(), b, 16);
-  return a;
-}
-
-std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  char buf[INET6_ADDRSTRLEN];
-  std::memcpy(buf, text.data(), text.size());
-  buf[text.size()] = '\0';
-  IpAddress a;
-  if (inet_pton(AF_INET, buf, a.bytes.data()) == 1) {
-    a.family = AF_INET;
-    return a;
-  }
-  if (inet_pton(AF_INET6, buf, a.bytes.data()) == 1) {
-    a.family = AF_INET6;
-    return a;
-  }
-  return std::nullopt;
-}
-
-std::string IpAddress::str() const {
-  if (family != AF_INET && family != AF_INET6) return {};
-  char buf[INET6_ADDRSTRLEN];
-  if (inet_ntop(family, bytes.data(), buf, sizeof buf) == nullptr) return {};
-  return buf;
-}
-
 const char* to_string(FlowDirection d) {
   switch (d) {
     case FlowDirection::kIngress: return "ingress";

@@ -20,20 +20,9 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/ip_address.hpp"
+
 namespace netring::agent {
-
-// An IPv4 or IPv6 address, stored in network byte order.
-struct IpAddress {
-  std::uint8_t family = 0;  // AF_INET, AF_INET6, or 0 when unset
-  std::array<std::uint8_t, 16> bytes{};
-
-  static IpAddress v4(std::uint32_t network_order);
-  static IpAddress v6(const std::uint8_t (&b)[16]);
-  // Accepts dotted quad and RFC 4291/5952 text; nullopt on anything else.
-  static std::optional<IpAddress> parse(std::string_view text);
-  std::string str() const;
-  bool operator==(const IpAddress&) const = default;
-};
 
 // Who is behind an address, as the Kubernetes index resolved it. Empty fields
 // are unknown. kind is the workload's controller kind (Deployment,

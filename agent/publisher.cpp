@@ -18,24 +18,12 @@ namespace {
 constexpr std::chrono::milliseconds kCollectTimeout{500};
 
 IpAddress to_ip(const flow::Address& a, std::uint8_t family) {
-  IpAddress ip;
   if (family == 4) {
-    ip.family = AF_INET;
-    std::memcpy(ip.bytes.data(), &a[12], 4);
-  } else {
-    ip.family = AF_INET6;
-    std::memcpy(ip.bytes.data(), a.data(), 16);
-  }
-  return ip;
-}
-
-IpAddr to_ipaddr(const IpAddress& ip) {
-  if (ip.family == AF_INET) {
     std::uint32_t be;
-    std::memcpy(&be, ip.bytes.data(), 4);
-    return IpAddr::v4(be);
+    std::memcpy(&be, &a[12], 4);
+    return IpAddress::v4(be);
   }
-  return IpAddr::v6(ip.bytes.data());
+  return IpAddress::v6(a.data());
 }
 
 Identity to_identity(const k8s::Identity& k) {
@@ -125,7 +113,7 @@ void Publisher::run() {
 }
 
 Identity Publisher::identity_of(const IpAddress& ip) const {
-  if (auto ref = metadata_.index().lookup(to_ipaddr(ip))) return to_identity(*ref);
+  if (auto ref = metadata_.index().lookup(ip)) return to_identity(*ref);
   return {};
 }
 
@@ -133,19 +121,10 @@ void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
   if (!conntrack_ || v.dst_id.service.empty()) return;
   auto [it, inserted] = backends_.try_emplace(v.id);
   if (inserted) {
-    FlowKey ct{to_ipaddr(v.src), to_ipaddr(v.dst), key.src_port, key.dst_port, key.protocol};
+    FlowKey ct{v.src, v.dst, key.src_port, key.dst_port, key.protocol};
     auto r = conntrack_->backend(ct);
     if (r && r->has_value()) {
-      IpAddress b;
-      const IpAddr& a = (*r)->addr;
-      if (a.is_v4()) {
-        b.family = AF_INET;
-        std::memcpy(b.bytes.data(), a.bytes().data() + 12, 4);
-      } else {
-        b.family = AF_INET6;
-        std::memcpy(b.bytes.data(), a.bytes().data(), 16);
-      }
-      it->second = identity_of(b);
+      it->second = identity_of((*r)->addr);
     } else if (r) {
       // No entry yet (the first packet may precede conntrack's): ask again next round.
       backends_.erase(it);

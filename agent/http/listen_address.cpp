@@ -4,16 +4,25 @@
 
 #include <charconv>
 
-#include "agent/model.hpp"
+#include "agent/ip_address.hpp"
 
 namespace netring::agent::http {
+namespace {
+
+// IPv4 text never has a colon and IPv6 text always has one.
+bool is_v6_text(std::string_view host) {
+  return host.find(':') != std::string_view::npos;
+}
+
+}  // namespace
 
 bool ListenAddress::is_loopback() const {
   auto ip = IpAddress::parse(host);
   if (!ip) return false;
-  if (ip->family == AF_INET) return ip->bytes[0] == 127;
-  static constexpr std::array<std::uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  return ip->bytes == kV6Loopback;
+  // IpAddress folds ::ffff:a.b.c.d into IPv4; an address written as IPv6 text
+  // binds an IPv6 socket, where only ::1 is loopback.
+  if (is_v6_text(host)) return ip->bytes() == IpAddress::parse("::1")->bytes();
+  return ip->bytes()[12] == 127;
 }
 
 std::string ListenAddress::str() const {
@@ -30,7 +39,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
     auto ip = IpAddress::parse(host);
-    if (!ip || ip->family != AF_INET6)
+    if (!ip || !is_v6_text(host))
       return Error::invalid("parse listen address", "'" + what + "': not an IPv6 address in brackets");
   } else if (host.empty()) {
     host = "0.0.0.0";
@@ -38,7 +47,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     host = "127.0.0.1";
   } else {
     auto ip = IpAddress::parse(host);
-    if (!ip || ip->family != AF_INET)
+    if (!ip || is_v6_text(host))
       return Error::invalid("parse listen address",
                             "'" + what + "': host must be an IPv4 address, [IPv6] or localhost");
   }

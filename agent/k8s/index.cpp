@@ -13,8 +13,8 @@ bool same_identity(const Identity& a, const Identity& b) {
          a.workload == b.workload && a.node == b.node;
 }
 
-void add_ip(std::vector<IpAddr>& out, std::string_view text) {
-  auto ip = IpAddr::parse(text);
+void add_ip(std::vector<IpAddress>& out, std::string_view text) {
+  auto ip = IpAddress::parse(text);
   if (ip && std::find(out.begin(), out.end(), *ip) == out.end()) out.push_back(*ip);
 }
 
@@ -45,8 +45,8 @@ Identity identity_of(ResourceKind kind, const Object& obj) {
   return id;
 }
 
-std::vector<IpAddr> ips_of(ResourceKind kind, const Object& obj) {
-  std::vector<IpAddr> ips;
+std::vector<IpAddress> ips_of(ResourceKind kind, const Object& obj) {
+  std::vector<IpAddress> ips;
   switch (kind) {
     case ResourceKind::kPod:
       // A hostNetwork pod reports the node's IP as its own; that IP is the node's identity.
@@ -99,7 +99,7 @@ size_t Index::cap(ResourceKind k) const {
   return 0;
 }
 
-void Index::set_ips(Table& t, const std::string& key, Entry& e, std::vector<IpAddr> ips) {
+void Index::set_ips(Table& t, const std::string& key, Entry& e, std::vector<IpAddress> ips) {
   for (const auto& old : e.ips) {
     if (std::find(ips.begin(), ips.end(), old) != ips.end()) continue;
     auto it = t.ips.find(old);
@@ -264,7 +264,7 @@ void Index::end_resync(ResourceKind kind, Clock::time_point now) {
   if (!gone.empty()) ++generation_;
 }
 
-IdentityRef Index::lookup(const IpAddr& ip) const {
+IdentityRef Index::lookup(const IpAddress& ip) const {
   std::shared_lock lock(mu_);
   for (const Table& t : tables_) {
     auto it = t.ips.find(ip);
@@ -298,9 +298,9 @@ uint64_t Index::generation() const {
   return generation_;
 }
 
-std::vector<std::pair<IpAddr, IdentityRef>> Index::snapshot() const {
+std::vector<std::pair<IpAddress, IdentityRef>> Index::snapshot() const {
   std::shared_lock lock(mu_);
-  std::vector<std::pair<IpAddr, IdentityRef>> out;
+  std::vector<std::pair<IpAddress, IdentityRef>> out;
   for (const Table& t : tables_) {
     for (const auto& [ip, owner] : t.ips) out.emplace_back(ip, owner.id);
   }

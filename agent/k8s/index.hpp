@@ -24,7 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/ip_addr.hpp"
+#include "agent/ip_address.hpp"
 #include "agent/k8s/object.hpp"
 
 namespace netring::agent::k8s {
@@ -80,7 +80,7 @@ class Index {
   // Drops deleted pods whose grace period has passed.
   void expire(Clock::time_point now = Clock::now());
 
-  IdentityRef lookup(const IpAddr& ip) const;
+  IdentityRef lookup(const IpAddress& ip) const;
   // The service exposing `port` as a NodePort for `protocol` ("TCP", "UDP", "SCTP").
   IdentityRef lookup_node_port(std::string_view protocol, uint16_t port) const;
 
@@ -88,12 +88,12 @@ class Index {
   // Bumped on every change; caches of lookups compare it to know they are stale.
   uint64_t generation() const;
   // Every resolvable address with its identity, consistent at one instant.
-  std::vector<std::pair<IpAddr, IdentityRef>> snapshot() const;
+  std::vector<std::pair<IpAddress, IdentityRef>> snapshot() const;
 
  private:
   struct Entry {
     IdentityRef id;
-    std::vector<IpAddr> ips;
+    std::vector<IpAddress> ips;
     std::vector<std::pair<std::string, uint16_t>> node_ports;  // services
     bool deleted = false;
     Clock::time_point deleted_at{};
@@ -106,7 +106,7 @@ class Index {
   };
   struct Table {
     std::unordered_map<std::string, Entry> entries;
-    std::unordered_map<IpAddr, IpOwner, IpAddrHash> ips;
+    std::unordered_map<IpAddress, IpOwner, IpAddressHash> ips;
     uint64_t resync_gen = 0;
     bool resyncing = false;
     size_t live = 0;
@@ -115,7 +115,7 @@ class Index {
   static std::string key_of(const Object& obj);
   Table& table(ResourceKind k) { return tables_[static_cast<size_t>(k)]; }
   size_t cap(ResourceKind k) const;
-  void set_ips(Table& t, const std::string& key, Entry& e, std::vector<IpAddr> ips);
+  void set_ips(Table& t, const std::string& key, Entry& e, std::vector<IpAddress> ips);
   void mark_deleted(ResourceKind kind, Table& t, const std::string& key, Entry& e, Clock::time_point now);
   void erase_entry(Table& t, const std::string& key);
   bool evict_one_deleted_pod();

@@ -1,5 +1,4 @@
-// Identity granularity of the flow metrics (--label-level) and the labels
-// built from it.
+// The Prometheus labels of a flow at each identity granularity (--label-level).
 #pragma once
 
 #include <prometheus/labels.h>
@@ -8,14 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "agent/label_level.hpp"
 #include "agent/model.hpp"
 
 namespace netring::agent::metrics {
 
-enum class LabelLevel : std::uint8_t { kNode, kNamespace, kWorkload, kPod };
-
-const char* to_string(LabelLevel level);
-std::optional<LabelLevel> parse_label_level(std::string_view text);
+using agent::LabelLevel;
+using agent::parse_label_level;
 
 // The values one endpoint contributes at a level. Endpoints that are not pods
 // get reserved names instead of empty values (an empty label value is the

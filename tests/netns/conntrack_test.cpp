@@ -85,7 +85,7 @@ uint16_t local_port(int fd) {
 }
 
 FlowKey key(const char* src, uint16_t sport, const char* dst, uint16_t dport, uint8_t proto) {
-  return FlowKey{*IpAddr::parse(src), *IpAddr::parse(dst), sport, dport, proto};
+  return FlowKey{*IpAddress::parse(src), *IpAddress::parse(dst), sport, dport, proto};
 }
 
 // Opens the resolver inside `ns`: its netlink socket stays bound to that namespace's conntrack table.
@@ -215,7 +215,7 @@ TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
   auto resolver = open_in(router_, 16);
   ASSERT_TRUE(resolver);
   auto b = resolver->backend(
-      FlowKey{*IpAddr::parse("fd10:1::2"), *IpAddr::parse("fd96::10"), ntohs(local.sin6_port), 80, IPPROTO_TCP});
+      FlowKey{*IpAddress::parse("fd10:1::2"), *IpAddress::parse("fd96::10"), ntohs(local.sin6_port), 80, IPPROTO_TCP});
   ASSERT_TRUE(b.ok()) << b.error().message();
   ASSERT_TRUE(b->has_value());
   EXPECT_EQ((*b)->addr.str(), "fd10:2::2");

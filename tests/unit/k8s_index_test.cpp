@@ -25,8 +25,8 @@ Object pod(fx::PodSpec spec) {
   return parsed(fx::pod(spec));
 }
 
-IpAddr ip(const char* s) {
-  return *IpAddr::parse(s);
+IpAddress ip(const char* s) {
+  return *IpAddress::parse(s);
 }
 
 TEST(K8sWorkload, DerivedFromOwnerReferencesAlone) {

@@ -65,10 +65,10 @@ TEST(K8sMetadata, ApiThroughKubeconfigPlusPodsFile) {
   for (int i = 0; i < 6000 && !(*m)->synced(); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_TRUE((*m)->synced());
   const Index& idx = (*m)->index();
-  EXPECT_EQ(idx.lookup(*IpAddr::parse("10.244.3.3"))->workload, "db");
-  EXPECT_EQ(idx.lookup(*IpAddr::parse("10.96.3.3"))->kind, ResourceKind::kService);
-  EXPECT_EQ(idx.lookup(*IpAddr::parse("192.168.49.2"))->kind, ResourceKind::kNode);
-  EXPECT_EQ(idx.lookup(*IpAddr::parse("10.250.0.9"))->name, "probe");
+  EXPECT_EQ(idx.lookup(*IpAddress::parse("10.244.3.3"))->workload, "db");
+  EXPECT_EQ(idx.lookup(*IpAddress::parse("10.96.3.3"))->kind, ResourceKind::kService);
+  EXPECT_EQ(idx.lookup(*IpAddress::parse("192.168.49.2"))->kind, ResourceKind::kNode);
+  EXPECT_EQ(idx.lookup(*IpAddress::parse("10.250.0.9"))->name, "probe");
   auto health = (*m)->health();
   ASSERT_EQ(health.size(), 3u);
   EXPECT_EQ(api.max_open_watches("pods"), 1);
@@ -87,7 +87,7 @@ TEST(K8sMetadata, KubeApiOffUsesOnlyThePodsFile) {
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_FALSE((*m)->api_enabled());
   EXPECT_TRUE((*m)->synced());
-  EXPECT_TRUE((*m)->index().lookup(*IpAddr::parse("10.0.0.1")));
+  EXPECT_TRUE((*m)->index().lookup(*IpAddress::parse("10.0.0.1")));
   std::remove(pods.c_str());
 }
 

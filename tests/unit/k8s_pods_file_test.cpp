@@ -54,13 +54,13 @@ TEST(PodsFile, LoadsKubectlOutput) {
   std::remove(path.c_str());
   ASSERT_TRUE(n.ok()) << n.error().message();
   EXPECT_EQ(*n, 3u);
-  auto c = idx.lookup(*IpAddr::parse("10.88.0.2"));
+  auto c = idx.lookup(*IpAddress::parse("10.88.0.2"));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->namespace_, "demo");
   EXPECT_EQ(c->workload_kind, "Deployment");
   EXPECT_EQ(c->workload, "client");
-  EXPECT_EQ(idx.lookup(*IpAddr::parse("10.88.0.3"))->workload, "server");
-  EXPECT_FALSE(idx.lookup(*IpAddr::parse("192.168.1.10")));  // hostNetwork pods are not an identity for the node IP
+  EXPECT_EQ(idx.lookup(*IpAddress::parse("10.88.0.3"))->workload, "server");
+  EXPECT_FALSE(idx.lookup(*IpAddress::parse("192.168.1.10")));  // hostNetwork pods are not an identity for the node IP
 }
 
 TEST(PodsFile, ReloadDropsPodsNoLongerListed) {
@@ -71,8 +71,8 @@ TEST(PodsFile, ReloadDropsPodsNoLongerListed) {
   std::ofstream(path, std::ios::trunc) << kubectl_output({fx::pod({.name = "b", .ips = {"10.0.0.2"}})});
   ASSERT_TRUE(load_pods_file(path, idx).ok());
   std::remove(path.c_str());
-  EXPECT_FALSE(idx.lookup(*IpAddr::parse("10.0.0.1")));
-  EXPECT_TRUE(idx.lookup(*IpAddr::parse("10.0.0.2")));
+  EXPECT_FALSE(idx.lookup(*IpAddress::parse("10.0.0.1")));
+  EXPECT_TRUE(idx.lookup(*IpAddress::parse("10.0.0.2")));
 }
 
 TEST(PodsFile, ErrorsNameTheFile) {

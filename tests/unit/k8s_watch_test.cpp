@@ -44,8 +44,8 @@ WatchOptions fast(ResourceKind kind) {
   return o;
 }
 
-IpAddr ip(const std::string& s) {
-  return *IpAddr::parse(s);
+IpAddress ip(const std::string& s) {
+  return *IpAddress::parse(s);
 }
 
 nlohmann::json web_pod(int i, const std::string& ip_prefix = "10.244.1.") {

@@ -1,24 +1,24 @@
-#include "agent/ip_addr.hpp"
+#include "agent/ip_address.hpp"
 
 #include <arpa/inet.h>
 
 namespace netring::agent {
 
-IpAddr IpAddr::v4(uint32_t be) {
-  IpAddr a;
+IpAddress IpAddress::v4(uint32_t be) {
+  IpAddress a;
   a.b_[10] = 0xff;
   a.b_[11] = 0xff;
   std::memcpy(a.b_.data() + 12, &be, 4);
   return a;
 }
 
-IpAddr IpAddr::v6(const uint8_t bytes[16]) {
-  IpAddr a;
+IpAddress IpAddress::v6(const uint8_t bytes[16]) {
+  IpAddress a;
   std::memcpy(a.b_.data(), bytes, 16);
   return a;
 }
 
-std::optional<IpAddr> IpAddr::parse(std::string_view text) {
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
   char buf[INET6_ADDRSTRLEN + 1];
   std::memcpy(buf, text.data(), text.size());
@@ -30,18 +30,18 @@ std::optional<IpAddr> IpAddr::parse(std::string_view text) {
   return std::nullopt;
 }
 
-bool IpAddr::is_v4() const {
+bool IpAddress::is_v4() const {
   static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   return std::memcmp(b_.data(), kPrefix, 12) == 0;
 }
 
-uint32_t IpAddr::v4_be() const {
+uint32_t IpAddress::v4_be() const {
   uint32_t be;
   std::memcpy(&be, b_.data() + 12, 4);
   return be;
 }
 
-std::string IpAddr::str() const {
+std::string IpAddress::str() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_v4()) {
     in_addr a4{v4_be()};

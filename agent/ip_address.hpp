@@ -1,5 +1,6 @@
-// An IPv4 or IPv6 address as a hashable value: IPv4 is held in its
-// IPv4-mapped IPv6 form (::ffff:a.b.c.d), so one map serves both families.
+// An IPv4 or IPv6 address as a hashable, ordered value, in network byte order.
+// IPv4 is held in its IPv4-mapped IPv6 form (::ffff:a.b.c.d), so one map
+// serves both families and a v4 flow matches a v4-mapped lookup.
 #pragma once
 
 #include <array>
@@ -12,21 +13,21 @@
 
 namespace netring::agent {
 
-class IpAddr {
+class IpAddress {
  public:
-  IpAddr() = default;
+  IpAddress() = default;
   // `be` is in network byte order, as in struct in_addr.
-  static IpAddr v4(uint32_t be);
-  static IpAddr v6(const uint8_t bytes[16]);
-  static std::optional<IpAddr> parse(std::string_view text);
+  static IpAddress v4(uint32_t be);
+  static IpAddress v6(const uint8_t bytes[16]);
+  static std::optional<IpAddress> parse(std::string_view text);
 
   bool is_v4() const;
   uint32_t v4_be() const;  // only when is_v4()
   const std::array<uint8_t, 16>& bytes() const { return b_; }
   std::string str() const;
 
-  bool operator==(const IpAddr&) const = default;
-  auto operator<=>(const IpAddr&) const = default;
+  bool operator==(const IpAddress&) const = default;
+  auto operator<=>(const IpAddress&) const = default;
 
   size_t hash() const {
     uint64_t lo, hi;
@@ -39,8 +40,8 @@ class IpAddr {
   std::array<uint8_t, 16> b_{};
 };
 
-struct IpAddrHash {
-  size_t operator()(const IpAddr& a) const { return a.hash(); }
+struct IpAddressHash {
+  size_t operator()(const IpAddress& a) const { return a.hash(); }
 };
 
 }  // namespace netring::agent
