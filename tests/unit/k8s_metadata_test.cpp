@@ -71,6 +71,9 @@ TEST(K8sMetadata, ApiThroughKubeconfigPlusPodsFile) {
   EXPECT_EQ(idx.lookup(*IpAddress::parse("10.250.0.9"))->name, "probe");
   auto health = (*m)->health();
   ASSERT_EQ(health.size(), 3u);
+  // "synced" means the lists are in; the watch request that follows may
+  // still be on its way to the server on a loaded machine.
+  for (int i = 0; i < 6000 && api.max_open_watches("pods") < 1; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(api.max_open_watches("pods"), 1);
   (*m)->stop();
   std::remove(kubeconfig.c_str());
