@@ -56,7 +56,7 @@ run_image() {
   "$E2E_SRC/scripts/podman-run.sh" -d --name "$CNAME" --net=host --ulimit memlock=8388608:8388608 "$@" "$TAG" \
     --node-name "$(hostname)" --kube-api off --sample-rate 1 \
     --metrics-listen "$METRICS" --api-listen "$API" \
-    --interfaces-exclude "$only_ours" --physical-interfaces "" >"$E2E_TMP/$logf.id" 2>"$E2E_TMP/$logf.err" || {
+    --interfaces-exclude "$only_ours" >"$E2E_TMP/$logf.id" 2>"$E2E_TMP/$logf.err" || {
     cat "$E2E_TMP/$logf.err" >&2
     return 1
   }

@@ -61,7 +61,7 @@ on_exit "kill \$(cat $E2E_TMP/iperf3-host.pid)"
 start_agent() { # SAMPLE_RATE LABEL_LEVEL
   agent_start --node-name "$(hostname)" --kubeconfig "$KUBECONFIG_FILE" --sample-rate "$1" \
     --label-level "$2" --pod-grace-period "$GRACE" --enable-capture-api \
-    --interfaces-exclude "$only_ours" --physical-interfaces "" --log-level debug
+    --interfaces-exclude "$only_ours" --log-level debug
   wait_for 90 "agent ready" agent_ready || die "agent not ready: $(tail -5 "$AGENT_LOG")"
 }
 

@@ -27,7 +27,7 @@ pkgs=(
   # traffic, ground truth (conntrack, iptables), pcap readers, CNI plugins,
   # a real Prometheus server and promtool.
   iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
-  containernetworking-plugins prometheus curl procps psmisc ethtool
+  containernetworking-plugins prometheus curl procps psmisc ethtool jq
   # Containers: the image is built and run with podman (runc, chroot
   # isolation) on a base image debootstrapped from the Debian mirror.
   podman runc debootstrap
