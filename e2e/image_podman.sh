@@ -25,6 +25,9 @@ NS=e2e-img
 # --- the image ---------------------------------------------------------------
 # A tag of this run's own (other users of the node may build the default one).
 TAG="localhost/netring-agent:e2e-$$"
+dangling_before="$(podman images -q --filter dangling=true | sort -u)"
+# The build stage is left behind as an untagged image: remove this run's only.
+on_exit "comm -13 <(echo \"\$dangling_before\") <(podman images -q --filter dangling=true | sort -u) | xargs -r podman rmi -f"
 log "building $TAG (base image via scripts/base-image.sh)"
 "$E2E_SRC/scripts/image.sh" "$TAG" >"$E2E_TMP/image.log" 2>&1 || {
   tail -30 "$E2E_TMP/image.log" >&2
@@ -103,7 +106,7 @@ no_hooks_left() {
 
 # --- 1. privileged -------------------------------------------------------------
 run_image privileged --privileged || die "podman run --privileged failed"
-wait_for 120 "agent ready or exited" ready_or_exited
+wait_for 120 "agent ready or exited" ready_or_exited || true
 if ready && samples_arrive; then
   pass "--privileged: samples arrive"
 else
@@ -120,7 +123,7 @@ cap_opts() { # CAPS...: --cap-drop=ALL and --cap-add for each
 }
 # shellcheck disable=SC2046
 run_image caps-all $(cap_opts "${CAPS[@]}") || die "podman run with the capability list failed"
-wait_for 120 "agent ready or exited" ready_or_exited
+wait_for 120 "agent ready or exited" ready_or_exited || true
 if ready && samples_arrive; then
   pass "--cap-drop=ALL --cap-add=${CAPS[*]}: samples arrive"
 else
@@ -138,7 +141,7 @@ for missing in "${CAPS[@]}"; do
     fail "podman run without $missing failed to start"
     continue
   }
-  wait_for 120 "agent ready or exited" ready_or_exited
+  wait_for 120 "agent ready or exited" ready_or_exited || true
   status_json="$(curl -sf "http://$API/api/v1/status" 2>/dev/null || true)"
   state=exited
   if running; then
