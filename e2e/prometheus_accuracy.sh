@@ -238,7 +238,8 @@ pass "phase rate 1 done"
 phase=rate100
 links_before="$(agent_links | sort)"
 start_agent 100 workload
-wait_for 60 "scrape of the new agent" prom_target_up || fail "prometheus lost the agent"
+new_target_up() { fresh_scrape && prom_target_up; }
+wait_for 60 "scrape of the new agent" new_target_up || fail "prometheus lost the agent"
 pod_exec "$NS" "$CLIENT" conntrack -F 2>/dev/null || true
 pod_exec "$NS" "$CLIENT" iperf3 -c "$SIP" -t 4 -J >"$E2E_TMP/iperf3-$phase.json"
 sleep 1

@@ -4,12 +4,16 @@
 AGENT_PID=""
 AGENT_METRICS=""
 AGENT_API=""
-AGENT_LOG="$E2E_TMP/agent.log"
+AGENT_LOG=""
+_agent_runs=0
 
-# agent_start [FLAGS...]: metrics and API on free loopback ports.
+# agent_start [FLAGS...]: metrics and API on free loopback ports, the same
+# ones again on a restart (Prometheus keeps scraping one target).
 agent_start() {
-  AGENT_METRICS="127.0.0.1:$(free_port)"
-  AGENT_API="127.0.0.1:$(free_port)"
+  [ -n "$AGENT_METRICS" ] || AGENT_METRICS="127.0.0.1:$(free_port)"
+  [ -n "$AGENT_API" ] || AGENT_API="127.0.0.1:$(free_port)"
+  _agent_runs=$((_agent_runs + 1))
+  AGENT_LOG="$E2E_TMP/agent-$_agent_runs.log"
   "$E2E_BUILD/netring-agent" --metrics-listen "$AGENT_METRICS" --api-listen "$AGENT_API" "$@" >"$AGENT_LOG" 2>&1 &
   AGENT_PID=$!
   on_exit "agent_stop"
