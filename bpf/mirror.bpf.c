@@ -74,6 +74,11 @@ int mirror_egress(struct __sk_buff *skb)
 	hdr.seq = skb->priority;
 	hdr.gso_segs = skb->gso_segs ? skb->gso_segs : 1;
 	hdr.snap_len = snap_len;
+	if (skb->vlan_present) {
+		hdr.flags |= NETRING_SAMPLE_F_VLAN;
+		hdr.vlan_tci = skb->vlan_tci;
+		hdr.vlan_proto = bpf_ntohs(skb->vlan_proto);
+	}
 	hdr.tstamp_ns = bpf_ktime_get_ns();
 
 	if (snap_len && orig_len > snap_len) {

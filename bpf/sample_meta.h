@@ -53,7 +53,10 @@
  *       36   4  seq           per-CPU sequence number (gaps = lost samples)
  *       40   2  gso_segs      max(1, gso_segs) of the original: wire packets
  *       42   2  snap_len      snap length the mirror applied (0: none)
- *       44   4  reserved      0
+ *       44   2  vlan_tci      hardware-accelerated VLAN tag of the original, if
+ *                                NETRING_SAMPLE_F_VLAN (the tag is skb metadata, not
+ *                                frame bytes, and does not survive to the far end)
+ *       46   2  vlan_proto    its TPID (0x8100 / 0x88a8), host order
  *       48   8  tstamp_ns     bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the mirror
  *
  *    Sampling probability p = min(1, gso_segs / rate); weight 1/p (skbs the
@@ -77,6 +80,7 @@
 #define NETRING_DIR_EGRESS 1
 
 #define NETRING_SAMPLE_F_TRUNCATED (1U << 0) /* orig_len > captured frame */
+#define NETRING_SAMPLE_F_VLAN (1U << 1)      /* vlan_tci/vlan_proto are valid */
 
 #define NETRING_MARK_TAG 0xAU
 #define NETRING_MARK_TAG_SHIFT 28
@@ -99,7 +103,8 @@ struct netring_sample_hdr {
 	__u32 seq;
 	__u16 gso_segs;
 	__u16 snap_len;
-	__u32 reserved;
+	__u16 vlan_tci;
+	__u16 vlan_proto;
 	__u64 tstamp_ns;
 } __attribute__((packed, aligned(4)));
 
@@ -169,6 +174,7 @@ static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is 
 static_assert(__builtin_offsetof(struct netring_sample_hdr, magic) == 14, "magic offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, ifindex) == 20, "ifindex offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, seq) == 36, "seq offset");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, vlan_tci) == 44, "vlan offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, tstamp_ns) == 48, "tstamp offset");
 static_assert(sizeof(struct netring_settings) == 16, "settings layout");
 static_assert(sizeof(struct netring_if_counters) == 24, "counters layout");

@@ -154,6 +154,12 @@ void InterfaceDiscovery::handle(const nlmsghdr* nlh) {
     case RTM_DELLINK: {
       const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
       const auto ifindex = static_cast<std::uint32_t>(ifi->ifi_index);
+      // The bridge announces its ports' state (STP state, flags; a port
+      // leaving it as RTM_DELLINK) with family AF_BRIDGE on the same group:
+      // those carry neither IFLA_LINKINFO nor IFLA_LINK_NETNSID and would
+      // make a pod veth that is a bridge port look like a plain (or deleted)
+      // link, unhooking it.
+      if (ifi->ifi_family == AF_BRIDGE) return;
       if (nlh->nlmsg_type == RTM_DELLINK) {
         links_.erase(ifindex);
         // IPv4 routes through a deleted device are flushed without RTM_DELROUTE.

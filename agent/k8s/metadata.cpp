@@ -37,6 +37,10 @@ Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const En
   return m;
 }
 
+Result<size_t> Metadata::reload_pods_file(const std::string& path) {
+  return load_pods_file(path, index_);
+}
+
 Metadata::~Metadata() {
   stop();
 }

@@ -31,6 +31,9 @@ class Metadata {
   Metadata& operator=(const Metadata&) = delete;
 
   const Index& index() const { return index_; }
+  // Re-reads a --pods-from file (SIGHUP, or the file changed); pods it no
+  // longer lists start their grace period. Returns the number of pods read.
+  Result<size_t> reload_pods_file(const std::string& path);
   bool api_enabled() const { return !watchers_.empty(); }
   // True once every watcher completed its first list (always true without the API).
   bool synced() const;

@@ -117,7 +117,15 @@ void Watcher::run() {
     Outcome o = watch();
     if (o == Outcome::kStopped) break;
     if (o == Outcome::kGone) {
-      need_list = true;  // relist right away: the API told us our version is gone, not that it is unwell
+      // Relist right away: the API told us our version is gone, not that it
+      // is unwell. Unless the watch had nothing to show for itself (410 on a
+      // version it just listed): then back off, so a confused server does
+      // not get a relist storm.
+      need_list = true;
+      if (watch_items_ == 0) {
+        ++failures_;
+        sleep_backoff();
+      }
     } else if (o == Outcome::kError) {
       sleep_backoff();
     }
@@ -185,7 +193,6 @@ Watcher::Outcome Watcher::list() {
       fail("list " + base_path() + ": " + info.error().message());
       return Outcome::kError;
     }
-    if (first) list_rv = info->resource_version;
     if (!info->resource_version.empty()) list_rv = info->resource_version;
     first = false;
     if (info->continue_token.empty()) break;
@@ -214,6 +221,8 @@ Watcher::Outcome Watcher::watch() {
   std::string line;
   std::string problem;
   bool gone = false;
+  watch_items_ = 0;
+  const auto started = std::chrono::steady_clock::now();
   auto handle_line = [&](std::string_view text) -> bool {
     auto ev = parse_watch_event(text);
     if (!ev) {
@@ -235,6 +244,7 @@ Watcher::Outcome Watcher::watch() {
         return false;
     }
     if (!obj.resource_version.empty()) rv_ = obj.resource_version;
+    ++watch_items_;
     std::lock_guard lock(mu_);
     (ev->type == EventType::kBookmark ? health_.bookmarks : health_.events)++;
     health_.resource_version = rv_;
@@ -300,6 +310,11 @@ Watcher::Outcome Watcher::watch() {
   if (!line.empty()) {
     // The stream ended mid-event (a dropped connection the server closed cleanly).
     fail("watch " + base_path() + ": stream ended inside an event");
+    return Outcome::kError;
+  }
+  if (watch_items_ == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+    // A server that ends every watch at once would otherwise be re-asked in a tight loop.
+    fail("watch " + base_path() + ": ended immediately without events");
     return Outcome::kError;
   }
   return Outcome::kOk;

@@ -89,6 +89,7 @@ class Watcher {
   std::atomic<bool> done_{false};
   std::mt19937_64 rng_;
   int failures_ = 0;
+  uint64_t watch_items_ = 0;  // events and bookmarks received by the current watch
   std::string rv_;  // owned by the watcher thread; mirrored into health_
 
   mutable std::mutex mu_;

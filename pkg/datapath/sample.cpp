@@ -43,6 +43,9 @@ DecodeStatus decode_sample(std::span<const std::byte> frame, Sample& out) {
   i.seq = h.seq;
   i.tstamp_ns = h.tstamp_ns;
   i.truncated = truncated;
+  i.has_vlan = (h.flags & NETRING_SAMPLE_F_VLAN) != 0;
+  i.vlan_tci = i.has_vlan ? h.vlan_tci : 0;
+  i.vlan_proto = i.has_vlan ? h.vlan_proto : 0;
   out.frame = frame.subspan(sizeof h);
   return DecodeStatus::kOk;
 }

@@ -25,6 +25,11 @@ struct SampleInfo {
   std::uint32_t seq = 0;
   std::uint64_t tstamp_ns = 0;  // CLOCK_MONOTONIC
   bool truncated = false;
+  // A VLAN tag the original carried as skb metadata (hardware-accelerated),
+  // which the frame bytes do not show.
+  bool has_vlan = false;
+  std::uint16_t vlan_tci = 0;
+  std::uint16_t vlan_proto = 0;
 
   // 1/p with p = min(1, gso_segs / rate): how many skbs this sample stands
   // for (Horvitz-Thompson). 0 when the rate was 0 (interface unhooked meanwhile).

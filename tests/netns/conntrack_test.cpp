@@ -15,6 +15,7 @@
 
 #include "agent/conntrack.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/ok_within.hpp"
 
 namespace {
 
@@ -53,6 +54,29 @@ sockaddr_in addr(const char* ip, uint16_t port) {
   return a;
 }
 
+// ip:port for an IPv4 or IPv6 literal.
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family() const { return ss.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+
+SockAddr sockaddr_of(const char* ip, uint16_t port) {
+  SockAddr out;
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&out.ss);
+  if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    out.len = sizeof *a6;
+  } else {
+    auto a4 = addr(ip, port);
+    std::memcpy(&out.ss, &a4, sizeof a4);
+    out.len = sizeof a4;
+  }
+  return out;
+}
+
 uint16_t local_port(int fd) {
   sockaddr_in a{};
   socklen_t len = sizeof a;
@@ -66,18 +90,32 @@ FlowKey key(const char* src, uint16_t sport, const char* dst, uint16_t dport, ui
 
 // Opens the resolver inside `ns`: its netlink socket stays bound to that namespace's conntrack table.
 std::unique_ptr<ConntrackResolver> open_in(const Netns& ns, size_t capacity) {
-  std::unique_ptr<ConntrackResolver> out;
-  std::string err;
-  ns.within([&] {
-    auto r = ConntrackResolver::open(capacity);
-    if (r.ok()) {
-      out = std::move(r.value());
-    } else {
-      err = r.error().message();
-    }
+  auto r = netring::testing::ok_within(ns, [&] { return ConntrackResolver::open(capacity); });
+  return r ? std::move(*r) : nullptr;
+}
+
+// A TCP listener on ip:port made inside `ns`.
+UniqueSock tcp_listen(const Netns& ns, const char* ip, uint16_t port) {
+  return ns.within([&] {
+    const SockAddr a = sockaddr_of(ip, port);
+    UniqueSock s(socket(a.family(), SOCK_STREAM, 0));
+    int one = 1;
+    setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    EXPECT_EQ(bind(s.get(), a.get(), a.len), 0) << strerror(errno);
+    EXPECT_EQ(listen(s.get(), 8), 0);
+    return s;
   });
-  EXPECT_TRUE(out) << err;
-  return out;
+}
+
+// A TCP connection to ip:port from inside `ns`; the handshake completes in
+// the kernel (no accept needed), so conntrack has an ESTABLISHED entry.
+UniqueSock tcp_connect(const Netns& ns, const char* ip, uint16_t port) {
+  return ns.within([&] {
+    const SockAddr a = sockaddr_of(ip, port);
+    UniqueSock s(socket(a.family(), SOCK_STREAM, 0));
+    EXPECT_EQ(connect(s.get(), a.get(), a.len), 0) << strerror(errno);
+    return s;
+  });
 }
 
 // client --veth-- router (DNAT 10.96.0.10:80 -> 10.10.2.2:8080, 10.96.0.10:53/udp -> :5353) --veth-- backend
@@ -104,22 +142,8 @@ class ServiceNat : public ::testing::Test {
 };
 
 TEST_F(ServiceNat, TcpToClusterIpResolvesToTheBackend) {
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    int one = 1;
-    setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  // The handshake completes in the kernel (no accept needed): conntrack has an ESTABLISHED entry.
-  UniqueSock conn = client_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kService, 80);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, kBackend, 8080);
+  UniqueSock conn = tcp_connect(client_, kService, 80);
   uint16_t sport = local_port(conn.get());
   ASSERT_NE(sport, 0);
 
@@ -183,25 +207,8 @@ TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
   router_.run_ok(
       "ip6tables -t nat -A PREROUTING -d fd96::10 -p tcp --dport 80 -j DNAT --to-destination [fd10:2::2]:8080");
 
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(8080);
-    inet_pton(AF_INET6, "fd10:2::2", &a.sin6_addr);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  UniqueSock conn = client_.within([] {
-    UniqueSock s(socket(AF_INET6, SOCK_STREAM, 0));
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(80);
-    inet_pton(AF_INET6, "fd96::10", &a.sin6_addr);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, "fd10:2::2", 8080);
+  UniqueSock conn = tcp_connect(client_, "fd96::10", 80);
   sockaddr_in6 local{};
   socklen_t len = sizeof local;
   getsockname(conn.get(), reinterpret_cast<sockaddr*>(&local), &len);
@@ -216,19 +223,8 @@ TEST_F(ServiceNat, Ipv6ClusterIpResolvesToTheBackend) {
 }
 
 TEST_F(ServiceNat, FlowsWithoutNatAndUnknownFlows) {
-  UniqueSock listener = backend_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(s.get(), 8), 0);
-    return s;
-  });
-  UniqueSock direct = client_.within([] {
-    UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-    auto a = addr(kBackend, 8080);
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-    return s;
-  });
+  UniqueSock listener = tcp_listen(backend_, kBackend, 8080);
+  UniqueSock direct = tcp_connect(client_, kBackend, 8080);
   uint16_t sport = local_port(direct.get());
   auto resolver = open_in(router_, 2);
   ASSERT_TRUE(resolver);
@@ -250,12 +246,7 @@ TEST_F(ServiceNat, FlowsWithoutNatAndUnknownFlows) {
   // The cache is bounded: capacity 2.
   UniqueSock more[3] = {UniqueSock(), UniqueSock(), UniqueSock()};
   for (auto& m : more) {
-    m = client_.within([] {
-      UniqueSock s(socket(AF_INET, SOCK_STREAM, 0));
-      auto a = addr(kBackend, 8080);
-      EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-      return s;
-    });
+    m = tcp_connect(client_, kBackend, 8080);
     ASSERT_TRUE(r.backend(key(kClient, local_port(m.get()), kBackend, 8080, IPPROTO_TCP)).ok());
   }
   EXPECT_EQ(r.stats().cached, 2u);

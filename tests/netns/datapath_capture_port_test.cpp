@@ -3,11 +3,12 @@
 // fanout where it has not (a bridge device), with the reason.
 #include <gtest/gtest.h>
 
-#include <memory>
+#include <optional>
 #include <string>
 
 #include "pkg/datapath/capture_port.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/ok_within.hpp"
 #include "tests/testing/stream_consumer.hpp"
 
 namespace {
@@ -19,18 +20,8 @@ using netring::testing::StreamConsumer;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-std::unique_ptr<CapturePort> open_port(const Netns& ns, const CapturePortOptions& o) {
-  std::unique_ptr<CapturePort> out;
-  std::string err;
-  ns.within([&] {
-    auto p = netring::datapath::open_capture_port(o);
-    if (p)
-      out = std::make_unique<CapturePort>(std::move(p).value());
-    else
-      err = p.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
+std::optional<CapturePort> open_port(const Netns& ns, const CapturePortOptions& o) {
+  return netring::testing::ok_within(ns, [&] { return netring::datapath::open_capture_port(o); });
 }
 
 TEST(CapturePort, NativeXdpPortDeliversEveryFrameOnAfXdp) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pkg/datapath/datapath.hpp"
+#include "tests/testing/datapath_in_netns.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/stream_consumer.hpp"
@@ -20,20 +21,11 @@ using netring::testing::Netns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-std::unique_ptr<Datapath> make(const Netns& ns, Rung highest) {
+std::unique_ptr<Datapath> make(const Netns& ns, Rung highest, std::uint32_t workers = 1) {
   DatapathOptions o;
   o.highest_rung = highest;
-  std::unique_ptr<Datapath> out;
-  std::string err;
-  ns.within([&] {
-    auto d = Datapath::create(o);
-    if (d)
-      out = std::move(d).value();
-    else
-      err = d.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
+  o.workers = workers;
+  return netring::testing::make_datapath(ns, o);
 }
 
 TEST(DatapathFallback, TheHighestRungServesWhenEverythingIsAvailable) {
@@ -49,7 +41,7 @@ TEST(DatapathFallback, TheHighestRungServesWhenEverythingIsAvailable) {
   ASSERT_FALSE(dp->ladder().empty());
   EXPECT_TRUE(dp->ladder().back().taken);
   EXPECT_EQ(dp->ladder().back().rung, dp->rung());
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 // Opens the rung's streams and starts draining them.
@@ -72,7 +64,8 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   Netns host("fh"), pod("fp");
   VethPair link(pod, host, VethOptions{.addr_a = "10.83.0.2/24", .addr_b = "10.83.0.1/24"});
   const int hooked = link.ifindex_b();
-  auto dp = make(host, Rung::kAfPacketMirror);
+  // Two workers: a fanout group by CPU on the mirror, each CPU's samples in one ring.
+  auto dp = make(host, Rung::kAfPacketMirror, 2);
   ASSERT_TRUE(dp);
   EXPECT_EQ(dp->rung(), Rung::kAfPacketMirror);
   ASSERT_EQ(dp->ladder().size(), 2u);
@@ -95,9 +88,10 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   EXPECT_EQ(replies, 50u);
   auto t = consumer->totals();
   EXPECT_EQ(t.gaps, 0u);
+  EXPECT_EQ(t.reordered, 0u);
   EXPECT_EQ(t.invalid, 0u);
   consumer.reset();
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 TEST(DatapathFallback, NoBpfRungCapturesHookedInterfacesDirectly) {
@@ -146,7 +140,7 @@ TEST(DatapathFallback, NoBpfRungCapturesHookedInterfacesDirectly) {
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->interfaces.empty()) << "no BPF counters on this rung";
   consumer.reset();
-  host.within([&] { dp.reset(); });
+  netring::testing::destroy_datapath(host, dp);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "bpf/sample_meta.h"
 #include "pkg/datapath/datapath.hpp"
+#include "tests/testing/datapath_in_netns.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 
@@ -28,6 +29,8 @@ using netring::datapath::DatapathOptions;
 using netring::datapath::HookPoint;
 using netring::datapath::Role;
 using netring::datapath::Rung;
+using netring::testing::destroy_datapath;
+using netring::testing::make_datapath;
 using netring::testing::Netns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
@@ -37,20 +40,6 @@ DatapathOptions options(AttachMode mode) {
   o.highest_rung = Rung::kAfPacketMirror;
   o.attach = mode;
   return o;
-}
-
-std::unique_ptr<Datapath> make(const Netns& ns, const DatapathOptions& o) {
-  std::unique_ptr<Datapath> out;
-  std::string err;
-  ns.within([&] {
-    auto d = Datapath::create(o);
-    if (d)
-      out = std::move(d).value();
-    else
-      err = d.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
 }
 
 // A child process that joins `ns`, hooks `ifindex` and keeps its heartbeat
@@ -183,7 +172,7 @@ TEST_P(DatapathLifecycle, SigkillThenRestartThenCleanShutdown) {
   EXPECT_TRUE(host.run("ip link show nr-mirror0").ok()) << "the dead agent's mirror link should still be there";
 
   // The next agent: one netring hook per hook point, and samples flow.
-  auto dp = make(host, options(mode));
+  auto dp = make_datapath(host, options(mode));
   ASSERT_TRUE(dp);
   ASSERT_TRUE(host.within([&] { return dp->hook(hooked, 1, Role::kPod); }));
   if (mode == AttachMode::kClsact) {
@@ -203,7 +192,7 @@ TEST_P(DatapathLifecycle, SigkillThenRestartThenCleanShutdown) {
   EXPECT_EQ(icmp, 20u);
 
   // Clean shutdown: no hook, no mirror link, the clsact qdisc untouched.
-  host.within([&] { dp.reset(); });
+  destroy_datapath(host, dp);
   EXPECT_EQ(count_sampler_filters(host, dev, "ingress"), 0);
   EXPECT_EQ(count_sampler_filters(host, dev, "egress"), 0);
   if (mode == AttachMode::kTcx) {
@@ -223,11 +212,11 @@ INSTANTIATE_TEST_SUITE_P(Modes, DatapathLifecycle, ::testing::Values(AttachMode:
 
 TEST(DatapathLifecycle, HookingTheMirrorIsRefused) {
   Netns host("lm");
-  auto dp = make(host, options(AttachMode::kAuto));
+  auto dp = make_datapath(host, options(AttachMode::kAuto));
   ASSERT_TRUE(dp);
   auto r = host.within([&] { return dp->hook(dp->mirror()->near_ifindex(), 1, Role::kPod); });
   EXPECT_FALSE(r);
-  host.within([&] { dp.reset(); });
+  destroy_datapath(host, dp);
 }
 
 }  // namespace
@@ -239,7 +228,7 @@ TEST(DatapathLifecycle, UnhookAfterThePodIsGoneSucceedsAndForgetsItsCounters) {
   auto pod = std::make_unique<Netns>("lq");
   auto link = std::make_unique<VethPair>(*pod, host, VethOptions{.addr_a = "10.85.0.2/24", .addr_b = "10.85.0.1/24"});
   const int hooked = link->ifindex_b();
-  auto dp = make(host, options(AttachMode::kAuto));
+  auto dp = make_datapath(host, options(AttachMode::kAuto));
   ASSERT_TRUE(dp);
   ASSERT_TRUE(host.within([&] { return dp->hook(hooked, 1, Role::kPod); }));
   pod->run_ok("ping -q -c 3 -i 0.05 -W 2 10.85.0.1");
@@ -255,7 +244,7 @@ TEST(DatapathLifecycle, UnhookAfterThePodIsGoneSucceedsAndForgetsItsCounters) {
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->interfaces.empty());
   EXPECT_TRUE(dp->hooked_rates().empty());
-  host.within([&] { dp.reset(); });
+  destroy_datapath(host, dp);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "pkg/datapath/mirror_link.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/ok_within.hpp"
 
 namespace {
 
@@ -14,17 +15,7 @@ using netring::datapath::MirrorLinkOptions;
 using netring::testing::Netns;
 
 std::optional<MirrorLink> create(const Netns& ns, const MirrorLinkOptions& o) {
-  std::optional<MirrorLink> out;
-  std::string err;
-  ns.within([&] {
-    auto m = MirrorLink::create(o);
-    if (m)
-      out.emplace(std::move(m).value());
-    else
-      err = m.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
+  return netring::testing::ok_within(ns, [&] { return MirrorLink::create(o); });
 }
 
 TEST(MirrorLink, IsUpWithoutArpOrIpv6AndHasOneQueuePerWorker) {

@@ -2,14 +2,20 @@
 // hooked host-side veth; the sampler clones onto the mirror link, the mirror
 // program stamps and truncates, and a plain AF_PACKET socket on the far end
 // reads the samples.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "pkg/common/fd.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "tests/testing/datapath_in_netns.hpp"
 #include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 
@@ -21,6 +27,8 @@ using netring::datapath::Role;
 using netring::datapath::Rung;
 using netring::datapath::SampleDirection;
 using netring::testing::CapturedSample;
+using netring::testing::destroy_datapath;
+using netring::testing::make_datapath;
 using netring::testing::MirrorReader;
 using netring::testing::Netns;
 using netring::testing::VethOptions;
@@ -40,24 +48,6 @@ DatapathOptions options() {
   return o;
 }
 
-std::unique_ptr<Datapath> make(const Netns& ns, const DatapathOptions& o) {
-  std::unique_ptr<Datapath> out;
-  std::string err;
-  ns.within([&] {
-    auto d = Datapath::create(o);
-    if (d)
-      out = std::move(d).value();
-    else
-      err = d.error().message();
-  });
-  EXPECT_TRUE(out) << err;
-  return out;
-}
-
-void destroy(const Netns& ns, std::unique_ptr<Datapath>& d) {
-  ns.within([&] { d.reset(); });
-}
-
 std::unique_ptr<MirrorReader> reader(const Netns& ns, const Datapath& d) {
   auto r = ns.within([&] { return std::make_unique<MirrorReader>(d.mirror()->far_ifindex()); });
   EXPECT_TRUE(r->ok());
@@ -66,7 +56,7 @@ std::unique_ptr<MirrorReader> reader(const Netns& ns, const Datapath& d) {
 
 TEST(DatapathSamplePath, PingAtRateOneLosesNothingAndEverySampleArrives) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   auto rd = reader(t.host, *dp);  // before hooking: every clone is read
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
@@ -110,7 +100,7 @@ TEST(DatapathSamplePath, PingAtRateOneLosesNothingAndEverySampleArrives) {
     if (i.ifindex == static_cast<std::uint32_t>(t.hooked)) (i.direction == NETRING_DIR_INGRESS ? in : eg) = i.skbs;
   EXPECT_GE(in, static_cast<std::uint64_t>(kPings));
   EXPECT_GE(eg, static_cast<std::uint64_t>(kPings));
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 // rx/tx packets of a link as the kernel counts them (netlink: the caller's
@@ -128,7 +118,7 @@ std::pair<std::uint64_t, std::uint64_t> link_packets(const Netns& ns, const std:
 
 TEST(DatapathSamplePath, SkbCountersMatchTheKernelsLinkStatistics) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 0, Role::kPod); }));  // count only
   auto counters = [&] {
@@ -154,12 +144,12 @@ TEST(DatapathSamplePath, SkbCountersMatchTheKernelsLinkStatistics) {
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_EQ(c->stages.clone_attempts, 0u) << "rate 0 counts only";
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
 }
 
 TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
   Topology t;
-  auto dp = make(t.host, options());
+  auto dp = make_datapath(t.host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 100, Role::kPod); }));
   auto rd = reader(t.host, *dp);
@@ -208,7 +198,56 @@ TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
     EXPECT_EQ(rd->sequence().gaps(), 0u);
   }
   EXPECT_EQ(c->stages.mirror_errors, 0u);
-  destroy(t.host, dp);
+  destroy_datapath(t.host, dp);
+}
+
+TEST(DatapathSamplePath, AnAcceleratedVlanTagIsCarriedInTheHeader) {
+  Topology t;
+  // The pod's egress pushes VLAN 100 with bpf_skb_vlan_push: the tag becomes
+  // skb metadata (hardware-accelerated form), not frame bytes, and the host
+  // side receives it that way. (This kernel has no 8021q devices.)
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K,
+       .dst_reg = BPF_REG_2,
+       .src_reg = 0,
+       .off = 0,
+       .imm = 0x0081},  // htons(0x8100)
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .src_reg = 0, .off = 0, .imm = 100},
+      {.code = BPF_JMP | BPF_CALL, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = BPF_FUNC_skb_vlan_push},
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = TC_ACT_OK},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  netring::UniqueFd tagger(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "vlan_tagger", "GPL", insns, 5, nullptr));
+  ASSERT_TRUE(tagger);
+  const int pod_if = t.link.ifindex_a();
+  const int err = t.pod.within([&] {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = pod_if, .attach_point = BPF_TC_EGRESS);
+    bpf_tc_hook_create(&hook);
+    LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = tagger.get(), .handle = 1, .priority = 1);
+    return bpf_tc_attach(&hook, &o);
+  });
+  ASSERT_EQ(err, 0);
+  // Tagged frames are not for the host's stack (no VLAN device): no ARP
+  // answer, so the pod gets a static neighbour and its pings go unanswered.
+  t.host.run_ok("ip link set dev " + t.link.name_b() + " address 02:00:00:00:79:01");
+  t.pod.run_ok("ip neigh replace 10.79.0.1 lladdr 02:00:00:00:79:01 dev " + t.link.name_a());
+
+  auto dp = make_datapath(t.host, options());
+  ASSERT_TRUE(dp);
+  auto rd = reader(t.host, *dp);
+  ASSERT_TRUE(t.host.within([&] { return dp->hook(t.hooked, 1, Role::kPod); }));
+  t.pod.run("ping -q -c 5 -i 0.05 -W 1 10.79.0.1");
+  rd->drain();
+  std::size_t tagged_requests = 0;
+  for (const auto& s : rd->samples()) {
+    if (netring::testing::icmp_type(s.frame) != 8) continue;  // untagged IPv4 in the frame bytes
+    EXPECT_TRUE(s.info.has_vlan);
+    EXPECT_EQ(s.info.vlan_tci & 0x0fff, 100);
+    EXPECT_EQ(s.info.vlan_proto, 0x8100);
+    ++tagged_requests;
+  }
+  EXPECT_EQ(tagged_requests, 5u);
+  destroy_datapath(t.host, dp);
 }
 
 TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
@@ -219,7 +258,7 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
   a.run_ok("ip route add default via 10.81.1.1");
   b.run_ok("ip route add default via 10.81.2.1");
   const int ia = la.ifindex_b(), ib = lb.ifindex_b();
-  auto dp = make(host, options());
+  auto dp = make_datapath(host, options());
   ASSERT_TRUE(dp);
   ASSERT_TRUE(host.within([&] { return dp->hook(ia, 1, Role::kPod); }));
   ASSERT_TRUE(host.within([&] { return dp->hook(ib, 1, Role::kPod); }));
@@ -242,7 +281,7 @@ TEST(DatapathSamplePath, PodToPodIsSampledExactlyOnce) {
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_GE(c->stages.skip_forwarded, 2u * kPings);
-  destroy(host, dp);
+  destroy_datapath(host, dp);
 }
 
 }  // namespace

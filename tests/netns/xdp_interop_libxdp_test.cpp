@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "pkg/xdp/builder.hpp"
-#include "pkg/xdp/redirect_program.hpp"
 #include "tests/testing/libxdp_socket.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/redirected_rx.hpp"
 #include "tests/testing/xdp_traffic.hpp"
 
 namespace {
@@ -18,6 +18,7 @@ using namespace netring;
 using namespace netring::xdp;
 using netring::testing::LibxdpSocket;
 using netring::testing::Netns;
+using netring::testing::redirected_rx;
 using netring::testing::VethPair;
 
 std::size_t size_for(std::uint64_t seq) {
@@ -27,11 +28,10 @@ std::size_t size_for(std::uint64_t seq) {
 TEST(XdpInterop, OurRxReceivesALibxdpSender) {
   Netns a("ja"), b("jb");
   VethPair veth(a, b);
-  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
-  ASSERT_TRUE(prog) << prog.error().message();
-  auto rx = b.within([&] { return XdpSocketBuilder().interface(veth.name_b()).rx_ring(512).frame_size(2048).build(); });
-  ASSERT_TRUE(rx) << rx.error().message();
-  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
+  auto redirected =
+      redirected_rx(b, veth.ifindex_b(), XdpSocketBuilder().interface(veth.name_b()).rx_ring(512).frame_size(2048));
+  ASSERT_TRUE(redirected);
+  auto& rx = redirected->rx;
 
   std::string err;
   auto ref = a.within([&] { return LibxdpSocket::create(veth.name_a(), 0, 0, 256, 2048, &err); });
@@ -65,7 +65,7 @@ TEST(XdpInterop, OurRxReceivesALibxdpSender) {
     }
     if (xsk_ring_prod__needs_wakeup(&ref->tx_)) ::sendto(ref->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
 
-    auto batch = rx->receive(64);
+    auto batch = rx.receive(64);
     ASSERT_TRUE(batch) << batch.error().message();
     for (const RxPacket& p : *batch) {
       if (!netring::testing::is_seq_frame(p.data, p.len)) continue;
@@ -75,11 +75,11 @@ TEST(XdpInterop, OurRxReceivesALibxdpSender) {
       if (p.len != want.size() || std::memcmp(p.data, want.data(), want.size()) != 0) ++mismatches;
       ++got;
     }
-    rx->release();
+    rx.release();
   }
   EXPECT_EQ(got, kPackets);
   EXPECT_EQ(mismatches, 0u);
-  auto st = rx->stats();
+  auto st = rx.stats();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->kernel.rx_dropped, 0u);
 }

@@ -12,8 +12,8 @@
 #include "pkg/common/fd.hpp"
 #include "pkg/xdp/builder.hpp"
 #include "pkg/xdp/features.hpp"
-#include "pkg/xdp/redirect_program.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/redirected_rx.hpp"
 #include "tests/testing/xdp_traffic.hpp"
 
 namespace {
@@ -21,6 +21,7 @@ namespace {
 using namespace netring;
 using namespace netring::xdp;
 using netring::testing::Netns;
+using netring::testing::redirected_rx;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
@@ -40,21 +41,15 @@ TEST(XdpMultiBuffer, JumboFramesArriveWhole) {
 
   // Native XDP on a veth whose peer MTU needs several pages per packet
   // attaches only because the program is "xdp.frags".
-  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b(), {.require_native = true}); });
-  ASSERT_TRUE(prog) << prog.error().message();
-  EXPECT_TRUE(prog->native());
-  auto rx = b.within([&] {
-    return XdpSocketBuilder()
-        .interface(veth.name_b())
-        .queue(0)
-        .rx_ring(256)
-        .frame_size(4096)
-        .multi_buffer(true)
-        .build();
-  });
-  ASSERT_TRUE(rx) << rx.error().message();
-  EXPECT_TRUE(rx->multi_buffer());
-  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
+  auto redirected = redirected_rx(
+      b, veth.ifindex_b(),
+      XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(256).frame_size(4096).multi_buffer(true),
+      {.require_native = true});
+  ASSERT_TRUE(redirected);
+  auto& prog = redirected->prog;
+  auto& rx = redirected->rx;
+  EXPECT_TRUE(prog.native());
+  EXPECT_TRUE(rx.multi_buffer());
 
   // The sender is a plain AF_PACKET socket: the point here is RX.
   UniqueFd pkt = a.within([] { return UniqueFd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)); });
@@ -77,10 +72,10 @@ TEST(XdpMultiBuffer, JumboFramesArriveWhole) {
           << std::strerror(errno);
       ++sent;
     }
-    auto batch = rx->receive(8);  // small batches: packets must never be split across them
+    auto batch = rx.receive(8);  // small batches: packets must never be split across them
     ASSERT_TRUE(batch) << batch.error().message();
     if (batch->empty()) {
-      (void)rx->wait(50);
+      (void)rx.wait(50);
       continue;
     }
     for (const RxPacket& p : *batch) {
@@ -95,18 +90,18 @@ TEST(XdpMultiBuffer, JumboFramesArriveWhole) {
       ASSERT_EQ(seq, next);
       auto want = netring::testing::seq_frame(seq, size_for(seq));
       if (joined != want) ++mismatches;
-      if (want.size() > rx->umem()->rx_frame_capacity()) {
+      if (want.size() > rx.umem()->rx_frame_capacity()) {
         EXPECT_GT(p.nfrags, 1u) << "a " << want.size() << "-byte frame in one 4096-byte chunk?";
         ++multi;
       }
       ++next;
     }
-    rx->release();
+    rx.release();
   }
   EXPECT_EQ(next, kPackets);
   EXPECT_EQ(mismatches, 0u);
   EXPECT_GT(multi, kPackets / 2);
-  auto st = rx->stats();
+  auto st = rx.stats();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->kernel.rx_dropped, 0u);
   EXPECT_EQ(st->rx_invalid_packets, 0u);

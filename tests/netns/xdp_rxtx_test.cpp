@@ -10,8 +10,8 @@
 
 #include "pkg/xdp/builder.hpp"
 #include "pkg/xdp/features.hpp"
-#include "pkg/xdp/redirect_program.hpp"
 #include "tests/testing/netns.hpp"
+#include "tests/testing/redirected_rx.hpp"
 #include "tests/testing/xdp_traffic.hpp"
 
 namespace {
@@ -19,6 +19,7 @@ namespace {
 using namespace netring;
 using namespace netring::xdp;
 using netring::testing::Netns;
+using netring::testing::redirected_rx;
 using netring::testing::VethPair;
 
 std::size_t size_for(std::uint64_t seq) {
@@ -33,13 +34,12 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   constexpr std::uint64_t kPackets = 100000;
   constexpr std::uint64_t kWindow = kRing;  // in flight: never more than the RX ring holds
 
-  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
-  ASSERT_TRUE(prog) << prog.error().message();
-  auto rx = b.within(
-      [&] { return XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(kRing).frame_size(2048).build(); });
-  ASSERT_TRUE(rx) << rx.error().message();
-  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
-  EXPECT_FALSE(rx->zero_copy()) << "veth has no zero-copy";
+  auto redirected = redirected_rx(b, veth.ifindex_b(),
+                                  XdpSocketBuilder().interface(veth.name_b()).queue(0).rx_ring(kRing).frame_size(2048));
+  ASSERT_TRUE(redirected);
+  auto& prog = redirected->prog;
+  auto& rx = redirected->rx;
+  EXPECT_FALSE(rx.zero_copy()) << "veth has no zero-copy";
   auto tx = a.within([&] {
     return XdpSocketBuilder()
         .interface(veth.name_a())
@@ -97,13 +97,13 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   [&] {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
     while (next < kPackets && std::chrono::steady_clock::now() < deadline) {
-      auto batch = rx->receive(64);
+      auto batch = rx.receive(64);
       if (!batch) {
         rx_error = batch.error().message();
         return;
       }
       if (batch->empty()) {
-        (void)rx->wait(50);
+        (void)rx.wait(50);
         continue;
       }
       for (const RxPacket& p : *batch) {
@@ -120,7 +120,7 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
         if (p.nfrags != 1 || p.len != want.size() || std::memcmp(p.data, want.data(), want.size()) != 0) ++mismatches;
         ++next;
       }
-      rx->release();
+      rx.release();
       received.store(next, std::memory_order_release);
     }
   }();
@@ -137,7 +137,7 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   EXPECT_EQ(next, kPackets);
   EXPECT_EQ(mismatches, 0u);
 
-  auto rs = rx->stats();
+  auto rs = rx.stats();
   ASSERT_TRUE(rs) << rs.error().message();
   EXPECT_EQ(rs->rx_packets, kPackets + foreign);
   EXPECT_EQ(rs->kernel.rx_dropped, 0u);
@@ -148,7 +148,7 @@ TEST(XdpRxTx, SequencedPacketsArriveWholeAndWrapEveryRing) {
   EXPECT_EQ(ts->tx_packets, kPackets);
   EXPECT_EQ(ts->tx_completed, kPackets);
   EXPECT_EQ(ts->kernel.tx_invalid_descs, 0u);
-  auto c = prog->counters(0);
+  auto c = prog.counters(0);
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_GE(c->redirected, kPackets);
   EXPECT_GE(kPackets / kRing, 100u) << "every ring wraps many times";
@@ -164,20 +164,16 @@ namespace {
 TEST(XdpRxTx, UnalignedHeadroomTxMetadataBusyPoll) {
   Netns a("ua"), b("ub");
   VethPair veth(a, b);
-  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
-  ASSERT_TRUE(prog) << prog.error().message();
-  auto rx = b.within([&] {
-    return XdpSocketBuilder()
-        .interface(veth.name_b())
-        .rx_ring(64)
-        .frame_size(3000)
-        .unaligned(true)
-        .headroom(128)
-        .busy_poll({.usecs = 20, .budget = 16, .prefer = true})
-        .build();
-  });
-  ASSERT_TRUE(rx) << rx.error().message();
-  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
+  auto redirected = redirected_rx(b, veth.ifindex_b(),
+                                  XdpSocketBuilder()
+                                      .interface(veth.name_b())
+                                      .rx_ring(64)
+                                      .frame_size(3000)
+                                      .unaligned(true)
+                                      .headroom(128)
+                                      .busy_poll({.usecs = 20, .budget = 16, .prefer = true}));
+  ASSERT_TRUE(redirected);
+  auto& rx = redirected->rx;
   const bool meta = netring::xdp::probe_kernel_features().tx_metadata_len;
   auto tx = a.within([&] {
     return XdpSocketBuilder()
@@ -203,7 +199,7 @@ TEST(XdpRxTx, UnalignedHeadroomTxMetadataBusyPoll) {
       ++sent;
     }
     ASSERT_TRUE(tx->tx_submit(static_cast<std::uint32_t>(frames.size())));
-    auto batch = rx->receive(16);
+    auto batch = rx.receive(16);
     ASSERT_TRUE(batch) << batch.error().message();
     for (const RxPacket& p : *batch) {
       if (!netring::testing::is_seq_frame(p.data, p.len)) continue;
@@ -214,10 +210,10 @@ TEST(XdpRxTx, UnalignedHeadroomTxMetadataBusyPoll) {
       ASSERT_EQ(std::memcmp(p.data, want.data(), want.size()), 0);
       // Unaligned 3000-byte frames: the data starts after the kernel's 256
       // bytes of XDP headroom and our 128 inside its frame.
-      EXPECT_EQ((p.data - rx->umem()->base()) % 3000, 256 + 128);
+      EXPECT_EQ((p.data - rx.umem()->base()) % 3000, 256 + 128);
       ++got;
     }
-    rx->release();
+    rx.release();
   }
   EXPECT_EQ(got, kPackets);
 }
@@ -246,13 +242,11 @@ namespace {
 TEST(XdpRxTx, ForEachPacketSeesEveryPacket) {
   Netns a("fa"), b("fb");
   VethPair veth(a, b);
-  auto prog = b.within([&] { return RedirectProgram::attach(veth.ifindex_b()); });
-  ASSERT_TRUE(prog) << prog.error().message();
   constexpr std::uint32_t kRing = 64;
-  auto rx =
-      b.within([&] { return XdpSocketBuilder().interface(veth.name_b()).rx_ring(kRing).frame_size(2048).build(); });
-  ASSERT_TRUE(rx) << rx.error().message();
-  ASSERT_TRUE(prog->register_socket(0, rx->fd()));
+  auto redirected =
+      redirected_rx(b, veth.ifindex_b(), XdpSocketBuilder().interface(veth.name_b()).rx_ring(kRing).frame_size(2048));
+  ASSERT_TRUE(redirected);
+  auto& rx = redirected->rx;
   auto tx = a.within([&] { return XdpSocketBuilder().interface(veth.name_a()).rx_ring(0).tx_ring(kRing).build(); });
   ASSERT_TRUE(tx) << tx.error().message();
   constexpr std::uint64_t kPackets = 20000;  // the 128-frame fill ring turns over ~150 times
@@ -269,7 +263,7 @@ TEST(XdpRxTx, ForEachPacketSeesEveryPacket) {
       ++sent;
     }
     ASSERT_TRUE(tx->tx_submit(static_cast<std::uint32_t>(frames.size())));
-    auto n = rx->for_each_packet(16, [&](const RxPacket& p) {
+    auto n = rx.for_each_packet(16, [&](const RxPacket& p) {
       if (!netring::testing::is_seq_frame(p.data, p.len)) return;
       const std::uint64_t seq = netring::testing::seq_of(p.data, p.len);
       if (seq != got && order_error.empty())
@@ -280,12 +274,12 @@ TEST(XdpRxTx, ForEachPacketSeesEveryPacket) {
       ++got;
     });
     ASSERT_TRUE(n) << n.error().message();
-    if (*n == 0) (void)rx->wait(10);
+    if (*n == 0) (void)rx.wait(10);
   }
   EXPECT_TRUE(order_error.empty()) << order_error;
   EXPECT_EQ(got, kPackets);
   EXPECT_EQ(mismatches, 0u);
-  auto st = rx->stats();
+  auto st = rx.stats();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->kernel.rx_dropped, 0u);
   EXPECT_EQ(st->kernel.rx_fill_ring_empty_descs, 0u) << "frames went back to the fill ring";

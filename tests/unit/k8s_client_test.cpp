@@ -3,7 +3,6 @@
 // on the test machines) with a CA and certificates made at test time.
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <map>
 
 #include "agent/k8s/client.hpp"
+#include "tests/testing/base64.hpp"
 #include "tests/testing/fake_kube_api.hpp"
 #include "tests/testing/k8s_objects.hpp"
 
@@ -20,6 +20,7 @@ namespace {
 using namespace netring::agent;
 using namespace netring::agent::k8s;
 using netring::Result;
+using netring::testing::b64;
 using netring::testing::FakeKubeApi;
 using netring::testing::TestCa;
 namespace fs = std::filesystem;
@@ -42,14 +43,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-std::string b64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 Result<Client::Response> get_pods(const ClientConfig& cfg, std::string* body = nullptr) {
   auto c = Client::create(cfg);

@@ -3,7 +3,6 @@
 // can run on the test machines) reached through a kubeconfig.
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "agent/k8s/metadata.hpp"
+#include "tests/testing/base64.hpp"
 #include "tests/testing/fake_kube_api.hpp"
 #include "tests/testing/k8s_objects.hpp"
 
@@ -19,6 +19,7 @@ namespace {
 
 using namespace netring::agent;
 using namespace netring::agent::k8s;
+using netring::testing::b64;
 using netring::testing::FakeKubeApi;
 namespace fx = netring::testing::k8s;
 using namespace std::chrono_literals;
@@ -29,14 +30,6 @@ std::string temp_file(const std::string& content) {
   ::close(fd);
   std::ofstream(tmpl) << content;
   return tmpl;
-}
-
-std::string b64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 EnvLookup no_env() {

@@ -1,0 +1,308 @@
+#include "agent/publisher.hpp"
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmath>
+#include <random>
+#include <unordered_set>
+
+#include "agent/log.hpp"
+#include "bpf/sample_meta.h"
+
+namespace netring::agent {
+
+namespace {
+
+constexpr std::chrono::milliseconds kCollectTimeout{500};
+
+IpAddress to_ip(const flow::Address& a, std::uint8_t family) {
+  IpAddress ip;
+  if (family == 4) {
+    ip.family = AF_INET;
+    std::memcpy(ip.bytes.data(), &a[12], 4);
+  } else {
+    ip.family = AF_INET6;
+    std::memcpy(ip.bytes.data(), a.data(), 16);
+  }
+  return ip;
+}
+
+IpAddr to_ipaddr(const IpAddress& ip) {
+  if (ip.family == AF_INET) {
+    std::uint32_t be;
+    std::memcpy(&be, ip.bytes.data(), 4);
+    return IpAddr::v4(be);
+  }
+  return IpAddr::v6(ip.bytes.data());
+}
+
+Identity to_identity(const k8s::Identity& k) {
+  Identity id;
+  switch (k.kind) {
+    case k8s::ResourceKind::kPod:
+      id.ns = k.namespace_;
+      id.pod = k.name;
+      id.workload = k.workload;
+      id.kind = k.workload_kind;
+      id.node = k.node;
+      break;
+    case k8s::ResourceKind::kService:
+      id.ns = k.namespace_;
+      id.service = k.name;
+      break;
+    case k8s::ResourceKind::kNode: id.node = k.name; break;
+  }
+  return id;
+}
+
+std::string ifname(std::uint32_t ifindex, const std::map<std::uint32_t, HookedLink>& links) {
+  if (auto it = links.find(ifindex); it != links.end()) return it->second.name;
+  char buf[IF_NAMESIZE] = {};
+  if (if_indextoname(ifindex, buf)) return buf;
+  return "if" + std::to_string(ifindex);
+}
+
+const char* role_name(discovery::LinkRole r) {
+  switch (r) {
+    case discovery::LinkRole::kPodVeth: return "pod";
+    case discovery::LinkRole::kPhysical: return "physical";
+    case discovery::LinkRole::kExtra: return "extra";
+  }
+  return "extra";
+}
+
+}  // namespace
+
+Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
+                     const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
+                     metrics::AgentMetrics& metrics)
+    : opts_(std::move(opts)),
+      workers_(workers),
+      hooks_(hooks),
+      metadata_(metadata),
+      conntrack_(conntrack),
+      store_(store),
+      metrics_(metrics),
+      last_(workers.size()),
+      seed_(std::random_device{}()) {}
+
+Publisher::~Publisher() {
+  stop();
+}
+
+void Publisher::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Publisher::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Publisher::set_ready(bool ready) {
+  ready_.store(ready);
+}
+
+void Publisher::run() {
+  auto next = std::chrono::steady_clock::now();
+  for (;;) {
+    // The sampler stops cloning when the heartbeat goes stale: refresh it
+    // first, whatever the rest of the round costs.
+    auto hb = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.heartbeat(); });
+    if (!hb) log::warn("heartbeat", {{"error", hb.error().message()}});
+    publish_once();
+    next += opts_.period;
+    std::unique_lock lk(mu_);
+    if (cv_.wait_until(lk, next, [this] { return stopping_; })) return;
+    if (next < std::chrono::steady_clock::now()) next = std::chrono::steady_clock::now();
+  }
+}
+
+Identity Publisher::identity_of(const IpAddress& ip) const {
+  if (auto ref = metadata_.index().lookup(to_ipaddr(ip))) return to_identity(*ref);
+  return {};
+}
+
+void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
+  if (!conntrack_ || v.dst_id.service.empty()) return;
+  auto [it, inserted] = backends_.try_emplace(v.id);
+  if (inserted) {
+    FlowKey ct{to_ipaddr(v.src), to_ipaddr(v.dst), key.src_port, key.dst_port, key.protocol};
+    auto r = conntrack_->backend(ct);
+    if (r && r->has_value()) {
+      IpAddress b;
+      const IpAddr& a = (*r)->addr;
+      if (a.is_v4()) {
+        b.family = AF_INET;
+        std::memcpy(b.bytes.data(), a.bytes().data() + 12, 4);
+      } else {
+        b.family = AF_INET6;
+        std::memcpy(b.bytes.data(), a.bytes().data(), 16);
+      }
+      it->second = identity_of(b);
+    } else if (r) {
+      // No entry yet (the first packet may precede conntrack's): ask again next round.
+      backends_.erase(it);
+      return;
+    }
+  }
+  if (it->second && it->second->is_pod()) {
+    // The service stays named; the pod behind it is the destination identity.
+    const std::string service = v.dst_id.service;
+    v.dst_id = *it->second;
+    v.dst_id.service = service;
+  }
+}
+
+FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
+                            const std::map<std::uint32_t, HookedLink>& links) {
+  FlowView v;
+  v.id = flow::hash_key(key, seed_);
+  v.src = to_ip(key.src, key.family);
+  v.dst = to_ip(key.dst, key.family);
+  v.protocol = key.protocol;
+  if (key.protocol == IPPROTO_ICMP || key.protocol == IPPROTO_ICMPV6) {
+    v.icmp_type = key.icmp_type();
+    v.icmp_code = key.icmp_code();
+  } else {
+    v.src_port = key.src_port;
+    v.dst_port = key.dst_port;
+  }
+  v.src_id = identity_of(v.src);
+  v.dst_id = identity_of(v.dst);
+  resolve_backend(key, v);
+  // The source reports when it is a pod of this node; otherwise this node
+  // sees the flow arrive at its destination (a local pod, or the node).
+  const bool local_source =
+      v.src_id.is_pod() && (v.src_id.node.empty() || opts_.node_name.empty() || v.src_id.node == opts_.node_name);
+  v.reporter = local_source ? Reporter::kSource : Reporter::kDestination;
+  v.direction = local_source ? FlowDirection::kEgress : FlowDirection::kIngress;
+  v.packets = r.packets;
+  v.bytes = r.bytes_l3;
+  v.l2_bytes = r.bytes_l2;
+  v.bytes_stderr = r.var_bytes_l3 > 0 ? std::sqrt(r.var_bytes_l3) : 0.0;
+  v.samples = r.samples;
+  v.tcp_flags = r.tcp_flags;
+  v.first_seen_ns = r.first_ns;
+  v.last_seen_ns = r.last_ns;
+  for (int i = 0; i < flow::FlowRecord::kMaxInterfaces; ++i)
+    if (r.directions(i) != 0) v.interfaces.push_back(ifname(r.ifindex[i], links));
+  return v;
+}
+
+void Publisher::publish_once() {
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    if (auto rep = workers_[i]->collect(kCollectTimeout)) last_[i] = std::move(*rep);
+
+  const auto links = hooks_.hooked();
+  flow::FlowSnapshot merged;
+  std::vector<FlowView> ended;
+  for (auto& rep : last_) {
+    merged.add(rep.live);
+    for (const auto& e : rep.ended) ended.push_back(view_of(e.key, e.record, links));
+    rep.ended.clear();  // reported once
+  }
+
+  AgentSnapshot snap;
+  snap.taken_ns = realtime_ns();
+  snap.flows.reserve(merged.size());
+  std::unordered_set<std::uint64_t> live_ids;
+  merged.for_each([&](const flow::FlowKey& k, const flow::FlowRecord& r) {
+    snap.flows.push_back(view_of(k, r, links));
+    live_ids.insert(snap.flows.back().id);
+  });
+  std::erase_if(backends_, [&](const auto& kv) { return !live_ids.contains(kv.first); });
+
+  AgentStatus& st = snap.status;
+  st = opts_.base_status;
+  st.ready = ready_.load();
+  std::uint64_t gaps = 0, invalid = 0, kernel_drops = 0, ring_full = 0, fill_empty = 0, evictions = 0,
+                ended_dropped = 0;
+  for (const auto& rep : last_) {
+    st.samples_received += rep.stream.samples;
+    gaps += rep.stream.gaps;
+    invalid += rep.stream.invalid;
+    kernel_drops += rep.stream.capture.kernel_drops;
+    ring_full += rep.stream.capture.ring_full;
+    fill_empty += rep.stream.capture.fill_empty;
+    evictions += rep.table.evictions;
+    ended_dropped += rep.ended_dropped;
+    for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
+      if (rep.parser.by_status[s])
+        st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+  }
+  st.active_flows = merged.size();
+  st.flow_evictions = evictions;
+
+  auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
+  if (counters) {
+    const auto& sc = counters->stages;
+    st.losses = {
+        {"sampler", "clone_failed", sc.clone_failures},
+        {"sampler", "heartbeat_stale", sc.heartbeat_stale},
+        {"mirror", "mirror_error", sc.mirror_errors},
+        {"xdp", "redirect_miss", counters->xdp_misses},
+        {"socket", "sequence_gap", gaps},
+        {"socket", "xsk_ring_full", ring_full},
+        {"socket", "fill_ring_empty", fill_empty},
+        {"socket", "kernel_drop", kernel_drops},
+        {"worker", "invalid_sample", invalid},
+        {"worker", "table_full", evictions},
+        {"worker", "ended_buffer_full", ended_dropped},
+    };
+    std::map<std::uint32_t, InterfaceCounters> ifs;
+    for (const auto& c : counters->interfaces) {
+      auto link = links.find(c.ifindex);
+      if (link == links.end()) continue;  // unhooked since, or the mirror
+      InterfaceCounters& ic = ifs[c.ifindex];
+      ic.ifindex = c.ifindex;
+      ic.name = link->second.name;
+      ic.role = role_name(link->second.role);
+      ic.backend = st.backend;
+      ic.hook = opts_.base_status.kernel_features.contains("tcx") && opts_.base_status.kernel_features.at("tcx")
+                    ? "tcx"
+                    : "clsact";
+      // Directions are the hook's: what the interface receives is its ingress.
+      if (c.direction == NETRING_DIR_INGRESS) {
+        ic.rx_packets += c.segs;
+        ic.rx_bytes += c.bytes;
+      } else {
+        ic.tx_packets += c.segs;
+        ic.tx_bytes += c.bytes;
+      }
+    }
+    for (const auto& [ifindex, link] : links) {
+      if (ifs.contains(ifindex)) continue;
+      InterfaceCounters& ic = ifs[ifindex];
+      ic.ifindex = ifindex;
+      ic.name = link.name;
+      ic.role = role_name(link.role);
+      ic.backend = st.backend;
+    }
+    for (auto& [_, ic] : ifs) snap.interfaces.push_back(std::move(ic));
+  } else {
+    log::warn("datapath counters", {{"error", counters.error().message()}});
+  }
+
+  for (const auto& [kind, h] : metadata_.health()) {
+    WatchHealth w;
+    w.resource = kind == k8s::ResourceKind::kPod ? "pods" : kind == k8s::ResourceKind::kService ? "services" : "nodes";
+    w.connected = h.watching;
+    w.synced = h.synced;
+    w.restarts = h.watches > 0 ? h.watches - 1 : 0;
+    w.relists = h.gone;
+    w.errors = h.errors;
+    st.watches.push_back(std::move(w));
+  }
+
+  metrics_.update_flows(snap.flows, ended);
+  store_.publish(std::move(snap));
+}
+
+}  // namespace netring::agent

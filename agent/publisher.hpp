@@ -1,0 +1,81 @@
+// Every period (about a second): collects the workers' reports, merges their
+// flow tables, names both ends of every flow from the Kubernetes index (and,
+// for flows to a Service address, the backend conntrack DNAT'ed them to,
+// looked up once per new flow), decides the reporting side and direction,
+// and publishes an AgentSnapshot with the exact interface counters and the
+// agent's status. The same thread feeds the flow counters of AgentMetrics
+// and refreshes the data path's heartbeat.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/conntrack.hpp"
+#include "agent/hooks.hpp"
+#include "agent/k8s/metadata.hpp"
+#include "agent/metrics/agent_metrics.hpp"
+#include "agent/model.hpp"
+#include "agent/worker.hpp"
+
+namespace netring::agent {
+
+struct PublisherOptions {
+  std::string node_name;
+  std::chrono::milliseconds period{1000};
+  AgentStatus base_status;  // version, node, backend, features, fallbacks
+};
+
+class Publisher {
+ public:
+  // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled).
+  Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
+            const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
+            metrics::AgentMetrics& metrics);
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  void start();
+  void stop();
+  // One round, on the caller's thread (the final flush at shutdown).
+  void publish_once();
+  void set_ready(bool ready);
+
+ private:
+  void run();
+  FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
+                   const std::map<std::uint32_t, HookedLink>& links);
+  Identity identity_of(const IpAddress& ip) const;
+  void resolve_backend(const flow::FlowKey& key, FlowView& v);
+
+  PublisherOptions opts_;
+  std::span<const std::unique_ptr<Worker>> workers_;
+  Hooks& hooks_;
+  const k8s::Metadata& metadata_;
+  ConntrackResolver* conntrack_;
+  SnapshotStore& store_;
+  metrics::AgentMetrics& metrics_;
+
+  // Publisher thread only.
+  std::vector<WorkerReport> last_;  // each worker's latest report (cumulative counters)
+  std::unordered_map<std::uint64_t, std::optional<Identity>> backends_;  // flow id -> backend, resolved once
+  std::uint64_t seed_;
+
+  std::atomic<bool> ready_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace netring::agent
