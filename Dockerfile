@@ -20,7 +20,7 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev linux-libc-dev \
       prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev \
-      libpcap-dev libmnl-dev libnetfilter-conntrack-dev \
+      libpcap-dev libmnl-dev libnetfilter-conntrack-dev libyaml-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -47,11 +47,12 @@ LABEL org.opencontainers.image.title="netring-agent" \
 # Runtime libraries of the agent: libbpf (+ libelf, zlib) loads the embedded
 # BPF, libmnl speaks rtnetlink, libpcap writes capture files, cpp-httplib +
 # OpenSSL serve HTTP and reach the Kubernetes API over TLS, prometheus-cpp
-# renders metrics, libnetfilter-conntrack resolves NATed service flows.
+# renders metrics, libnetfilter-conntrack resolves NATed service flows,
+# yaml-cpp reads a --kubeconfig.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libbpf1 libelf1 zlib1g libmnl0 libpcap0.8 libcpp-httplib0.11 libssl3 \
-      libprometheus-cpp-core1.0 libnetfilter-conntrack3 \
+      libprometheus-cpp-core1.0 libnetfilter-conntrack3 libyaml-cpp0.7 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 
 COPY --from=build /build/netring-agent /usr/bin/netring-agent

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -88,15 +89,45 @@ Result<void> delete_link(Rtnetlink& nl, const std::string& name) {
   return r;
 }
 
-// /proc/sys/net resolves against the calling thread's network namespace.
-Result<void> disable_ipv6(const std::string& dev) {
+// IPv6 off without /proc/sys: address generation mode NONE makes the kernel
+// create no link-local address when the link goes up, and with no address
+// there is no DAD, no router solicitation and no solicited-node group to
+// report, so the link sends no NDP/MLD. It must be set before the link goes
+// up (a link-local made earlier would stay).
+Result<void> ipv6_addr_gen_none(Rtnetlink& nl, int ifindex, const std::string& name) {
+  Buffer buf{};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_SETLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = nl.next_seq();
+  ifinfomsg* ifm = put_ifinfo(nlh);
+  ifm->ifi_index = ifindex;
+  nlattr* af_spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+  nlattr* inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+  mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+  mnl_attr_nest_end(nlh, inet6);
+  mnl_attr_nest_end(nlh, af_spec);
+  auto r = nl.request(nlh, "set IPv6 addr_gen_mode none on " + name);
+  if (!r && r.error().code() == EAFNOSUPPORT) return ok();  // kernel without IPv6
+  return r;
+}
+
+// /proc/sys/net resolves against the calling thread's network namespace. In
+// an unprivileged container /proc/sys is mounted read-only (EROFS) or hidden
+// (EACCES/ENOENT), so those fall back to rtnetlink, which needs only
+// CAP_NET_ADMIN in the link's namespace.
+Result<void> disable_ipv6(Rtnetlink& nl, int ifindex, const std::string& dev, bool force_netlink) {
+  if (force_netlink) return ipv6_addr_gen_none(nl, ifindex, dev);
   const std::string path = "/proc/sys/net/ipv6/conf/" + dev + "/disable_ipv6";
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ENOENT) return ok();  // kernel without IPv6: nothing to disable
+    if (errno == EROFS || errno == EACCES || errno == ENOENT) return ipv6_addr_gen_none(nl, ifindex, dev);
     return Error::from_errno("open", path);
   }
-  if (::write(fd.get(), "1", 1) != 1) return Error::from_errno("write", path);
+  if (::write(fd.get(), "1", 1) != 1) {
+    if (errno == EROFS || errno == EACCES) return ipv6_addr_gen_none(nl, ifindex, dev);
+    return Error::from_errno("write", path);
+  }
   return ok();
 }
 
@@ -119,8 +150,10 @@ Result<MirrorLink> MirrorLink::create(const MirrorLinkOptions& opts) {
   m.near_ifindex_ = static_cast<int>(::if_nametoindex(opts.near_name.c_str()));
   m.far_ifindex_ = static_cast<int>(::if_nametoindex(opts.far_name.c_str()));
   if (m.near_ifindex_ == 0 || m.far_ifindex_ == 0) return Error::from_errno("if_nametoindex", opts.near_name);
-  for (const auto* name : {&opts.near_name, &opts.far_name})
-    if (auto r = disable_ipv6(*name); !r) return std::move(r).take_error();
+  if (auto r = disable_ipv6(*nl, m.near_ifindex_, opts.near_name, opts.ipv6_off_by_netlink); !r)
+    return std::move(r).take_error();
+  if (auto r = disable_ipv6(*nl, m.far_ifindex_, opts.far_name, opts.ipv6_off_by_netlink); !r)
+    return std::move(r).take_error();
   if (auto r = set_up(*nl, m.far_ifindex_, opts.far_name); !r) return std::move(r).take_error();
   if (auto r = set_up(*nl, m.near_ifindex_, opts.near_name); !r) return std::move(r).take_error();
   return m;

@@ -2,7 +2,8 @@
 // onto the near end's egress, the mirror program stamps and truncates them
 // there, and capture reads them on the far end.
 //
-// IPv6 is disabled and ARP off on both ends, so the kernel itself never
+// IPv6 is disabled (sysctl, or addr_gen_mode none over rtnetlink where
+// /proc/sys is read-only) and ARP off on both ends, so the kernel itself never
 // sends anything on the link (the mirror program drops what is not a
 // sample anyway). One queue per capture worker. The pair is removed when
 // the MirrorLink dies; a pair left by a crashed agent is deleted and made
@@ -21,6 +22,9 @@ struct MirrorLinkOptions {
   std::string far_name = "nr-mirror1";
   std::uint32_t queues = 1;
   std::uint32_t mtu = 9000;  // room for a sample header on a full-size frame when snap_len is 0
+  // Tests: skip the /proc/sys write and take the rtnetlink path that a
+  // container with a read-only /proc/sys takes.
+  bool ipv6_off_by_netlink = false;
 };
 
 class MirrorLink {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "bpf/xsk_redirect.skel.h"
+#include "pkg/common/capability.hpp"
 
 namespace netring::xdp {
 
@@ -25,6 +26,19 @@ Error bpf_error(std::string op, int err, const std::string& ctx) {
   if (err == EPERM || err == EACCES)
     return std::move(e).with_hint("loading and attaching BPF needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN)");
   return e;
+}
+
+// xsk_redirect does pointer arithmetic on packet pointers, which the
+// verifier allows only with CAP_PERFMON (bpf_allow_ptr_leaks(), "pointer
+// arithmetic prohibited for !root"); without it the load fails with EACCES
+// even though CAP_BPF is there.
+Error load_error(int err, const std::string& ctx) {
+  if ((err == EACCES || err == EPERM) && !has_effective_capability(CAP_PERFMON) &&
+      !has_effective_capability(CAP_SYS_ADMIN))
+    return Error("bpf(BPF_PROG_LOAD) xsk_redirect", err, ctx,
+                 "the verifier accepts xsk_redirect only with CAP_PERFMON (or CAP_SYS_ADMIN); loading also needs "
+                 "CAP_BPF and CAP_NET_ADMIN");
+  return bpf_error("bpf(BPF_PROG_LOAD) xsk_redirect", err, ctx);
 }
 
 }  // namespace
@@ -47,8 +61,7 @@ Result<RedirectProgram> RedirectProgram::attach(std::uint32_t ifindex, const Red
   p.skel_.reset(xsk_redirect_bpf__open());
   if (!p.skel_) return bpf_error("xsk_redirect_bpf__open", errno, ctx);
   p.skel_->rodata->miss_action = opts.miss_action == MissAction::kDrop ? XDP_DROP : XDP_PASS;
-  if (int err = xsk_redirect_bpf__load(p.skel_.get()); err != 0)
-    return bpf_error("bpf(BPF_PROG_LOAD) xsk_redirect", -err, ctx);
+  if (int err = xsk_redirect_bpf__load(p.skel_.get()); err != 0) return load_error(-err, ctx);
 
   const int prog = p.program_fd();
   auto link_with = [&](std::uint32_t flags) -> int {

@@ -1,8 +1,10 @@
 // The mirror link: the agent's veth pair, made over rtnetlink.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "pkg/datapath/mirror_link.hpp"
 #include "tests/testing/netns.hpp"
@@ -40,6 +42,28 @@ TEST(MirrorLink, IsUpWithoutArpOrIpv6AndHasOneQueuePerWorker) {
   ns.within([&] { m.reset(); });
   EXPECT_FALSE(ns.run("ip link show nr-mirror0").ok());
   EXPECT_FALSE(ns.run("ip link show nr-mirror1").ok());
+}
+
+// The path a container with a read-only /proc/sys takes: IPv6 stays on but
+// no address is ever made, so the link still sends nothing.
+TEST(MirrorLink, WithoutTheSysctlNoIpv6AddressIsMade) {
+  Netns ns("mn");
+  MirrorLinkOptions o;
+  o.ipv6_off_by_netlink = true;
+  auto m = create(ns, o);
+  ASSERT_TRUE(m);
+  for (const char* dev : {"nr-mirror0", "nr-mirror1"}) {
+    auto d = ns.run_ok(std::string("ip -d link show ") + dev);
+    EXPECT_NE(d.find(",UP"), std::string::npos) << d;
+    EXPECT_NE(d.find("addrgenmode none"), std::string::npos) << d;
+    // The sysctl was not touched: only addr_gen_mode keeps IPv6 quiet here.
+    EXPECT_EQ(ns.run_ok(std::string("cat /proc/sys/net/ipv6/conf/") + dev + "/disable_ipv6"), "0\n");
+    EXPECT_EQ(ns.run_ok(std::string("ip -6 addr show dev ") + dev), "");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(ns.run_ok("cat /sys/class/net/nr-mirror0/statistics/tx_packets"), "0\n");
+  EXPECT_EQ(ns.run_ok("cat /sys/class/net/nr-mirror1/statistics/tx_packets"), "0\n");
+  EXPECT_EQ(ns.run_ok("ip -6 addr show dev nr-mirror0"), "");
 }
 
 TEST(MirrorLink, AStalePairIsReplaced) {

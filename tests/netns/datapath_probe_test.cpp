@@ -30,6 +30,7 @@ TEST(Probe, FindsWhatARootProcessOnThisKernelHas) {
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,9 +52,9 @@ bool drop_caps(std::initializer_list<int> caps) {
   return ::syscall(SYS_capset, &hdr, data) == 0;
 }
 
-// Runs fn in a forked child of `ns` without CAP_BPF and CAP_SYS_ADMIN;
+// Runs fn in a forked child of `ns` without `caps` in its effective set;
 // returns what it wrote.
-std::string in_child_without_bpf(const netring::testing::Netns& ns, std::string (*fn)()) {
+std::string in_child_without(const netring::testing::Netns& ns, std::initializer_list<int> caps, std::string (*fn)()) {
   int p[2];
   if (::pipe(p) != 0) return "pipe failed";
   const pid_t pid = ::fork();
@@ -62,7 +63,7 @@ std::string in_child_without_bpf(const netring::testing::Netns& ns, std::string 
     const std::string path = "/run/netns/" + ns.name();
     const int nsfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (nsfd < 0 || ::setns(nsfd, CLONE_NEWNET) != 0) ::_exit(2);
-    if (!drop_caps({CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON})) ::_exit(3);
+    if (!drop_caps(caps)) ::_exit(3);
     const std::string out = fn();
     if (::write(p[1], out.data(), out.size()) < 0) ::_exit(4);
     ::_exit(0);
@@ -81,7 +82,7 @@ std::string in_child_without_bpf(const netring::testing::Netns& ns, std::string 
 
 TEST(Probe, WithoutCapBpfTheLadderFallsToDirectCapture) {
   netring::testing::Netns ns("pc");
-  const std::string out = in_child_without_bpf(ns, [] {
+  const std::string out = in_child_without(ns, {CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON}, [] {
     auto f = netring::datapath::probe_features();
     std::string r = f.bpf_loading ? "bpf=yes;" : "bpf=no;" + f.bpf_error + ";";
     auto d = netring::datapath::Datapath::create({});
@@ -96,6 +97,49 @@ TEST(Probe, WithoutCapBpfTheLadderFallsToDirectCapture) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("BPF programs cannot be loaded"), std::string::npos) << out;
+}
+
+// The ladder's record after the data path tried to open its highest rung.
+std::string ladder_after_open() {
+  auto d = netring::datapath::Datapath::create({});
+  if (!d) return "create failed: " + d.error().message();
+  auto s = (*d)->open_sources();
+  std::string r = s ? "open=ok;" : "open=failed: " + s.error().message() + ";";
+  r += std::string("rung=") + netring::datapath::to_string((*d)->rung()) + ";";
+  for (const auto& st : (*d)->ladder()) r += st.reason + ";";
+  return r;
+}
+
+// With CAP_BPF but not CAP_PERFMON the verifier rejects xsk_redirect's
+// packet pointer arithmetic: the AF_XDP rung is passed over, and the
+// reason on record names the capability.
+TEST(Probe, WithoutCapPerfmonTheAfXdpRungNamesIt) {
+  netring::testing::Netns ns("pp");
+  const std::string out = in_child_without(ns, {CAP_PERFMON, CAP_SYS_ADMIN}, ladder_after_open);
+  EXPECT_NE(out.find("open=ok;"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::string("rung=") + netring::datapath::to_string(netring::datapath::Rung::kAfPacketMirror)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("AF_XDP capture failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("CAP_PERFMON"), std::string::npos) << "the reason should name the capability: " << out;
+}
+
+// Without CAP_IPC_LOCK the UMEM is charged to RLIMIT_MEMLOCK; with a limit
+// too small for it the AF_XDP rung is passed over and the reason says how
+// to fix it.
+TEST(Probe, WithoutCapIpcLockASmallMemlockLimitIsNamed) {
+  netring::testing::Netns ns("pm");
+  const std::string out = in_child_without(ns, {CAP_IPC_LOCK, CAP_SYS_RESOURCE}, [] {
+    const rlimit small{64 * 1024, 64 * 1024};
+    if (::setrlimit(RLIMIT_MEMLOCK, &small) != 0) return std::string("setrlimit failed");
+    return ladder_after_open();
+  });
+  EXPECT_NE(out.find("open=ok;"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::string("rung=") + netring::datapath::to_string(netring::datapath::Rung::kAfPacketMirror)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("RLIMIT_MEMLOCK"), std::string::npos) << out;
+  EXPECT_NE(out.find("CAP_IPC_LOCK"), std::string::npos) << out;
 }
 
 }  // namespace
