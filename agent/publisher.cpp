@@ -176,6 +176,10 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
 }
 
 void Publisher::publish_once() {
+  // Taken before any address is resolved: a pod the index dropped by now
+  // resolves to nobody below, so removing its series after this round's
+  // increments cannot be undone by one of its still-live flows.
+  const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
   for (std::size_t i = 0; i < workers_.size(); ++i)
     if (auto rep = workers_[i]->collect(kCollectTimeout)) last_[i] = std::move(*rep);
 
@@ -280,7 +284,7 @@ void Publisher::publish_once() {
     st.watches.push_back(std::move(w));
   }
 
-  metrics_.update_flows(snap.flows, ended);
+  metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
 }
 

@@ -70,6 +70,7 @@ class Publisher {
   std::vector<WorkerReport> last_;  // each worker's latest report (cumulative counters)
   std::unordered_map<std::uint64_t, std::optional<Identity>> backends_;  // flow id -> backend, resolved once
   std::uint64_t seed_;
+  std::uint64_t gone_cursor_ = 0;  // k8s::Index::pods_gone_since()
 
   std::atomic<bool> ready_{false};
   std::mutex mu_;

@@ -201,6 +201,11 @@ void Index::erase_entry(Table& t, const std::string& key) {
     if (np != node_ports_.end() && np->second == e.id) node_ports_.erase(np);
   }
   if (!e.deleted) --t.live;
+  if (&t == &table(ResourceKind::kPod) && e.id) {
+    gone_log_.push_back(e.id->namespace_ + "/" + e.id->name);
+    ++gone_seq_;
+    if (gone_log_.size() > kGoneLogSize) gone_log_.pop_front();
+  }
   t.entries.erase(it);
 }
 
@@ -230,6 +235,15 @@ void Index::expire_locked(Clock::time_point now) {
     }
     grace_queue_.pop_front();
   }
+}
+
+std::vector<std::string> Index::pods_gone_since(uint64_t& cursor) const {
+  std::shared_lock lock(mu_);
+  uint64_t first = gone_seq_ - gone_log_.size();
+  if (cursor < first) cursor = first;
+  std::vector<std::string> out(gone_log_.begin() + static_cast<std::ptrdiff_t>(cursor - first), gone_log_.end());
+  cursor = gone_seq_;
+  return out;
 }
 
 void Index::expire(Clock::time_point now) {

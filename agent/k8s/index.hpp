@@ -90,6 +90,14 @@ class Index {
   // Every resolvable address with its identity, consistent at one instant.
   std::vector<std::pair<IpAddress, IdentityRef>> snapshot() const;
 
+  // Pods the index stopped resolving (grace period over, evicted to make
+  // room, or deleted with no grace), as "namespace/name", in order. Consumers
+  // keep a cursor (start at 0): each call returns what was dropped since and
+  // advances it. The log keeps the last kGoneLogSize drops only; a consumer
+  // polling every second never falls that far behind.
+  std::vector<std::string> pods_gone_since(uint64_t& cursor) const;
+  static constexpr size_t kGoneLogSize = 65'536;
+
  private:
   struct Entry {
     IdentityRef id;
@@ -127,6 +135,8 @@ class Index {
   std::unordered_map<std::string, IdentityRef> node_ports_;            // "TCP/30080" -> service
   std::deque<std::pair<Clock::time_point, std::string>> grace_queue_;  // deleted pods, in deletion order
   uint64_t generation_ = 0;
+  std::deque<std::string> gone_log_;  // pods_gone_since(); entry i has sequence gone_seq_ - size + i
+  uint64_t gone_seq_ = 0;
   uint64_t refused_ = 0;
   uint64_t evicted_ = 0;
 };

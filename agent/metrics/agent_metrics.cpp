@@ -22,9 +22,11 @@ AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions 
       .Set(1);
 }
 
-void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted) {
+void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted,
+                                std::span<const std::string> pods_gone) {
   std::lock_guard lock(tracker_mu_);
   tracker_.update(live, evicted);
+  for (const std::string& p : pods_gone) flows_.pod_gone(p);
   // Publications are periodic, so they also drive the pod grace periods.
   flows_.expire(FlowMetrics::Clock::now());
 }

@@ -25,8 +25,13 @@ class AgentMetrics {
 
   // Feeds a publication of the flow tables into the flow counters (see
   // FlowDeltaTracker::update) and removes the series of pods whose grace
-  // period ended. Called by the thread that publishes snapshots.
-  void update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted = {});
+  // period ended, and of `pods_gone` ("ns/pod": pods the Kubernetes index
+  // stopped resolving, which already had their grace period there). The
+  // caller must take `pods_gone` before resolving the identities in `live`
+  // and `evicted`, so none of them still names a gone pod. Called by the
+  // thread that publishes snapshots.
+  void update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted = {},
+                    std::span<const std::string> pods_gone = {});
 
   FlowMetrics& flows() { return flows_; }
   prometheus::Registry& registry() { return *registry_; }

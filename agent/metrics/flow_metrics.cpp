@@ -104,6 +104,11 @@ void FlowMetrics::pod_deleted(std::string_view ns, std::string_view pod, Clock::
   deleted_pods_[pod_key(ns, pod)] = now + opts_.pod_grace_period;
 }
 
+void FlowMetrics::pod_gone(std::string_view ns_pod) {
+  std::lock_guard lock(mu_);
+  deleted_pods_[std::string(ns_pod)] = Clock::time_point::min();
+}
+
 void FlowMetrics::pod_restored(std::string_view ns, std::string_view pod) {
   std::lock_guard lock(mu_);
   deleted_pods_.erase(pod_key(ns, pod));

@@ -50,6 +50,9 @@ class FlowMetrics {
   // The pod is gone: its series (at the pod label level) are removed by the
   // first expire() at or after now + grace period.
   void pod_deleted(std::string_view ns, std::string_view pod, Clock::time_point now);
+  // The pod ("ns/pod") already went through its grace period elsewhere (the
+  // Kubernetes index dropped it): its series go at the next expire().
+  void pod_gone(std::string_view ns_pod);
   // The pod came back (same name) before its grace period ended.
   void pod_restored(std::string_view ns, std::string_view pod);
   // Removes the series of pods whose grace period has passed; returns how

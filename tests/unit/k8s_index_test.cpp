@@ -130,6 +130,24 @@ TEST(K8sIndex, DeletedPodsKeepTheirNameForTheGracePeriod) {
   EXPECT_EQ(idx.stats().pods_in_grace, 0u);
 }
 
+TEST(K8sIndex, ReportsPodsItStopsResolving) {
+  Index idx({.pod_grace = seconds(60)});
+  auto t0 = Index::Clock::now();
+  Object a = pod({.name = "a", .ips = {"10.0.0.1"}});
+  Object b = pod({.name = "b", .ips = {"10.0.0.2"}});
+  idx.upsert(ResourceKind::kPod, a, t0);
+  idx.upsert(ResourceKind::kPod, b, t0);
+  uint64_t cursor = 0, late = 0;
+  idx.remove(ResourceKind::kPod, a, t0 + seconds(1));
+  EXPECT_TRUE(idx.pods_gone_since(cursor).empty());  // still in its grace period
+  idx.expire(t0 + seconds(61));
+  auto gone = idx.pods_gone_since(cursor);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0], "default/a");
+  EXPECT_TRUE(idx.pods_gone_since(cursor).empty());  // reported once per cursor
+  EXPECT_EQ(idx.pods_gone_since(late).size(), 1u);   // every consumer has its own cursor
+}
+
 TEST(K8sIndex, ANewPodTakesOverTheIpOfADeletedOne) {
   Index idx({.pod_grace = seconds(60)});
   auto t0 = Index::Clock::now();

@@ -10,8 +10,11 @@
 #include <map>
 #include <sstream>
 
+#include "agent/k8s/index.hpp"
+#include "agent/k8s/sax.hpp"
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/metrics/metrics_server.hpp"
+#include "tests/testing/k8s_objects.hpp"
 #include "tests/testing/netns.hpp"
 
 namespace netring::agent::metrics {
@@ -234,6 +237,61 @@ TEST(FlowMetrics, DeletedPodSeriesGoAfterTheGracePeriod) {
   m.flows().pod_restored("shop", "fe-1");
   EXPECT_EQ(m.flows().expire(t0 + std::chrono::hours(1)), 0u);
   EXPECT_EQ(m.flows().series(), 2u);
+}
+
+// What the publisher does each second: take the pods the index dropped, then
+// resolve the flows' addresses through the index, then update the counters.
+// A deleted pod whose flow is still live keeps its series through the grace
+// period (the index still names it), and loses them once the index drops it;
+// the still-live flow then resolves to no pod and does not bring them back.
+TEST(FlowMetrics, PodDeletedInTheIndexLosesItsSeriesAfterTheGracePeriod) {
+  using std::chrono::seconds;
+  namespace fx = netring::testing::k8s;
+  auto pod_object = [](const char* name, const char* ip) {
+    auto ev = k8s::parse_watch_event(fx::watch_line("ADDED", fx::pod({.name = name, .ips = {ip}})));
+    EXPECT_TRUE(ev.ok());
+    return std::move(ev)->object;
+  };
+  k8s::Index index({.pod_grace = seconds(5)});
+  auto t0 = k8s::Index::Clock::now();
+  k8s::Object eph = pod_object("ephemeral", "10.0.0.3");
+  k8s::Object srv = pod_object("server-0", "10.0.0.2");
+  index.upsert(k8s::ResourceKind::kPod, eph, t0);
+  index.upsert(k8s::ResourceKind::kPod, srv, t0);
+
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kPod, 1000, seconds(5)});
+  std::uint64_t cursor = 0;
+  auto resolve = [&](const char* ip) {
+    Identity id;
+    if (auto ref = index.lookup(*IpAddr::parse(ip))) {
+      id.ns = ref->namespace_;
+      id.pod = ref->name;
+    }
+    return id;
+  };
+  double bytes = 0;
+  auto publish = [&] {
+    std::vector<std::string> gone = index.pods_gone_since(cursor);
+    bytes += 100;  // the flow stays live and keeps growing
+    std::vector<FlowView> live{make_flow(1, resolve("10.0.0.3"), resolve("10.0.0.2"), bytes / 100, bytes)};
+    m.update_flows(live, {}, gone);
+  };
+  auto exported = [&] { return m.expose().find("\"ephemeral\"") != std::string::npos; };
+
+  publish();
+  ASSERT_TRUE(exported());
+  index.remove(k8s::ResourceKind::kPod, eph, t0 + seconds(1));  // the DELETED event
+  index.expire(t0 + seconds(5));
+  publish();
+  EXPECT_TRUE(exported()) << "removed before the grace period ended";
+  index.expire(t0 + seconds(6));
+  publish();
+  EXPECT_FALSE(exported()) << "series of the deleted pod still exported after the grace period";
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_series_removed_total", {}), 2);
+  publish();  // the flow is still live: it must not re-create the pod's series
+  EXPECT_FALSE(exported());
+  EXPECT_NE(m.expose().find("\"server-0\""), std::string::npos);
 }
 
 AgentSnapshot full_snapshot() {
