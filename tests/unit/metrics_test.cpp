@@ -264,7 +264,7 @@ TEST(FlowMetrics, PodDeletedInTheIndexLosesItsSeriesAfterTheGracePeriod) {
   std::uint64_t cursor = 0;
   auto resolve = [&](const char* ip) {
     Identity id;
-    if (auto ref = index.lookup(*IpAddr::parse(ip))) {
+    if (auto ref = index.lookup(*IpAddress::parse(ip))) {
       id.ns = ref->namespace_;
       id.pod = ref->name;
     }
