@@ -292,7 +292,7 @@ def k8s(raw, out, F, status):
 
 
 def agent_figures(raw, F):
-    """Figures 5, 7, 8 need the running agent; bench/run writes their JSON
+    """Figures 5 and 7 need the running agent; bench/run writes their JSON
     only when it can drive one."""
     why = "agent not integrated (bench drivers for these need agent/agent.cpp run_agent on main)"
     no_driver = "no bench driver yet (the agent reached main at 14:00 UTC, too late for this report)"
@@ -325,9 +325,90 @@ def agent_figures(raw, F):
               f"{hp['measured']} of {hp['trials']} pods added while the agent ran; RTM_NEWLINK (ip -ts monitor) to the "
               f"'interface hooked' log line; goal judged on the max; not hooked: {len(hp['not_hooked'])}; the first "
               "sample is the next packet after the hook (sample rate 1), not timed separately")
-    if not load(raw, "accuracy.json"):
+
+
+def accuracy(raw, out, F, status):
+    """Figure 8: the agent's L3 byte estimate per flow direction vs conntrack's
+    accounting (bench/accuracy.sh)."""
+    j = load(raw, "accuracy.json")
+    if not j or not j.get("summary"):
         F.missing(8, "accuracy vs conntrack at 1:1/1:10/1:100", "99% interval covers truth >= 98%; "
-                  "±5% at 1:100 for >= 1 GB; exact at 1:1", no_driver)
+                  "±5% at 1:100 for >= 1 GB; exact at 1:1", status("accuracy"))
+        return None
+    summ_ = j["summary"]
+    cases = j["cases"]
+
+    def lossless_note(s):
+        if not s["lost_samples"]:
+            return "no sample lost"
+        return (f"{s['lost_samples']} samples lost in {s['lossy_rounds']} round(s); rounds without loss: "
+                f"{s['lossless_inside']} of {s['lossless']} inside")
+    rates = sorted(summ_, key=int)
+    for rate in rates:
+        s = summ_[rate]
+        if s["coverage"] is None:
+            continue
+        F.add(8, f"accuracy 1:{rate}: truth inside 99% interval", "share of flow directions",
+              {"median": 100 * s["coverage"]}, "", None, None, ">= 98%", s["coverage"] >= 0.98,
+              f"{s['inside']} of {s['judged']} directions (conntrack L3 bytes, sender's netns) over "
+              f"{j['rounds_per_rate']} rounds x 4 pairs; {s['unseen_small']} too small to be sampled left out; "
+              f"{lossless_note(s)}")
+    s100 = summ_.get("100")
+    if s100:
+        e = s100["big_max_abs_rel_error"]
+        F.add(8, "accuracy 1:100, flows >= 1 GB", "largest relative error, %",
+              None if e is None else {"median": 100 * e}, "", None, None, "<= 5%",
+              None if e is None else e <= 0.05, f"{s100['big_flows']} directions of >= 1 GiB" + (
+                  "" if not s100["lost_samples"] else f"; {s100['lost_samples']} samples lost in "
+                  f"{s100['lossy_rounds']} round(s), largest error in rounds without loss "
+                  f"{100 * (s100['big_max_abs_rel_error_lossless'] or 0):.2f}%"))
+    s1 = summ_.get("1")
+    if s1:
+        F.add(8, "accuracy 1:1, exact when nothing lost", "exact / lossless directions",
+              {"median": s1["exact_lossless"]}, "", None, None, "all exact", 
+              s1["lossless"] > 0 and s1["exact_lossless"] == s1["lossless"],
+              f"{s1['exact_lossless']} of {s1['lossless']} directions of rounds without a lost sample exact to the "
+              f"byte; {s1['exact']} of {s1['judged']} overall (samples lost at 1:1: {s1['lost_samples']})")
+    # Left: relative error against the direction's size. Right: the error in
+    # units of the reported 99% half-width (inside the interval = within ±1).
+    fig, (ax, az) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for rate, colour in zip(rates, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        pts = [c for c in cases if str(c["rate"]) == rate and c.get("truth_bytes") and c.get("seen")]
+        if not pts:
+            continue
+        xs = [c["truth_bytes"] for c in pts]
+        ax.scatter(xs, [100 * c["rel_error"] for c in pts], s=9, color=colour, alpha=0.6, label=f"1:{rate}")
+        zs = []
+        for c in pts:
+            half = (c["ci99"][1] - c["ci99"][0]) / 2
+            d = c["estimate"] - c["truth_bytes"]
+            zs.append(0.0 if d == 0 else max(-4.0, min(4.0, d / half)) if half > 0 else (4.0 if d > 0 else -4.0))
+        s_ = summ_[rate]
+        az.scatter(xs, zs, s=9, color=colour, alpha=0.6, label=f"1:{rate}: {s_['inside']}/{s_['judged']} inside")
+    for y in (-5, 5):
+        ax.axhline(y, color="grey", lw=0.6, ls="--")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=5)
+    ax.set_xlabel("conntrack L3 bytes of the flow direction")
+    ax.set_ylabel("(estimate - truth) / truth, % (symlog)")
+    ax.set_title("relative error (dashed: ±5%)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    for y in (-1, 1):
+        az.axhline(y, color="tab:red", lw=0.8, ls="--")
+    az.set_xscale("log")
+    az.set_ylim(-4.3, 4.3)
+    az.set_xlabel("conntrack L3 bytes of the flow direction")
+    az.set_ylabel("(estimate - truth) / 99% half-width (clipped at ±4)")
+    az.set_title("error in units of the reported 99% interval (inside: within ±1)", fontsize=10)
+    az.legend(fontsize=8)
+    az.grid(alpha=0.3)
+    fig.suptitle("Figure 8: netring byte estimate per flow direction vs conntrack accounting", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "accuracy.png"), dpi=90)
+    plt.close(fig)
+    return ["accuracy.png"]
 
 
 def summary_plot(path, rows):
@@ -379,7 +460,7 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, accuracy):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -396,7 +477,7 @@ def main():
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
-                 "k8s_list_bench", "hotplug", "agent_load"):
+                 "k8s_list_bench", "hotplug", "agent_load", "accuracy"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
