@@ -159,6 +159,7 @@ int run_agent(const Config& config) {
   PublisherOptions popts;
   popts.node_name = config.node_name;
   popts.base_status = base_status(config, **dp);
+  popts.sample_rate = config.sample_rate;
   Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics);
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 

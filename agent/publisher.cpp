@@ -10,6 +10,7 @@
 
 #include "agent/log.hpp"
 #include "bpf/sample_meta.h"
+#include "pkg/flow/estimator.hpp"
 
 namespace netring::agent {
 
@@ -165,7 +166,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.packets = r.packets;
   v.bytes = r.bytes_l3;
   v.l2_bytes = r.bytes_l2;
-  v.bytes_stderr = r.var_bytes_l3 > 0 ? std::sqrt(r.var_bytes_l3) : 0.0;
+  v.bytes_stderr = flow::estimate_bytes_l3(r, opts_.sample_rate).std_error();
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
   v.first_seen_ns = r.first_ns;

@@ -33,6 +33,9 @@ struct PublisherOptions {
   std::string node_name;
   std::chrono::milliseconds period{1000};
   AgentStatus base_status;  // version, node, backend, features, fallbacks
+  // The sampler's 1-in-N on every hooked interface: scales what a flow's
+  // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
+  std::uint32_t sample_rate = 1;
 };
 
 class Publisher {

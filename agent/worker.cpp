@@ -105,7 +105,8 @@ void Worker::process(std::span<const datapath::Sample> samples) {
                                   .timestamp_ns = 0,  // the table's clock (CLOCK_REALTIME), read once per batch
                                   .ifindex = s.info.ifindex,
                                   .wire_len = s.info.orig_len,
-                                  .direction = to_capture(s.info.direction)};
+                                  .direction = to_capture(s.info.direction),
+                                  .segs = s.info.gso_segs};
     ++ok;
   }
   if (ok) table_.update_batch(std::span(parsed_.data(), ok), std::span(infos_.data(), ok));

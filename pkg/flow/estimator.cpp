@@ -16,6 +16,16 @@ Estimate estimate_bytes_l3(const FlowRecord& r) {
   return {r.bytes_l3, r.var_bytes_l3};
 }
 
+double unseen_variance(std::uint32_t rate, std::uint32_t max_seg_len) {
+  if (rate <= 1) return 0.0;
+  const double hidden = static_cast<double>(rate) * max_seg_len;
+  return kUnseenVarianceFactor * hidden * hidden;
+}
+
+Estimate estimate_bytes_l3(const FlowRecord& r, std::uint32_t rate) {
+  return {r.bytes_l3, r.var_bytes_l3 + unseen_variance(rate, r.max_seg_len())};
+}
+
 namespace {
 std::size_t home(std::uint32_t ifindex, Direction d) {
   const std::uint64_t h = (std::uint64_t{ifindex} << 2 | static_cast<std::uint64_t>(d)) * 0x9e3779b97f4a7c15ull;

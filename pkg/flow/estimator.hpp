@@ -67,7 +67,32 @@ class HorvitzThompson {
 };
 
 Estimate estimate_packets(const FlowRecord& r);
+// The Horvitz-Thompson sums of the record as they are (they add across
+// records and groups).
 Estimate estimate_bytes_l3(const FlowRecord& r);
+
+// What no sample shows. The variance above is estimated from the samples
+// alone, so a kind of packet that was picked with p < 1 and of which no
+// sample arrived adds nothing to it: a TCP flow of 45-segment TSO skbs (p = 1
+// at 1:10) with a few small skbs around its start and end (p = segs / 10)
+// reports a zero-width interval, and misses their bytes most of the time.
+// The sampler bounds what such packets can hide: an skb of x bytes and segs
+// segments is picked with p = segs / N, so it stands for x / p = N * x / segs
+// <= N * M bytes of estimate, M the largest L3 bytes per segment of the flow.
+// Unseen skbs that together would have been picked lambda times on average
+// hold at most lambda * N * M bytes, and all stay unseen with probability
+// exp(-lambda): under 1% beyond lambda = ln 100. So the flow's interval adds
+// the variance (ln 100 / z99)^2 * (N * M)^2, whose 99% half-width alone is
+// ln(100) * N * M (about 4.6 N M: 690 kB at 1:100 on a 1500-byte MTU; 0.07%
+// of a 1 GB flow, the whole interval of a flow seen in one sample). At N = 1
+// nothing is unseen and the term is 0: the interval stays exact. M is taken
+// from the flow's own samples (FlowRecord::max_seg_len), so a flow of small
+// packets (ACKs, DNS) gets a small term. It belongs to one flow's interval
+// (the API's bytes_ci99); group sums (Aggregator) keep the plain sums.
+constexpr double kLn100 = 4.605170185988092;
+constexpr double kUnseenVarianceFactor = (kLn100 / kZ99) * (kLn100 / kZ99);
+double unseen_variance(std::uint32_t rate, std::uint32_t max_seg_len);
+Estimate estimate_bytes_l3(const FlowRecord& r, std::uint32_t rate);
 
 // The sampler's exact counters for one interface and direction.
 struct ExactCounters {

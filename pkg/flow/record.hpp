@@ -29,6 +29,7 @@ struct SampleInfo {
   std::uint32_t ifindex = 0;
   std::uint32_t wire_len = 0;  // original length on the wire (L2)
   Direction direction = Direction::kUnknown;
+  std::uint16_t segs = 1;  // GSO segments of the sampled skb (its p was min(1, segs / N))
 };
 
 struct FlowRecord {
@@ -49,9 +50,19 @@ struct FlowRecord {
   std::uint32_t ifindex[kMaxInterfaces] = {};
   std::uint16_t iface_dirs = 0;
   std::uint8_t tcp_flags = 0;  // union of FIN..CWR (byte 13 of the TCP header)
-  std::uint8_t reserved = 0;
+  // The largest L3 bytes per GSO segment among the samples (ip_len / segs),
+  // in units of kSegUnit, rounded up and saturating: the scale of what one
+  // unseen packet can hide (see estimate_bytes_l3 with a rate).
+  std::uint8_t seg_len_units = 0;
 
   static constexpr std::uint16_t kOverflowBit = 1u << 15;
+  static constexpr std::uint32_t kSegUnit = 64;
+
+  static std::uint8_t seg_units(std::uint32_t ip_len, std::uint16_t segs) {
+    const std::uint32_t per_seg = ip_len / std::max<std::uint32_t>(1, segs);
+    return static_cast<std::uint8_t>(std::min<std::uint32_t>(255, (per_seg + kSegUnit - 1) / kSegUnit));
+  }
+  std::uint32_t max_seg_len() const { return std::uint32_t{seg_len_units} * kSegUnit; }
 
   static std::uint8_t direction_bit(Direction d) {
     switch (d) {
@@ -89,6 +100,8 @@ struct FlowRecord {
     if (ts > last_ns) last_ns = ts;
     if (samples != UINT32_MAX) ++samples;
     tcp_flags |= flags;
+    // Multiply first: the division only runs when the maximum grows.
+    if (ip_len > max_seg_len() * s.segs) seg_len_units = std::max(seg_len_units, seg_units(ip_len, s.segs));
     note_interface(s.ifindex, direction_bit(s.direction));
   }
 
@@ -108,6 +121,7 @@ struct FlowRecord {
     last_ns = std::max(last_ns, o.last_ns);
     samples = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{samples} + o.samples, UINT32_MAX));
     tcp_flags |= o.tcp_flags;
+    seg_len_units = std::max(seg_len_units, o.seg_len_units);
     iface_dirs |= o.iface_dirs & kOverflowBit;
     for (int i = 0; i < kMaxInterfaces; ++i) {
       const std::uint8_t d = o.directions(i);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "pkg/flow/estimator.hpp"
 #include "pkg/flow/table.hpp"
@@ -116,6 +117,91 @@ TEST(FlowEstimator, FlowRecordsCarryTheEstimatorsSums) {
   EXPECT_DOUBLE_EQ(estimate_bytes_l3(*r).value, bytes.estimate().value);
   EXPECT_DOUBLE_EQ(estimate_bytes_l3(*r).variance, bytes.estimate().variance);
   EXPECT_TRUE(estimate_bytes_l3(*r).interval().contains(truth));
+}
+
+// One direction of a TCP transfer as the sampler sees it at 1:N: TSO skbs of
+// 45 segments (p = 1 from N <= 45 on), a few partly filled skbs around the
+// start and the end of the transfer (1..9 segments, one of a single full
+// segment), and four bare SYN/ACK/FIN sized packets. Seeded; returns the flow's record and its true L3 bytes.
+struct TcpTrial {
+  FlowRecord record;
+  double truth = 0;
+};
+TcpTrial tcp_transfer(std::uint64_t seed, std::uint32_t one_in_n) {
+  SampledStream s(seed, one_in_n);
+  TcpTrial t;
+  std::vector<SampledStream::Packet> skbs(15, {45 * 1448 + 52, 45});
+  for (int i = 0; i < 6; ++i) {
+    const auto segs = static_cast<std::uint32_t>(1 + s.raw() % 9);
+    skbs.push_back({segs * 1448 + 52, segs});
+  }
+  skbs.push_back({1500, 1});  // the transfer's last, single-segment packet
+  for (int i = 0; i < 4; ++i) skbs.push_back({52, 1});
+  std::uint64_t ts = 1;
+  for (const auto& p : skbs) {
+    t.truth += p.bytes;
+    double w;
+    if (!s.sample(p, w)) continue;
+    SampleInfo info;
+    info.weight = w;
+    info.segs = static_cast<std::uint16_t>(p.segs);
+    info.wire_len = p.bytes + 14;
+    t.record.add(info, p.bytes, 0, ts++);
+  }
+  return t;
+}
+
+// The samples' own variance knows nothing of a kind of packet none of whose
+// samples arrived: at 1:10 the TSO skbs are exact and the small skbs, most
+// often all unsampled, make the plain interval miss far more than 1% of the
+// time. The flow interval with the rate adds what unseen packets can hide.
+TEST(FlowEstimator, FlowIntervalCoversWhatNoSampleShows) {
+  constexpr int kTrials = 2000;
+  for (std::uint32_t n : {10u, 100u}) {
+    int plain = 0, with_rate = 0;
+    for (int seed = 1; seed <= kTrials; ++seed) {
+      const TcpTrial t = tcp_transfer(static_cast<std::uint64_t>(seed) * 104729 + n, n);
+      plain += estimate_bytes_l3(t.record).interval().contains(t.truth);
+      with_rate += estimate_bytes_l3(t.record, n).interval().contains(t.truth);
+    }
+    std::printf("1:%u: 99%% interval covers %d/%d plain, %d/%d with the unseen term\n", n, plain, kTrials,
+                with_rate, kTrials);
+    if (n == 10) {
+      EXPECT_LT(plain, kTrials * 96 / 100) << "the case this term exists for";
+    }
+    EXPECT_GE(with_rate, kTrials * 99 / 100) << "1:" << n;
+  }
+}
+
+TEST(FlowEstimator, UnseenTermIsZeroAtOneInOneAndSmallOnLargeFlows) {
+  const TcpTrial exact = tcp_transfer(7, 1);
+  const Estimate e = estimate_bytes_l3(exact.record, 1);
+  EXPECT_DOUBLE_EQ(e.value, exact.truth);
+  EXPECT_DOUBLE_EQ(e.variance, 0);
+  EXPECT_DOUBLE_EQ(e.interval().lo, e.interval().hi);
+
+  // The largest bytes per segment sets the scale: 1500 B rounded up to 64 B.
+  EXPECT_EQ(exact.record.max_seg_len(), 1536u);
+  const double half = kZ99 * std::sqrt(unseen_variance(100, exact.record.max_seg_len()));
+  EXPECT_NEAR(half, kLn100 * 100 * 1536, 1.0);
+  EXPECT_LT(half / 1e9, 0.001) << "under 0.1% of a 1 GB flow at 1:100";
+
+  // Only bare ACKs: the term is scaled to them, not to the MTU.
+  FlowRecord acks;
+  SampleInfo info;
+  info.weight = 10;
+  acks.add(info, 52, 0x10, 1);
+  EXPECT_EQ(acks.max_seg_len(), 64u);
+
+  // Merging records of one flow keeps the largest segment, not a sum.
+  FlowRecord big;
+  info.segs = 45;
+  info.weight = 1;
+  big.add(info, 45 * 1448 + 52, 0x10, 2);
+  acks.merge(big);
+  EXPECT_EQ(acks.max_seg_len(), 1472u);
+  EXPECT_DOUBLE_EQ(estimate_bytes_l3(acks, 10).variance,
+                   estimate_bytes_l3(acks).variance + unseen_variance(10, 1472));
 }
 
 // Coverage: the ratio of sampled to exact bytes per interface is ~1 when
