@@ -351,7 +351,8 @@ def accuracy(raw, out, F, status):
         F.add(8, f"accuracy 1:{rate}: truth inside 99% interval", "share of flow directions",
               {"median": 100 * s["coverage"]}, "", None, None, ">= 98%", s["coverage"] >= 0.98,
               f"{s['inside']} of {s['judged']} directions (conntrack L3 bytes, sender's netns) over "
-              f"{j['rounds_per_rate']} rounds x 4 pairs; {s['unseen_small']} too small to be sampled left out; "
+              f"{j['rounds_per_rate']} rounds x 4 pairs; {s['unseen_small']} directions never sampled and "
+              f"under 10 N skbs left out; "
               f"{lossless_note(s)}")
     s100 = summ_.get("100")
     if s100:
