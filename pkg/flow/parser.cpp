@@ -125,8 +125,8 @@ inline bool Parser::parse_fast(const std::uint8_t* p, std::size_t len, ParsedPac
     const std::uint16_t total = be16(p, kEth + 2);
     // Version 4, IHL 5; flags MF and offset 0 (DF may be set); a total length
     // of 0 (TSO) or at least the header.
-    const bool plain = p[kEth] == 0x45 && (load<std::uint16_t>(p + kEth + 6) & be_const(0x3fff)) == 0 &&
-                       (total == 0 || total >= 20);
+    const bool plain =
+        p[kEth] == 0x45 && (load<std::uint16_t>(p + kEth + 6) & be_const(0x3fff)) == 0 && (total == 0 || total >= 20);
     if (!plain) [[unlikely]]
       return false;
     proto = p[kEth + 9];
