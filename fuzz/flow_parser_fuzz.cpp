@@ -1,8 +1,8 @@
 // libFuzzer target for the flow parser (and the table it feeds): any byte
 // string must parse to a counted status without a crash, an out-of-bounds
 // read (ASan) or undefined behaviour (UBSan), and what comes out as ok must
-// be a sane flow. Built only with -DNETRING_FUZZ=ON and clang; run it with
-// scripts/fuzz.sh.
+// be a sane flow, the same flow on the fast path as on the general one.
+// Built only with -DNETRING_FUZZ=ON and clang; run it with scripts/fuzz.sh.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -53,6 +53,26 @@ void one(Parser& parser, const std::uint8_t* data, std::size_t size) {
   check(table().find(out.key) != nullptr);
 }
 
+// The fast path must agree with the general one on every input: same
+// status, same output when ok, same counters.
+void agree(ParserConfig cfg, const std::uint8_t* data, std::size_t size) {
+  cfg.fast_path = true;
+  Parser fast(cfg);
+  cfg.fast_path = false;
+  Parser general(cfg);
+  ParsedPacket a, b;
+  const FrameView frame{reinterpret_cast<const std::byte*>(data), static_cast<std::uint32_t>(size)};
+  const ParseStatus sa = fast.parse(frame, a), sb = general.parse(frame, b);
+  check(sa == sb);
+  if (sa == ParseStatus::kOk) {
+    check(a.key == b.key && a.ip_len == b.ip_len && a.l3_offset == b.l3_offset && a.tcp_flags == b.tcp_flags &&
+          a.fragment == b.fragment && a.fragment_unattributed == b.fragment_unattributed);
+  }
+  check(fast.counters().by_status == general.counters().by_status);
+  check(fast.counters().decapsulated == general.counters().decapsulated);
+  check(fast.counters().fragments == general.counters().fragments);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -71,6 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   Parser tunnels(cfg);
   one(tunnels, data, size);
+  agree(ParserConfig{}, data, size);
+  agree(cfg, data, size);
 
   std::uint64_t total = 0;
   for (auto n : plain.counters().by_status) total += n;

@@ -1,16 +1,41 @@
 #include "pkg/flow/parser.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace netring::flow {
 namespace {
 
+template <class T>
+inline T load(const std::uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline std::uint16_t from_be(std::uint16_t v) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap16(v);
+  return v;
+}
+inline std::uint32_t from_be(std::uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap32(v);
+  return v;
+}
+// A network-order constant, to compare with an unswapped load.
+constexpr std::uint16_t be_const(std::uint16_t v) {
+  if constexpr (std::endian::native == std::endian::little) return static_cast<std::uint16_t>(v << 8 | v >> 8);
+  return v;
+}
 // Callers have checked off + 2 (or 4) <= captured length.
 inline std::uint16_t be16(const std::uint8_t* p, std::size_t off) {
-  return static_cast<std::uint16_t>(p[off] << 8 | p[off + 1]);
+  return from_be(load<std::uint16_t>(p + off));
 }
 inline std::uint32_t be32(const std::uint8_t* p, std::size_t off) {
-  return std::uint32_t{p[off]} << 24 | std::uint32_t{p[off + 1]} << 16 | std::uint32_t{p[off + 2]} << 8 | p[off + 3];
+  return from_be(load<std::uint32_t>(p + off));
 }
 // `off <= len` holds on every call path, so this never wraps.
 inline bool has(std::size_t len, std::size_t off, std::size_t n) {
@@ -61,15 +86,121 @@ const char* to_string(ParseStatus s) {
   return "unknown";
 }
 
-Parser::Parser(ParserConfig cfg) : cfg_(cfg) {}
+Parser::Parser(ParserConfig cfg) : cfg_(cfg) {
+  for (std::size_t i = 0; i < 4; ++i) {
+    tunnel_ports_[i] = cfg_.vxlan_ports[i];
+    tunnel_ports_[4 + i] = cfg_.geneve_ports[i];
+  }
+  for (std::size_t i = 0; i < 8; ++i)
+    if (tunnel_ports_[i] != 0) tunnel_lanes_ |= 3u << (2 * i);
+}
 
 ParseStatus Parser::parse(FrameView frame, ParsedPacket& out) {
-  out = ParsedPacket{};
   const auto* p = reinterpret_cast<const std::uint8_t*>(frame.data);
   const std::size_t len = p ? frame.len : 0;
-  const ParseStatus s = parse_ethernet(p, len, 0, out, 0);
+  ParseStatus s;
+  if (!(cfg_.fast_path && parse_fast(p, len, out, s))) [[unlikely]] {
+    out = ParsedPacket{};
+    s = parse_ethernet(p, len, 0, out, 0);
+  }
   ++counters_.by_status[static_cast<std::size_t>(s)];
   return s;
+}
+
+// The general path below, specialised to the shapes nearly all samples
+// have: fixed offsets, one bounds check per header, no loops. Anything else
+// (VLAN tags, IPv4 options or fragments, IPv6 extension headers, other L4
+// protocols, any malformed or truncated field) returns false untouched in
+// counters. VXLAN/Geneve goes to the same parse_tunnel() as the general
+// path does, so decapsulation has one implementation.
+inline bool Parser::parse_fast(const std::uint8_t* p, std::size_t len, ParsedPacket& out, ParseStatus& status) {
+  constexpr std::size_t kEth = 14, kV4 = kEth + 20, kV6 = kEth + 40;
+  if (len < kV4 + 8) [[unlikely]]
+    return false;
+  const std::uint16_t type = load<std::uint16_t>(p + 12);
+  std::size_t l4, end;
+  std::uint8_t proto;
+  FlowKey& k = out.key;
+  if (type == be_const(kEthIpv4)) [[likely]] {
+    const std::uint16_t total = be16(p, kEth + 2);
+    // Version 4, IHL 5; flags MF and offset 0 (DF may be set); a total length
+    // of 0 (TSO) or at least the header.
+    const bool plain =
+        p[kEth] == 0x45 && (load<std::uint16_t>(p + kEth + 6) & be_const(0x3fff)) == 0 && (total == 0 || total >= 20);
+    if (!plain) [[unlikely]]
+      return false;
+    proto = p[kEth + 9];
+    // IPv4-mapped: words 0 and 8 of each address, written whole.
+    const std::uint64_t hi = 0, lo_src = std::uint64_t{load<std::uint32_t>(p + kEth + 12)} << 32 | 0xffff0000u,
+                        lo_dst = std::uint64_t{load<std::uint32_t>(p + kEth + 16)} << 32 | 0xffff0000u;
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&k.src[0], &hi, 8);
+      std::memcpy(&k.src[8], &lo_src, 8);
+      std::memcpy(&k.dst[0], &hi, 8);
+      std::memcpy(&k.dst[8], &lo_dst, 8);
+    } else {
+      k.src = ipv4_address(p + kEth + 12);
+      k.dst = ipv4_address(p + kEth + 16);
+    }
+    k.family = 4;
+    out.ip_len = total;
+    l4 = kV4;
+    end = total != 0 ? std::min(len, kEth + total) : len;
+  } else if (type == be_const(kEthIpv6)) {
+    if (len < kV6 + 8 || (p[kEth] >> 4) != 6) [[unlikely]]
+      return false;
+    proto = p[kEth + 6];
+    if (proto != kIpProtoTcp && proto != kIpProtoUdp) [[unlikely]]
+      return false;
+    const std::size_t payload = be16(p, kEth + 4);
+    std::memcpy(k.src.data(), p + kEth + 8, 16);
+    std::memcpy(k.dst.data(), p + kEth + 24, 16);
+    k.family = 6;
+    out.ip_len = payload != 0 ? static_cast<std::uint32_t>(payload + 40) : 0;
+    l4 = kV6;
+    end = payload != 0 ? std::min(len, kV6 + payload) : len;
+  } else {
+    return false;
+  }
+  // end >= l4 here: IPv4's total is >= 20, IPv6's header was captured. The
+  // port loads are inside the captured frame (len >= l4 + 8) even where
+  // the IP packet ends sooner; they are used only once `avail` allows.
+  const std::size_t avail = end - l4;
+  k.src_port = be16(p, l4);
+  k.dst_port = be16(p, l4 + 2);
+  k.vni = 0;
+  k.protocol = proto;
+  k.tunnel = Tunnel::kNone;
+  k.reserved0 = 0;
+  k.reserved1 = 0;
+  out.l3_offset = kEth;
+  out.tcp_flags = 0;
+  out.fragment = false;
+  out.fragment_unattributed = false;
+  if (proto == kIpProtoTcp) [[likely]] {
+    if (avail < 14 || (p[l4 + 12] >> 4) < 5) [[unlikely]]
+      return false;
+    out.tcp_flags = p[l4 + 13];
+  } else if (proto == kIpProtoUdp) {
+    if (avail < 8) [[unlikely]]
+      return false;
+    const std::uint16_t ulen = be16(p, l4 + 4);
+    if (ulen < 8) [[unlikely]]
+      return false;
+    if (cfg_.decapsulate) {
+      const TunnelKind t = tunnel_kind(k.dst_port);
+      if (t != TunnelKind::kNone) [[unlikely]] {
+        // `out` holds the outer flow, as in the general path: parse_tunnel()
+        // replaces it once the tunnel header checks out.
+        status = parse_tunnel(p, end, l4 + 8, l4 + ulen, t == TunnelKind::kGeneve, out);
+        return true;
+      }
+    }
+  } else {
+    return false;
+  }
+  status = ParseStatus::kOk;
+  return true;
 }
 
 inline ParseStatus Parser::parse_ethernet(const std::uint8_t* p, std::size_t len, std::size_t off, ParsedPacket& out,
@@ -225,9 +356,8 @@ inline ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std:
       // A fragmented tunnel packet is kept as the outer flow: its inner
       // frame is spread over fragments this sample does not have.
       if (depth == 0 && cfg_.decapsulate && !out.fragment) {
-        const bool vxlan = is_port(cfg_.vxlan_ports, k.dst_port);
-        if (vxlan || is_port(cfg_.geneve_ports, k.dst_port))
-          return parse_tunnel(p, len, off + 8, off + ulen, !vxlan, out);
+        const TunnelKind t = tunnel_kind(k.dst_port);
+        if (t != TunnelKind::kNone) return parse_tunnel(p, len, off + 8, off + ulen, t == TunnelKind::kGeneve, out);
       }
       return ParseStatus::kOk;
     }
@@ -285,10 +415,20 @@ ParseStatus Parser::parse_tunnel(const std::uint8_t* p, std::size_t len, std::si
   return parse_ethernet(p, cap, inner, out, 1);
 }
 
-bool Parser::is_port(const std::array<std::uint16_t, 4>& ports, std::uint16_t port) const {
-  for (std::uint16_t p : ports)
-    if (p != 0 && p == port) return true;
-  return false;
+// A port in both lists is VXLAN, as it always was.
+inline Parser::TunnelKind Parser::tunnel_kind(std::uint16_t dst_port) const {
+#if defined(__SSE2__)
+  const __m128i eq = _mm_cmpeq_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(tunnel_ports_.data())),
+                                     _mm_set1_epi16(static_cast<short>(dst_port)));
+  const std::uint32_t m = static_cast<std::uint32_t>(_mm_movemask_epi8(eq)) & tunnel_lanes_;
+  if (m == 0) [[likely]]
+    return TunnelKind::kNone;
+  return (m & 0xff) != 0 ? TunnelKind::kVxlan : TunnelKind::kGeneve;
+#else
+  for (std::size_t i = 0; i < 8; ++i)
+    if (tunnel_ports_[i] != 0 && tunnel_ports_[i] == dst_port) return i < 4 ? TunnelKind::kVxlan : TunnelKind::kGeneve;
+  return TunnelKind::kNone;
+#endif
 }
 
 Parser::FragEntry& Parser::frag_slot(const FlowKey& k, std::uint32_t id) {

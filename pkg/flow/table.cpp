@@ -68,6 +68,7 @@ Result<FlowTable> FlowTable::create(FlowTableConfig cfg, ExportFn on_export) {
   // Touch every page now: the first samples must not pay page faults, and
   // the cap is then resident memory, not a promise.
   std::memset(reinterpret_cast<void*>(base), 0, bytes);
+  t.prefetch_second_line_ = bytes > kCacheSizedBytes;
   t.cfg_ = std::move(cfg);
   t.on_export_ = std::move(on_export);
   return t;
@@ -137,7 +138,11 @@ void FlowTable::update_batch(std::span<const ParsedPacket> pkts, std::span<const
       pend[j].start = i;
       const char* e = reinterpret_cast<const char*>(&entries_[i]);
       __builtin_prefetch(e, 1, 3);
-      // __builtin_prefetch(e + 64, 1, 3);
+      // The update writes the record's second line too. In a table the
+      // caches hold, the adjacent-line prefetcher fetches it in time and an
+      // extra prefetch only costs issue slots; past that it is a second
+      // DRAM miss per packet, and overlapping it pays (~10% at 1M flows).
+      if (prefetch_second_line_) __builtin_prefetch(e + 64, 1, 3);
     };
     for (std::size_t j = 0; j < std::min(2 * kAhead, m); ++j) prefetch_tags(j);
     for (std::size_t j = 0; j < std::min(kAhead, m); ++j) locate(j);

@@ -143,6 +143,10 @@ class FlowTable {
   std::size_t cursor_ = 0;
   std::uint64_t removals_ = 0;  // tells update_batch that entries may have shifted
   std::uint64_t seed_ = 0;
+  // Above this size the table is taken to be out of cache (a core's L2 plus
+  // its share of L3 on current x86 server parts): see update_batch().
+  static constexpr std::size_t kCacheSizedBytes = std::size_t{4} << 20;
+  bool prefetch_second_line_ = false;
   FlowTableConfig cfg_;
   ExportFn on_export_;
   FlowTableStats stats_;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <random>
 #include <set>
 
 #include "pkg/flow/parser.hpp"
@@ -524,6 +525,113 @@ TEST(FlowParser, TsoTotalLengthZeroLeavesIpLenToTheWireLength) {
   EXPECT_EQ(out.l3_offset, kEth + 4);
   ASSERT_EQ(parser.parse(view(vxlan(kInnerTcp)), out), ParseStatus::kOk);
   EXPECT_EQ(out.l3_offset, kEth + 20 + 8 + 8 + kEth);
+}
+
+// The fast path (untagged IPv4/IPv6 with TCP or UDP) must settle every frame
+// exactly as the general path does, and leave everything else to it: status,
+// every output field and every counter, over each case, each of its cuts and
+// many random edits of its header bytes (which hit every bail-out: version,
+// IHL, fragment bits, lengths, data offset, ethertype, next header, ports).
+void expect_same(const Parser& fast, const ParsedPacket& a, ParseStatus sa, const Parser& general,
+                 const ParsedPacket& b, ParseStatus sb, const std::string& what) {
+  ASSERT_EQ(sa, sb) << what << ": " << to_string(sa) << " vs " << to_string(sb);
+  if (sa == ParseStatus::kOk) {
+    EXPECT_TRUE(a.key == b.key) << what << ": " << to_string(a.key) << " vs " << to_string(b.key);
+    EXPECT_EQ(a.ip_len, b.ip_len) << what;
+    EXPECT_EQ(a.l3_offset, b.l3_offset) << what;
+    EXPECT_EQ(a.tcp_flags, b.tcp_flags) << what;
+    EXPECT_EQ(a.fragment, b.fragment) << what;
+    EXPECT_EQ(a.fragment_unattributed, b.fragment_unattributed) << what;
+  }
+  EXPECT_EQ(fast.counters().by_status, general.counters().by_status) << what;
+  EXPECT_EQ(fast.counters().decapsulated, general.counters().decapsulated) << what;
+  EXPECT_EQ(fast.counters().fragments, general.counters().fragments) << what;
+  EXPECT_EQ(fast.counters().fragments_attributed, general.counters().fragments_attributed) << what;
+}
+
+TEST(FlowParser, FastPathAgreesWithTheGeneralPath) {
+  ParserConfig slow_cfg;
+  slow_cfg.fast_path = false;
+  Parser fast, general(slow_cfg);
+  ParsedPacket a, b;
+  auto both = [&](const std::uint8_t* data, std::size_t n, const std::string& what) {
+    // Exactly n bytes on the heap: ASan builds catch a read past the capture.
+    std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[n + 1]);
+    std::copy(data, data + n, exact.get());
+    const FrameView fv{reinterpret_cast<const std::byte*>(exact.get()), static_cast<std::uint32_t>(n)};
+    const ParseStatus sa = fast.parse(fv, a);
+    const ParseStatus sb = general.parse(fv, b);
+    expect_same(fast, a, sa, general, b, sb, what);
+  };
+  std::vector<Case> cases = ok_cases();
+  for (Case& c : malformed_cases()) cases.push_back(std::move(c));
+  // Shapes only the fast path would otherwise see: untagged TSO (total 0),
+  // DF set, a minimal TCP header at the end of the capture, UDP to port 0.
+  Bytes tso = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").tcp(1, 2).payload(100).build();
+  put16(tso, kEth + 2, 0);
+  cases.push_back({"tso_untagged", tso, ParseStatus::kOk});
+  Bytes df = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).build();
+  df[kEth + 6] = 0x40;
+  cases.push_back({"ipv4_df", df, ParseStatus::kOk});
+  cases.push_back(
+      {"udp_port_0", PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(0, 0).build(), ParseStatus::kOk});
+  cases.push_back({"vxlan_ipv6_inner", vxlan(kInnerUdp6), ParseStatus::kOk});
+  std::mt19937 rng(2024);
+  std::size_t edits = 0;
+  for (const Case& c : cases) {
+    const Bytes& f = c.frame;
+    for (std::size_t cut = 0; cut <= f.size(); ++cut)
+      both(f.data(), cut, std::string(c.name) + " cut " + std::to_string(cut));
+    // Edits within the headers (the first 100 bytes cover VXLAN-inner TCP).
+    const std::size_t span = std::min<std::size_t>(f.size(), 100);
+    for (int i = 0; i < 400 && span > 0; ++i, ++edits) {
+      Bytes m = f;
+      const int n = 1 + static_cast<int>(rng() % 3);
+      for (int e = 0; e < n; ++e) {
+        const std::size_t at = rng() % span;
+        // Half the edits pick values the parser branches on.
+        static constexpr std::uint8_t kInteresting[] = {0x00, 0x01, 0x08, 0x20, 0x40, 0x45, 0x46, 0x4f, 0x50,
+                                                        0x60, 0x81, 0x86, 0xdd, 0x06, 0x11, 0x12, 0x2c, 0xff};
+        m[at] = rng() % 2 ? kInteresting[rng() % sizeof(kInteresting)] : static_cast<std::uint8_t>(rng());
+      }
+      both(m.data(), m.size(), std::string(c.name) + " edit " + std::to_string(i));
+      if (::testing::Test::HasFailure()) return;  // one report, not thousands
+    }
+  }
+  EXPECT_GT(edits, 10000u);
+  EXPECT_GT(fast.counters()[ParseStatus::kOk], 1000u);
+}
+
+// Unused tunnel slots are 0: a datagram to port 0 is not a tunnel; a port in
+// any slot (the last Geneve one too) is; a port in both lists is VXLAN.
+TEST(FlowParser, TunnelPortSlotsOnBothPaths) {
+  for (bool fast : {true, false}) {
+    SCOPED_TRACE(fast ? "fast path" : "general path");
+    ParserConfig cfg;
+    cfg.fast_path = fast;
+    cfg.vxlan_ports = {0, 0, 0, 7000};
+    cfg.geneve_ports = {0, 0, 7000, 7001};
+    Parser parser(cfg);
+    ParsedPacket out;
+    const Bytes to0 = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(9, 0).payload(60).build();
+    ASSERT_EQ(parser.parse(view(to0), out), ParseStatus::kOk);
+    EXPECT_EQ(out.key.tunnel, Tunnel::kNone);
+    EXPECT_EQ(out.key.dst_port, 0);
+    ASSERT_EQ(parser.parse(view(vxlan(kInnerTcp, 7000, 9)), out), ParseStatus::kOk);
+    EXPECT_EQ(out.key.tunnel, Tunnel::kVxlan);
+    EXPECT_EQ(out.key.vni, 9u);
+    const Bytes gen = PacketBuilder()
+                          .eth()
+                          .ipv4("192.168.0.1", "192.168.0.2")
+                          .udp(51000, 7001)
+                          .payload(cat(geneve_hdr(5), kInnerTcp))
+                          .build();
+    ASSERT_EQ(parser.parse(view(gen), out), ParseStatus::kOk);
+    EXPECT_EQ(out.key.tunnel, Tunnel::kGeneve);
+    EXPECT_EQ(out.key.vni, 5u);
+    EXPECT_EQ(out.key.dst_port, 8080);
+    EXPECT_EQ(parser.counters().decapsulated, 2u);
+  }
 }
 
 TEST(FlowParser, NullDataIsEmpty) {

@@ -328,6 +328,39 @@ TEST(FlowTable, BatchUpdatesEqualSingleUpdates) {
   });
 }
 
+// Same, on a table past the size at which update_batch() also prefetches
+// each entry's second line (4 MiB): that path must change nothing either.
+TEST(FlowTable, BatchUpdatesEqualSingleUpdatesOnALargeTable) {
+  FlowTableConfig cfg;
+  cfg.max_flows = 40'000;
+  FlowTable batched = make(cfg), single = make(cfg);
+  ASSERT_GT(batched.memory_bytes(), std::size_t{4} << 20);
+  std::mt19937 rng(12);
+  std::vector<ParsedPacket> pkts(64);
+  std::vector<SampleInfo> infos(64);
+  std::uint64_t ts = 1;
+  for (int round = 0; round < 1500; ++round) {
+    for (std::size_t j = 0; j < 64; ++j) {
+      pkts[j] = packet(rng() % 50'000, 80, 40 + rng() % 1400);
+      infos[j] = sample(ts++, 1.0 + rng() % 8);
+    }
+    batched.update_batch(pkts, infos);
+    for (std::size_t j = 0; j < 64; ++j) single.update(pkts[j], infos[j]);
+  }
+  ASSERT_GT(batched.stats().evictions, 0u);
+  EXPECT_EQ(batched.stats().evictions, single.stats().evictions);
+  EXPECT_EQ(batched.size(), single.size());
+  expect_consistent(batched);
+  single.for_each([&](const FlowEntry& e) {
+    const FlowRecord* r = batched.find(e.key);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->samples, e.record.samples);
+    EXPECT_DOUBLE_EQ(r->bytes_l3, e.record.bytes_l3);
+    EXPECT_EQ(r->first_ns, e.record.first_ns);
+    EXPECT_EQ(r->last_ns, e.record.last_ns);
+  });
+}
+
 TEST(FlowTable, MergeOfTwoWorkerTables) {
   FlowTable a = make({});
   FlowTable b = make({});
