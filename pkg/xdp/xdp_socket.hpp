@@ -183,7 +183,7 @@ Result<std::uint32_t> XdpSocket::for_each_packet(std::uint32_t max, F&& fn) {
   // loops let the core overlap the cache misses that one loop doing all of
   // it per packet serializes (afxdp_bench DRAIN 64 B: 0.64..0.78x libxdp's
   // loop without prefetch, 0.84..0.92x with only the prefetch split off,
-  // 1.03..1.14x like this). Everything after pass 1 reads only the copy, so
+  // 1.02..1.14x like this, at load 8..11). Everything after pass 1 reads only the copy, so
   // a descriptor the kernel rewrote after the check (it must not; a bug
   // might) cannot send us outside the UMEM. The fill ring's producer is
   // published (release) only after fn has read every packet: until then
