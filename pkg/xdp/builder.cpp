@@ -168,6 +168,7 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
 
   s.packets_.resize(rx_);
   if (sg_) s.frags_.resize(rx_);
+  if (!sg_) s.rx_descs_.resize(rx_);
   s.tx_slots_.resize(tx_);
   return s;
 }

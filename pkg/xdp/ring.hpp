@@ -105,6 +105,9 @@ class ProducerRing {
   void unreserve(std::uint32_t n) { cached_prod_ -= n; }
 
   Entry& at(std::uint32_t idx) { return entries_[idx & mask_]; }
+  // For batch loops that keep the array and mask in registers.
+  Entry* entries() const { return entries_; }
+  std::uint32_t mask() const { return mask_; }
 
   // Publishes the next n reserved entries (B).
   void submit(std::uint32_t n) {
@@ -176,6 +179,8 @@ class ConsumerRing {
   void cancel(std::uint32_t n) { cached_cons_ -= n; }
 
   const Entry& at(std::uint32_t idx) const { return entries_[idx & mask_]; }
+  const Entry* entries() const { return entries_; }
+  std::uint32_t mask() const { return mask_; }
 
   // Hands the next n peeked entries back to the producer (D).
   void release(std::uint32_t n) {

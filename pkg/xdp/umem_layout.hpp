@@ -30,9 +30,17 @@ struct UmemLayout {
   }
   // Whether [addr, addr+len) lies inside the UMEM and inside one frame.
   bool contains(std::uint64_t addr, std::uint32_t len) const {
+    if (!unaligned) return contains_aligned(addr, len);
     const std::uint64_t frame = frame_of(addr);
     const std::uint64_t start = offset_of(addr);
     return frame < size && start >= frame && start + len <= frame + frame_size && start + len <= size;
+  }
+  // contains() for aligned mode, on the RX hot path: size is a whole number
+  // of frames (Umem makes it so), so a frame that starts below size ends
+  // inside the UMEM, and the in-frame offset plus len (< 2^33, no wrap)
+  // stays inside the frame. Non-short-circuit `&`: two compares, one branch.
+  bool contains_aligned(std::uint64_t addr, std::uint32_t len) const {
+    return (addr < size) & ((addr & (frame_size - 1)) + len <= frame_size);
   }
 };
 

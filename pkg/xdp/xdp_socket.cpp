@@ -88,11 +88,14 @@ std::uint32_t XdpSocket::reap_completions() {
   if (!comp_.valid() || !tx_.valid()) return 0;
   std::uint32_t idx = 0;
   const std::uint32_t n = comp_.peek(comp_.size(), &idx);
-  for (std::uint32_t i = 0; i < n; ++i) tx_free_.push(comp_.at(idx + i) - tx_data_offset_);
-  if (n != 0) {
-    comp_.release(n);
-    counters_.tx_completed += n;
-  }
+  if (n == 0) return 0;
+  const std::uint64_t* const cq = comp_.entries();
+  const std::uint32_t mask = comp_.mask();
+  const std::uint64_t off = tx_data_offset_;
+  std::uint64_t* const dst = tx_free_.push_n(n);
+  for (std::uint32_t i = 0; i < n; ++i) dst[i] = cq[(idx + i) & mask] - off;
+  comp_.release(n);
+  counters_.tx_completed += n;
   return n;
 }
 
@@ -107,11 +110,14 @@ std::span<TxFrame> XdpSocket::tx_reserve(std::uint32_t n) {
   n = std::min(n, tx_free_.available());
   std::uint32_t idx = 0;
   n = tx_.reserve_up_to(n, &idx);
-  const UmemLayout& um = umem_->layout();
+  const UmemLayout um = umem_->layout();
+  const std::uint64_t off = tx_data_offset_;
   const std::uint32_t cap = um.frame_size - tx_data_offset_;
+  TxFrame* const slots = tx_slots_.data();
+  const std::uint64_t* const frames = tx_free_.pop_n(n);
   for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint64_t addr = tx_free_.pop() + tx_data_offset_;
-    tx_slots_[i] = {um.data(addr), cap, 0, addr};
+    const std::uint64_t addr = frames[i] + off;
+    slots[i] = {um.data(addr), cap, 0, addr};
   }
   tx_batch_idx_ = idx;
   tx_reserved_ = n;
@@ -121,10 +127,12 @@ std::span<TxFrame> XdpSocket::tx_reserve(std::uint32_t n) {
 Result<std::uint32_t> XdpSocket::tx_submit(std::uint32_t n) {
   n = std::min(n, tx_reserved_);
   std::uint64_t bytes = 0;
+  const TxFrame* const slots = tx_slots_.data();
+  struct xdp_desc* const txd = tx_.entries();
+  const std::uint32_t mask = tx_.mask(), idx = tx_batch_idx_;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const TxFrame& t = tx_slots_[i];
-    tx_.at(tx_batch_idx_ + i) = {t.addr, t.len, 0};
-    bytes += t.len;
+    txd[(idx + i) & mask] = {slots[i].addr, slots[i].len, 0};
+    bytes += slots[i].len;
   }
   for (std::uint32_t i = n; i < tx_reserved_; ++i) tx_free_.push(tx_slots_[i].addr - tx_data_offset_);
   tx_.unreserve(tx_reserved_ - n);

@@ -118,4 +118,68 @@ TEST(XdpRxAssembler, UnalignedAddresses) {
   EXPECT_FALSE(um.contains(addr, 2701));
 }
 
+// The hot-path check (two compares, no short-circuit) against the general
+// one, on the edges: frame ends, UMEM end, offsets that would wrap a u64.
+TEST(XdpRxAssembler, AlignedCheckMatchesTheGeneralOne) {
+  Fixture fx;
+  const UmemLayout um = fx.layout();
+  const std::uint64_t addrs[] = {
+      0,          1,     4095,        4096, 4096 + 256, 15 * 4096, 16 * 4096 - 1, 16 * 4096, 16 * 4096 + 1,
+      1ull << 40, ~0ull, ~0ull - 4095};
+  const std::uint32_t lens[] = {0, 1, 60, 3840, 4095, 4096, 4097, 0x7fffffffu, 0xffffffffu};
+  for (std::uint64_t a : addrs)
+    for (std::uint32_t l : lens) {
+      const std::uint64_t off = a & 4095, frame = a - off;
+      const bool want = frame < um.size && off + l <= 4096;
+      EXPECT_EQ(um.contains_aligned(a, l), want) << a << "+" << l;
+      EXPECT_EQ(um.contains(a, l), want) << a << "+" << l;
+    }
+}
+
+TEST(XdpRxAssembler, TakeCheckedCopiesAndFlagsABadBatch) {
+  Fixture fx;
+  fx.push(0 * 4096 + 256, 100);
+  fx.push(3 * 4096 + 256, 60);
+  RxRing rx(fx.view());
+  std::uint32_t idx = 0;
+  ASSERT_EQ(rx.peek(16, &idx), 2u);
+  struct xdp_desc batch[16];
+  EXPECT_TRUE(take_checked(rx, idx, 2, fx.layout(), batch));
+  EXPECT_EQ(batch[0].addr, 256u);
+  EXPECT_EQ(batch[1].addr, 3 * 4096u + 256);
+  EXPECT_EQ(batch[1].len, 60u);
+  rx.release(2);
+
+  // Any one bad descriptor anywhere in the batch sends it to the checked path.
+  fx.push(1 * 4096 + 256, 100);
+  fx.push(1 * 4096 + 4000, 200);  // runs past its frame
+  fx.push(2 * 4096 + 256, 60);
+  ASSERT_EQ(rx.peek(16, &idx), 3u);
+  EXPECT_FALSE(take_checked(rx, idx, 3, fx.layout(), batch));
+  EXPECT_EQ(batch[1].addr, 1 * 4096u + 4000) << "copied all the same";
+  rx.release(3);
+  fx.push(99 * 4096, 60);  // outside the UMEM
+  ASSERT_EQ(rx.peek(16, &idx), 1u);
+  EXPECT_FALSE(take_checked(rx, idx, 1, fx.layout(), batch));
+  rx.release(1);
+
+  // Across the ring's wrap (16 entries; 6 used so far).
+  for (int i = 0; i < 12; ++i) fx.push(static_cast<std::uint64_t>(i) * 4096, 64);
+  ASSERT_EQ(rx.peek(16, &idx), 12u);
+  EXPECT_TRUE(take_checked(rx, idx, 12, fx.layout(), batch));
+  EXPECT_EQ(batch[11].addr, 11 * 4096u);
+}
+
+TEST(XdpRxAssembler, TakeCheckedLeavesUnalignedToTheCheckedPath) {
+  std::vector<std::byte> mem(4 * 3000);
+  std::uint32_t prod = 0, cons = 0, flags = 0;
+  std::vector<struct xdp_desc> descs(4);
+  descs[prod++ & 3] = {3000, 100, 0};
+  RxRing rx(RingView{&prod, &cons, &flags, descs.data(), 4});
+  std::uint32_t idx = 0;
+  ASSERT_EQ(rx.peek(4, &idx), 1u);
+  struct xdp_desc batch[4];
+  EXPECT_FALSE(take_checked(rx, idx, 1, UmemLayout{mem.data(), mem.size(), 3000, true}, batch));
+}
+
 }  // namespace
