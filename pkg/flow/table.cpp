@@ -68,6 +68,7 @@ Result<FlowTable> FlowTable::create(FlowTableConfig cfg, ExportFn on_export) {
   // Touch every page now: the first samples must not pay page faults, and
   // the cap is then resident memory, not a promise.
   std::memset(reinterpret_cast<void*>(base), 0, bytes);
+  t.mem_.name("netring-flow-table");
   t.cfg_ = std::move(cfg);
   t.on_export_ = std::move(on_export);
   return t;
