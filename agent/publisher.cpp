@@ -63,10 +63,17 @@ const char* role_name(discovery::LinkRole r) {
   return "extra";
 }
 
-// Calls f(key, record) once per flow over all workers' reports. A flow that
-// two workers saw (RSS spread its packets, or a rehash moved it) is merged
-// into one record. The reports are flat arrays; instead of copying them into
-// a hash map, duplicates are found by sorting pointers (8 bytes a flow, for
+// Bit of worker i in a flow's worker mask (workers past 15 share bit 15:
+// a miss of one of them then carries a few flows too many, never too few).
+std::uint16_t worker_bit(std::size_t i) {
+  return static_cast<std::uint16_t>(1u << std::min<std::size_t>(i, 15));
+}
+
+// Calls f(key, record, workers) once per flow over all workers' reports,
+// `workers` being the mask of the workers that held it. A flow that two
+// workers saw (RSS spread its packets, or a rehash moved it) is merged into
+// one record. The reports are flat arrays; instead of copying them into a
+// hash map, duplicates are found by sorting pointers (16 bytes a flow, for
 // the length of the call), and with one worker there is nothing to merge.
 template <class F>
 void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
@@ -76,28 +83,27 @@ void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
     sources += rep.live.empty() ? 0 : 1;
   }
   if (sources <= 1) {
-    for (const auto& rep : reports)
-      for (const auto& e : rep.live) f(e.key, e.record);
+    for (std::size_t i = 0; i < reports.size(); ++i)
+      for (const auto& e : reports[i].live) f(e.key, e.record, worker_bit(i));
     return;
   }
-  std::vector<const flow::FlowEntry*> all;
+  std::vector<std::pair<const flow::FlowEntry*, std::uint16_t>> all;
   all.reserve(total);
-  for (const auto& rep : reports)
-    for (const auto& e : rep.live) all.push_back(&e);
-  auto less = [](const flow::FlowEntry* a, const flow::FlowEntry* b) {
-    return std::memcmp(&a->key, &b->key, sizeof(flow::FlowKey)) < 0;  // padding is zeroed (key.hpp)
-  };
-  std::sort(all.begin(), all.end(), less);
+  for (std::size_t i = 0; i < reports.size(); ++i)
+    for (const auto& e : reports[i].live) all.emplace_back(&e, worker_bit(i));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::memcmp(&a.first->key, &b.first->key, sizeof(flow::FlowKey)) < 0;  // padding is zeroed (key.hpp)
+  });
   for (std::size_t i = 0; i < all.size();) {
+    const flow::FlowKey& key = all[i].first->key;
+    flow::FlowRecord r = all[i].first->record;
+    std::uint16_t mask = all[i].second;
     std::size_t j = i + 1;
-    if (j == all.size() || !(all[j]->key == all[i]->key)) {
-      f(all[i]->key, all[i]->record);
-      i = j;
-      continue;
+    for (; j < all.size() && all[j].first->key == key; ++j) {
+      r.merge(all[j].first->record);
+      mask |= all[j].second;
     }
-    flow::FlowRecord r = all[i]->record;
-    for (; j < all.size() && all[j]->key == all[i]->key; ++j) r.merge(all[j]->record);
-    f(all[i]->key, r);
+    f(key, r, mask);
     i = j;
   }
 }
@@ -241,8 +247,13 @@ void Publisher::publish_once() {
   // resolves to nobody below, so removing its series after this round's
   // increments cannot be undone by one of its still-live flows.
   const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
-  for (std::size_t i = 0; i < workers_.size(); ++i)
-    if (auto rep = workers_[i]->collect(kCollectTimeout)) last_[i] = std::move(*rep);
+  std::uint16_t missed = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (auto rep = workers_[i]->collect(kCollectTimeout))
+      last_[i] = std::move(*rep);
+    else
+      missed |= worker_bit(i);
+  }
 
   const auto links = hooks_.hooked();
   identities_.clear();
@@ -256,13 +267,32 @@ void Publisher::publish_once() {
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();
-  std::size_t active = 0, upper = 0;
+  // The flows of a worker that did not answer in time are the ones it held
+  // at the previous round, unchanged: dropping them would make the metrics
+  // forget their totals and count them again when they come back.
+  std::vector<std::uint16_t> masks;
+  std::vector<std::uint64_t> carried;  // ids of those flows
+  if (missed != 0 && published_) {
+    for (std::size_t k = 0; k < published_->flows.size(); ++k) {
+      if ((published_workers_[k] & missed) == 0) continue;
+      snap.flows.push_back(published_->flows[k]);
+      masks.push_back(published_workers_[k]);
+      carried.push_back(published_->flows[k].id);
+    }
+    std::sort(carried.begin(), carried.end());
+  }
+  std::size_t upper = snap.flows.size();
   for (const auto& rep : last_) upper += rep.live.size();
   snap.flows.reserve(upper);
-  for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r) {
-    ++active;
+  masks.reserve(upper);
+  for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
+    if (!carried.empty() && std::binary_search(carried.begin(), carried.end(), flow::hash_key(k, seed_))) return;
     snap.flows.push_back(view_of(k, r, links));
+    masks.push_back(workers);
   });
+  // The tables' copies are in the snapshot now (the snapshot, not a second
+  // copy, is what a late worker's flows are carried from).
+  for (auto& rep : last_) std::vector<flow::FlowEntry>().swap(rep.live);
   if (snap.flows.capacity() - snap.flows.size() > snap.flows.size() / 8) snap.flows.shrink_to_fit();
   if (!backends_.empty()) {
     std::vector<std::uint64_t> live_ids;
@@ -291,7 +321,7 @@ void Publisher::publish_once() {
       if (rep.parser.by_status[s])
         st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
   }
-  st.active_flows = active;
+  st.active_flows = snap.flows.size();
   for (const auto& w : workers_) {
     st.flow_table_bytes.push_back(w->table_bytes());
     st.umem_bytes.push_back(w->umem_bytes());
@@ -361,6 +391,8 @@ void Publisher::publish_once() {
 
   metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
+  published_ = store_.snapshot();  // this publisher is the store's only writer
+  published_workers_ = std::move(masks);
   ended.clear();
   ended.shrink_to_fit();
   release_free_heap();  // the previous snapshot and this round's temporaries

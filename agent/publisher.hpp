@@ -73,7 +73,11 @@ class Publisher {
   metrics::AgentMetrics& metrics_;
 
   // Publisher thread only.
-  std::vector<WorkerReport> last_;  // each worker's latest report (cumulative counters)
+  // Each worker's latest report: cumulative counters; its flows only until
+  // they are in the snapshot.
+  std::vector<WorkerReport> last_;
+  std::shared_ptr<const AgentSnapshot> published_;  // what the previous round published
+  std::vector<std::uint16_t> published_workers_;    // per flow of published_: bit i = worker i held it
   // flow id -> destination identity with the backend conntrack chose
   // (nullopt: no pod behind it), resolved once per flow.
   std::unordered_map<std::uint64_t, std::optional<IdentityRef>> backends_;
