@@ -5,7 +5,8 @@
 # client pod sends small UDP datagrams round-robin over N distinct 5-tuples
 # (source port x destination port) to the server pod. While it runs:
 #   CPU: utime + stime of the agent (/proc/PID/stat) over a window, in cores
-#   RSS: VmRSS (/proc/PID/status; VmHWM, the peak so far, beside it); UMEM: the Rss of the AF_XDP UMEM mapping
+#   RSS: VmRSS (/proc/PID/status), median and max of samples every 50 ms
+#        over the window (VmHWM, the peak so far, beside them); UMEM: the Rss of the AF_XDP UMEM mapping
 #        in /proc/PID/smaps, subtracted for the goal. The agent names it
 #        [anon:netring-umem] where the kernel has CONFIG_ANON_VMA_NAME; else
 #        it is the anonymous mapping flagged "dc" (MADV_DONTFORK, which keeps
@@ -137,12 +138,16 @@ for n in (1000, 10000, 100000):
                          stdout=subprocess.PIPE, text=True)
     time.sleep(secs * 0.5)
     c0, t0 = cpu_s(), time.time()
-    time.sleep(secs * 0.3)
+    samples = []  # RSS swings with the once-a-second snapshot: sample it through the window
+    while time.time() < t0 + secs * 0.3:
+        samples.append(rss_kib())
+        time.sleep(0.05)
     c1, t1 = cpu_s(), time.time()
-    rss, (urss, found), act = rss_kib(), umem_rss_kib(), active()
+    samples.sort()
+    rss, (urss, found), act = samples[len(samples) // 2], umem_rss_kib(), active()
     sent = int(g.communicate()[0].strip() or 0)
     lv = {"flows": n, "active_flows": act, "cpu_cores": (c1 - c0) / (t1 - t0), "rss_kib": rss,
-          "hwm_kib": proc_status_kib("VmHWM"), "umem_rss_kib": urss, "umem_found_by": found,
+          "rss_max_kib": samples[-1], "rss_samples": len(samples), "hwm_kib": proc_status_kib("VmHWM"), "umem_rss_kib": urss, "umem_found_by": found,
           "rss_excl_umem_mib": (rss - urss) / 1024, "sent_packets": sent, "gen_pps": sent / secs}
     print(lv, flush=True)
     levels.append(lv)

@@ -316,6 +316,8 @@ def agent_figures(raw, F):
                   + (f" ({per_worker} MiB per worker)" if per_worker else "")
                   + f", {al['workers']} workers, {lv['umem_rss_kib'] / 1024:.1f} MiB resident (found by {found}); "
                   f"VmRSS {lv['rss_kib'] / 1024:.1f} MiB incl. UMEM"
+                  + (f" (median of {lv['rss_samples']} samples, max {lv['rss_max_kib'] / 1024:.1f})"
+                     if lv.get("rss_samples") else "")
                   + (f", peak {lv['hwm_kib'] / 1024:.1f} MiB" if lv.get("hwm_kib") else "")
                   + (f"; flow table {al['flow_table_bytes'] / 2**20:.1f} MiB (fixed, --flow-table-size)"
                      if al.get("flow_table_bytes") else "")
