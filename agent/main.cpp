@@ -3,10 +3,12 @@
 
 #include "agent/agent.hpp"
 #include "agent/config.hpp"
+#include "agent/heap.hpp"
 #include "agent/log.hpp"
 
 int main(int argc, char** argv) {
   using namespace netring::agent;
+  configure_heap();
   ConfigOutcome parsed = parse_config(argc, argv);
   if (parsed.exit_code >= 0) {
     std::fputs(parsed.out.c_str(), stdout);

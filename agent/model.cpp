@@ -47,6 +47,11 @@ std::optional<std::uint8_t> parse_protocol(std::string_view name) {
   return static_cast<std::uint8_t>(value);
 }
 
+const std::shared_ptr<const Identity>& IdentityRef::empty_identity() {
+  static const auto empty = std::make_shared<const Identity>();
+  return empty;
+}
+
 SnapshotStore::SnapshotStore() : current_(std::make_shared<AgentSnapshot>()) {}
 
 void SnapshotStore::publish(AgentSnapshot snap) {

@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
-#include <unordered_set>
 
+#include "agent/heap.hpp"
 #include "agent/log.hpp"
 #include "bpf/sample_meta.h"
 #include "pkg/flow/estimator.hpp"
@@ -60,6 +62,51 @@ const char* role_name(discovery::LinkRole r) {
     case discovery::LinkRole::kExtra: return "extra";
   }
   return "extra";
+}
+
+// Bit of worker i in a flow's worker mask (workers past 15 share bit 15:
+// a miss of one of them then carries a few flows too many, never too few).
+std::uint16_t worker_bit(std::size_t i) {
+  return static_cast<std::uint16_t>(1u << std::min<std::size_t>(i, 15));
+}
+
+// Calls f(key, record, workers) once per flow over all workers' reports,
+// `workers` being the mask of the workers that held it. A flow that two
+// workers saw (RSS spread its packets, or a rehash moved it) is merged into
+// one record. The reports are flat arrays; instead of copying them into a
+// hash map, duplicates are found by sorting pointers (16 bytes a flow, for
+// the length of the call), and with one worker there is nothing to merge.
+template <class F>
+void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
+  std::size_t total = 0, sources = 0;
+  for (const auto& rep : reports) {
+    total += rep.live.size();
+    sources += rep.live.empty() ? 0 : 1;
+  }
+  if (sources <= 1) {
+    for (std::size_t i = 0; i < reports.size(); ++i)
+      for (const auto& e : reports[i].live) f(e.key, e.record, worker_bit(i));
+    return;
+  }
+  std::vector<std::pair<const flow::FlowEntry*, std::uint16_t>> all;
+  all.reserve(total);
+  for (std::size_t i = 0; i < reports.size(); ++i)
+    for (const auto& e : reports[i].live) all.emplace_back(&e, worker_bit(i));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::memcmp(&a.first->key, &b.first->key, sizeof(flow::FlowKey)) < 0;  // padding is zeroed (key.hpp)
+  });
+  for (std::size_t i = 0; i < all.size();) {
+    const flow::FlowKey& key = all[i].first->key;
+    flow::FlowRecord r = all[i].first->record;
+    std::uint16_t mask = all[i].second;
+    std::size_t j = i + 1;
+    for (; j < all.size() && all[j].first->key == key; ++j) {
+      r.merge(all[j].first->record);
+      mask |= all[j].second;
+    }
+    f(key, r, mask);
+    i = j;
+  }
 }
 
 }  // namespace
@@ -118,26 +165,47 @@ Identity Publisher::identity_of(const IpAddress& ip) const {
   return {};
 }
 
+IdentityRef Publisher::shared_identity_of(const IpAddress& ip) {
+  auto [it, inserted] = identities_.try_emplace(ip);
+  if (inserted) it->second = identity_of(ip);
+  return it->second;
+}
+
+std::shared_ptr<const std::vector<std::string>> Publisher::interfaces_of(
+    const flow::FlowRecord& r, const std::map<std::uint32_t, HookedLink>& links) {
+  std::array<std::uint32_t, flow::FlowRecord::kMaxInterfaces> set{};
+  for (int i = 0; i < flow::FlowRecord::kMaxInterfaces; ++i)
+    if (r.directions(i) != 0) set[i] = r.ifindex[i];
+  auto [it, inserted] = interface_lists_.try_emplace(set);
+  if (inserted) {
+    std::vector<std::string> names;
+    for (std::uint32_t ifx : set)
+      if (ifx != 0) names.push_back(ifname(ifx, links));
+    it->second = std::make_shared<const std::vector<std::string>>(std::move(names));
+  }
+  return it->second;
+}
+
 void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
-  if (!conntrack_ || v.dst_id.service.empty()) return;
+  if (!conntrack_ || v.dst_id->service.empty()) return;
   auto [it, inserted] = backends_.try_emplace(v.id);
   if (inserted) {
     FlowKey ct{v.src, v.dst, key.src_port, key.dst_port, key.protocol};
     auto r = conntrack_->backend(ct);
     if (r && r->has_value()) {
-      it->second = identity_of((*r)->addr);
+      Identity backend = identity_of((*r)->addr);
+      if (backend.is_pod()) {
+        // The service stays named; the pod behind it is the destination identity.
+        backend.service = v.dst_id->service;
+        it->second = IdentityRef(std::move(backend));
+      }
     } else if (r) {
       // No entry yet (the first packet may precede conntrack's): ask again next round.
       backends_.erase(it);
       return;
     }
   }
-  if (it->second && it->second->is_pod()) {
-    // The service stays named; the pod behind it is the destination identity.
-    const std::string service = v.dst_id.service;
-    v.dst_id = *it->second;
-    v.dst_id.service = service;
-  }
+  if (it->second) v.dst_id = *it->second;
 }
 
 FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
@@ -154,13 +222,13 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
     v.src_port = key.src_port;
     v.dst_port = key.dst_port;
   }
-  v.src_id = identity_of(v.src);
-  v.dst_id = identity_of(v.dst);
+  v.src_id = shared_identity_of(v.src);
+  v.dst_id = shared_identity_of(v.dst);
   resolve_backend(key, v);
   // The source reports when it is a pod of this node; otherwise this node
   // sees the flow arrive at its destination (a local pod, or the node).
   const bool local_source =
-      v.src_id.is_pod() && (v.src_id.node.empty() || opts_.node_name.empty() || v.src_id.node == opts_.node_name);
+      v.src_id->is_pod() && (v.src_id->node.empty() || opts_.node_name.empty() || v.src_id->node == opts_.node_name);
   v.reporter = local_source ? Reporter::kSource : Reporter::kDestination;
   v.direction = local_source ? FlowDirection::kEgress : FlowDirection::kIngress;
   v.packets = r.packets;
@@ -171,8 +239,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.tcp_flags = r.tcp_flags;
   v.first_seen_ns = r.first_ns;
   v.last_seen_ns = r.last_ns;
-  for (int i = 0; i < flow::FlowRecord::kMaxInterfaces; ++i)
-    if (r.directions(i) != 0) v.interfaces.push_back(ifname(r.ifindex[i], links));
+  v.interfaces = interfaces_of(r, links);
   return v;
 }
 
@@ -181,27 +248,61 @@ void Publisher::publish_once() {
   // resolves to nobody below, so removing its series after this round's
   // increments cannot be undone by one of its still-live flows.
   const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
-  for (std::size_t i = 0; i < workers_.size(); ++i)
-    if (auto rep = workers_[i]->collect(kCollectTimeout)) last_[i] = std::move(*rep);
+  std::uint16_t missed = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (auto rep = workers_[i]->collect(kCollectTimeout))
+      last_[i] = std::move(*rep);
+    else
+      missed |= worker_bit(i);
+  }
 
   const auto links = hooks_.hooked();
-  flow::FlowSnapshot merged;
+  identities_.clear();
+  interface_lists_.clear();
   std::vector<FlowView> ended;
   for (auto& rep : last_) {
-    merged.add(rep.live);
     for (const auto& e : rep.ended) ended.push_back(view_of(e.key, e.record, links));
     rep.ended.clear();  // reported once
+    rep.ended.shrink_to_fit();
   }
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();
-  snap.flows.reserve(merged.size());
-  std::unordered_set<std::uint64_t> live_ids;
-  merged.for_each([&](const flow::FlowKey& k, const flow::FlowRecord& r) {
+  // The flows of a worker that did not answer in time are the ones it held
+  // at the previous round, unchanged: dropping them would make the metrics
+  // forget their totals and count them again when they come back.
+  std::vector<std::uint16_t> masks;
+  std::vector<std::uint64_t> carried;  // ids of those flows
+  if (missed != 0 && published_) {
+    for (std::size_t k = 0; k < published_->flows.size(); ++k) {
+      if ((published_workers_[k] & missed) == 0) continue;
+      snap.flows.push_back(published_->flows[k]);
+      masks.push_back(published_workers_[k]);
+      carried.push_back(published_->flows[k].id);
+    }
+    std::sort(carried.begin(), carried.end());
+  }
+  std::size_t upper = snap.flows.size();
+  for (const auto& rep : last_) upper += rep.live.size();
+  snap.flows.reserve(upper);
+  masks.reserve(upper);
+  for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
+    if (!carried.empty() && std::binary_search(carried.begin(), carried.end(), flow::hash_key(k, seed_))) return;
     snap.flows.push_back(view_of(k, r, links));
-    live_ids.insert(snap.flows.back().id);
+    masks.push_back(workers);
   });
-  std::erase_if(backends_, [&](const auto& kv) { return !live_ids.contains(kv.first); });
+  // The tables' copies are in the snapshot now (the snapshot, not a second
+  // copy, is what a late worker's flows are carried from).
+  for (auto& rep : last_) std::vector<flow::FlowEntry>().swap(rep.live);
+  if (snap.flows.capacity() - snap.flows.size() > snap.flows.size() / 8) snap.flows.shrink_to_fit();
+  if (!backends_.empty()) {
+    std::vector<std::uint64_t> live_ids;
+    live_ids.reserve(snap.flows.size());
+    for (const auto& f : snap.flows) live_ids.push_back(f.id);
+    std::sort(live_ids.begin(), live_ids.end());
+    std::erase_if(backends_,
+                  [&](const auto& kv) { return !std::binary_search(live_ids.begin(), live_ids.end(), kv.first); });
+  }
 
   AgentStatus& st = snap.status;
   st = opts_.base_status;
@@ -221,7 +322,11 @@ void Publisher::publish_once() {
       if (rep.parser.by_status[s])
         st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
   }
-  st.active_flows = merged.size();
+  st.active_flows = snap.flows.size();
+  for (const auto& w : workers_) {
+    st.flow_table_bytes.push_back(w->table_bytes());
+    st.umem_bytes.push_back(w->umem_bytes());
+  }
   st.flow_evictions = evictions;
 
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
@@ -287,6 +392,11 @@ void Publisher::publish_once() {
 
   metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
+  published_ = store_.snapshot();  // this publisher is the store's only writer
+  published_workers_ = std::move(masks);
+  ended.clear();
+  ended.shrink_to_fit();
+  release_free_heap();  // the previous snapshot and this round's temporaries
 }
 
 }  // namespace netring::agent

@@ -7,6 +7,7 @@
 // and refreshes the data path's heartbeat.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -59,6 +60,11 @@ class Publisher {
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
                    const std::map<std::uint32_t, HookedLink>& links);
   Identity identity_of(const IpAddress& ip) const;
+  // identity_of through this round's cache: flows between the same
+  // endpoints share one Identity.
+  IdentityRef shared_identity_of(const IpAddress& ip);
+  std::shared_ptr<const std::vector<std::string>> interfaces_of(const flow::FlowRecord& r,
+                                                                const std::map<std::uint32_t, HookedLink>& links);
   void resolve_backend(const flow::FlowKey& key, FlowView& v);
 
   PublisherOptions opts_;
@@ -70,8 +76,19 @@ class Publisher {
   metrics::AgentMetrics& metrics_;
 
   // Publisher thread only.
-  std::vector<WorkerReport> last_;  // each worker's latest report (cumulative counters)
-  std::unordered_map<std::uint64_t, std::optional<Identity>> backends_;  // flow id -> backend, resolved once
+  // Each worker's latest report: cumulative counters; its flows only until
+  // they are in the snapshot.
+  std::vector<WorkerReport> last_;
+  std::shared_ptr<const AgentSnapshot> published_;  // what the previous round published
+  std::vector<std::uint16_t> published_workers_;    // per flow of published_: bit i = worker i held it
+  // flow id -> destination identity with the backend conntrack chose
+  // (nullopt: no pod behind it), resolved once per flow.
+  std::unordered_map<std::uint64_t, std::optional<IdentityRef>> backends_;
+  // Per round (cleared at its start, so names follow the index): address ->
+  // identity, and interface set -> names.
+  std::unordered_map<IpAddress, IdentityRef, IpAddressHash> identities_;
+  std::map<std::array<std::uint32_t, flow::FlowRecord::kMaxInterfaces>, std::shared_ptr<const std::vector<std::string>>>
+      interface_lists_;
   std::uint64_t seed_;
   std::uint64_t gone_cursor_ = 0;  // k8s::Index::pods_gone_since()
 

@@ -52,7 +52,9 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       table_(std::move(table)),
       parser_(opts.parser),
       tap_(tap),
-      ended_capacity_(opts.ended_capacity) {
+      ended_capacity_(opts.ended_capacity),
+      table_bytes_(table_.memory_bytes()),
+      umem_bytes_(stream_->source().umem_bytes()) {
   ended_.reserve(ended_capacity_);
 }
 
@@ -127,7 +129,8 @@ void Worker::process(std::span<const datapath::Sample> samples) {
 void Worker::report() {
   // Off the hot path (once a second): copying allocates.
   WorkerReport r;
-  r.live.add(table_);
+  r.live.reserve(table_.size());
+  table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
   ended_.reserve(ended_capacity_);
   r.parser = parser_.counters();

@@ -4,8 +4,9 @@
 // The table belongs to the worker thread alone, so the hot path takes no lock
 // and allocates nothing (fixed arrays per batch). Readers ask for a copy:
 // request_snapshot() raises a flag that the worker checks between batches;
-// it then copies its table, counters and the flows that left the table into
-// a WorkerReport under a mutex, where the publisher collects it.
+// it then copies its table (the occupied entries, one flat array: 128 bytes a
+// flow, no per-node allocation), counters and the flows that left the table
+// into a WorkerReport under a mutex, where the publisher collects it.
 #pragma once
 
 #include <array>
@@ -23,14 +24,13 @@
 #include "pkg/datapath/sample_stream.hpp"
 #include "pkg/flow/estimator.hpp"
 #include "pkg/flow/parser.hpp"
-#include "pkg/flow/snapshot.hpp"
 #include "pkg/flow/table.hpp"
 
 namespace netring::agent {
 
 // What a worker hands to the publisher at each request.
 struct WorkerReport {
-  flow::FlowSnapshot live;
+  std::vector<flow::FlowEntry> live;   // the table's flows, in slot order
   std::vector<flow::FlowEntry> ended;  // flows that left the table since the last report
   flow::ParserCounters parser;
   datapath::SampleStreamStats stream;
@@ -61,6 +61,11 @@ class Worker {
   // when the worker did not answer in time (then the next call gets it).
   std::optional<WorkerReport> collect(std::chrono::milliseconds timeout);
 
+  // Fixed at creation: the flow table's mapping and this worker's share of
+  // the AF_XDP UMEM (0 on AF_PACKET).
+  std::size_t table_bytes() const { return table_bytes_; }
+  std::size_t umem_bytes() const { return umem_bytes_; }
+
  private:
   Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable table, const WorkerOptions& opts,
          capture_api::CaptureTap& tap);
@@ -73,6 +78,8 @@ class Worker {
   flow::Parser parser_;
   capture_api::CaptureTap& tap_;
   std::size_t ended_capacity_;
+  std::size_t table_bytes_;
+  std::size_t umem_bytes_;
   std::vector<flow::FlowEntry> ended_;  // reserved once; worker thread only
   std::uint64_t ended_dropped_ = 0;
   std::uint64_t poll_errors_ = 0;

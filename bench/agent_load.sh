@@ -5,10 +5,15 @@
 # client pod sends small UDP datagrams round-robin over N distinct 5-tuples
 # (source port x destination port) to the server pod. While it runs:
 #   CPU: utime + stime of the agent (/proc/PID/stat) over a window, in cores
-#   RSS: VmRSS (/proc/PID/status); UMEM: the AF_XDP UMEM mapping's Rss in
-#        /proc/PID/smaps (an anonymous MAP_POPULATE mapping of workers x
-#        2 x ring frames x 2048 B, pkg/xdp/umem.cpp), subtracted for the goal
-#   flows: flows.active from /api/v1/status
+#   RSS: VmRSS (/proc/PID/status), median and max of samples every 50 ms
+#        over the window (VmHWM, the peak so far, beside them); UMEM: the Rss of the AF_XDP UMEM mapping
+#        in /proc/PID/smaps, subtracted for the goal. The agent names it
+#        [anon:netring-umem] where the kernel has CONFIG_ANON_VMA_NAME; else
+#        it is the anonymous mapping flagged "dc" (MADV_DONTFORK, which keeps
+#        it from merging with its neighbours) of the size that /api/v1/status
+#        reports as memory.umem_bytes (pkg/xdp/umem.cpp).
+#   flows: flows.active from /api/v1/status; memory.* (UMEM and flow table
+#        sizes, per worker) from there too
 #
 #   bench/agent_load.sh AGENT_BIN OUT_JSON [SECONDS_PER_LEVEL=10]
 set -euo pipefail
@@ -79,36 +84,53 @@ import json, os, subprocess, sys, time
 pid, node, cli_ns, dst, gen, secs, workers, out = sys.argv[1:9]
 secs, workers = float(secs), int(workers)
 tick = os.sysconf("SC_CLK_TCK")
-umem_bytes = workers * 2 * 2048 * 2048  # workers x fill ring (2 x 2048) x 2048 B frames
+
+def status():
+    r = subprocess.run(["ip", "netns", "exec", node, "curl", "-s", "http://127.0.0.1:9961/api/v1/status"],
+                       capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)
+    except Exception:
+        return {}
+
+memory = status().get("memory", {})
+umem_bytes = memory.get("umem_bytes", 0)
 
 def cpu_s():
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / tick
 
-def rss_kib():
+def proc_status_kib(field):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
 
+def rss_kib():
+    return proc_status_kib("VmRSS")
+
 def umem_rss_kib():
-    size, total, cur = None, 0, None
+    """(Rss KiB, how found) of the UMEM: by name, else by flags and size."""
+    maps, cur = [], None
     for line in open(f"/proc/{pid}/smaps"):
         parts = line.split()
-        if "-" in parts[0] and len(parts) >= 5:
-            cur = len(parts) == 5  # anonymous: no pathname
+        if "-" in parts[0] and len(parts) >= 5 and ":" not in parts[0]:
+            cur = {"name": " ".join(parts[5:]), "size": 0, "rss": 0, "flags": []}
+            maps.append(cur)
         elif parts[0] == "Size:":
-            size = int(parts[1])
-        elif parts[0] == "Rss:" and cur and size == umem_bytes // 1024 and int(parts[1]) >= size * 0.9:
-            total += int(parts[1])  # populated: not one of the (equally sized) 8 MiB thread stacks
-    return total
+            cur["size"] = int(parts[1])
+        elif parts[0] == "Rss:":
+            cur["rss"] = int(parts[1])
+        elif parts[0] == "VmFlags:":
+            cur["flags"] = parts[1:]
+    named = [m["rss"] for m in maps if m["name"] == "[anon:netring-umem]"]
+    if named:
+        return sum(named), "name"
+    flagged = [m["rss"] for m in maps
+               if m["name"] == "" and "dc" in m["flags"] and umem_bytes and m["size"] * 1024 == umem_bytes]
+    return (sum(flagged), "flags+size") if flagged else (0, "not found")
 
 def active():
-    r = subprocess.run(["ip", "netns", "exec", node, "curl", "-s", "http://127.0.0.1:9961/api/v1/status"],
-                       capture_output=True, text=True)
-    try:
-        return json.loads(r.stdout)["flows"]["active"]
-    except Exception:
-        return None
+    return status().get("flows", {}).get("active")
 
 levels = []
 for n in (1000, 10000, 100000):
@@ -116,15 +138,21 @@ for n in (1000, 10000, 100000):
                          stdout=subprocess.PIPE, text=True)
     time.sleep(secs * 0.5)
     c0, t0 = cpu_s(), time.time()
-    time.sleep(secs * 0.3)
+    samples = []  # RSS swings with the once-a-second snapshot: sample it through the window
+    while time.time() < t0 + secs * 0.3:
+        samples.append(rss_kib())
+        time.sleep(0.05)
     c1, t1 = cpu_s(), time.time()
-    rss, urss, act = rss_kib(), umem_rss_kib(), active()
+    samples.sort()
+    rss, (urss, found), act = samples[len(samples) // 2], umem_rss_kib(), active()
     sent = int(g.communicate()[0].strip() or 0)
     lv = {"flows": n, "active_flows": act, "cpu_cores": (c1 - c0) / (t1 - t0), "rss_kib": rss,
-          "umem_rss_kib": urss, "rss_excl_umem_mib": (rss - urss) / 1024, "sent_packets": sent,
-          "gen_pps": sent / secs}
+          "rss_max_kib": samples[-1], "rss_samples": len(samples), "hwm_kib": proc_status_kib("VmHWM"), "umem_rss_kib": urss, "umem_found_by": found,
+          "rss_excl_umem_mib": (rss - urss) / 1024, "sent_packets": sent, "gen_pps": sent / secs}
     print(lv, flush=True)
     levels.append(lv)
-json.dump({"workers": workers, "umem_bytes": umem_bytes, "seconds_per_level": secs, "levels": levels},
+json.dump({"workers": workers, "umem_bytes": umem_bytes,
+           "umem_bytes_per_worker": memory.get("umem_bytes_per_worker", []),
+           "flow_table_bytes": memory.get("flow_table_bytes", 0), "seconds_per_level": secs, "levels": levels},
           open(out, "w"), indent=1)
 PYTHON

@@ -40,10 +40,10 @@ std::vector<FlowView> make_flows(std::size_t label_sets) {
     f.dst = *IpAddress::parse("10.0.0.2");
     f.protocol = (i & 1) ? IPPROTO_UDP : IPPROTO_TCP;
     f.direction = (i & 2) ? FlowDirection::kIngress : FlowDirection::kEgress;
-    f.src_id = {"node-a", "ns-" + std::to_string(i % 37), "wl", "Deployment", "frontend-7d9f8c6b5-" + std::to_string(i),
-                ""};
-    f.dst_id = {"node-b",      "ns-" + std::to_string(i % 11),       "db",
-                "StatefulSet", "postgres-" + std::to_string(i % 97), ""};
+    f.src_id = Identity{
+        "node-a", "ns-" + std::to_string(i % 37), "wl", "Deployment", "frontend-7d9f8c6b5-" + std::to_string(i), ""};
+    f.dst_id = Identity{"node-b",      "ns-" + std::to_string(i % 11),       "db",
+                        "StatefulSet", "postgres-" + std::to_string(i % 97), ""};
     f.packets = 10 + static_cast<double>(i);
     f.bytes = 1500.0 * f.packets;
     f.first_seen_ns = 1;
@@ -67,9 +67,9 @@ std::string snprintf_exposition(const std::vector<FlowView>& flows) {
       int n = std::snprintf(line, sizeof line,
                             "%s{direction=\"%s\",dst_namespace=\"%s\",dst_pod=\"%s\",protocol=\"%s\",reporter=\"%s\","
                             "src_namespace=\"%s\",src_pod=\"%s\"} %.17g\n",
-                            name, to_string(f.direction), f.dst_id.ns.c_str(), f.dst_id.pod.c_str(),
-                            protocol_name(f.protocol).c_str(), to_string(f.reporter), f.src_id.ns.c_str(),
-                            f.src_id.pod.c_str(), bytes ? f.bytes : f.packets);
+                            name, to_string(f.direction), f.dst_id->ns.c_str(), f.dst_id->pod.c_str(),
+                            protocol_name(f.protocol).c_str(), to_string(f.reporter), f.src_id->ns.c_str(),
+                            f.src_id->pod.c_str(), bytes ? f.bytes : f.packets);
       out.append(line, static_cast<std::size_t>(n));
     }
   }

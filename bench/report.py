@@ -305,17 +305,27 @@ def agent_figures(raw, F):
                   "agent_load.sh produced no measurement (see raw/agent_load.log)" if load(raw, "agent_load.status")
                   else no_driver)
     else:
+        umem_mib = al["umem_bytes"] / 2**20
+        per_worker = ", ".join(f"{b / 2**20:.1f}" for b in al.get("umem_bytes_per_worker", []))
         for lv in al["levels"]:
             n = lv["flows"]
             label = f"{n // 1000}k"
+            found = lv.get("umem_found_by", "smaps")
             F.add(5, f"agent at {label} flows (generated)", "RSS excl. UMEM, MiB", {"median": lv["rss_excl_umem_mib"]},
                   "", None, None, "<= 64 MiB" if n == 100000 else None,
                   lv["rss_excl_umem_mib"] <= 64 if n == 100000 else None,
                   f"one measurement; active flows {lv['active_flows']}; agent CPU {lv['cpu_cores']:.2f} cores at "
-                  f"{fmt(lv['gen_pps'])} pkt/s sampled 1:1; VmRSS {lv['rss_kib'] / 1024:.1f} MiB incl. UMEM "
-                  f"{lv['umem_rss_kib'] / 1024:.1f} MiB resident (UMEM size {al['umem_bytes'] / 2**20:.0f} MiB, "
-                  f"{al['workers']} workers)" + ("; UMEM mapping not identified in smaps, so the figure still "
-                                                 "includes it" if lv["umem_rss_kib"] == 0 else ""))
+                  f"{fmt(lv['gen_pps'])} pkt/s sampled 1:1; UMEM {umem_mib:.1f} MiB"
+                  + (f" ({per_worker} MiB per worker)" if per_worker else "")
+                  + f", {al['workers']} workers, {lv['umem_rss_kib'] / 1024:.1f} MiB resident (found by {found}); "
+                  f"VmRSS {lv['rss_kib'] / 1024:.1f} MiB incl. UMEM"
+                  + (f" (median of {lv['rss_samples']} samples, max {lv['rss_max_kib'] / 1024:.1f})"
+                     if lv.get("rss_samples") else "")
+                  + (f", peak {lv['hwm_kib'] / 1024:.1f} MiB" if lv.get("hwm_kib") else "")
+                  + (f"; flow table {al['flow_table_bytes'] / 2**20:.1f} MiB (fixed, --flow-table-size)"
+                     if al.get("flow_table_bytes") else "")
+                  + ("; UMEM mapping not identified in smaps, so the figure still includes it"
+                     if lv["umem_rss_kib"] == 0 and al["umem_bytes"] else ""))
     hp = load(raw, "hotplug.json")
     if not hp or not hp.get("appeared_to_hooked_ms"):
         F.missing(7, "hot-plug: veth appears -> first sample", "<= 100 ms",

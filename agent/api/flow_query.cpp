@@ -31,9 +31,9 @@ double key_of(const FlowView& f, FlowSort s) {
 }  // namespace
 
 bool FlowQuery::matches(const FlowView& f) const {
-  if (from_pod && (f.src_id.pod != *from_pod || (from_pod_ns && f.src_id.ns != *from_pod_ns))) return false;
-  if (to_pod && (f.dst_id.pod != *to_pod || (to_pod_ns && f.dst_id.ns != *to_pod_ns))) return false;
-  if (ns && f.src_id.ns != *ns && f.dst_id.ns != *ns) return false;
+  if (from_pod && (f.src_id->pod != *from_pod || (from_pod_ns && f.src_id->ns != *from_pod_ns))) return false;
+  if (to_pod && (f.dst_id->pod != *to_pod || (to_pod_ns && f.dst_id->ns != *to_pod_ns))) return false;
+  if (ns && f.src_id->ns != *ns && f.dst_id->ns != *ns) return false;
   if (workload) {
     auto side = [&](const Identity& id) { return id.workload == *workload && (!workload_ns || id.ns == *workload_ns); };
     if (!side(f.src_id) && !side(f.dst_id)) return false;

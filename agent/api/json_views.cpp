@@ -12,6 +12,16 @@ nlohmann::json endpoint(const IpAddress& ip, std::uint16_t port, const Identity&
           {"workload", id.workload}, {"kind", id.kind}, {"pod", id.pod},   {"service", id.service}};
 }
 
+nlohmann::json memory_json(const AgentStatus& s) {
+  std::uint64_t table = 0, umem = 0;
+  for (auto b : s.flow_table_bytes) table += b;
+  for (auto b : s.umem_bytes) umem += b;
+  return {{"flow_table_bytes", table},
+          {"flow_table_bytes_per_worker", s.flow_table_bytes},
+          {"umem_bytes", umem},
+          {"umem_bytes_per_worker", s.umem_bytes}};
+}
+
 }  // namespace
 
 nlohmann::json tcp_flag_names(std::uint8_t flags) {
@@ -39,7 +49,7 @@ nlohmann::json to_json(const FlowView& f) {
                    {"samples", f.samples},
                    {"first_seen", format_time_ns(f.first_seen_ns)},
                    {"last_seen", format_time_ns(f.last_seen_ns)},
-                   {"interfaces", f.interfaces}};
+                   {"interfaces", f.interfaces ? nlohmann::json(*f.interfaces) : nlohmann::json::array()}};
   if (f.protocol == IPPROTO_TCP) j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
@@ -82,6 +92,7 @@ nlohmann::json to_json(const AgentStatus& s) {
           {"samples", {{"received", s.samples_received}, {"lost", lost}, {"lost_by_reason", losses}}},
           {"parse_errors", s.parse_errors},
           {"flows", {{"active", s.active_flows}, {"evictions", s.flow_evictions}}},
+          {"memory", memory_json(s)},
           {"kubernetes", watches}};
 }
 

@@ -1,6 +1,15 @@
 #include "agent/metrics/flow_delta_tracker.hpp"
 
+#include <algorithm>
+
 namespace netring::agent::metrics {
+
+FlowDeltaTracker::Reported* FlowDeltaTracker::find(const FlowView& f) {
+  const Reported probe{.id = f.id, .first_seen = f.first_seen_ns};
+  auto it = std::lower_bound(seen_.begin(), seen_.end(), probe, before);
+  if (it == seen_.end() || it->id != f.id || it->first_seen != f.first_seen_ns || it->gone) return nullptr;
+  return &*it;
+}
 
 void FlowDeltaTracker::report(const FlowView& f, Reported& r) {
   // Totals never shrink in a live flow; if they did (a table bug), the
@@ -16,22 +25,29 @@ void FlowDeltaTracker::report(const FlowView& f, Reported& r) {
 
 void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const FlowView> evicted) {
   for (const FlowView& f : evicted) {
-    auto it = seen_.find(Key{f.id, f.first_seen_ns});
-    if (it == seen_.end()) {
+    if (Reported* r = find(f)) {
+      report(f, *r);
+      r->gone = true;
+    } else {
       Reported fresh;  // born and evicted between two publications
       report(f, fresh);
-    } else {
-      report(f, it->second);
-      seen_.erase(it);
     }
   }
-  ++epoch_;
+  std::vector<Reported> next;
+  next.reserve(live.size());
   for (const FlowView& f : live) {
-    Reported& r = seen_[Key{f.id, f.first_seen_ns}];
+    const Reported* old = find(f);
+    Reported r = old ? *old : Reported{.id = f.id, .first_seen = f.first_seen_ns};
     report(f, r);
-    r.epoch = epoch_;
+    next.push_back(r);
   }
-  std::erase_if(seen_, [&](const auto& kv) { return kv.second.epoch != epoch_; });
+  std::sort(next.begin(), next.end(), before);
+  // Ids are per flow key, so a flow is listed once; keep the array a set anyway.
+  next.erase(
+      std::unique(next.begin(), next.end(),
+                  [](const Reported& a, const Reported& b) { return a.id == b.id && a.first_seen == b.first_seen; }),
+      next.end());
+  seen_ = std::move(next);  // flows in neither list are forgotten
 }
 
 }  // namespace netring::agent::metrics

@@ -4,11 +4,15 @@
 // evicted. The tracker remembers what it already reported per flow (id +
 // first_seen, so a reused key is a new flow) and reports only the growth;
 // forgetting an evicted flow never takes anything back from the counters.
+//
+// What was reported is kept in one array sorted by flow, rebuilt at each
+// update (40 bytes a flow; a hash map node per flow cost twice that, and its
+// nodes, freed and reallocated as flows come and go, fragmented the heap).
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <unordered_map>
+#include <vector>
 
 #include "agent/metrics/flow_metrics.hpp"
 #include "agent/model.hpp"
@@ -31,22 +35,19 @@ class FlowDeltaTracker {
 
  private:
   struct Reported {
+    std::uint64_t id = 0, first_seen = 0;  // the flow (sort key)
     double packets = 0, bytes = 0;
     std::uint8_t tcp_flags = 0;
-    std::uint64_t epoch = 0;
+    bool gone = false;  // evicted in this update
   };
-  struct Key {
-    std::uint64_t id, first_seen;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.first_seen; }
-  };
+  static bool before(const Reported& a, const Reported& b) {
+    return a.id != b.id ? a.id < b.id : a.first_seen < b.first_seen;
+  }
+  Reported* find(const FlowView& f);
   void report(const FlowView& f, Reported& r);
 
   FlowMetrics& sink_;
-  std::unordered_map<Key, Reported, KeyHash> seen_;
-  std::uint64_t epoch_ = 0;
+  std::vector<Reported> seen_;  // sorted by (id, first_seen)
 };
 
 }  // namespace netring::agent::metrics

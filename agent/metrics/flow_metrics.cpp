@@ -78,8 +78,8 @@ void FlowMetrics::add(const FlowView& flow, double packets, double bytes, std::u
     } else {
       Entry e{&bytes_.Add(labels), &packets_.Add(labels), {}, {}};
       if (opts_.level == LabelLevel::kPod) {
-        if (flow.src_id.is_pod()) e.src_pod = pod_key(flow.src_id.ns, flow.src_id.pod);
-        if (flow.dst_id.is_pod()) e.dst_pod = pod_key(flow.dst_id.ns, flow.dst_id.pod);
+        if (flow.src_id->is_pod()) e.src_pod = pod_key(flow.src_id->ns, flow.src_id->pod);
+        if (flow.dst_id->is_pod()) e.dst_pod = pod_key(flow.dst_id->ns, flow.dst_id->pod);
       }
       it = entries_.emplace(std::move(key), std::move(e)).first;
       series_gauge_.Set(static_cast<double>(entries_.size() * 2));

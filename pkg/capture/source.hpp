@@ -62,6 +62,9 @@ class Source {
   virtual Backend backend() const = 0;
   // "AF_XDP veth0 queue 0 copy mode", for logs and /api/v1/status.
   virtual std::string describe() const = 0;
+  // Bytes of packet buffer this source registered with the kernel (its
+  // share of an AF_XDP UMEM); 0 for sockets whose buffers the kernel owns.
+  virtual std::size_t umem_bytes() const { return 0; }
 };
 
 // What the caller wants; open() decides how.

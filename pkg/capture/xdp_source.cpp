@@ -14,8 +14,9 @@ namespace {
 
 class XdpSource final : public Source {
  public:
-  XdpSource(xdp::XdpSocket sock, std::shared_ptr<xdp::RedirectProgram> prog, std::uint32_t snap_len)
-      : sock_(std::move(sock)), prog_(std::move(prog)), snap_len_(snap_len) {}
+  XdpSource(xdp::XdpSocket sock, std::shared_ptr<xdp::RedirectProgram> prog, std::uint32_t snap_len,
+            std::size_t umem_bytes)
+      : sock_(std::move(sock)), prog_(std::move(prog)), snap_len_(snap_len), umem_bytes_(umem_bytes) {}
 
   ~XdpSource() override {
     // Take our socket out of the map first, so the program stops
@@ -48,6 +49,7 @@ class XdpSource final : public Source {
   }
 
   int fd() const override { return sock_.fd(); }
+  std::size_t umem_bytes() const override { return umem_bytes_; }
 
   Stats stats() override {
     Stats s;
@@ -79,6 +81,7 @@ class XdpSource final : public Source {
   xdp::XdpSocket sock_;
   std::shared_ptr<xdp::RedirectProgram> prog_;
   std::uint32_t snap_len_;
+  std::size_t umem_bytes_;  // this socket's frames of the shared UMEM
 };
 
 }  // namespace
@@ -114,7 +117,8 @@ Result<std::vector<std::unique_ptr<Source>>> open_xdp(const OpenRequest& req) {
     if (prog) {
       if (auto r = prog->register_socket(q, s->fd()); !r) return std::move(r).take_error();
     }
-    sources.push_back(std::make_unique<XdpSource>(std::move(*s), prog, req.snap_len));
+    sources.push_back(std::make_unique<XdpSource>(std::move(*s), prog, req.snap_len,
+                                                  std::size_t{proto.frames_needed()} * req.frame_size));
   }
   return sources;
 }

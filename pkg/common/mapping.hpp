@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <cstddef>
 #include <string>
@@ -40,6 +41,16 @@ class Mapping {
   std::byte* bytes() const { return static_cast<std::byte*>(addr_); }
   std::size_t size() const { return len_; }
   bool valid() const { return addr_ != nullptr; }
+
+  // Names an anonymous private mapping so /proc/PID/smaps shows it as
+  // "[anon:LABEL]" (how the agent's UMEM is told apart from its heap).
+  // Needs Linux 5.17+ with CONFIG_ANON_VMA_NAME; elsewhere prctl fails with
+  // EINVAL and the mapping merely stays unnamed, so the result is ignored.
+  void name(const char* label) const {
+    if (addr_ != nullptr)
+      (void)::prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(addr_), len_,
+                    reinterpret_cast<unsigned long>(label));
+  }
 
   void reset() {
     if (addr_ != nullptr) ::munmap(addr_, len_);

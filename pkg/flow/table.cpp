@@ -69,6 +69,7 @@ Result<FlowTable> FlowTable::create(FlowTableConfig cfg, ExportFn on_export) {
   // the cap is then resident memory, not a promise.
   std::memset(reinterpret_cast<void*>(base), 0, bytes);
   t.prefetch_second_line_ = bytes > kCacheSizedBytes;
+  t.mem_.name("netring-flow-table");
   t.cfg_ = std::move(cfg);
   t.on_export_ = std::move(on_export);
   return t;

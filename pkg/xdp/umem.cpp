@@ -44,6 +44,13 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
     return e;
   }
   u->area_ = std::move(*area);
+  // The kernel pins these pages for the socket's lifetime: a fork must not
+  // turn them copy-on-write under it (the parent would write to a copy the
+  // kernel no longer sees). The distinct VMA flag also keeps the UMEM from
+  // merging with neighbouring anonymous mappings, so /proc/PID/smaps shows it
+  // as one mapping of its exact size (named too, where the kernel allows).
+  (void)::madvise(u->area_.data(), len, MADV_DONTFORK);
+  u->area_.name("netring-umem");
   u->layout_ = UmemLayout{u->area_.bytes(), len, config.frame_size, config.unaligned};
 
   const std::string ctx = std::to_string(config.frame_count) + " frames x " + std::to_string(config.frame_size) + " B";

@@ -44,7 +44,8 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint16_t 
   f.last_seen_ns = last_s * kSec;
   f.direction = dir;
   f.reporter = rep;
-  f.interfaces = {"veth" + std::to_string(id)};
+  f.interfaces =
+      std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"veth" + std::to_string(id)});
   return f;
 }
 
@@ -76,6 +77,8 @@ AgentSnapshot fixed_snapshot() {
   s.status.samples_received = 99;
   s.status.losses = {{"xdp", "xsk_ring_full", 3}, {"sampler", "sequence_gap", 2}};
   s.status.active_flows = 5;
+  s.status.flow_table_bytes = {46137408, 46137408};
+  s.status.umem_bytes = {8388608, 8388608};
   return s;
 }
 
@@ -302,6 +305,10 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["samples"]["lost"], 5);
   EXPECT_EQ(j["samples"]["lost_by_reason"][0]["reason"], "xsk_ring_full");
   EXPECT_EQ(j["flows"]["active"], 5);
+  EXPECT_EQ(j["memory"]["umem_bytes"], 16777216);
+  EXPECT_EQ(j["memory"]["umem_bytes_per_worker"], json({8388608, 8388608}));
+  EXPECT_EQ(j["memory"]["flow_table_bytes"], 92274816);
+  EXPECT_EQ(j["memory"]["flow_table_bytes_per_worker"], json({46137408, 46137408}));
   EXPECT_EQ(j["capture_api"]["enabled"], false);
   expect_error("/api/v1/status?verbose=true", 400, "verbose");
 }
