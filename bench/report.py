@@ -163,6 +163,17 @@ def afxdp(raw, out, F, status):
     return ["afxdp_rate.png", "afxdp_cpu.png"]
 
 
+def wakeup_note(j):
+    w = j.get("wakeups")
+    if not w:
+        return ""
+    n, p = w["netring"], w["libpcap"]
+    return (f"; per poll() wake-up: netring {n['packets_per_wakeup']:.0f} packets, {n['cpu_us_per_wakeup']:.1f} us CPU "
+            f"({n['fixed_us']:.1f} us not per-packet), libpcap {p['packets_per_wakeup']:.0f} packets, "
+            f"{p['cpu_us_per_wakeup']:.1f} us ({p['fixed_us']:.1f} us); ratio with a free netring walk "
+            f"{w['ratio_bound_free_walk']:.2f}x")
+
+
 def tpacket(raw, out, F, status):
     j = load(raw, "tpacket_bench.json")
     goal = ">= 1.2x packets per CPU-s"
@@ -173,7 +184,7 @@ def tpacket(raw, out, F, status):
     F.add(2, "TPACKET_V3 RX stream (64 B)", "packets per CPU-s", n["pkts_per_cpu_s"], "libpcap (V3)",
           p["pkts_per_cpu_s"], j["ratio_pkts_per_cpu_s"], goal, j["ratio_pkts_per_cpu_s"] >= 1.2,
           f"{j['rounds']} alternating rounds; drops netring {n['drops']}/{n['packets']}, "
-          f"libpcap {p['drops']}/{p['packets']}")
+          f"libpcap {p['drops']}/{p['packets']}" + wakeup_note(j))
     F.add(2, "TPACKET_V3 RX stream (64 B)", "packets/s", n["pps"], "libpcap (V3)", p["pps"],
           n["pps"]["median"] / p["pps"]["median"] if p["pps"]["median"] else None, None, None, "informational")
     d = j["drain"]
@@ -253,6 +264,17 @@ def datapath(raw, out, F, status):
     return ["datapath.png"]
 
 
+def scrape_note(s):
+    if "scrape_gzip_wall_ms" not in s:
+        return ""
+    med = statistics.median
+    share = med([c / w for c, w in zip(s["scrape_cpu_ms"], s["scrape_wall_ms"]) if w > 0])
+    return (f"; every series grew before each scrape; CPU/wall {share:.2f}; "
+            f"gzip (as Prometheus asks) {fmt(med(s['scrape_gzip_wall_ms']))} ms wall, "
+            f"{fmt(med(s['scrape_gzip_cpu_ms']))} ms CPU, {s['gzip_bytes']} bytes; "
+            f"second scrape of unchanged data {fmt(med(s['scrape_cached_wall_ms']))} ms")
+
+
 def metrics(raw, out, F, status):
     j = load(raw, "metrics_bench.json")
     if not j:
@@ -269,7 +291,7 @@ def metrics(raw, out, F, status):
               b, a["median"] / b["median"] if b["median"] else None, "<= 50 ms" if n == 10000 else None,
               a["median"] <= 50 if n == 10000 else None,
               f"{j['rounds']} rounds; {s['bytes']} bytes; scrape CPU {fmt(cpu['median'])} ms; "
-              f"snprintf floor {fmt(c['median'])} ms")
+              f"snprintf floor {fmt(c['median'])} ms" + scrape_note(s))
         F.add(6, f"/metrics scrape {label} series", "CPU ms (client + server threads)", cpu,
               "prometheus-cpp serializer", summ(s["serialize_cpu_ms"]),
               cpu["median"] / statistics.median(s["serialize_cpu_ms"]) if statistics.median(s["serialize_cpu_ms"])

@@ -71,6 +71,8 @@ struct Run {
   double pkts_per_cpu_s = 0;
   std::uint64_t packets = 0;
   std::uint64_t drops = 0;
+  std::uint64_t wakeups = 0;  // poll() calls that slept and returned ready
+  double cpu_s = 0;
 };
 
 // Per packet work identical for both readers, so the data is really read.
@@ -95,6 +97,7 @@ std::uint64_t generate(RawSender& tx, const std::vector<std::vector<std::uint8_t
 Run read_netring(netring::packet::PacketSocket& s, std::atomic<bool>& stop, std::atomic<bool>& ready) {
   Sink sink;
   netring::packet::RingPacket batch[256];
+  std::uint64_t wakeups = 0;
   const double c0 = thread_cpu_s();
   ready = true;
   int idle = 0;
@@ -102,7 +105,9 @@ Run read_netring(netring::packet::PacketSocket& s, std::atomic<bool>& stop, std:
     const std::size_t n = s.ring().next_batch(batch);
     if (n == 0) {
       pollfd p{s.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 100) == 0 && stop) ++idle;
+      const int ready_fds = ::poll(&p, 1, 100);
+      if (ready_fds == 0 && stop) ++idle;
+      if (ready_fds > 0) ++wakeups;
       continue;
     }
     for (std::size_t i = 0; i < n; ++i)
@@ -111,7 +116,9 @@ Run read_netring(netring::packet::PacketSocket& s, std::atomic<bool>& stop, std:
   }
   Run r;
   r.packets = sink.packets;
+  r.wakeups = wakeups;
   const double cpu = thread_cpu_s() - c0;
+  r.cpu_s = cpu;
   r.cpu_per_mpkt = sink.packets ? cpu / (static_cast<double>(sink.packets) / 1e6) : 0;
   r.pkts_per_cpu_s = cpu > 0 ? static_cast<double>(sink.packets) / cpu : 0;
   auto st = s.stats();
@@ -125,6 +132,7 @@ void pcap_cb(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
 
 Run read_pcap(pcap_t* p, std::atomic<bool>& stop, std::atomic<bool>& ready) {
   Sink sink;
+  std::uint64_t wakeups = 0;
   const double c0 = thread_cpu_s();
   ready = true;
   int idle = 0;
@@ -134,12 +142,16 @@ Run read_pcap(pcap_t* p, std::atomic<bool>& stop, std::atomic<bool>& ready) {
     if (n < 0) break;
     if (n == 0) {
       pollfd pf{fd, POLLIN, 0};
-      if (::poll(&pf, 1, 100) == 0 && stop) ++idle;
+      const int ready_fds = ::poll(&pf, 1, 100);
+      if (ready_fds == 0 && stop) ++idle;
+      if (ready_fds > 0) ++wakeups;
     }
   }
   Run r;
   r.packets = sink.packets;
+  r.wakeups = wakeups;
   const double cpu = thread_cpu_s() - c0;
+  r.cpu_s = cpu;
   r.cpu_per_mpkt = sink.packets ? cpu / (static_cast<double>(sink.packets) / 1e6) : 0;
   r.pkts_per_cpu_s = cpu > 0 ? static_cast<double>(sink.packets) / cpu : 0;
   pcap_stat ps{};
@@ -372,6 +384,33 @@ int main(int argc, char** argv) {
   const double dratio = dpc_eff.med > 0 ? dnr_eff.med / dpc_eff.med : 0;
   std::printf("ratio netring/libpcap V3 (drain): packets per CPU-second %.2fx\n", dratio);
 
+  // Where the stream's CPU goes. A V3 reader sleeps in poll() until the
+  // kernel retires a block (on the tp_retire_blk_tov timer at these rates),
+  // so its CPU per packet is (wake-up + packets_per_wakeup x per-packet) /
+  // packets_per_wakeup. The per-packet part is the drain figure; the rest,
+  // per wake-up, is the poll()/schedule/cold-ring cost both readers pay. The
+  // stream ratio cannot exceed what it would be with a free per-packet walk.
+  auto per_wakeup = [](const std::vector<Run>& rs) {
+    std::vector<double> pk, us;
+    for (const auto& r : rs) {
+      if (r.wakeups == 0) continue;
+      pk.push_back(static_cast<double>(r.packets) / static_cast<double>(r.wakeups));
+      us.push_back(r.cpu_s * 1e6 / static_cast<double>(r.wakeups));
+    }
+    if (pk.empty()) return std::pair(0.0, 0.0);
+    return std::pair(summarize(pk).med, summarize(us).med);
+  };
+  const auto [nr_ppw, nr_usw] = per_wakeup(nr);
+  const auto [pc_ppw, pc_usw] = per_wakeup(pc);
+  const double nr_fixed = nr_usw - nr_ppw * dnr_cpu.med;  // CPU-s per Mpkt == us per packet
+  const double pc_fixed = pc_usw - pc_ppw * dpc_cpu.med;
+  std::printf("\nstream wake-ups: netring %.0f packets and %.1f us CPU per wake-up (%.1f us of it not per-packet),\n",
+              nr_ppw, nr_usw, nr_fixed);
+  std::printf("                 libpcap %.0f packets and %.1f us CPU per wake-up (%.1f us of it not per-packet)\n",
+              pc_ppw, pc_usw, pc_fixed);
+  const double bound = nr_fixed > 0 && pc_ppw > 0 ? (pc_usw / pc_ppw) / (nr_fixed / nr_ppw) : 0;
+  std::printf("stream ratio if netring's per-packet walk cost nothing: %.2fx\n", bound);
+
   if (!json_path.empty()) {
     auto js = [](Summary s) { return nlohmann::json{{"median", s.med}, {"min", s.min}, {"max", s.max}}; };
     nlohmann::json j = {
@@ -396,6 +435,10 @@ int main(int argc, char** argv) {
           {"drops", pi_drops},
           {"packets", pi_pk}}},
         {"ratio_pkts_per_cpu_s", ratio},
+        {"wakeups",
+         {{"netring", {{"packets_per_wakeup", nr_ppw}, {"cpu_us_per_wakeup", nr_usw}, {"fixed_us", nr_fixed}}},
+          {"libpcap", {{"packets_per_wakeup", pc_ppw}, {"cpu_us_per_wakeup", pc_usw}, {"fixed_us", pc_fixed}}},
+          {"ratio_bound_free_walk", bound}}},
         {"drain",
          {{"netring",
            {{"cpu_s_per_mpkt", js(dnr_cpu)},

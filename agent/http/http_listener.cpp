@@ -10,6 +10,11 @@ HttpListener::HttpListener() {
   // reading must still not pin a thread forever.
   server_.set_write_timeout(10, 0);
   server_.set_read_timeout(10, 0);
+  // httplib writes the headers and the body of a response separately. With
+  // Nagle on, a body that fits in a few segments (a gzipped /metrics is
+  // ~15 KB at 1k series) waits behind the unacknowledged header segment for
+  // the client's delayed ACK: 40 ms added to the scrape for nothing.
+  server_.set_tcp_nodelay(true);
 }
 
 HttpListener::~HttpListener() {

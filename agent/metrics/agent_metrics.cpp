@@ -3,6 +3,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include <sstream>
+
 namespace netring::agent {
 const char* version();
 }
@@ -13,7 +15,8 @@ AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions 
     : registry_(std::make_shared<prometheus::Registry>()),
       flows_(*registry_, opts),
       tracker_(flows_),
-      collector_(provider) {
+      collector_(provider),
+      provider_(provider) {
   prometheus::BuildGauge()
       .Name("netring_build_info")
       .Help("Build of the running agent (always 1)")
@@ -31,11 +34,34 @@ void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const 
   flows_.expire(FlowMetrics::Clock::now());
 }
 
-std::string AgentMetrics::expose() const {
+std::string AgentMetrics::render(std::size_t size_hint) const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<prometheus::MetricFamily> more = collector_.Collect();
   families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-  return prometheus::TextSerializer().Serialize(families);
+  // Serializer::Serialize(families) goes through a default std::ostringstream:
+  // ~12 reallocations on the way to 2 MB and a final copy out of str(). A
+  // stream built on a reserved string (C++20) writes into its capacity, and
+  // the rvalue str() hands that string back without copying.
+  std::string buf;
+  buf.reserve(size_hint + size_hint / 8 + 4096);
+  std::ostringstream out(std::move(buf));
+  prometheus::TextSerializer().Serialize(out, families);
+  return std::move(out).str();
+}
+
+std::shared_ptr<const std::string> AgentMetrics::exposition() const {
+  std::lock_guard lock(render_mu_);
+  // Both keys are read before collecting, so a change racing the rendering
+  // leaves the cache keyed to the older state and the next call renders again.
+  const std::uint64_t gen = flows_.generation();
+  std::shared_ptr<const AgentSnapshot> snap = provider_.snapshot();
+  const auto now = std::chrono::steady_clock::now();
+  if (rendered_.body && rendered_.flow_generation == gen && rendered_.snapshot == snap &&
+      now - rendered_.at < kExpositionMaxAge)
+    return rendered_.body;
+  auto body = std::make_shared<const std::string>(render(rendered_.body ? rendered_.body->size() : 0));
+  rendered_ = {body, gen, std::move(snap), now};
+  return body;
 }
 
 }  // namespace netring::agent::metrics

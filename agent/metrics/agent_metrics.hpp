@@ -5,6 +5,8 @@
 
 #include <prometheus/registry.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -36,15 +38,41 @@ class AgentMetrics {
   FlowMetrics& flows() { return flows_; }
   prometheus::Registry& registry() { return *registry_; }
 
-  // The whole exposition (text format 0.0.4).
-  std::string expose() const;
+  // The whole exposition (text format 0.0.4), shared. Rendering 10k series
+  // costs tens of ms of CPU (prometheus-cpp's TextSerializer writes label
+  // values one char at a time through std::ostream), so the last rendering
+  // is kept and handed out again while neither the flow counters
+  // (FlowMetrics::generation) nor the published snapshot changed and it is
+  // younger than kExpositionMaxAge: two Prometheus replicas scraping within
+  // one publication period render once. Concurrent callers render once too
+  // (the second waits for the first). Counters changed through registry()
+  // directly are not tracked and show up within kExpositionMaxAge.
+  std::shared_ptr<const std::string> exposition() const;
+  // A copy of exposition().
+  std::string expose() const { return *exposition(); }
+  // Collects and serializes now, without the cache; `size_hint` reserves
+  // the output buffer (the size of the previous rendering).
+  std::string render(std::size_t size_hint = 0) const;
+
+  static constexpr std::chrono::milliseconds kExpositionMaxAge{1000};
 
  private:
+  struct Rendered {
+    std::shared_ptr<const std::string> body;
+    std::uint64_t flow_generation = 0;
+    // Held, not only compared: a freed snapshot's address may come back.
+    std::shared_ptr<const AgentSnapshot> snapshot;
+    std::chrono::steady_clock::time_point at;
+  };
+
   std::shared_ptr<prometheus::Registry> registry_;
   FlowMetrics flows_;
   std::mutex tracker_mu_;
   FlowDeltaTracker tracker_;
   SnapshotCollector collector_;
+  const SnapshotProvider& provider_;
+  mutable std::mutex render_mu_;
+  mutable Rendered rendered_;
 };
 
 }  // namespace netring::agent::metrics

@@ -97,6 +97,9 @@ void FlowMetrics::add(const FlowView& flow, double packets, double bytes, std::u
     icmp_.Add({{"protocol", protocol_name(flow.protocol)}, {"type", std::to_string(flow.icmp_type)}})
         .Increment(packets);
   }
+  // After the counters moved: a scrape that reads the new generation sees
+  // them (release/acquire); one that read the old one renders again next time.
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 void FlowMetrics::pod_deleted(std::string_view ns, std::string_view pod, Clock::time_point now) {
@@ -145,6 +148,7 @@ std::size_t FlowMetrics::expire(Clock::time_point now) {
   }
   removed_.Increment(static_cast<double>(removed));
   series_gauge_.Set(static_cast<double>(entries_.size() * 2));
+  generation_.fetch_add(1, std::memory_order_release);
   return removed;
 }
 

@@ -13,6 +13,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -61,6 +62,11 @@ class FlowMetrics {
 
   std::size_t series() const;
   LabelLevel level() const { return opts_.level; }
+  // Changes whenever add() or expire() may have changed what these families
+  // expose, so a rendered exposition can be reused while it stays the same.
+  // Read it before collecting: a change racing the collection then only
+  // makes the next scrape render again.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   struct Entry {
@@ -80,6 +86,7 @@ class FlowMetrics {
   prometheus::Counter* flag_counters_[8];
 
   mutable std::mutex mu_;
+  std::atomic<std::uint64_t> generation_{0};
   std::unordered_map<std::string, Entry> entries_;
   std::map<std::string, Clock::time_point> deleted_pods_;  // "ns/pod" -> removal deadline
 };

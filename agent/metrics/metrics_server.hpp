@@ -4,6 +4,10 @@
 // Prometheus can reach it; the flow API has its own, loopback listener.
 #pragma once
 
+#include <memory>
+#include <mutex>
+#include <string>
+
 #include "agent/http/http_listener.hpp"
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/model.hpp"
@@ -18,6 +22,18 @@ class MetricsServer {
   void stop() { listener_.stop(); }
 
  private:
+  // The gzip form of `body`, kept for the next scrape of the same rendering
+  // (AgentMetrics hands out the same buffer while the data is unchanged).
+  // Null if zlib fails.
+  std::shared_ptr<const std::string> gzipped(const std::shared_ptr<const std::string>& body);
+
+  struct Compressed {
+    std::shared_ptr<const std::string> source;  // held: a freed buffer's address may come back
+    std::shared_ptr<const std::string> gzip;
+  };
+  std::mutex gzip_mu_;
+  Compressed gzip_;
+  // Last: stopped (its thread joined) before the members above go.
   http::HttpListener listener_;
 };
 

@@ -358,6 +358,68 @@ TEST(AgentMetrics, FullExpositionPassesPromtool) {
   EXPECT_FALSE(bad.ok()) << bad.output;
 }
 
+// The rendering is reused only while nothing it shows changed: new counter
+// increments, removed series and a new snapshot each render again.
+TEST(AgentMetrics, ExpositionIsReusedOnlyWhileTheDataIsUnchanged) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kPod, 1000, std::chrono::seconds(60)});
+  Identity fe = pod_id("shop", "frontend", "fe-0"), be = pod_id("shop", "backend", "be-0");
+  std::vector<FlowView> live{make_flow(1, fe, be, 1, 100)};
+  m.update_flows(live);
+  prometheus::Labels l{{"src_namespace", "shop"}, {"src_pod", "fe-0"}, {"dst_namespace", "shop"}, {"dst_pod", "be-0"},
+                       {"direction", "egress"},   {"protocol", "tcp"}, {"reporter", "source"}};
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto a = m.exposition();
+  auto b = m.exposition();
+  if (std::chrono::steady_clock::now() - t0 < AgentMetrics::kExpositionMaxAge) {
+    EXPECT_EQ(a.get(), b.get()) << "unchanged data was rendered twice";
+  }
+  EXPECT_DOUBLE_EQ(value_of(*b, "netring_flow_bytes_total", l), 100);
+
+  live[0].bytes = 250;
+  live[0].packets = 2;
+  m.update_flows(live);
+  auto c = m.exposition();
+  EXPECT_NE(c.get(), b.get());
+  EXPECT_DOUBLE_EQ(value_of(*c, "netring_flow_bytes_total", l), 250);
+
+  AgentSnapshot snap;
+  snap.status.active_flows = 77;
+  store.publish(snap);
+  EXPECT_DOUBLE_EQ(value_of(*m.exposition(), "netring_flows_active", {}), 77);
+
+  m.flows().pod_deleted("shop", "fe-0", FlowMetrics::Clock::now());
+  EXPECT_EQ(m.flows().expire(FlowMetrics::Clock::now() + std::chrono::seconds(61)), 2u);
+  EXPECT_EQ(m.exposition()->find("\"fe-0\""), std::string::npos);
+  // The uncached rendering agrees with the cached one.
+  EXPECT_EQ(m.render(), *m.exposition());
+}
+
+// Prometheus asks for gzip; the body must inflate to the plain exposition.
+TEST(MetricsServer, ServesGzipWhenAskedAndPlainOtherwise) {
+  SnapshotStore store;
+  AgentMetrics m(store, {});
+  std::vector<FlowView> live{make_flow(1, pod_id("shop", "a", "a-0"), pod_id("shop", "b", "b-0"), 3, 300)};
+  m.update_flows(live);
+  MetricsServer server(m, store);
+  auto addr = http::parse_listen_address("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  ASSERT_TRUE(server.start(*addr).ok());
+  httplib::Client c("127.0.0.1", server.port());
+  auto plain = c.Get("/metrics", {{"Accept-Encoding", "identity"}});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_EQ(plain->get_header_value("Content-Encoding"), "");
+  EXPECT_EQ(plain->body, m.render());
+  auto gz = c.Get("/metrics", {{"Accept-Encoding", "gzip"}});  // the client inflates it
+  ASSERT_TRUE(gz);
+  EXPECT_EQ(gz->status, 200);
+  EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(gz->body, plain->body);
+  server.stop();
+}
+
 TEST(MetricsServer, ServesMetricsHealthAndReadinessOverHttp) {
   SnapshotStore store;
   AgentMetrics m(store, {});
