@@ -111,11 +111,17 @@ struct InterfaceCounters {
   std::uint64_t tx_packets = 0, tx_bytes = 0;
 };
 
-// Samples lost at one stage of the path, for one reason.
+// Samples lost at one stage of the path, for one reason. The sampler stamps
+// a sequence number before it clones, so every sample lost after that point
+// (clone, mirror, redirect, socket) is also a sequence gap: those per-stage
+// counters say where a gap came from and are not added to the total again
+// (in_total = false). The total is gaps + samples never stamped (stale
+// heartbeat) + samples received but unusable.
 struct LossCounter {
   std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker"
   std::string reason;  // "sequence_gap", "clone_failed", "xsk_ring_full", "fill_ring_empty", "table_full", ...
   std::uint64_t count = 0;
+  bool in_total = true;  // counted in samples.lost (false: already inside sequence_gap, or not a sample)
 };
 
 struct FallbackTaken {

@@ -332,18 +332,21 @@ void Publisher::publish_once() {
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
   if (counters) {
     const auto& sc = counters->stages;
+    // Capture Stats.kernel_drops includes the ring-full drops reported on
+    // their own line; kernel_drop keeps only the rest (rx_dropped).
+    const std::uint64_t other_kernel_drops = kernel_drops > ring_full ? kernel_drops - ring_full : 0;
     st.losses = {
-        {"sampler", "clone_failed", sc.clone_failures},
-        {"sampler", "heartbeat_stale", sc.heartbeat_stale},
-        {"mirror", "mirror_error", sc.mirror_errors},
-        {"xdp", "redirect_miss", counters->xdp_misses},
-        {"socket", "sequence_gap", gaps},
-        {"socket", "xsk_ring_full", ring_full},
-        {"socket", "fill_ring_empty", fill_empty},
-        {"socket", "kernel_drop", kernel_drops},
-        {"worker", "invalid_sample", invalid},
-        {"worker", "table_full", evictions},
-        {"worker", "ended_buffer_full", ended_dropped},
+        {"sampler", "clone_failed", sc.clone_failures, false},
+        {"sampler", "heartbeat_stale", sc.heartbeat_stale, true},
+        {"mirror", "mirror_error", sc.mirror_errors, false},
+        {"xdp", "redirect_miss", counters->xdp_misses, false},
+        {"socket", "sequence_gap", gaps, true},
+        {"socket", "xsk_ring_full", ring_full, false},
+        {"socket", "fill_ring_empty", fill_empty, false},
+        {"socket", "kernel_drop", other_kernel_drops, false},
+        {"worker", "invalid_sample", invalid, true},
+        {"worker", "table_full", evictions, false},
+        {"worker", "ended_buffer_full", ended_dropped, false},
     };
     std::map<std::uint32_t, InterfaceCounters> ifs;
     for (const auto& c : counters->interfaces) {

@@ -70,8 +70,8 @@ nlohmann::json to_json(const AgentStatus& s) {
   nlohmann::json losses = nlohmann::json::array();
   std::uint64_t lost = 0;
   for (const auto& l : s.losses) {
-    losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}});
-    lost += l.count;
+    losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
+    if (l.in_total) lost += l.count;
   }
   nlohmann::json watches = nlohmann::json::array();
   for (const auto& w : s.watches)

@@ -75,7 +75,8 @@ AgentSnapshot fixed_snapshot() {
   s.status.kernel_features = {{"tcx", true}};
   s.status.fallbacks = {{"hook", "clsact", "tcx: EINVAL"}};
   s.status.samples_received = 99;
-  s.status.losses = {{"xdp", "xsk_ring_full", 3}, {"sampler", "sequence_gap", 2}};
+  s.status.losses = {{"socket", "xsk_ring_full", 3, false}, {"socket", "sequence_gap", 5, true},
+                     {"worker", "invalid_sample", 1, true}};
   s.status.active_flows = 5;
   s.status.flow_table_bytes = {46137408, 46137408};
   s.status.umem_bytes = {8388608, 8388608};
@@ -302,8 +303,11 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["kernel_features"]["tcx"], true);
   EXPECT_EQ(j["fallbacks"][0]["chosen"], "clsact");
   EXPECT_EQ(j["samples"]["received"], 99);
-  EXPECT_EQ(j["samples"]["lost"], 5);
+  // ring-full drops are inside the sequence gaps: counted once
+  EXPECT_EQ(j["samples"]["lost"], 6);
   EXPECT_EQ(j["samples"]["lost_by_reason"][0]["reason"], "xsk_ring_full");
+  EXPECT_EQ(j["samples"]["lost_by_reason"][0]["in_total"], false);
+  EXPECT_EQ(j["samples"]["lost_by_reason"][1]["in_total"], true);
   EXPECT_EQ(j["flows"]["active"], 5);
   EXPECT_EQ(j["memory"]["umem_bytes"], 16777216);
   EXPECT_EQ(j["memory"]["umem_bytes_per_worker"], json({8388608, 8388608}));
