@@ -187,6 +187,15 @@ def tpacket(raw, out, F, status):
           f"libpcap {p['drops']}/{p['packets']}" + wakeup_note(j))
     F.add(2, "TPACKET_V3 RX stream (64 B)", "packets/s", n["pps"], "libpcap (V3)", p["pps"],
           n["pps"]["median"] / p["pps"]["median"] if p["pps"]["median"] else None, None, None, "informational")
+    sl = j.get("stream_long")
+    if sl:
+        ln, lp = sl["netring"], sl["libpcap"]
+        F.add(2, f"TPACKET_V3 RX stream, {sl['retire_ms']} ms block timeout (64 B)", "packets per CPU-s",
+              ln["pkts_per_cpu_s"], "libpcap (V3)", lp["pkts_per_cpu_s"], sl["ratio_pkts_per_cpu_s"], goal,
+              sl["ratio_pkts_per_cpu_s"] >= 1.2,
+              f"same stream, both readers at a {sl['retire_ms']} ms retire timeout (netring's default): blocks close "
+              f"full, one wake-up per block; drops netring {ln['drops']}/{ln['packets']}, "
+              f"libpcap {lp['drops']}/{lp['packets']}")
     d = j["drain"]
     F.add(2, "TPACKET_V3 RX drain (64 B)", "packets per CPU-s", d["netring"]["pkts_per_cpu_s"], "libpcap (V3)",
           d["libpcap"]["pkts_per_cpu_s"], d["ratio_pkts_per_cpu_s"], None, None,
