@@ -38,12 +38,17 @@ cleanup() {
 trap cleanup EXIT
 ip netns del "$node" 2>/dev/null || true
 
+# The table holds 131072 flows: the largest level (100k) plus 30% headroom,
+# as an operator sizes --flow-table-size for the flows a node carries (the
+# table is allocated whole at start; status memory.flow_table_bytes).
+table_size=131072
+
 pods_init "$state" nr-bal0 10.244.92.0/24 "$node"
 pod_add srv bench server
 pod_add cli bench client
 pods_write_podlist "$state/pods.json" bench-node
 ip netns exec "$node" "$agent_bin" --node-name=bench-node --pods-from="$state/pods.json" --kube-api=off \
-  --label-level=pod --sample-rate=1 --flow-table-size=262144 --flow-idle-timeout=300s \
+  --label-level=pod --sample-rate=1 --flow-table-size=$table_size --flow-idle-timeout=300s \
   --metrics-listen=127.0.0.1:9960 --api-listen=127.0.0.1:9961 >"$state/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 300); do
