@@ -553,17 +553,33 @@ def main():
              f"({start.get('when', '?')} .. {end.get('when', '?')})")
     L.append(f"- Busiest processes at start (%CPU command): {', '.join(start.get('top', [])[:5])}")
     L.append("")
+    # Busy before the run = someone else's work: the 1-minute load average at
+    # start, or other processes' CPU at start. The load during the run also
+    # counts the benchmarks' own threads (generators, iperf3), so it cannot
+    # say alone whether others were running.
     try:
-        load1 = float(start.get("loadavg", "0").split()[0])
-        load1 = max(load1, float(end.get("loadavg", "0").split()[0]))
+        load_start = float(start.get("loadavg", "0").split()[0])
+        load_end = float(end.get("loadavg", "0").split()[0])
     except ValueError:
-        load1 = 0
-    if load1 >= 0.5 * float(machine.get("cores", 2) or 2):
-        L.append(f"**The machine was shared and loaded during this run** (load average up to {load1:.2f} on "
-                 f"{machine.get('cores', '?')} cores: other builds and tests ran at the same time). Both sides of "
-                 "each comparison saw the same load because they alternate, so ratios are more trustworthy than "
-                 "absolute rates; absolute rates and the min..max spread are depressed and widened by the load.")
-        L.append("")
+        load_start = load_end = 0
+    others_cpu = 0.0
+    for t in start.get("top", []):
+        try:
+            others_cpu += float(t.split()[0])
+        except (ValueError, IndexError):
+            pass
+    cores = float(machine.get("cores", 2) or 2)
+    if load_start >= 0.75 * cores or others_cpu >= 50:
+        L.append(f"**The machine was shared and loaded during this run** (load average {load_start:.2f} at start, "
+                 f"up to {max(load_start, load_end):.2f}, on {machine.get('cores', '?')} cores; other processes "
+                 f"{others_cpu:.0f}% CPU at start). Both sides of each comparison saw the same load because they "
+                 "alternate, so ratios are more trustworthy than absolute rates; absolute rates and the min..max "
+                 "spread are depressed and widened by the load.")
+    else:
+        L.append(f"No other work was running when the benchmarks started (other processes {others_cpu:.0f}% CPU; "
+                 f"the 1-minute load average of {load_start:.2f} still counts bench/run's own build just before); "
+                 "the load during the run is the benchmarks' own.")
+    L.append("")
     L.append(f"## Summary: {met} goals met, {len(missed)} missed, {len(unmeasured)} figures not measured")
     L.append("")
     L.append("| # | figure | metric | netring | reference | ratio | goal | result | notes |")
