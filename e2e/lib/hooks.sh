@@ -15,6 +15,21 @@ hooks_on() {
   ip -d link show dev "$dev" 2>/dev/null | grep -E 'prog/xdp|xdpgeneric|xdpdrv' || true
 }
 
+# links_of_pid PID: ids of the BPF links process PID holds open, one per
+# line: a link fd's /proc/PID/fdinfo has a link_id line (Debian's bpftool
+# 7.1 has no "pids" field to ask instead).
+links_of_pid() {
+  grep -h '^link_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
+}
+
+# links_exist ID...: the ids among ID... that still exist, one per line.
+links_exist() {
+  local ids
+  ids="$(bpftool -j link show 2>/dev/null | jq -r '.[].id')"
+  for id in "$@"; do grep -qx "$id" <<<"$ids" && echo "$id"; done
+  return 0
+}
+
 # agent_links: ids of BPF links whose program is one of the agent's, one per line.
 agent_links() {
   local progs
