@@ -1,16 +1,18 @@
 // Pod-to-pod iperf3 TCP throughput through hooked host-side veths, sampler
 // at rates 1, 100, 1000 and 1000000 (hooks, almost no samples) with a
-// capture consumer draining the mirror,
-// against the same pods unhooked. Runs alternate (unhooked, 1, 100, 1000,
-// rotated by one each round); the median of each is printed with its ratio
-// to unhooked,
-// and, per sampled rate, samples delivered per second and samples lost.
+// capture consumer draining the mirror over AF_XDP, and at 1, 100, 1000
+// over the TPACKET_V3 mirror rung, against the same pods unhooked. Runs
+// alternate (every configuration once per round, the order rotated by one
+// each round); the median of each is printed with its ratio to unhooked,
+// and, per sampled configuration, samples delivered per second and samples
+// lost.
 //
 //   datapath_bench [rounds=5] [seconds=2] [snap_len=128] [--json FILE]
 //
-// The consumer drains Datapath::open_sources(): AF_XDP sockets on the
-// mirror's far end behind the XDP redirect program, one worker thread
-// (the stream API a capture worker uses; samples are decoded, not parsed).
+// Each rung's consumer drains its Datapath::open_sources() (AF_XDP sockets
+// behind the XDP redirect program, or a TPACKET_V3 ring) on one worker
+// thread: the stream API a capture worker uses; samples are decoded, not
+// parsed.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -31,6 +33,7 @@ namespace {
 
 using netring::datapath::Datapath;
 using netring::datapath::Role;
+using netring::datapath::Rung;
 using netring::testing::Netns;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
@@ -114,57 +117,89 @@ int main(int argc, char** argv) {
   a.run_ok("ip route add default via 10.90.1.1");
   b.run_ok("ip route add default via 10.90.2.1");
 
-  netring::datapath::DatapathOptions o;
-  if (argc > 3) o.programs.snap_len = static_cast<std::uint32_t>(std::atoi(argv[3]));
-  std::unique_ptr<Datapath> dp;
-  std::unique_ptr<Consumer> consumer;
-  host.within([&] {
-    auto d = Datapath::create(o);
-    if (!d) {
-      std::fprintf(stderr, "Datapath::create: %s\n", d.error().message().c_str());
-      return;
+  // Two data paths in the host namespace, one per mirror rung, each with its
+  // own mirror link and consumer; a configuration hooks the pods' veths
+  // through one of them (or neither). The TPACKET rung's socket filter
+  // truncates, so its mirror program leaves clones whole (mirror.bpf.c).
+  struct Rig {
+    Rung rung;
+    const char* tag;
+    std::unique_ptr<Datapath> dp;
+    std::unique_ptr<Consumer> consumer;
+  };
+  std::vector<Rig> rigs;
+  for (Rung rung : {Rung::kAfXdpMirror, Rung::kAfPacketMirror}) {
+    netring::datapath::DatapathOptions o;
+    o.highest_rung = rung;
+    if (rung == Rung::kAfPacketMirror) o.mirror = {.near_name = "nr-mirror2", .far_name = "nr-mirror3"};
+    if (argc > 3) o.programs.snap_len = static_cast<std::uint32_t>(std::atoi(argv[3]));
+    Rig rig{rung, rung == Rung::kAfXdpMirror ? "afxdp" : "tpacket", nullptr, nullptr};
+    host.within([&] {
+      auto d = Datapath::create(o);
+      if (!d) {
+        std::fprintf(stderr, "Datapath::create: %s\n", d.error().message().c_str());
+        return;
+      }
+      rig.dp = std::move(d).value();
+      auto streams = rig.dp->open_sources();
+      if (!streams) {
+        std::fprintf(stderr, "open_sources: %s\n", streams.error().message().c_str());
+        return;
+      }
+      rig.consumer = std::make_unique<Consumer>(std::move(streams).value());
+    });
+    if (!rig.dp || !rig.consumer) return 1;
+    if (rig.dp->rung() != rung) {
+      std::fprintf(stderr, "wanted rung %s, got %s\n", netring::datapath::to_string(rung),
+                   netring::datapath::to_string(rig.dp->rung()));
+      return 1;
     }
-    dp = std::move(d).value();
-    auto streams = dp->open_sources();
-    if (!streams) {
-      std::fprintf(stderr, "open_sources: %s\n", streams.error().message().c_str());
-      return;
-    }
-    consumer = std::make_unique<Consumer>(std::move(streams).value());
-  });
-  if (!dp || !consumer) return 1;
-  std::printf("rung: %s, snap %u\n", netring::datapath::to_string(dp->rung()), dp->programs()->options().snap_len);
+    std::printf("%-8s rung: %s, snap %u\n", rig.tag, netring::datapath::to_string(rig.dp->rung()),
+                rig.dp->programs()->options().snap_len);
+    rigs.push_back(std::move(rig));
+  }
 
   auto server = b.spawn("iperf3 -s -B 10.90.2.2 -p 5401 >/dev/null 2>&1");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
   const int ia = la.ifindex_b(), ib = lb.ifindex_b();
-  // 0 = unhooked. 1:1000000 samples almost nothing: the cost of the hooks
-  // themselves (programs on both veths, counters), apart from sampling.
+  // rate 0 = unhooked. 1:1000000 samples almost nothing: the cost of the
+  // hooks themselves (programs on both veths, counters), apart from sampling.
   constexpr std::uint32_t kHookOnly = 1000000;
-  const std::vector<std::uint32_t> configs{0, 1, 100, 1000, kHookOnly};
-  std::map<std::uint32_t, std::vector<double>> gbps, samples_per_s;
-  std::map<std::uint32_t, std::uint64_t> lost, delivered, clone_fail;
+  struct Config {
+    std::size_t rig;
+    std::uint32_t rate;
+    std::string name() const { return rate == 0 ? "unhooked" : std::string(rig ? "tpacket " : "") + "1:" + std::to_string(rate); }
+  };
+  const std::vector<Config> configs{{0, 0},   {0, 1}, {0, 100}, {0, 1000}, {0, kHookOnly},
+                                    {1, 1},   {1, 100}, {1, 1000}};
+  std::map<std::string, std::vector<double>> gbps, samples_per_s;
+  std::map<std::string, std::uint64_t> lost, delivered, clone_fail;
   for (int r = 0; r < rounds; ++r) {
     // Rotate the order each round so no configuration always runs first
     // (or always right after another) on a machine whose load drifts.
     for (std::size_t k = 0; k < configs.size(); ++k) {
-      const std::uint32_t rate = configs[(k + static_cast<std::size_t>(r)) % configs.size()];
+      const Config& cf = configs[(k + static_cast<std::size_t>(r)) % configs.size()];
+      const std::string name = cf.name();
+      Rig& rig = rigs[cf.rig];
       host.within([&] {
-        (void)dp->heartbeat();
-        if (rate == 0) {
-          (void)dp->unhook(ia);
-          (void)dp->unhook(ib);
-        } else {
-          (void)dp->hook(ia, rate, Role::kPod);
-          (void)dp->hook(ib, rate, Role::kPod);
+        for (auto& other : rigs) {
+          (void)other.dp->heartbeat();
+          if (&other != &rig || cf.rate == 0) {
+            (void)other.dp->unhook(ia);
+            (void)other.dp->unhook(ib);
+          }
+        }
+        if (cf.rate != 0) {
+          (void)rig.dp->hook(ia, cf.rate, Role::kPod);
+          (void)rig.dp->hook(ib, cf.rate, Role::kPod);
         }
       });
-      auto before = dp->counters();  // maps: no namespace needed
-      consumer->take();
+      auto before = rig.dp->counters();  // maps: no namespace needed
+      rig.consumer->take();
       auto res = a.run("iperf3 -c 10.90.2.2 -p 5401 -J -t " + std::to_string(seconds));
-      auto t = consumer->take();
-      auto after = dp->counters();
+      auto t = rig.consumer->take();
+      auto after = rig.dp->counters();
       double bps = 0;
       try {
         bps = nlohmann::json::parse(res.output)["end"]["sum_received"]["bits_per_second"].get<double>();
@@ -172,45 +207,46 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "iperf3 failed: %s\n", res.output.c_str());
         return 1;
       }
-      gbps[rate].push_back(bps / 1e9);
-      if (rate != 0) {
-        samples_per_s[rate].push_back(static_cast<double>(t.samples) / seconds);
-        delivered[rate] += t.samples;
-        lost[rate] += t.gaps;  // every loss stage shows as a gap (drops: ring full, part of it)
-        if (before && after) clone_fail[rate] += after->stages.clone_failures - before->stages.clone_failures;
+      gbps[name].push_back(bps / 1e9);
+      if (cf.rate != 0) {
+        samples_per_s[name].push_back(static_cast<double>(t.samples) / seconds);
+        delivered[name] += t.samples;
+        lost[name] += t.gaps;  // every loss stage shows as a gap (drops: ring full, part of it)
+        if (before && after) clone_fail[name] += after->stages.clone_failures - before->stages.clone_failures;
       }
-      std::printf("round %d rate %-5s %.2f Gbit/s  samples %llu gaps %llu drops %llu\n", r + 1,
-                  rate == 0 ? "off" : std::to_string(rate).c_str(), bps / 1e9,
+      std::printf("round %d %-13s %.2f Gbit/s  samples %llu gaps %llu drops %llu\n", r + 1, name.c_str(), bps / 1e9,
                   static_cast<unsigned long long>(t.samples), static_cast<unsigned long long>(t.gaps),
                   static_cast<unsigned long long>(t.drops));
       std::fflush(stdout);
     }
   }
-  const double base = median(gbps[0]);
-  nlohmann::json out = {{"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(dp->rung())}};
-  std::printf("\n%-9s %12s %8s %16s %12s %12s\n", "rate", "Gbit/s(med)", "ratio", "samples/s(med)", "delivered",
-              "lost");
-  for (std::uint32_t rate : configs) {
-    const double m = median(gbps[rate]);
-    std::printf("%-9s %12.2f %8.3f %16.0f %12llu %12llu\n",
-                rate == 0 ? "unhooked" : ("1:" + std::to_string(rate)).c_str(), m, base > 0 ? m / base : 0.0,
-                rate ? median(samples_per_s[rate]) : 0.0, static_cast<unsigned long long>(delivered[rate]),
-                static_cast<unsigned long long>(lost[rate]));
-    out["configs"].push_back({{"rate", rate},
-                              {"gbps", gbps[rate]},
+  const double base = median(gbps["unhooked"]);
+  nlohmann::json out = {{"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(rigs[0].dp->rung())}};
+  std::printf("\n%-14s %12s %8s %16s %12s %12s %8s\n", "config", "Gbit/s(med)", "ratio", "samples/s(med)", "delivered",
+              "lost", "clonefail");
+  for (const Config& cf : configs) {
+    const std::string name = cf.name();
+    const double m = median(gbps[name]);
+    std::printf("%-14s %12.2f %8.3f %16.0f %12llu %12llu %8llu\n", name.c_str(), m, base > 0 ? m / base : 0.0,
+                cf.rate ? median(samples_per_s[name]) : 0.0, static_cast<unsigned long long>(delivered[name]),
+                static_cast<unsigned long long>(lost[name]), static_cast<unsigned long long>(clone_fail[name]));
+    out["configs"].push_back({{"rate", cf.rate},
+                              {"rung", netring::datapath::to_string(rigs[cf.rig].rung)},
+                              {"backend", rigs[cf.rig].tag},
+                              {"gbps", gbps[name]},
                               {"gbps_median", m},
                               {"ratio", base > 0 ? m / base : 0.0},
-                              {"samples_per_s_median", rate ? median(samples_per_s[rate]) : 0.0},
-                              {"delivered", delivered[rate]},
-                              {"lost", lost[rate]},
-                              {"clone_failures", clone_fail[rate]}});
+                              {"samples_per_s_median", cf.rate ? median(samples_per_s[name]) : 0.0},
+                              {"delivered", delivered[name]},
+                              {"lost", lost[name]},
+                              {"clone_failures", clone_fail[name]}});
   }
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
-  std::printf("clone failures: 1:1 %llu, 1:100 %llu, 1:1000 %llu\n", static_cast<unsigned long long>(clone_fail[1]),
-              static_cast<unsigned long long>(clone_fail[100]), static_cast<unsigned long long>(clone_fail[1000]));
   host.within([&] {
-    consumer.reset();
-    dp.reset();
+    for (auto& rig : rigs) {
+      rig.consumer.reset();
+      rig.dp.reset();
+    }
   });
   return 0;
 }

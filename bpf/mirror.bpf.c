@@ -4,7 +4,8 @@
  * Every skb here is a clone the sampler made, so it is ours to change:
  * truncate it to the snap length first (one frame per sample instead of the
  * ~45 segments veth would make of a GSO clone on the far end, and the
- * header is then pushed onto a small skb), then prepend the sample header
+ * header is then pushed onto a small skb) unless the reader truncates (see
+ * socket_truncates), then prepend the sample header
  * (sample_meta.h). Anything without the sampler's mark tag is dropped and
  * counted: the mirror carries samples only.
  */
@@ -19,6 +20,19 @@
 volatile const __u32 snap_len = 128;
 /* Queues of the mirror link (one per capture worker). Set before load. */
 volatile const __u32 mirror_queues = 1;
+
+/* Non-zero when the far end's reader keeps only the header and snap_len
+ * bytes itself: TPACKET_V3, whose socket filter returns that length, so
+ * tpacket_rcv copies just those bytes out of the skb. The clone then goes
+ * on whole and is only marked truncated. Truncating here is the costly part
+ * of a sample: bpf_skb_change_tail() first makes the *whole* skb linear and
+ * writable (net/core/filter.c), a copy of every byte of a 64 KB GSO clone.
+ * AF_XDP cannot avoid it: veth copies a non-linear skb whole before its XDP
+ * program runs, and XDP on the far end takes GSO off the near end, so an
+ * untruncated GSO clone would be segmented and copied segment by segment.
+ * In .bss, written by user space at run time (the rung can change after
+ * load). */
+volatile __u32 socket_truncates;
 
 /* The sampler's config map (user space passes the same map): the rate. */
 struct {
@@ -82,7 +96,7 @@ int mirror_egress(struct __sk_buff *skb)
 	hdr.tstamp_ns = bpf_ktime_get_ns();
 
 	if (snap_len && orig_len > snap_len) {
-		if (bpf_skb_change_tail(skb, snap_len, 0)) {
+		if (!socket_truncates && bpf_skb_change_tail(skb, snap_len, 0)) {
 			stat_inc(NETRING_MST_TRIM_ERRORS);
 			return TC_ACT_SHOT;
 		}

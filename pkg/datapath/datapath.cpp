@@ -270,13 +270,17 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirr
   o.interface = mirror_->far_name();
   o.ring = ring_for(opts);
   o.sample_rate = 1;  // the sampler chose already
-  o.snap_len = 0;     // and the mirror program truncated
+  // The socket filter keeps the sample header and snap_len bytes: tpacket_rcv
+  // copies only those, so the mirror program need not trim the clone.
+  const std::uint32_t snap = opts_.programs.snap_len;
+  o.snap_len = snap == 0 ? 0 : static_cast<std::uint32_t>(sizeof(netring_sample_hdr)) + snap;
   o.members = mirror_->queues();
   // Without XDP, veth receives on the transmitting CPU's backlog: fanout by
   // CPU keeps each sampling CPU's sequence numbers in one ring, in order.
   o.fanout = packet::FanoutOptions{.mode = packet::FanoutMode::kCpu};
   auto sources = capture::open_packet(o);
   if (!sources) return std::move(sources).take_error();
+  if (snap != 0) programs_->set_reader_truncates(true);
   std::vector<std::unique_ptr<SampleStream>> out;
   for (auto& s : *sources) out.push_back(std::make_unique<SampleStream>(std::move(s)));
   return out;

@@ -76,6 +76,14 @@ int Programs::sampler_egress_fd() const {
 int Programs::mirror_fd() const {
   return bpf_program__fd(mirror_->progs.mirror_egress);
 }
+void Programs::set_reader_truncates(bool on) {
+  // The .bss map is mmapped by the skeleton; the program reads the word
+  // once per sample, so a plain volatile store is enough.
+  mirror_->bss->socket_truncates = on ? 1 : 0;
+}
+bool Programs::reader_truncates() const {
+  return mirror_->bss->socket_truncates != 0;
+}
 int Programs::config_map_fd() const {
   return bpf_map__fd(sampler_->maps.config);
 }

@@ -51,6 +51,11 @@ class Programs {
   // Forgets the interface: config and counters (read them first).
   Result<void> remove_interface(std::uint32_t ifindex);
 
+  // Leaves truncation to the mirror's reader (TPACKET's socket filter):
+  // the mirror program then marks a clone truncated without trimming it,
+  // which spares it a copy of the whole clone (see mirror.bpf.c).
+  void set_reader_truncates(bool on);
+  bool reader_truncates() const;
   const ProgramOptions& options() const { return opts_; }
 
  private:

@@ -2,8 +2,10 @@
 // the higher ones were passed over), and on the mirror rungs samples arrive.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "pkg/datapath/datapath.hpp"
 #include "tests/testing/datapath_in_netns.hpp"
@@ -90,6 +92,68 @@ TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   EXPECT_EQ(t.gaps, 0u);
   EXPECT_EQ(t.reordered, 0u);
   EXPECT_EQ(t.invalid, 0u);
+  consumer.reset();
+  netring::testing::destroy_datapath(host, dp);
+}
+
+// On the TPACKET mirror rung the socket filter truncates: GSO clones of a
+// TCP stream arrive as header + snap_len bytes (tpacket_rcv copies only
+// those), with the original's length and segment count, and nothing is
+// lost or invalid.
+TEST(DatapathFallback, MirrorWithTpacketTruncatesGsoClonesInTheSocket) {
+  Netns host("fg"), pod("fk");
+  VethPair link(pod, host, VethOptions{.addr_a = "10.85.0.2/24", .addr_b = "10.85.0.1/24"});
+  auto dp = make(host, Rung::kAfPacketMirror);
+  ASSERT_TRUE(dp);
+  ASSERT_EQ(dp->rung(), Rung::kAfPacketMirror);
+  EXPECT_FALSE(dp->programs()->reader_truncates()) << "no reader yet: the program trims";
+  auto consumer = consume(host, *dp);
+  ASSERT_TRUE(consumer);
+  EXPECT_TRUE(dp->programs()->reader_truncates());
+  ASSERT_TRUE(host.within([&] { return dp->hook(link.ifindex_b(), 1, Role::kPod); }));
+  auto server = host.spawn("iperf3 -s -1 -B 10.85.0.1 -p 5303 >/dev/null 2>&1");
+  bool done = false;
+  std::string out;
+  for (int attempt = 0; attempt < 50 && !done; ++attempt) {
+    auto r = pod.run("iperf3 -c 10.85.0.1 -p 5303 -t 1");
+    done = r.ok();
+    out = r.output;
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(done) << out;
+  consumer->drain();
+  const std::uint32_t snap = dp->programs()->options().snap_len;
+  std::size_t gso = 0, truncated = 0;
+  for (const auto& c : consumer->samples()) {
+    if (c.info.truncated) {
+      ++truncated;
+      EXPECT_EQ(c.frame.size(), snap);
+      EXPECT_GT(c.info.orig_len, snap);
+    } else {
+      EXPECT_EQ(c.frame.size(), c.info.orig_len);
+    }
+    if (c.info.gso_segs > 1) {
+      ++gso;
+      EXPECT_TRUE(c.info.truncated);
+      EXPECT_GT(c.info.orig_len, 1514u) << "a GSO sample stands for more than one MTU-sized frame";
+    }
+  }
+  EXPECT_GT(gso, 10u) << "veth passes TCP's GSO skbs: most data samples are GSO";
+  // The program left the clones whole: the far end received far more than
+  // header + snap_len per frame (a trimmed clone is at most 184 bytes).
+  const auto stat = [&](const char* name) {
+    return std::stoull(host.run_ok("cat /sys/class/net/" + dp->mirror()->far_name() + "/statistics/" + name));
+  };
+  const auto rx_packets = stat("rx_packets"), rx_bytes = stat("rx_bytes");
+  ASSERT_GT(rx_packets, 0u);
+  EXPECT_GT(rx_bytes / rx_packets, 2000u) << rx_bytes << " bytes in " << rx_packets << " frames";
+  EXPECT_GT(truncated, gso);
+  auto t = consumer->totals();
+  EXPECT_EQ(t.gaps, 0u);
+  EXPECT_EQ(t.invalid, 0u);
+  auto c = dp->counters();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->stages.mirror_errors, 0u);
   consumer.reset();
   netring::testing::destroy_datapath(host, dp);
 }

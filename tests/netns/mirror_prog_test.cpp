@@ -89,6 +89,47 @@ TEST(MirrorProg, WritesHeaderAndTruncatesToSnapLength) {
   EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
 }
 
+// With the reader truncating (TPACKET's socket filter keeps header + snap
+// length), the clone goes on whole and only its header says truncated:
+// the first header + snap_len bytes are exactly what the program would have
+// produced itself.
+TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
+  auto p = load(128);
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->reader_truncates());
+  p->set_reader_truncates(true);
+  EXPECT_TRUE(p->reader_truncates());
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(1400).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(5, false);
+  ctx.priority = 7;
+  ctx.gso_segs = 3;
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  ASSERT_EQ(r.data.size(), sizeof(netring_sample_hdr) + pkt.size()) << "not trimmed";
+  EXPECT_EQ(std::memcmp(r.data.data() + sizeof(netring_sample_hdr), pkt.data(), pkt.size()), 0);
+  r.data.resize(sizeof(netring_sample_hdr) + 128);  // what the socket filter keeps
+  Sample s = decode(r.data);
+  EXPECT_TRUE(s.info.truncated);
+  EXPECT_EQ(s.info.snap_len, 128u);
+  EXPECT_EQ(s.info.orig_len, pkt.size());
+  EXPECT_EQ(s.info.seq, 7u);
+  ASSERT_EQ(s.frame.size(), 128u);
+  EXPECT_EQ(std::memcmp(s.frame.data(), pkt.data(), 128), 0);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_TRIM_ERRORS), 0u);
+
+  // Back to trimming in the program: the next clone is cut as before.
+  p->set_reader_truncates(false);
+  ctx = __sk_buff{};  // the first run cleared the mark
+  ctx.mark = mark_for(5, false);
+  auto r2 = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r2.err, 0);
+  EXPECT_EQ(r2.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(r2.data.size(), sizeof(netring_sample_hdr) + 128);
+}
+
 TEST(MirrorProg, ShortFramesAreKeptWhole) {
   auto p = load(128);
   ASSERT_TRUE(p);
