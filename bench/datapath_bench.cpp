@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "pkg/datapath/datapath.hpp"
 #include "pkg/datapath/sample.hpp"
 #include "tests/testing/netns.hpp"
@@ -87,6 +89,19 @@ class Consumer {
   std::atomic<bool> stop_{false};
   Totals last_{};
 };
+
+// Busy CPU time of the whole machine (every CPU: iperf3, the softirqs that
+// carry its packets, the sampler, the consumer), in seconds, from /proc/stat.
+// Steal and idle are not counted. Throughput on this kind of VM moves by
+// +-10 % from run to run; CPU seconds per GB moved is the steadier measure
+// of what the hooks cost.
+double busy_cpu_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  f >> cpu >> user >> nice >> sys >> idle >> iowait >> irq >> softirq;
+  return static_cast<double>(user + nice + sys + irq + softirq) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -173,7 +188,7 @@ int main(int argc, char** argv) {
   };
   const std::vector<Config> configs{{0, 0},   {0, 1}, {0, 100}, {0, 1000}, {0, kHookOnly},
                                     {1, 1},   {1, 100}, {1, 1000}};
-  std::map<std::string, std::vector<double>> gbps, samples_per_s;
+  std::map<std::string, std::vector<double>> gbps, samples_per_s, cpu_per_gb;
   std::map<std::string, std::uint64_t> lost, delivered, clone_fail;
   for (int r = 0; r < rounds; ++r) {
     // Rotate the order each round so no configuration always runs first
@@ -197,37 +212,46 @@ int main(int argc, char** argv) {
       });
       auto before = rig.dp->counters();  // maps: no namespace needed
       rig.consumer->take();
+      const double cpu0 = busy_cpu_seconds();
       auto res = a.run("iperf3 -c 10.90.2.2 -p 5401 -J -t " + std::to_string(seconds));
+      const double cpu_s = busy_cpu_seconds() - cpu0;
       auto t = rig.consumer->take();
       auto after = rig.dp->counters();
-      double bps = 0;
+      double bps = 0, bytes = 0;
       try {
-        bps = nlohmann::json::parse(res.output)["end"]["sum_received"]["bits_per_second"].get<double>();
+        const auto sum = nlohmann::json::parse(res.output)["end"]["sum_received"];
+        bps = sum["bits_per_second"].get<double>();
+        bytes = sum["bytes"].get<double>();
       } catch (...) {
         std::fprintf(stderr, "iperf3 failed: %s\n", res.output.c_str());
         return 1;
       }
       gbps[name].push_back(bps / 1e9);
+      cpu_per_gb[name].push_back(bytes > 0 ? cpu_s / (bytes / 1e9) : 0.0);
       if (cf.rate != 0) {
         samples_per_s[name].push_back(static_cast<double>(t.samples) / seconds);
         delivered[name] += t.samples;
         lost[name] += t.gaps;  // every loss stage shows as a gap (drops: ring full, part of it)
         if (before && after) clone_fail[name] += after->stages.clone_failures - before->stages.clone_failures;
       }
-      std::printf("round %d %-13s %.2f Gbit/s  samples %llu gaps %llu drops %llu\n", r + 1, name.c_str(), bps / 1e9,
+      std::printf("round %d %-13s %.2f Gbit/s  %.3f CPU s/GB  samples %llu gaps %llu drops %llu\n", r + 1,
+                  name.c_str(), bps / 1e9, cpu_per_gb[name].back(),
                   static_cast<unsigned long long>(t.samples), static_cast<unsigned long long>(t.gaps),
                   static_cast<unsigned long long>(t.drops));
       std::fflush(stdout);
     }
   }
   const double base = median(gbps["unhooked"]);
+  const double base_cpu = median(cpu_per_gb["unhooked"]);
   nlohmann::json out = {{"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(rigs[0].dp->rung())}};
-  std::printf("\n%-14s %12s %8s %16s %12s %12s %8s\n", "config", "Gbit/s(med)", "ratio", "samples/s(med)", "delivered",
-              "lost", "clonefail");
+  std::printf("\n%-14s %12s %8s %10s %9s %16s %12s %12s %8s\n", "config", "Gbit/s(med)", "ratio", "CPU s/GB",
+              "CPU ratio", "samples/s(med)", "delivered", "lost", "clonefail");
   for (const Config& cf : configs) {
     const std::string name = cf.name();
     const double m = median(gbps[name]);
-    std::printf("%-14s %12.2f %8.3f %16.0f %12llu %12llu %8llu\n", name.c_str(), m, base > 0 ? m / base : 0.0,
+    const double c = median(cpu_per_gb[name]);
+    std::printf("%-14s %12.2f %8.3f %10.3f %9.3f %16.0f %12llu %12llu %8llu\n", name.c_str(), m,
+                base > 0 ? m / base : 0.0, c, base_cpu > 0 ? c / base_cpu : 0.0,
                 cf.rate ? median(samples_per_s[name]) : 0.0, static_cast<unsigned long long>(delivered[name]),
                 static_cast<unsigned long long>(lost[name]), static_cast<unsigned long long>(clone_fail[name]));
     out["configs"].push_back({{"rate", cf.rate},
@@ -236,6 +260,9 @@ int main(int argc, char** argv) {
                               {"gbps", gbps[name]},
                               {"gbps_median", m},
                               {"ratio", base > 0 ? m / base : 0.0},
+                              {"cpu_s_per_gb", cpu_per_gb[name]},
+                              {"cpu_s_per_gb_median", c},
+                              {"cpu_ratio", base_cpu > 0 ? c / base_cpu : 0.0},
                               {"samples_per_s_median", cf.rate ? median(samples_per_s[name]) : 0.0},
                               {"delivered", delivered[name]},
                               {"lost", lost[name]},

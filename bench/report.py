@@ -252,25 +252,37 @@ def datapath(raw, out, F, status):
         for rate in (1, 100, 1000):
             F.missing(4, f"pod-to-pod TCP 1:{rate}", goals[rate][0], status("datapath_bench"))
         return None
-    cfg = {c["rate"]: c for c in j["configs"]}
-    base = summ(cfg[0]["gbps"])
+    # Older files have one rung and no "backend" key.
+    cfg = {(c.get("backend", "afxdp"), c["rate"]): c for c in j["configs"]}
+    unhooked = cfg.get(("afxdp", 0))
+    base = summ(unhooked["gbps"])
+    base_cpu = summ(unhooked.get("cpu_s_per_gb", []))
     groups, vals = ["unhooked"], [base]
-    for rate in (1, 100, 1000, 1000000):
-        c = cfg.get(rate)
-        if not c:
-            continue
-        s = summ(c["gbps"])
-        ratio = s["median"] / base["median"] if base["median"] else None
-        g, thr = goals[rate]
-        F.add(4, f"pod-to-pod TCP 1:{rate}", "Gbit/s (iperf3)", s, "no agent (unhooked)", base, ratio, g,
-              None if thr is None else ratio >= thr,
-              f"{j['rounds']} rotated rounds x {j['seconds']} s, rung {j['rung']}; samples delivered "
-              f"{c['delivered']}, lost {c['lost']}" +
-              ("; hooks attached, almost nothing sampled: the hooks' own cost" if rate == 1000000 else ""))
-        groups.append(f"1:{rate}")
-        vals.append(s)
-    bar_plot(os.path.join(out, "datapath.png"), "Pod-to-pod iperf3 through hooked veths", "Gbit/s", groups,
-             [("throughput", vals)])
+    for backend, label in (("afxdp", "AF_XDP"), ("tpacket", "TPACKET_V3")):
+        for rate in (1, 100, 1000, 1000000):
+            c = cfg.get((backend, rate))
+            if not c:
+                continue
+            s = summ(c["gbps"])
+            ratio = s["median"] / base["median"] if base["median"] else None
+            g, thr = goals[rate]
+            cpu = summ(c.get("cpu_s_per_gb", []))
+            cpu_note = ""
+            if cpu and base_cpu and base_cpu["median"]:
+                cpu_note = (f"; CPU s per GB moved {cpu['median']:.3f} vs unhooked {base_cpu['median']:.3f} "
+                            f"({cpu['median'] / base_cpu['median']:.3f}x)")
+            F.add(4, f"pod-to-pod TCP 1:{rate} ({label} mirror)", "Gbit/s (iperf3)", s, "no agent (unhooked)", base,
+                  ratio, g, None if thr is None else ratio >= thr,
+                  f"{j['rounds']} rotated rounds x {j['seconds']} s; samples delivered "
+                  f"{c['delivered']}, lost {c['lost']}" + cpu_note +
+                  ("; hooks attached, almost nothing sampled: the hooks' own cost" if rate == 1000000 else "") +
+                  ("; the default rung" if backend == "afxdp" and rate in (1, 100) else "") +
+                  ("; `backend: afpacket`: the socket truncates, the clone is not copied" if backend == "tpacket"
+                   and rate in (1, 100) else ""))
+            groups.append(f"{'TP ' if backend == 'tpacket' else ''}1:{rate}")
+            vals.append(s)
+    bar_plot(os.path.join(out, "datapath.png"), "Pod-to-pod iperf3 through hooked veths (TP = TPACKET_V3 mirror)",
+             "Gbit/s", groups, [("throughput", vals)])
     return ["datapath.png"]
 
 
