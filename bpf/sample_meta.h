@@ -27,7 +27,9 @@
  * 2. mirror -> user space: the frame on the mirror's far end is
  *
  *      struct netring_sample_hdr (56 bytes) | the original frame, from its
- *      Ethernet header, truncated to the snap length
+ *      Ethernet header, truncated to the snap length (by the mirror program
+ *      for AF_XDP; on the TPACKET_V3 rung the frame on the wire is the whole
+ *      clone and the reader's socket filter keeps header + snap length)
  *
  *    The header starts with an Ethernet header of its own (locally
  *    administered addresses, EtherType 0x88B5 "local experimental") so the
