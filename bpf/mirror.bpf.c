@@ -96,7 +96,11 @@ int mirror_egress(struct __sk_buff *skb)
 	hdr.tstamp_ns = bpf_ktime_get_ns();
 
 	if (snap_len && orig_len > snap_len) {
-		if (!socket_truncates && bpf_skb_change_tail(skb, snap_len, 0)) {
+		/* Left whole only if GSO: a GSO skb crosses the mirror at any
+		 * size, a single frame may not (a 9000-byte pod frame plus our
+		 * header exceeds the mirror's MTU), and trimming one copies at
+		 * most one MTU. */
+		if ((!socket_truncates || skb->gso_size == 0) && bpf_skb_change_tail(skb, snap_len, 0)) {
 			stat_inc(NETRING_MST_TRIM_ERRORS);
 			return TC_ACT_SHOT;
 		}

@@ -158,6 +158,34 @@ TEST(DatapathFallback, MirrorWithTpacketTruncatesGsoClonesInTheSocket) {
   netring::testing::destroy_datapath(host, dp);
 }
 
+// A single full-size jumbo frame is not left whole for the socket: with the
+// sample header it would exceed the mirror's MTU and veth would drop it.
+TEST(DatapathFallback, MirrorWithTpacketSamplesJumboFrames) {
+  Netns host("fj"), pod("fm");
+  VethPair link(pod, host, VethOptions{.addr_a = "10.87.0.2/24", .addr_b = "10.87.0.1/24", .mtu = 9000});
+  auto dp = make(host, Rung::kAfPacketMirror);
+  ASSERT_TRUE(dp);
+  auto consumer = consume(host, *dp);
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE(host.within([&] { return dp->hook(link.ifindex_b(), 1, Role::kPod); }));
+  // 8972 bytes of ICMP payload: a 9000-byte IP packet, a 9014-byte frame.
+  pod.run_ok("ping -q -c 20 -i 0.01 -W 2 -M do -s 8972 10.87.0.1");
+  consumer->drain();
+  std::size_t jumbo = 0;
+  for (const auto& c : consumer->samples())
+    if (c.info.orig_len == 9014u) {
+      ++jumbo;
+      EXPECT_TRUE(c.info.truncated);
+      EXPECT_EQ(c.frame.size(), dp->programs()->options().snap_len);
+    }
+  EXPECT_EQ(jumbo, 40u) << "20 requests and 20 replies, each sampled at 1:1";
+  auto t = consumer->totals();
+  EXPECT_EQ(t.gaps, 0u);
+  EXPECT_EQ(t.invalid, 0u);
+  consumer.reset();
+  netring::testing::destroy_datapath(host, dp);
+}
+
 TEST(DatapathFallback, NoBpfRungCapturesHookedInterfacesDirectly) {
   Netns host("fn"), pod("fq"), other("fo");
   VethPair link(pod, host, VethOptions{.addr_a = "10.84.0.2/24", .addr_b = "10.84.0.1/24"});

@@ -90,7 +90,7 @@ TEST(MirrorProg, WritesHeaderAndTruncatesToSnapLength) {
 }
 
 // With the reader truncating (TPACKET's socket filter keeps header + snap
-// length), the clone goes on whole and only its header says truncated:
+// length), a GSO clone goes on whole and only its header says truncated:
 // the first header + snap_len bytes are exactly what the program would have
 // produced itself.
 TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
@@ -104,6 +104,7 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
   ctx.mark = mark_for(5, false);
   ctx.priority = 7;
   ctx.gso_segs = 3;
+  ctx.gso_size = 468;  // a GSO clone: only those are left whole
   auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(r.err, 0);
   EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_OK));
@@ -120,10 +121,21 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
   EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
   EXPECT_EQ(mirror_stat(*p, NETRING_MST_TRIM_ERRORS), 0u);
 
-  // Back to trimming in the program: the next clone is cut as before.
-  p->set_reader_truncates(false);
+  // A single frame is still trimmed in the program: whole, a jumbo frame
+  // plus the header could exceed the mirror's MTU.
   ctx = __sk_buff{};  // the first run cleared the mark
   ctx.mark = mark_for(5, false);
+  auto single = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(single.err, 0);
+  EXPECT_EQ(single.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(single.data.size(), sizeof(netring_sample_hdr) + 128);
+
+  // Back to trimming in the program: a GSO clone is cut as before.
+  p->set_reader_truncates(false);
+  ctx = __sk_buff{};
+  ctx.mark = mark_for(5, false);
+  ctx.gso_segs = 3;
+  ctx.gso_size = 468;
   auto r2 = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(r2.err, 0);
   EXPECT_EQ(r2.retval, static_cast<std::uint32_t>(TC_ACT_OK));
