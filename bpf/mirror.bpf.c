@@ -23,8 +23,8 @@ volatile const __u32 mirror_queues = 1;
 
 /* Non-zero when the far end's reader keeps only the header and snap_len
  * bytes itself: TPACKET_V3, whose socket filter returns that length, so
- * tpacket_rcv copies just those bytes out of the skb. The clone then goes
- * on whole and is only marked truncated. Truncating here is the costly part
+ * tpacket_rcv copies just those bytes out of the skb. A GSO clone then goes
+ * on whole and is only marked truncated (single frames: see the trim below). Truncating here is the costly part
  * of a sample: bpf_skb_change_tail() first makes the *whole* skb linear and
  * writable (net/core/filter.c), a copy of every byte of a 64 KB GSO clone.
  * AF_XDP cannot avoid it: veth copies a non-linear skb whole before its XDP
