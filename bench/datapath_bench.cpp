@@ -93,8 +93,9 @@ class Consumer {
 // Busy CPU time of the whole machine (every CPU: iperf3, the softirqs that
 // carry its packets, the sampler, the consumer), in seconds, from /proc/stat.
 // Steal and idle are not counted. Throughput on this kind of VM moves by
-// +-10 % from run to run; CPU seconds per GB moved is the steadier measure
-// of what the hooks cost.
+// +-10 % from run to run; CPU seconds per GB moved is a second view of what
+// the hooks cost, less tied to how fast the VM happened to run (noisy too:
+// a few percent).
 double busy_cpu_seconds() {
   std::ifstream f("/proc/stat");
   std::string cpu;
@@ -184,10 +185,11 @@ int main(int argc, char** argv) {
   struct Config {
     std::size_t rig;
     std::uint32_t rate;
-    std::string name() const { return rate == 0 ? "unhooked" : std::string(rig ? "tpacket " : "") + "1:" + std::to_string(rate); }
+    std::string name() const {
+      return rate == 0 ? "unhooked" : std::string(rig ? "tpacket " : "") + "1:" + std::to_string(rate);
+    }
   };
-  const std::vector<Config> configs{{0, 0},   {0, 1}, {0, 100}, {0, 1000}, {0, kHookOnly},
-                                    {1, 1},   {1, 100}, {1, 1000}};
+  const std::vector<Config> configs{{0, 0}, {0, 1}, {0, 100}, {0, 1000}, {0, kHookOnly}, {1, 1}, {1, 100}, {1, 1000}};
   std::map<std::string, std::vector<double>> gbps, samples_per_s, cpu_per_gb;
   std::map<std::string, std::uint64_t> lost, delivered, clone_fail;
   for (int r = 0; r < rounds; ++r) {
@@ -234,16 +236,16 @@ int main(int argc, char** argv) {
         lost[name] += t.gaps;  // every loss stage shows as a gap (drops: ring full, part of it)
         if (before && after) clone_fail[name] += after->stages.clone_failures - before->stages.clone_failures;
       }
-      std::printf("round %d %-13s %.2f Gbit/s  %.3f CPU s/GB  samples %llu gaps %llu drops %llu\n", r + 1,
-                  name.c_str(), bps / 1e9, cpu_per_gb[name].back(),
-                  static_cast<unsigned long long>(t.samples), static_cast<unsigned long long>(t.gaps),
-                  static_cast<unsigned long long>(t.drops));
+      std::printf("round %d %-13s %.2f Gbit/s  %.3f CPU s/GB  samples %llu gaps %llu drops %llu\n", r + 1, name.c_str(),
+                  bps / 1e9, cpu_per_gb[name].back(), static_cast<unsigned long long>(t.samples),
+                  static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.drops));
       std::fflush(stdout);
     }
   }
   const double base = median(gbps["unhooked"]);
   const double base_cpu = median(cpu_per_gb["unhooked"]);
-  nlohmann::json out = {{"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(rigs[0].dp->rung())}};
+  nlohmann::json out = {
+      {"rounds", rounds}, {"seconds", seconds}, {"rung", netring::datapath::to_string(rigs[0].dp->rung())}};
   std::printf("\n%-14s %12s %8s %10s %9s %16s %12s %12s %8s\n", "config", "Gbit/s(med)", "ratio", "CPU s/GB",
               "CPU ratio", "samples/s(med)", "delivered", "lost", "clonefail");
   for (const Config& cf : configs) {
