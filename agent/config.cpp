@@ -90,7 +90,8 @@ const std::vector<FieldDesc>& schema() {
        {"auto", "afxdp", "afpacket"},
        0,
        0,
-       "capture backend on the mirror (auto: AF_XDP, falling back to AF_PACKET; afpacket costs pods less at high rates: the socket truncates samples)",
+       "capture backend on the mirror (auto: AF_XDP, falling back to AF_PACKET; afpacket costs pods less at high "
+       "rates: the socket truncates samples)",
        [](Config& c, const Value& v) { c.backend = static_cast<Backend>(v.choice); },
        [](const Config& c) { return json(to_string(c.backend)); }},
       {"workers",
