@@ -8,7 +8,7 @@ namespaces, addresses and host-side veths); it removes them afterwards.
 
 Per configuration and workload, from the rounds (median [min..max]):
   - delivered: Gbit/s (iperf3's receiver) or packets/s (counted by the drop
-    filter in the receiver pod)
+    rule in the receiver pod)
   - busy CPU of the whole machine (/proc/stat user+nice+system+irq+softirq)
     per GB and per million packets, and its ratio to unhooked
   - extra CPU over unhooked, paired by round (config - unhooked of the same
@@ -59,8 +59,9 @@ NETOBSERV_CONFIGS = {
                      "sampling": 50},
 }
 NETOBSERV_EVICT_SECONDS = 5  # the Go agent's CACHE_ACTIVE_TIMEOUT default
+NETOBSERV_MAP_FLOWS = 5000  # its CACHE_MAX_FLOWS default, as nobs_loader sizes aggregated_flows
 WORKLOADS = {"tcp": "bulk TCP (iperf3, one stream)", "udp": "64-byte UDP over N flows (AF_XDP generator)"}
-UDP_DPORT = 9  # discard: what the receiver pod's tc filter drops
+UDP_DPORT = 9  # discard: what the receiver pod's iptables rule drops
 IPERF_PORT = 5201
 BRIDGE_NODE = "bench-node"
 
@@ -241,6 +242,9 @@ class Unhooked:
     def start(self, bench):
         self.pid = None
 
+    def counters(self, bench):
+        return {}
+
     def stop(self, bench, check=True):
         return {}
 
@@ -266,6 +270,9 @@ class NetObserv:
         if "links=4" not in self.ids_line:
             self.stop(bench, check=False)
             raise BenchError(f"nobs_loader attached {self.ids_line}, expected 4 links (2 veths x 2 directions)")
+
+    def counters(self, bench):
+        return {}  # the loader's totals come at stop, per start
 
     def stop(self, bench, check=True):
         if self.p is None:
@@ -333,8 +340,15 @@ class NetringAgent:
         else:
             self.stop(bench, check=False)
             raise BenchError(f"netring-agent hooked {hooked}, expected exactly {sorted(veths)}")
-        self.status0 = self._status(bench)
-        self.backend = (self.status0 or {}).get("backend", {}).get("name")
+        st = self._status(bench)
+        self.backend = (st or {}).get("backend", {}).get("name")
+
+    def counters(self, bench):
+        """Samples the agent received and lost so far (cumulative; /api/v1/status)."""
+        st = self._status(bench)
+        if not st:
+            return {}
+        return {"samples_received": st["samples"]["received"], "samples_lost": st["samples"]["lost"]}
 
     def _status(self, bench):
         body = self._get(bench, self.aport, "/api/v1/status")
@@ -353,14 +367,10 @@ class NetringAgent:
     def stop(self, bench, check=True):
         if self.p is None:
             return {}
-        st = self._status(bench)
         rc = stop_process(self.p, "netring-agent")
         self.logf.close()
         self.p = None
         out = {"backend": self.backend}
-        if st and self.status0:
-            out["samples_received"] = st["samples"]["received"] - self.status0["samples"]["received"]
-            out["samples_lost"] = st["samples"]["lost"] - self.status0["samples"]["lost"]
         if check and rc != 0:
             raise BenchError(f"netring-agent exited {rc} after SIGTERM: " + self._log_tail())
         return out
@@ -390,33 +400,33 @@ class Bench:
         return j[0]["stats64"]["rx"]["packets"]
 
     def drop_count(self):
-        """Packets the receiver pod's ingress filter dropped so far (the UDP workload's delivered count)."""
-        j = json.loads(run(["tc", "-n", self.setup["receiver"]["netns"], "-s", "-j", "filter", "show", "dev", "eth0",
-                            "ingress"]).stdout or "[]")
-        for f in j:
-            for act in f.get("options", {}).get("actions", []):
-                if act.get("control_action", {}).get("type") == "drop" or act.get("kind") == "gact":
-                    return act["stats"]["packets"]
-        raise BenchError("receiver pod: drop filter not found on eth0 ingress")
+        """Packets the receiver pod's drop rule took so far (the UDP workload's delivered count)."""
+        out = run(in_ns(self.setup["receiver"]["netns"], "iptables-save", "-c", "-t", "raw")).stdout
+        for line in out.splitlines():
+            m = re.match(r"\[(\d+):(\d+)\] -A PREROUTING .*--dport %d .*-j DROP" % UDP_DPORT, line)
+            if m:
+                return int(m.group(1))
+        raise BenchError("receiver pod: the UDP drop rule is not in its raw PREROUTING chain:\n" + out)
 
     # -- fixtures --
     def prepare(self):
         s = self.setup
         rx, tx = s["receiver"], s["sender"]
-        # The receiver absorbs the UDP flood with a tc drop on its eth0
-        # ingress: after veth delivery, before IP, the same cost whatever
-        # watches the veths; its counter is the delivered count. Only the
-        # flood's destination port: ARP and iperf3 pass.
-        run(["tc", "-n", rx["netns"], "qdisc", "add", "dev", "eth0", "clsact"])
-        run(["tc", "-n", rx["netns"], "filter", "add", "dev", "eth0", "ingress", "protocol", "ip", "pref", "1",
-             "flower", "ip_proto", "udp", "dst_port", str(UDP_DPORT), "action", "drop"])
+        # The receiver absorbs the UDP flood with one DROP rule in its raw
+        # PREROUTING chain: right after the IP header checks, before routing,
+        # conntrack and sockets, the same cost whatever watches the veths, and
+        # its counter is the delivered count. Only the flood's destination
+        # port: ARP and iperf3 pass. (Not a tc drop action or XDP_DROP: this
+        # kernel has no gact/matchall/flower, and XDP on the pod's eth0 would
+        # turn off GSO on its host-side peer for the TCP workload too.)
+        run(in_ns(rx["netns"], "iptables", "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport", str(UDP_DPORT),
+                  "-j", "DROP"))
         self.drop_count()
         srv = subprocess.Popen(in_ns(rx["netns"], "iperf3", "-s", "-B", rx["ip"], "-p", str(IPERF_PORT)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(srv)
         for _ in range(50):
-            if run(in_ns(tx["netns"], "bash", "-c", f"exec 3<>/dev/tcp/{rx['ip']}/{IPERF_PORT}"), check=False) \
-                    .returncode == 0:
+            if f":{IPERF_PORT} " in run(["ss", "-N", rx["netns"], "-ltnH"], check=False).stdout:
                 break
             time.sleep(0.1)
         else:
@@ -537,6 +547,9 @@ def analyse(configs, runs, workloads):
             for m in ("gbps", "pps", "cpu_s_per_gb", "cpu_s_per_mpkt", "agent_user_s", "agent_sys_s"):
                 c[m] = summ([x.get(m) for x in rr.values()])
             c["agent_cpu_s"] = summ([x["agent_user_s"] + x["agent_sys_s"] for x in rr.values() if "agent_user_s" in x])
+            c["samples_received"] = summ([x.get("samples_received") for x in rr.values()])
+            c["samples_lost"] = summ([x.get("samples_lost") for x in rr.values()])
+            c["netobserv_flows"] = summ([x.get("netobserv_totals", {}).get("flows") for x in rr.values()])
             for m in ("cpu_s_per_gb", "cpu_s_per_mpkt"):
                 # Paired with unhooked of the same round: load drifts between rounds, not within one.
                 pairs = [(x[m], base[k][m]) for k, x in rr.items()
@@ -627,6 +640,14 @@ def fmt_r(x):
     return "-" if x is None else f"{x:.3f}x"
 
 
+def bpf_line(b):
+    parts = [f"{p['name']} {p['ns_per_run']:.0f} ns x {p['run_cnt']}" for p in b["programs"] if p["run_cnt"]]
+    if not parts:
+        return "no program ran"
+    per = b.get("ns_per_packet")
+    return "; ".join(parts) + ("" if per is None else f"; all together {per:.0f} ns per packet delivered")
+
+
 def table(configs, res, workloads, a, bpf, goal_rows):
     L = []
     for w in workloads:
@@ -653,11 +674,25 @@ def table(configs, res, workloads, a, bpf, goal_rows):
             ag = "-"
             if x.get("agent_user_s"):
                 ag = f"{fmt(x['agent_user_s']['median'])}+{fmt(x['agent_sys_s']['median'])}"
+            base = key == "unhooked"  # its extra is 0 by definition
             L.append(f"{label:44} {rate:26} {fmt_r(rate_r):>7} {fmt_s(x['cpu_s_per_gb']):24} "
                      f"{fmt_r(x['cpu_s_per_gb_vs_unhooked']):>7} {fmt_s(x['cpu_s_per_mpkt']):22} "
-                     f"{fmt_s(x.get('extra_cpu_s_per_gb')):24} {fmt_s(x.get('extra_cpu_s_per_mpkt')):24} "
-                     f"{fmt_r(x.get('extra_' + m + '_vs_netobserv-50')):>8} "
-                     f"{fmt_r(x.get('extra_' + m + '_vs_netobserv-1')):>8} {ag:22}")
+                     f"{'-' if base else fmt_s(x.get('extra_cpu_s_per_gb')):24} "
+                     f"{'-' if base else fmt_s(x.get('extra_cpu_s_per_mpkt')):24} "
+                     f"{'-' if base else fmt_r(x.get('extra_' + m + '_vs_netobserv-50')):>8} "
+                     f"{'-' if base else fmt_r(x.get('extra_' + m + '_vs_netobserv-1')):>8} {ag:22}")
+        for key, c in configs.items():
+            x = rw.get(key)
+            if not x:
+                continue
+            if x.get("samples_received"):
+                L.append(f"  {c['label']}: samples received per run {fmt_s(x['samples_received'])}, lost "
+                         f"{fmt_s(x['samples_lost'])}")
+            if x.get("netobserv_flows"):
+                full = x["netobserv_flows"]["max"] >= NETOBSERV_MAP_FLOWS
+                L.append(f"  {c['label']}: flows drained per start {fmt_s(x['netobserv_flows'])} (both workloads)"
+                         + (f"; its flow map ({NETOBSERV_MAP_FLOWS} entries, the Go agent's default) was full: "
+                            "packets of further flows failed their map insert and were not counted" if full else ""))
         L.append("")
     L.append("extra CPU = this configuration's busy CPU per unit minus unhooked's in the same round (median of the "
              "rounds); /NObs50, /NObs1 = its ratio to NetObserv sampling 50's and sampling 1's extra CPU (per GB for "
@@ -673,11 +708,7 @@ def table(configs, res, workloads, a, bpf, goal_rows):
                 progs = bpf.get(w, {}).get(key)
                 if progs is None:
                     continue
-                if isinstance(progs, str):
-                    L.append(f"  {w:4} {c['label']:44} {progs}")
-                    continue
-                parts = [f"{p['name']} {p['ns_per_run']:.0f} ns x {p['run_cnt']}" for p in progs if p["run_cnt"]]
-                L.append(f"  {w:4} {c['label']:44} " + ("; ".join(parts) or "no program ran"))
+                L.append(f"  {w:4} {c['label']:44} " + (progs if isinstance(progs, str) else bpf_line(progs)))
         L.append("")
     L.append("== goals of issue 13 (ratios in this run)")
     for g in goal_rows:
@@ -813,7 +844,10 @@ def main(argv):
                         time.sleep(1.0)  # start-up work (maps, sockets, first status) out of the window
                     recs = []
                     for w in a.workloads:
+                        k0 = agent.counters(bench)
                         rec = bench.workload(w, agent.pid, a.seconds)
+                        k1 = agent.counters(bench)
+                        rec.update({k: k1[k] - k0[k] for k in k1 if k in k0})
                         rec.update({"round": rnd + 1, "config": key, "workload": w})
                         recs.append(rec)
                     info = agent.stop(bench)
@@ -848,7 +882,7 @@ def main(argv):
                         ids = held_prog_ids(agent.pid)
                         for w in a.workloads:
                             s0 = prog_stats(ids)
-                            bench.workload(w, agent.pid, a.stats_seconds)
+                            rec = bench.workload(w, agent.pid, a.stats_seconds)
                             s1 = prog_stats(ids)
                             progs = []
                             for pid_, p in sorted(s1.items()):
@@ -856,9 +890,12 @@ def main(argv):
                                 n, ns = p["run_cnt"] - b["run_cnt"], p["run_time_ns"] - b["run_time_ns"]
                                 progs.append({"id": pid_, "name": p["name"], "type": p["type"], "run_cnt": n,
                                               "run_time_ns": ns, "ns_per_run": ns / n if n else 0.0})
-                            bpf.setdefault(w, {})[key] = progs
-                            log(f"  {w} {configs[key]['label']}: " + "; ".join(
-                                f"{p['name']} {p['ns_per_run']:.0f} ns x {p['run_cnt']}" for p in progs if p["run_cnt"]))
+                            # Every program's time over the packets the receiver got: what the hooks add per packet.
+                            total = sum(p["run_time_ns"] for p in progs)
+                            bpf.setdefault(w, {})[key] = {
+                                "programs": progs, "packets": rec["packets"],
+                                "ns_per_packet": total / rec["packets"] if rec["packets"] else None}
+                            log(f"  {w} {configs[key]['label']}: " + bpf_line(bpf[w][key]))
                         agent.stop(bench)
                     except BenchError as e:
                         try:

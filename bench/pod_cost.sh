@@ -12,7 +12,7 @@
 # round, stopped with SIGTERM). Two workloads per configuration: bulk TCP
 # (iperf3, one stream) and 64-byte UDP over 10,000 flows from
 # bench/pod_udp_gen (netring's AF_XDP TX) in the sender pod, dropped on
-# arrival by a tc filter in the receiver pod. Then, apart from the timed
+# arrival by an iptables raw-table rule in the receiver pod. Then, apart from the timed
 # rounds, a pass with BPF run-time statistics on: kernel ns per program run.
 # bench/pod_cost.py does the measuring and prints the table; this script
 # makes and removes the pods.
@@ -38,7 +38,7 @@ if [ "$(id -u)" != 0 ]; then
     "CAP_BPF, CAP_SYS_ADMIN)" >&2
   exit 1
 fi
-for t in ip tc jq iperf3 bpftool curl; do
+for t in ip ss iptables-save jq iperf3 bpftool curl; do
   command -v "$t" >/dev/null || {
     echo "pod_cost.sh: $t missing (run scripts/deps.sh)" >&2
     exit 1
