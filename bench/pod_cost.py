@@ -550,6 +550,7 @@ def analyse(configs, runs, workloads):
             c["samples_received"] = summ([x.get("samples_received") for x in rr.values()])
             c["samples_lost"] = summ([x.get("samples_lost") for x in rr.values()])
             c["netobserv_flows"] = summ([x.get("netobserv_totals", {}).get("flows") for x in rr.values()])
+            c["netobserv_drains"] = summ([x.get("netobserv_totals", {}).get("drains") for x in rr.values()])
             for m in ("cpu_s_per_gb", "cpu_s_per_mpkt"):
                 # Paired with unhooked of the same round: load drifts between rounds, not within one.
                 pairs = [(x[m], base[k][m]) for k, x in rr.items()
@@ -689,10 +690,13 @@ def table(configs, res, workloads, a, bpf, goal_rows):
                 L.append(f"  {c['label']}: samples received per run {fmt_s(x['samples_received'])}, lost "
                          f"{fmt_s(x['samples_lost'])}")
             if x.get("netobserv_flows"):
-                full = x["netobserv_flows"]["max"] >= NETOBSERV_MAP_FLOWS
-                L.append(f"  {c['label']}: flows drained per start {fmt_s(x['netobserv_flows'])} (both workloads)"
-                         + (f"; its flow map ({NETOBSERV_MAP_FLOWS} entries, the Go agent's default) was full: "
-                            "packets of further flows failed their map insert and were not counted" if full else ""))
+                L.append(f"  {c['label']}: flows drained per start {fmt_s(x['netobserv_flows'])} over "
+                         f"{fmt_s(x['netobserv_drains'])} drains (both workloads)")
+        if w == "udp" and a.flows > NETOBSERV_MAP_FLOWS and any(
+                configs[k]["kind"] == "netobserv" and k in rw for k in configs):
+            L.append(f"  NetObserv's flow map holds {NETOBSERV_MAP_FLOWS} flows (the Go agent's default): with "
+                     f"{a.flows} flows, packets of the flows that found it full between two drains failed their "
+                     "insert and were not counted (the ring-buffer fallback is off, as in the Go agent's defaults)")
         L.append("")
     L.append("extra CPU = this configuration's busy CPU per unit minus unhooked's in the same round (median of the "
              "rounds); /NObs50, /NObs1 = its ratio to NetObserv sampling 50's and sampling 1's extra CPU (per GB for "

@@ -34,7 +34,9 @@ using netring::testing::Mac;
 using netring::testing::PacketBuilder;
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+void on_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
 double now_s() {
   timespec ts;
