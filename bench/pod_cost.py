@@ -697,7 +697,9 @@ def table(configs, res, workloads, a, bpf, goal_rows):
                      f"{a.flows} flows, packets of the flows that found it full between two drains failed their "
                      "insert and were not counted (the ring-buffer fallback is off, as in the Go agent's defaults)")
         L.append("")
-    L.append("extra CPU = this configuration's busy CPU per unit minus unhooked's in the same round (median of the "
+    L.append("vs unh = ratio of this configuration's median to unhooked's (the plots pair each round with its own "
+             "unhooked run instead); "
+             "extra CPU = this configuration's busy CPU per unit minus unhooked's in the same round (median of the "
              "rounds); /NObs50, /NObs1 = its ratio to NetObserv sampling 50's and sampling 1's extra CPU (per GB for "
              "TCP, per Mpkt for UDP); agent CPU = the agent process's own utime+stime per run (netring-agent or "
              "nobs_loader). TCP GB = iperf3 payload, TCP packets = skbs the receiver pod's eth0 took (a GRO/GSO skb "
