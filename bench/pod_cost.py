@@ -100,7 +100,10 @@ def proc_cpu_s(pid):
 
 
 def run(cmd, timeout=30, check=True):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{' '.join(cmd)} did not finish within {timeout:.0f} s")
     if check and r.returncode != 0:
         raise BenchError(f"{' '.join(cmd)} exited {r.returncode}: {(r.stderr or r.stdout).strip()[:400]}")
     return r
@@ -295,6 +298,7 @@ class NetringAgent:
     def __init__(self, flags):
         self.flags = flags
         self.p = None
+        self.backend = None
 
     def _get(self, bench, port, path):
         r = run(in_ns(bench.setup["node_netns"], "curl", "-sf", "--max-time", "5", f"http://127.0.0.1:{port}{path}"),
@@ -488,7 +492,10 @@ class Bench:
             d0, a0, c0, t0 = self.drop_count(), proc_cpu_s(agent_pid) if agent_pid else None, busy_cpu_s(), time.time()
             time.sleep(seconds)
             c1, a1, d1, t1 = busy_cpu_s(), proc_cpu_s(agent_pid) if agent_pid else None, self.drop_count(), time.time()
-            g.wait(timeout=seconds + 30)
+            try:
+                g.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                raise BenchError(f"pod_udp_gen still running {seconds + 30:.0f} s after its window")
             out = read_rest(g)
         except BenchError as e:
             with open(errf) as f:
