@@ -853,8 +853,9 @@ def main(argv):
                 current[:] = [agent]
                 try:
                     agent.start(bench)
-                    if agent.kind != "none":
-                        time.sleep(1.0)  # start-up work (maps, sockets, first status) out of the window
+                    # Start-up work (maps, sockets, first status) and the previous configuration's
+                    # teardown (deferred frees) out of the window; the same pause for every one.
+                    time.sleep(1.0)
                     recs = []
                     for w in a.workloads:
                         k0 = agent.counters(bench)
