@@ -736,8 +736,12 @@ def table(configs, res, workloads, a, bpf, goal_rows):
 # ------------------------------------------------------------------ main --
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="bench/pod_cost.sh", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    keys = ", ".join(["unhooked", *NETOBSERV_CONFIGS, *NETRING_CONFIGS])
+    ap = argparse.ArgumentParser(
+        prog="bench/pod_cost.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Figure 9 (issue 13): what an agent watching two CNI pods costs them, netring-agent against "
+        "NetObserv's eBPF kernel program, bulk TCP and small UDP packets, in rotated rounds.",
+        epilog=f"configuration keys (--only): {keys}; --netring KEY=FLAGS adds netring-KEY")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"),
                     help="tree with netring-agent and bench/pod_udp_gen; NetObserv is built into DIR/peers/netobserv")
     ap.add_argument("--agent", help="netring-agent binary (default: BUILD_DIR/netring-agent)")
