@@ -36,7 +36,7 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint16_t 
   f.src_id = std::move(s);
   f.dst_id = std::move(d);
   f.bytes = bytes;
-  f.l2_bytes = bytes + 14 * packets;
+  f.wire_bytes = bytes + 14 * packets;
   f.packets = packets;
   f.bytes_stderr = bytes / 10;
   f.samples = static_cast<std::uint64_t>(packets);
@@ -146,7 +146,7 @@ TEST_F(ApiTest, FlowsDefaultToNewestFirstWithAllFields) {
   EXPECT_EQ(f["direction"], "egress");
   EXPECT_EQ(f["reporter"], "source");
   EXPECT_EQ(f["bytes"], 50000.0);
-  EXPECT_EQ(f["l2_bytes"], 50000.0 + 14 * 40);
+  EXPECT_EQ(f["wire_bytes"], 50000.0 + 14 * 40);
   EXPECT_EQ(f["packets"], 40.0);
   EXPECT_EQ(f["samples"], 40);
   EXPECT_EQ(f["bytes_stderr"], 5000.0);

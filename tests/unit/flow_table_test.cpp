@@ -121,7 +121,7 @@ TEST(FlowTable, SamplesOfOneFlowAccumulate) {
   EXPECT_EQ(r->samples, 3u);
   EXPECT_DOUBLE_EQ(r->packets, 7.0);
   EXPECT_DOUBLE_EQ(r->bytes_l3, 4.0 * 1500 + 2.0 * 60 + 9000);
-  EXPECT_DOUBLE_EQ(r->bytes_l2, 4.0 * 114 + 2.0 * 114 + 9018);
+  EXPECT_DOUBLE_EQ(r->bytes_wire, 4.0 * 114 + 2.0 * 114 + 9018);
   EXPECT_DOUBLE_EQ(r->var_packets, (16 - 4) + (4 - 2) + 0);
   EXPECT_DOUBLE_EQ(r->var_bytes_l3, 12.0 * 1500 * 1500 + 2.0 * 60 * 60);
   EXPECT_EQ(r->first_ns, 5 * kSec);
