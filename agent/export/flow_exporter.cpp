@@ -105,7 +105,9 @@ void FlowExporter::round(const AgentSnapshot& snap, bool active, Clock::time_poi
     ledger_.commit();
   }
   flush(now);
-  if (templates_due(now)) {
+  // An idle exporter still refreshes by time (and sends them once at
+  // start): the other reasons ride on the next message with records.
+  if (opts_.transport == Transport::kUdp && (!templates_ever_ || now - templates_at_ >= opts_.template_refresh)) {
     send_templates_only(now);
   } else if (opts_.transport == Transport::kTcp && !transport_->connected()) {
     ensure_session(now);  // an idle exporter connects too, and sends the templates

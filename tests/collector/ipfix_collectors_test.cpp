@@ -46,6 +46,7 @@ class Child {
   Child(std::vector<std::string> argv, const fs::path& log) {
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::setpgid(0, 0);  // its own group: nfacctd forks plugin processes
       std::FILE* f = std::fopen(log.c_str(), "a");
       if (f) {
         ::dup2(fileno(f), 1);
@@ -61,11 +62,18 @@ class Child {
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
   ~Child() { stop(); }
-  int stop(int sig = SIGTERM) {
+  // SIGTERM to the group; SIGKILL if it is not gone within 10 s.
+  int stop() {
     if (pid_ <= 0) return -1;
-    ::kill(pid_, sig);
+    ::kill(-pid_, SIGTERM);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    ::kill(-pid_, SIGKILL);  // plugin processes left behind
     pid_ = -1;
     return status;
   }
@@ -144,6 +152,12 @@ struct Tmp {
   }
 };
 
+AgentSnapshot snapshot_of(std::vector<FlowView> flows) {
+  AgentSnapshot s;
+  s.flows = std::move(flows);
+  return s;
+}
+
 FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint8_t proto, std::uint16_t sport,
               std::uint16_t dport, const char* src_pod, const char* dst_pod) {
   FlowView f;
@@ -212,7 +226,7 @@ struct Scenario {
   void drive(FlowExporter& ex, SnapshotStore& store) {
     for (int i = 0; i < 3; ++i) {
       step(i);
-      ex.round(AgentSnapshot{.flows = live}, true, Clock::now());
+      ex.round(snapshot_of(live), true, Clock::now());
     }
     // Flow 2 ends (idle), flow 4 is evicted; the others go on.
     step(3);
@@ -223,10 +237,10 @@ struct Scenario {
     record(live[3]);
     live.erase(live.begin() + 3);
     live.erase(live.begin() + 1);
-    ex.round(AgentSnapshot{.flows = live}, true, Clock::now());
+    ex.round(snapshot_of(live), true, Clock::now());
     step2();
     for (const auto& f : live) record(f);
-    store.publish(AgentSnapshot{.flows = live});
+    store.publish(snapshot_of(live));
   }
   void step2() {
     grow(live[0], 500, 724'000, true);
@@ -273,8 +287,9 @@ struct Nfcapd {
   std::vector<std::tuple<Key, std::uint64_t, std::uint64_t>> records() const {
     std::vector<std::tuple<Key, std::uint64_t, std::uint64_t>> rows;
     for (const auto& dir : runs) {
+      // -q drops the summary and, in 1.7.1, the array's brackets too.
       auto out = run("nfdump -N -q -R " + dir.string() + " -o json 2>&1");
-      json j = json::parse(out, nullptr, false);
+      json j = json::parse(out.empty() || out[0] == '[' ? out : "[" + out + "]", nullptr, false);
       EXPECT_FALSE(j.is_discarded()) << out;
       if (j.is_discarded()) continue;
       for (const auto& r : j) {
@@ -343,7 +358,14 @@ TEST(IpfixCollectors, NfdumpCountsEveryFlowLikeTheApiWithoutSequenceFailures) {
   const auto st = ex.status();
   EXPECT_GT(st.messages_sent, 5u);
   EXPECT_EQ(st.send_errors, 0u);
-  EXPECT_EQ(slurp(nf.log).find("rror"), std::string::npos) << slurp(nf.log);
+  // nfcapd's own summary at exit, and no other complaint in its log.
+  const std::string log = slurp(nf.log);
+  EXPECT_NE(log.find("Sequence Errors: 0, Bad Packets: 0"), std::string::npos) << log;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("Sequence Errors:") == std::string::npos) {
+      EXPECT_EQ(line.find("rror"), std::string::npos) << line;
+    }
 }
 
 // --- pmacct -----------------------------------------------------------------
@@ -375,9 +397,21 @@ struct Nfacctd {
     proc = std::make_unique<Child>(std::vector<std::string>{"nfacctd", "-f", (base / "nfacctd.conf").string()},
                                    base / "nfacctd.stdout");
     ASSERT_TRUE(eventually([&] { return bound(port, false); })) << slurp(log) << slurp(base / "nfacctd.stdout");
+    // The core takes datagrams before the print plugin runs, and what it
+    // hands over then is not accounted: wait for the plugin's first purge.
+    ASSERT_TRUE(eventually([&] { return purges() > 0; }, 20s)) << slurp(log);
+  }
+  std::size_t purges() const {
+    const std::string l = slurp(log);
+    std::size_t n = 0;
+    for (auto pos = l.find("Purging cache - END"); pos != std::string::npos;
+         pos = l.find("Purging cache - END", pos + 1))
+      ++n;
+    return n;
   }
   void stop() {
-    std::this_thread::sleep_for(2500ms);  // two print refreshes
+    const std::size_t seen = purges();
+    EXPECT_TRUE(eventually([&] { return purges() >= seen + 2; }, 20s));  // everything sent is purged to the file
     proc->stop();
   }
   std::vector<json> lines() const {
@@ -510,7 +544,7 @@ TEST(IpfixCollectors, TcpStreamReadByLibfixbufAndTemplatesFirstOnEveryConnection
   Scenario sc;
   for (int i = 0; i < 3; ++i) {
     sc.step(i);
-    ex.round(AgentSnapshot{.flows = sc.live}, true, Clock::now());
+    ex.round(snapshot_of(sc.live), true, Clock::now());
   }
   std::this_thread::sleep_for(200ms);
   s1->stop();  // the collector goes away; socat closes the file
@@ -519,10 +553,10 @@ TEST(IpfixCollectors, TcpStreamReadByLibfixbufAndTemplatesFirstOnEveryConnection
   sc.step(3);
   // The first round finds the closed connection and reconnects.
   ASSERT_TRUE(eventually([&] {
-    ex.round(AgentSnapshot{.flows = sc.live}, true, Clock::now());
+    ex.round(snapshot_of(sc.live), true, Clock::now());
     return ex.status().reconnects == 1;
   }));
-  ex.round(AgentSnapshot{.flows = sc.live}, true, Clock::now());
+  ex.round(snapshot_of(sc.live), true, Clock::now());
   std::this_thread::sleep_for(200ms);
   s2->stop();
   for (const char* f : {"session1.ipfix", "session2.ipfix"}) {

@@ -72,6 +72,12 @@ class CaptureTransport final : public MessageTransport {
   State& s_;
 };
 
+AgentSnapshot snapshot_of(std::vector<FlowView> flows) {
+  AgentSnapshot s;
+  s.flows = std::move(flows);
+  return s;
+}
+
 FlowView flow(std::uint64_t id, const char* src, const char* dst, double packets, double bytes) {
   FlowView f;
   f.id = id;
@@ -526,7 +532,7 @@ TEST(FlowExport, UdpToLoopbackAndWhatNobodyReadIsCounted) {
   SnapshotStore store;
   FlowExporter ex(o, store);
   auto send_one = [&ex](std::uint64_t id) {
-    ex.round(AgentSnapshot{.flows = {flow(id, "10.0.0.1", "10.0.0.2", 1, 100)}}, true, Clock::now());
+    ex.round(snapshot_of({flow(id, "10.0.0.1", "10.0.0.2", 1, 100)}), true, Clock::now());
   };
   send_one(1);
   IpfixReader reader;
@@ -593,7 +599,7 @@ TEST(FlowExport, TcpToLoopbackReconnectsWithTemplatesFirst) {
     }
     return out;
   };
-  ex.round(AgentSnapshot{.flows = {flow(1, "10.0.0.1", "10.0.0.2", 1, 100)}}, true, Clock::now());
+  ex.round(snapshot_of({flow(1, "10.0.0.1", "10.0.0.2", 1, 100)}), true, Clock::now());
   UniqueFd conn(::accept(lst.get(), nullptr, nullptr));
   auto first = read_stream(conn.get(), 2);
   ASSERT_EQ(first.size(), 2u);
@@ -601,7 +607,7 @@ TEST(FlowExport, TcpToLoopbackReconnectsWithTemplatesFirst) {
   EXPECT_EQ(first[1].records.size(), 1u);
   conn.reset();                        // the collector goes away
   std::this_thread::sleep_for(300ms);  // past the reconnection backoff
-  ex.round(AgentSnapshot{.flows = {flow(2, "10.0.0.1", "10.0.0.2", 1, 100)}}, true, Clock::now());
+  ex.round(snapshot_of({flow(2, "10.0.0.1", "10.0.0.2", 1, 100)}), true, Clock::now());
   UniqueFd conn2(::accept(lst.get(), nullptr, nullptr));
   auto second = read_stream(conn2.get(), 2);  // read by a reader that knows no templates yet
   ASSERT_EQ(second.size(), 2u);
