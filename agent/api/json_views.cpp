@@ -96,6 +96,7 @@ nlohmann::json to_json(const AgentStatus& s) {
          {"send_errors", x.send_errors},
          {"records_lost",
           {{"send_failed", x.records_send_failed},
+           {"unreachable", x.records_unreachable},
            {"queue_full", x.records_queue_full},
            {"too_large", x.records_too_large}}},
          {"connects", x.connects},

@@ -627,6 +627,7 @@ TEST(FlowExport, StatusInTheApiAndInMetrics) {
   EXPECT_EQ(j["flow_export"]["collector"], "127.0.0.1:4739");
   EXPECT_EQ(j["flow_export"]["records"], 1);
   EXPECT_EQ(j["flow_export"]["records_lost"]["queue_full"], 0);
+  EXPECT_EQ(j["flow_export"]["records_lost"]["unreachable"], 0);
   SnapshotStore store;
   store.publish(snap);
   metrics::SnapshotCollector col(store);
