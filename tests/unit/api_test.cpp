@@ -75,8 +75,7 @@ AgentSnapshot fixed_snapshot() {
   s.status.kernel_features = {{"tcx", true}};
   s.status.fallbacks = {{"hook", "clsact", "tcx: EINVAL"}};
   s.status.samples_received = 99;
-  s.status.losses = {{"socket", "xsk_ring_full", 3, false},
-                     {"socket", "sequence_gap", 5, true},
+  s.status.losses = {{"socket", "xsk_ring_full", 3, false}, {"socket", "sequence_gap", 5, true},
                      {"worker", "invalid_sample", 1, true}};
   s.status.active_flows = 5;
   s.status.flow_table_bytes = {46137408, 46137408};

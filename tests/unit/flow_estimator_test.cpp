@@ -164,8 +164,8 @@ TEST(FlowEstimator, FlowIntervalCoversWhatNoSampleShows) {
       plain += estimate_bytes_l3(t.record).interval().contains(t.truth);
       with_rate += estimate_bytes_l3(t.record, n).interval().contains(t.truth);
     }
-    std::printf("1:%u: 99%% interval covers %d/%d plain, %d/%d with the unseen term\n", n, plain, kTrials, with_rate,
-                kTrials);
+    std::printf("1:%u: 99%% interval covers %d/%d plain, %d/%d with the unseen term\n", n, plain, kTrials,
+                with_rate, kTrials);
     if (n == 10) {
       EXPECT_LT(plain, kTrials * 96 / 100) << "the case this term exists for";
     }
@@ -200,7 +200,8 @@ TEST(FlowEstimator, UnseenTermIsZeroAtOneInOneAndSmallOnLargeFlows) {
   big.add(info, 45 * 1448 + 52, 0x10, 2);
   acks.merge(big);
   EXPECT_EQ(acks.max_seg_len(), 1472u);
-  EXPECT_DOUBLE_EQ(estimate_bytes_l3(acks, 10).variance, estimate_bytes_l3(acks).variance + unseen_variance(10, 1472));
+  EXPECT_DOUBLE_EQ(estimate_bytes_l3(acks, 10).variance,
+                   estimate_bytes_l3(acks).variance + unseen_variance(10, 1472));
 }
 
 // Coverage: the ratio of sampled to exact bytes per interface is ~1 when
