@@ -42,11 +42,13 @@ Result<std::unique_ptr<Worker>> Worker::create(std::unique_ptr<datapath::SampleS
   // The export callback needs the worker's address, which exists only after
   // construction: it is bound through a pointer filled right after.
   auto self_slot = std::make_shared<Worker*>(nullptr);
-  auto table = flow::FlowTable::create(opts.table, [self_slot](const flow::FlowEntry& e, flow::EndReason) {
+  auto table = flow::FlowTable::create(opts.table, [self_slot](const flow::FlowEntry& e, flow::EndReason why) {
     // Capacity is reserved, and the table evicts or expires only while
     // there is room (update_eviction_policy, expire's export cap): no
     // allocation, and nothing that leaves the table is dropped.
-    (*self_slot)->ended_.push_back(e);
+    Worker* w = *self_slot;
+    w->ended_.push_back(e);
+    w->ended_reasons_.push_back(why);
   });
   if (!table) return std::move(table).take_error();
   std::unique_ptr<Worker> w(new Worker(std::move(stream), std::move(table).value(), opts, tap));
@@ -65,6 +67,7 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       umem_bytes_(stream_->source().umem_bytes()),
       max_nap_(opts.max_nap) {
   ended_.reserve(ended_capacity_);
+  ended_reasons_.reserve(ended_capacity_);
 }
 
 Worker::~Worker() {
@@ -192,8 +195,10 @@ void Worker::report() {
   r.live.reserve(table_.size());
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
+  r.ended_reasons.swap(ended_reasons_);
   ended_.reserve(ended_capacity_);
   r.overflow = table_.overflow();
+  ended_reasons_.reserve(ended_capacity_);
   r.parser = parser_.counters();
   r.stream = stream_->stats();
   r.table = table_.stats();
