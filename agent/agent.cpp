@@ -108,7 +108,8 @@ int run_agent(const Config& config) {
   }
   // The kernel holds the flows active within one publication period; the
   // tables hold every flow the agent keeps, so that bounds it too.
-  dopts.programs.flow_map_entries = static_cast<std::uint32_t>(std::min<std::uint64_t>(config.flow_table_size, 1u << 22));
+  dopts.programs.flow_map_entries =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(config.flow_table_size, 1u << 22));
   if (config.backend == Backend::kAfpacket) dopts.highest_rung = datapath::Rung::kAfPacketMirror;
   auto dp = datapath::Datapath::create(dopts);
   if (!dp) return fail("data path", dp.error().message());

@@ -282,16 +282,15 @@ void Publisher::distribute_exact_counts() {
   for (auto& v : per) v.reserve(drained_.size() / n + 16);
   for (const kflow::KernelFlow& k : drained_) {
     const netring_flow_counts& c = k.counts;
-    ExactUpdate u{k.key,
-                  flow::ExactCounts{.packets = c.packets,
-                                    .bytes_l3 = c.bytes,
-                                    .wire_bytes = c.wire_bytes,
-                                    .first_ns = c.first_ns,
-                                    .last_ns = c.last_ns,
-                                    .max_seg_len = c.max_seg,
-                                    .ifindex = c.ifindex,
-                                    .direction = to_flow_direction(c.direction),
-                                    .tcp_flags = k.tcp_flags()}};
+    ExactUpdate u{k.key, flow::ExactCounts{.packets = c.packets,
+                                           .bytes_l3 = c.bytes,
+                                           .wire_bytes = c.wire_bytes,
+                                           .first_ns = c.first_ns,
+                                           .last_ns = c.last_ns,
+                                           .max_seg_len = c.max_seg,
+                                           .ifindex = c.ifindex,
+                                           .direction = to_flow_direction(c.direction),
+                                           .tcp_flags = k.tcp_flags()}};
     per[n == 1 ? 0 : kflow::flow_key_hash(k.key) % n].push_back(u);
   }
   for (std::size_t i = 0; i < n; ++i)

@@ -123,7 +123,7 @@ class Worker {
   std::atomic<bool> requested_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<WorkerReport> ready_;         // guarded by mu_
+  std::optional<WorkerReport> ready_;       // guarded by mu_
   std::vector<ExactUpdate> pending_exact_;  // guarded by mu_
   std::thread thread_;
 };

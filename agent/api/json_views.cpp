@@ -59,11 +59,16 @@ nlohmann::json to_json(const FlowView& f) {
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},   {"name", i.name},
-          {"role", i.role},         {"backend", i.backend},
-          {"hook", i.hook},         {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes}, {"rx_wire_bytes", i.rx_wire_bytes},
-          {"tx_packets", i.tx_packets}, {"tx_bytes", i.tx_bytes},
+  return {{"ifindex", i.ifindex},
+          {"name", i.name},
+          {"role", i.role},
+          {"backend", i.backend},
+          {"hook", i.hook},
+          {"rx_packets", i.rx_packets},
+          {"rx_bytes", i.rx_bytes},
+          {"rx_wire_bytes", i.rx_wire_bytes},
+          {"tx_packets", i.tx_packets},
+          {"tx_bytes", i.tx_bytes},
           {"tx_wire_bytes", i.tx_wire_bytes}};
 }
 

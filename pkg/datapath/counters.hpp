@@ -32,8 +32,8 @@ struct InterfaceCounters {
 // these (or in the capture source's own Stats, or as a sequence gap).
 struct StageCounters {
   std::uint64_t clone_attempts = 0;
-  std::uint64_t clone_failures = 0;  // bpf_clone_redirect failed, any reason (clone_nomem included)
-  std::uint64_t clone_nomem = 0;     // ... with ENOMEM (skb_clone, or the original's head copy)
+  std::uint64_t clone_failures = 0;   // bpf_clone_redirect failed, any reason (clone_nomem included)
+  std::uint64_t clone_nomem = 0;      // ... with ENOMEM (skb_clone, or the original's head copy)
   std::uint64_t heartbeat_stale = 0;  // chosen but not cloned: agent heartbeat stale
   std::uint64_t skip_forwarded = 0;   // egress packets sampled at their ingress instead
   std::uint64_t skip_tunnel = 0;      // encapsulations leaving a NIC
@@ -51,9 +51,7 @@ struct StageCounters {
   std::uint64_t flow_malformed = 0;  // headers the user-space parser rejects too
   std::uint64_t flow_no_map = 0;
   std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
-  std::uint64_t flow_uncounted() const {
-    return flow_map_full + flow_declined + flow_malformed + flow_no_map;
-  }
+  std::uint64_t flow_uncounted() const { return flow_map_full + flow_declined + flow_malformed + flow_no_map; }
 };
 
 // Sums the per-CPU values of a PERCPU_ARRAY of u64, `n` entries.

@@ -38,10 +38,10 @@ struct SampleInfo {
 // What the kernel counted of one flow in one period (kflow::KernelFlow,
 // without the kernel's types).
 struct ExactCounts {
-  std::uint64_t packets = 0;     // wire packets (segments)
+  std::uint64_t packets = 0;  // wire packets (segments)
   std::uint64_t bytes_l3 = 0;
   std::uint64_t wire_bytes = 0;
-  std::uint64_t first_ns = 0;    // CLOCK_MONOTONIC
+  std::uint64_t first_ns = 0;  // CLOCK_MONOTONIC
   std::uint64_t last_ns = 0;
   std::uint32_t max_seg_len = 0;  // largest L3 bytes per segment seen
   std::uint32_t ifindex = 0;
@@ -52,11 +52,11 @@ struct ExactCounts {
 struct FlowRecord {
   static constexpr int kMaxInterfaces = 4;
 
-  double packets = 0;       // exact + sum w
-  double bytes_l3 = 0;      // exact + sum w * ip_len
-  double bytes_wire = 0;    // exact + sum w * wire_len
-  double var_packets = 0;   // sum (w^2 - w)
-  double var_bytes_l3 = 0;  // sum (w^2 - w) * ip_len^2
+  double packets = 0;          // exact + sum w
+  double bytes_l3 = 0;         // exact + sum w * ip_len
+  double bytes_wire = 0;       // exact + sum w * wire_len
+  double var_packets = 0;      // sum (w^2 - w)
+  double var_bytes_l3 = 0;     // sum (w^2 - w) * ip_len^2
   std::uint64_t first_ns = 0;  // CLOCK_MONOTONIC
   std::uint64_t last_ns = 0;
   std::uint32_t samples = 0;  // saturates at 2^32-1 (active timeouts export long before)

@@ -22,8 +22,21 @@ FlowCountReader::FlowCountReader(int flow_maps_fd, int map0_fd, int map1_fd, std
 
 Result<std::size_t> FlowCountReader::drain(std::vector<KernelFlow>& out) {
   const std::uint64_t t0 = monotonic_ns();
-  const int next = 1 - active_;
+  // Which map is in the slot now: a lookup in a map-in-map gives the inner
+  // map's id. Asked each time rather than remembered, so a second reader
+  // (or one made after another drained) cannot swap the wrong way round.
   const std::uint32_t zero = 0;
+  std::uint32_t in_slot = 0;
+  if (bpf_map_lookup_elem(slots_fd_, &zero, &in_slot) != 0)
+    return Error::from_errno("bpf_map_lookup_elem", "flow count map slot");
+  for (int i = 0; i < 2; ++i) {
+    bpf_map_info info{};
+    std::uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(maps_[i], &info, &len) != 0)
+      return Error::from_errno("bpf_obj_get_info_by_fd", "flow count map");
+    if (info.id == in_slot) active_ = i;
+  }
+  const int next = 1 - active_;
   const std::uint32_t fd = static_cast<std::uint32_t>(maps_[next]);
   // The kernel waits for running programs (synchronize_rcu) before this
   // returns: from here on nothing writes the map taken out.

@@ -22,16 +22,17 @@ namespace netring::kflow {
 
 struct FlowCountReaderStats {
   std::uint64_t drains = 0;
-  std::uint64_t flows = 0;           // entries read, over all drains
-  std::uint64_t last_flows = 0;      // entries of the latest drain
-  std::uint64_t last_drain_ns = 0;   // how long the latest swap + drain took
-  std::uint64_t batch_retries = 0;   // a bucket larger than the batch buffer (ENOSPC), buffer grown
+  std::uint64_t flows = 0;          // entries read, over all drains
+  std::uint64_t last_flows = 0;     // entries of the latest drain
+  std::uint64_t last_drain_ns = 0;  // how long the latest swap + drain took
+  std::uint64_t batch_retries = 0;  // a bucket larger than the batch buffer (ENOSPC), buffer grown
 };
 
 class FlowCountReader {
  public:
   // flow_maps_fd: the ARRAY_OF_MAPS whose entry 0 the sampler writes;
-  // map_fds: the two maps that take turns there, map_fds[0] in the slot now.
+  // map0_fd, map1_fd: the two maps that take turns there (either may be in
+  // the slot: drain() looks).
   FlowCountReader(int flow_maps_fd, int map0_fd, int map1_fd, std::uint32_t batch = 1024);
 
   // Swaps the maps and appends every flow of the one taken out to `out`
@@ -45,7 +46,7 @@ class FlowCountReader {
 
   int slots_fd_;
   int maps_[2];
-  int active_ = 0;  // index into maps_ of the map in the slot
+  int active_ = 0;  // index into maps_ of the map in the slot (as of the last look)
   std::uint32_t batch_;
   std::vector<netring_flow_key> keys_;
   std::vector<netring_flow_counts> values_;

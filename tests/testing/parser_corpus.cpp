@@ -13,7 +13,6 @@ using flow::FrameView;
 using flow::ParseStatus;
 using flow::Tunnel;
 
-
 FrameView view(const Bytes& b) {
   return {reinterpret_cast<const std::byte*>(b.data()), static_cast<std::uint32_t>(b.size())};
 }
@@ -302,7 +301,8 @@ std::vector<Case> malformed_cases() {
       {"truncated_geneve_options", truncated(geneve(geneve_hdr(1, 0x6558, 4), inner_tcp()), kEth + 40 + 8 + 8 + 9),
        ParseStatus::kTruncatedGeneve},
       {"bad_geneve_version", geneve(geneve_hdr(1, 0x6558, 0, 1), inner_tcp()), ParseStatus::kBadGeneveVersion},
-      {"bad_geneve_opt_len", edit(geneve(geneve_hdr(1, 0x6558, 2), inner_tcp()), [](Bytes& b) { b[kEth + 40 + 8] = 63; }),
+      {"bad_geneve_opt_len",
+       edit(geneve(geneve_hdr(1, 0x6558, 2), inner_tcp()), [](Bytes& b) { b[kEth + 40 + 8] = 63; }),
        ParseStatus::kBadGeneveOptLen},
       {"unsupported_geneve_protocol", geneve(geneve_hdr(1, 0x894f), inner_tcp()),
        ParseStatus::kUnsupportedGeneveProtocol},
@@ -310,6 +310,5 @@ std::vector<Case> malformed_cases() {
       {"geneve_empty_inner_ip", geneve(geneve_hdr(1, 0x86dd, 1), Bytes{}), ParseStatus::kTruncatedInnerFrame},
   };
 }
-
 
 }  // namespace netring::testing::corpus
