@@ -91,7 +91,7 @@ struct FlowView {
 
   // Exact kernel counts plus Horvitz-Thompson estimates (sum of 1/p over
   // the samples of packets the kernel did not count).
-  double packets = 0;     // packets on the wire (a GSO skb counts its segments)
+  double packets = 0;     // skbs: a GSO super-packet is one packet, as conntrack counts (wire packets: segments)
   double bytes = 0;       // L3: IP header + payload, one IP header per skb (conntrack's unit)
   double wire_bytes = 0;  // what the wire carries: each segment's L2-L4 headers + payload (no FCS)
   // Standard error of `bytes` (sqrt of sum of (1-p)/p^2 * len^2, plus what

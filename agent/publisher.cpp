@@ -282,7 +282,7 @@ void Publisher::distribute_exact_counts() {
   for (auto& v : per) v.reserve(drained_.size() / n + 16);
   for (const kflow::KernelFlow& k : drained_) {
     const netring_flow_counts& c = k.counts;
-    ExactUpdate u{k.key, flow::ExactCounts{.packets = c.packets,
+    ExactUpdate u{k.key, flow::ExactCounts{.packets = c.skbs,
                                            .bytes_l3 = c.bytes,
                                            .wire_bytes = c.wire_bytes,
                                            .first_ns = c.first_ns,

@@ -60,7 +60,7 @@ struct netring_flow_counts {
 	__u32 ifindex;    /* the counting hook's interface (latest) */
 	__u32 direction;  /* NETRING_DIR_* of that hook */
 	__u32 max_seg;    /* largest L3 bytes per segment (bytes / segs of one skb) */
-	__u32 reserved;
+	__u32 skbs;       /* skbs: a GSO super-packet is one (conntrack's packet); packets counts its segments */
 };
 
 /* Mode of exact counting (settings.exact_mode). */

@@ -149,6 +149,7 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 	if (!c) {
 		struct netring_flow_counts init = {
 			.packets = segs,
+			.skbs = 1,
 			.bytes = pk->ip_len,
 			.wire_bytes = wire,
 			.first_ns = now,
@@ -172,6 +173,7 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 		}
 	}
 	__sync_fetch_and_add(&c->packets, segs);
+	__sync_fetch_and_add(&c->skbs, 1);
 	__sync_fetch_and_add(&c->bytes, pk->ip_len);
 	__sync_fetch_and_add(&c->wire_bytes, wire);
 	c->last_ns = now;

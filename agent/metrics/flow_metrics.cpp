@@ -38,8 +38,8 @@ FlowMetrics::FlowMetrics(prometheus::Registry& registry, FlowMetricsOptions opts
                  .Register(registry)),
       packets_(prometheus::BuildCounter()
                    .Name("netring_flow_packets_total")
-                   .Help("Packets on the wire (a GSO skb counts its segments) of flows by source/destination "
-                         "identity: exact where the kernel counted them, estimated from samples otherwise")
+                   .Help("Packets of flows by source/destination identity, a GSO/GRO super-packet counting once "
+                         "(conntrack's unit): exact where the kernel counted them, estimated from samples otherwise")
                    .Register(registry)),
       tcp_flags_(prometheus::BuildCounter()
                      .Name("netring_tcp_flags_total")

@@ -38,7 +38,7 @@ struct SampleInfo {
 // What the kernel counted of one flow in one period (kflow::KernelFlow,
 // without the kernel's types).
 struct ExactCounts {
-  std::uint64_t packets = 0;  // wire packets (segments)
+  std::uint64_t packets = 0;  // skbs: a GSO super-packet is one, as in the estimates (and conntrack)
   std::uint64_t bytes_l3 = 0;
   std::uint64_t wire_bytes = 0;
   std::uint64_t first_ns = 0;  // CLOCK_MONOTONIC

@@ -79,7 +79,7 @@ netring::flow::Address v4(const char* dotted) {
 }
 
 struct Totals {
-  std::uint64_t packets = 0, bytes = 0, wire_bytes = 0;
+  std::uint64_t packets = 0, skbs = 0, bytes = 0, wire_bytes = 0;
 };
 
 Totals sum(const std::vector<KernelFlow>& flows, const char* src, const char* dst, std::uint8_t proto) {
@@ -87,6 +87,7 @@ Totals sum(const std::vector<KernelFlow>& flows, const char* src, const char* ds
   for (const auto& f : flows)
     if (f.key.src == v4(src) && f.key.dst == v4(dst) && f.key.protocol == proto) {
       t.packets += f.counts.packets;
+      t.skbs += f.counts.skbs;
       t.bytes += f.counts.bytes;
       t.wire_bytes += f.counts.wire_bytes;
     }
@@ -136,10 +137,10 @@ TEST(ExactFlows, TcpBytesEqualConntrackInBothDirections) {
   ASSERT_GT(ct.orig_bytes, 100'000'000u) << "iperf3 moved too little to tell";
   EXPECT_EQ(up.bytes, ct.orig_bytes);
   EXPECT_EQ(down.bytes, ct.reply_bytes);
-  // conntrack counts skbs, the kernel flow map wire packets: a GSO skb is one
-  // there and its segments here.
+  // conntrack counts skbs, a GSO skb as one; the flow map counts both.
+  EXPECT_EQ(up.skbs, ct.orig_packets);
+  EXPECT_EQ(down.skbs, ct.reply_packets);
   EXPECT_GT(up.packets, ct.orig_packets) << "no GSO: the test would not tell skbs from segments";
-  EXPECT_GE(down.packets, ct.reply_packets);
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_EQ(c->stages.flow_map_full, 0u);

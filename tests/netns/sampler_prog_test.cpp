@@ -332,6 +332,7 @@ TEST_F(SamplerProg, BulkCountsGsoSkbsExactlyPerFlowAndCopiesThemOneInN) {
   const auto& f = flows[0];
   EXPECT_TRUE(f.key == want.key) << netring::flow::to_string(f.key) << " vs " << netring::flow::to_string(want.key);
   EXPECT_EQ(f.counts.packets, std::uint64_t{kRuns} * kSegs);
+  EXPECT_EQ(f.counts.skbs, std::uint64_t{kRuns});
   EXPECT_EQ(f.counts.bytes, std::uint64_t{kRuns} * (pkt.size() - 14));
   // Each of the 10 segments repeats the 54 bytes of Ethernet, IPv4 and TCP headers.
   EXPECT_EQ(f.counts.wire_bytes, std::uint64_t{kRuns} * (pkt.size() + (kSegs - 1) * 54));
