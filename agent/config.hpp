@@ -24,6 +24,7 @@ namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
 enum class KubeApi { kAuto, kOff };
+enum class KubePods { kNode, kCluster };
 
 // A listen address "host:port" or "[v6]:port"; host is an IP literal or a
 // host name.
@@ -60,6 +61,12 @@ struct Config {
   std::string kubeconfig;
   KubeApi kube_api = KubeApi::kAuto;
   std::string pods_from;
+  // Kubernetes API load (doc/scaling.md): which pods are watched, and the
+  // point lookups that name the others.
+  KubePods kube_pods = KubePods::kNode;
+  std::chrono::milliseconds kube_lookup_ttl{300'000};
+  std::chrono::milliseconds kube_lookup_negative_ttl{30'000};
+  uint32_t kube_lookup_rate = 20;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kLogfmt;
   bool validate = false;
@@ -100,5 +107,6 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
 const char* to_string(KubeApi k);
+const char* to_string(KubePods p);
 
 }  // namespace netring::agent

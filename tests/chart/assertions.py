@@ -62,8 +62,11 @@ mounts = {m["mountPath"] for m in ctr.get("volumeMounts", [])}
 
 role = only("ClusterRole")
 expect(role.get("rules") == [{"apiGroups": [""], "resources": ["pods", "services", "nodes"],
-                              "verbs": ["get", "list", "watch"]}],
-       f"ClusterRole: get/list/watch on pods, services, nodes only; got {role.get('rules')}")
+                              "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                              "verbs": ["list", "watch"]}],
+       f"ClusterRole: get/list/watch on pods, services, nodes and list/watch on endpointslices only; "
+       f"got {role.get('rules')}")
 binding = only("ClusterRoleBinding")
 sa = only("ServiceAccount")
 expect(binding.get("roleRef", {}).get("name") == role.get("metadata", {}).get("name"), "binding refers to the role")
