@@ -17,6 +17,12 @@ std::string fake_uid(const std::string& seed) {
 }  // namespace
 
 json pod(const PodSpec& p) {
+  // Parsed once: the API load harness builds 150,000 of these.
+  static const json kVolumes = json::parse(R"([{"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420,
+      "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+      {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
+      {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                  "path": "namespace"}]}}]}}])");
   std::string uid = p.uid.empty() ? fake_uid(p.ns + "/" + p.name) : p.uid;
   json labels = {{"app", p.owner_name.empty() ? p.name : p.owner_name}};
   if (!p.template_hash.empty()) labels["pod-template-hash"] = p.template_hash;
@@ -31,13 +37,14 @@ json pod(const PodSpec& p) {
   };
   // What the pod's managers wrote: the controller (or kubectl) the spec, the
   // kubelet the status (metadata.managedFields, server-side apply).
-  json spec_fields = json::parse(R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{
+  static const json spec_fields =
+      json::parse(R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{
       "k:{\"name\":\"app\"}":{".":{},"f:args":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:ports":{".":{},
       "k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{},"f:protocol":{}}},
       "f:resources":{".":{},"f:limits":{".":{},"f:memory":{}},"f:requests":{".":{},"f:cpu":{}}},
       "f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},
       "f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:terminationGracePeriodSeconds":{}}})");
-  json status_fields = json::parse(R"({"f:status":{"f:conditions":{
+  static const json status_fields = json::parse(R"({"f:status":{"f:conditions":{
       "k:{\"type\":\"ContainersReady\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}},
       "k:{\"type\":\"Initialized\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}},
       "k:{\"type\":\"PodReadyToStartContainers\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}},
@@ -96,11 +103,7 @@ json pod(const PodSpec& p) {
                                     {"key", "node.kubernetes.io/not-ready"},
                                     {"operator", "Exists"},
                                     {"tolerationSeconds", 300}}})},
-      {"volumes", json::parse(R"([{"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
-          {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-          {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
-          {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                                      "path": "namespace"}]}}]}}])")},
+      {"volumes", kVolumes},
   };
   if (p.host_network) spec["hostNetwork"] = true;
   json pod_ips = json::array();
@@ -143,7 +146,8 @@ json service(const std::string& ns, const std::string& name, const std::vector<s
              const std::string& rv, int node_port) {
   json port = {{"name", "http"}, {"port", 80}, {"protocol", "TCP"}, {"targetPort", 8080}};
   if (node_port) port["nodePort"] = node_port;
-  json fields = json::parse(R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:internalTrafficPolicy":{},
+  static const json fields =
+      json::parse(R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:internalTrafficPolicy":{},
       "f:ports":{".":{},"k:{\"port\":80,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},
       "f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}})");
   return {{"apiVersion", "v1"},
@@ -197,7 +201,7 @@ json node(const std::string& name, const std::string& internal_ip, const std::st
   }
   json spec = json::object();
   if (!pod_cidr.empty()) spec = {{"podCIDR", pod_cidr}, {"podCIDRs", {pod_cidr}}};
-  json kubelet_fields = json::parse(R"({"f:status":{"f:conditions":{"k:{\"type\":\"DiskPressure\"}":{
+  static const json kubelet_fields = json::parse(R"({"f:status":{"f:conditions":{"k:{\"type\":\"DiskPressure\"}":{
       "f:lastHeartbeatTime":{}},"k:{\"type\":\"MemoryPressure\"}":{"f:lastHeartbeatTime":{}},
       "k:{\"type\":\"PIDPressure\"}":{"f:lastHeartbeatTime":{}},"k:{\"type\":\"Ready\"}":{"f:lastHeartbeatTime":{},
       "f:lastTransitionTime":{},"f:message":{},"f:reason":{},"f:status":{}}},"f:images":{},"f:nodeInfo":{
