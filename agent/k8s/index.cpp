@@ -395,11 +395,9 @@ std::optional<std::string> Index::pod_cidr_node(const IpAddress& ip) const {
   return std::nullopt;
 }
 
-std::vector<Cidr> Index::pod_cidrs() const {
+bool Index::has_pod_cidrs() const {
   std::shared_lock lock(mu_);
-  std::vector<Cidr> out;
-  for (const auto& [node, cidrs] : node_cidrs_) out.insert(out.end(), cidrs.begin(), cidrs.end());
-  return out;
+  return !node_cidrs_.empty();
 }
 
 IdentityRef Index::lookup_node_port(std::string_view protocol, uint16_t port) const {

@@ -106,8 +106,8 @@ class Index {
   void set_remote(const IpAddress& ip, const Object* pod, Clock::time_point fresh_until, Clock::time_point drop_at);
   // The node whose spec.podCIDR(s) hold `ip`, if any.
   std::optional<std::string> pod_cidr_node(const IpAddress& ip) const;
-  // Every node's pod CIDRs (empty when the cluster does not allocate them).
-  std::vector<Cidr> pod_cidrs() const;
+  // Whether any node has spec.podCIDRs (clusters that do not allocate them have none).
+  bool has_pod_cidrs() const;
   // The service exposing `port` as a NodePort for `protocol` ("TCP", "UDP", "SCTP").
   IdentityRef lookup_node_port(std::string_view protocol, uint16_t port) const;
 

@@ -97,7 +97,7 @@ Resolver::Target Resolver::target_of(const IpAddress& ip) const {
       return t;
     }
     // Outside every node's range: no pod, when the cluster has ranges at all.
-    if (!index_.pod_cidrs().empty()) return t;
+    if (index_.has_pod_cidrs()) return t;
   }
   t.in_scope =
       std::any_of(private_ranges().begin(), private_ranges().end(), [&](const Cidr& c) { return c.contains(ip); });
@@ -188,7 +188,7 @@ bool Resolver::lookup(const IpAddress& ip, const std::string& node, bool& found)
   found = true;
   if (node.empty() && cidrs_trusted_.load()) {
     auto owner = index_.pod_cidr_node(ip);
-    if (owner ? *owner != best->node_name : !index_.pod_cidrs().empty())
+    if (owner ? *owner != best->node_name : index_.has_pod_cidrs())
       distrust_cidrs(ip.str() + " is pod " + best->namespace_ + "/" + best->name + " on node " + best->node_name +
                      (owner ? ", inside node " + *owner + "'s pod CIDR" : ", outside every node's pod CIDR"));
   }

@@ -7,9 +7,9 @@
 //          k8s.io/initial-events-end whose resourceVersion is where the
 //          state was taken, and the same connection goes on as a watch.
 //          No list body is ever built or buffered, on either side.
-//   list   the fallback when the server refuses the stream (422/400: the
-//          WatchList feature gate is off, as on Kubernetes 1.27-1.31 and
-//          1.33; or an aggregated API): GET <collection>?limit=N, then
+//   list   the fallback when the server refuses the stream with 422 (or
+//          400): its WatchList feature gate is off, as before 1.32 and in
+//          1.33, or it is an aggregated API: GET <collection>?limit=N, then
 //          ?limit=N&continue=T page by page. resourceVersion stays unset: a
 //          consistent list, which every API server paginates. With
 //          resourceVersion=0 the server answers from its watch cache and

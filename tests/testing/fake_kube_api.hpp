@@ -79,7 +79,8 @@ class FakeKubeApi {
     bool require_client_cert = false;  // accept a client certificate signed by the CA instead of a token
     bool cert_for_loopback = true;     // false: the server certificate does not name 127.0.0.1/localhost
     // The WatchList feature gate: on by default in 1.32 and from 1.34, off
-    // in 1.27-1.31 and in 1.33.
+    // in 1.27-1.31 and in 1.33 (older servers refuse resourceVersionMatch
+    // on a watch with the same 422).
     bool watch_list = true;
     // Events kept for watches to resume from; older resourceVersions get
     // 410. 0: all of them until compact().
