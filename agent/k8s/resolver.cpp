@@ -230,9 +230,12 @@ void Resolver::run() {
     Target t = target_of(ip);
     bool found = false;
     bool ok = lookup(ip, t.node, found);
-    if (ok && !found && !t.node.empty()) {
+    if (found && !t.node.empty()) ++confirmed_;
+    if (ok && !found && !t.node.empty() && confirmed_ < kConfirmations) {
       // Not on the node its range names: either no pod holds it, or the CNI
-      // allocates elsewhere. One untargeted look settles it.
+      // allocates elsewhere. One untargeted look settles it, until enough
+      // targeted lookups found their pods for the ranges to be trusted (an
+      // untargeted lookup makes the API server scan every pod).
       lock.lock();
       bool go = take_token(lock);
       lock.unlock();

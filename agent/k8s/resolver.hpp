@@ -11,8 +11,11 @@
 // spec.nodeName, so the server scans that node's pods instead of all of
 // them. A CNI that does not allocate from the nodes' ranges (its own IPAM)
 // is noticed (a pod found outside its node's range, or not found on the
-// node its range names) and the ranges are no longer trusted: lookups then
-// cover the private address ranges and go untargeted.
+// node its range names but elsewhere) and the ranges are no longer trusted:
+// lookups then cover the private address ranges and go untargeted. Until a
+// few targeted lookups have found their pods, a targeted miss is checked by
+// an untargeted one; after that it means "no pod", so a deleted peer's
+// address does not make the API server scan every pod.
 //
 // Load stays bounded whatever the traffic: one request in flight, at most
 // `rate` per second (token bucket), a bounded queue, answers held for `ttl`
@@ -100,6 +103,10 @@ class Resolver {
   std::unique_ptr<Client> client_;
   std::thread thread_;
   std::atomic<bool> cidrs_trusted_{true};
+  // Targeted lookups that found their pod on the node the range named; past
+  // kConfirmations a targeted miss is taken as "no pod".
+  uint64_t confirmed_ = 0;
+  static constexpr uint64_t kConfirmations = 16;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

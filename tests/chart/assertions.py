@@ -114,7 +114,9 @@ if mode == "default":
                     "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                     "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
                     "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
-                    "--kube-api=auto", "--log-level=info", "--log-format=logfmt"],
+                    "--kube-api=auto", "--kube-pods=node", "--kube-lookup-ttl=5m",
+                    "--kube-lookup-negative-ttl=30s", "--kube-lookup-rate=20", "--log-level=info",
+                    "--log-format=logfmt"],
            f"default args are the contract's defaults: {args}")
     expect(ports == {"metrics": 9990, "api": 9991}, f"ports {ports}")
     expect(pod.get("tolerations") == [{"operator": "Exists"}], "tolerates every taint")

@@ -191,6 +191,27 @@ TEST(K8sResolver, AddressesNoPodHoldsAreRememberedForTheNegativeTtl) {
   EXPECT_TRUE(a.resolver->health().cidrs_trusted);
 }
 
+// Once targeted lookups keep finding their pods where the ranges say, a
+// targeted miss means "no pod": no untargeted lookup (a scan of every pod on
+// the API server) for each address a deleted pod left behind.
+TEST(K8sResolver, TrustedRangesSpareTheUntargetedLookup) {
+  FakeKubeApi api;
+  load_cluster(api);
+  for (int i = 0; i < 16; ++i)
+    api.add("pods", db_pod("db-" + std::to_string(100 + i), "node-c", "10.244.3." + std::to_string(100 + i)));
+  Agent a(api, {.rate = 100});
+  ASSERT_TRUE(a.start());
+  for (int i = 0; i < 16; ++i)
+    ASSERT_TRUE(a.names("10.244.3." + std::to_string(100 + i), "db-" + std::to_string(100 + i)));
+  api.clear_requests();
+  EXPECT_EQ(a.index.lookup(ip("10.244.3.200")), nullptr);
+  ASSERT_TRUE(eventually([&] { return a.resolver->health().not_found == 1; }));
+  std::this_thread::sleep_for(200ms);
+  auto reqs = api.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_NE(reqs[0].find("spec.nodeName=node-c"), std::string::npos) << reqs[0];
+}
+
 TEST(K8sResolver, LookupsAreRateLimited) {
   FakeKubeApi api;
   load_cluster(api);
