@@ -42,10 +42,7 @@ std::string collection_path(ResourceKind kind) {
 }
 
 Watcher::Watcher(ClientConfig client, WatchOptions opts, Index& index)
-    : client_cfg_(std::move(client)), opts_(opts), index_(index), rng_(std::random_device{}()) {
-  stream_ok_ = opts_.stream;
-  health_.streaming = opts_.stream;
-}
+    : client_cfg_(std::move(client)), opts_(opts), index_(index), rng_(std::random_device{}()) {}
 
 Watcher::~Watcher() {
   stop();

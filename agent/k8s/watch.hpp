@@ -56,7 +56,6 @@ struct WatchOptions {
   // The selected collection is small whatever the cluster's size: its
   // fallback list is one resourceVersion=0 request (see above).
   bool small_collection = false;
-  bool stream = true;    // try the watch-list stream before list+watch
   bool required = true;  // Metadata::synced() waits for it
   size_t page_size = 500;
   // timeoutSeconds of each watch is drawn from [watch_timeout, 2*watch_timeout) so
