@@ -122,6 +122,8 @@ void Resolver::on_miss(const IpAddress& ip, bool stale) {
   if (!t.in_scope) {
     // Remembered like an address no pod holds, so the ranges are not scanned on every flow.
     ++health_.out_of_scope;
+    if (negative_.size() >= opts_.max_negative)
+      std::erase_if(negative_, [&](const auto& kv) { return kv.second <= now; });
     if (negative_.size() < opts_.max_negative) negative_[ip] = now + opts_.negative_ttl;
     return;
   }
