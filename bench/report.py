@@ -338,6 +338,58 @@ def k8s(raw, out, F, status):
     return None
 
 
+def k8s_scale(raw, out, F, status):
+    """Kubernetes API load per agent (bench/k8s_scale_bench.cpp): netring's
+    node-scoped watch + lookups against the every-pod reference, same churn."""
+    j = load(raw, "k8s_scale_bench.json")
+    goal_row = "k8s API load: bytes per agent per pod event"
+    if not j:
+        F.missing(10, goal_row, ">= 10x fewer", status("k8s_scale_bench"))
+        return None
+    ref, net = j["modes"]["reference"], j["modes"]["netring"]
+    scale = f"{j['pods']} pods, {j['services']} services, {j['nodes']} nodes, {j['churn_events_per_s']:g} pod events/s"
+    rb, nb = summ(ref["bytes_per_pod_event"]), summ(net["bytes_per_pod_event"])
+    ratio = j.get("ratio_bytes_per_pod_event")
+    F.add(10, goal_row, "B per cluster pod event", nb, "every pod watched", rb,
+          1 / ratio if ratio else None, "<= 0.1x", bool(ratio) and ratio >= 10,
+          f"{scale}; {j['agents']} netring + {j['ref_agents']} reference agents side by side, windows of one lookup "
+          f"TTL ({j['lookup_ttl_s']} s; the agent's default 5 min refreshes 10x less); ratio from the means over all "
+          f"windows: reference/netring {ratio:.1f}x" if ratio else scale)
+    F.add(10, "k8s API load: bytes received per agent", "B/s", summ(net["bytes_per_s"]), "every pod watched",
+          summ(ref["bytes_per_s"]), None, None, None,
+          f"API server for {j['extrapolate_agents']} agents: netring "
+          f"{fmt(net['api_server_bytes_per_s_extrapolated'])}B/s, reference "
+          f"{fmt(ref['api_server_bytes_per_s_extrapolated'])}B/s")
+    F.add(10, "k8s API load: objects received per agent", "objects/s", summ(net["objects_per_s"]),
+          "every pod watched", summ(ref["objects_per_s"]), None, None, None, "list/stream items, events, lookup answers")
+    F.add(10, "k8s API load: CPU per cluster pod event", "us", summ(net["cpu_us_per_pod_event"]), "every pod watched",
+          summ(ref["cpu_us_per_pod_event"]), None, None, None, "the agent's watch and lookup threads")
+    rss = summ([x / 2**20 for x in net["rss_bytes"]])
+    F.add(10, f"k8s agent memory at {j['pods']} pods", "RSS MiB (k8s side alone)", rss, "every pod watched",
+          summ([x / 2**20 for x in ref["rss_bytes"]]), None, "<= 64 MiB", rss is not None and rss["max"] <= 64,
+          f"a process running only the agent's Kubernetes side after sync and naming its peers; heap kept netring "
+          f"{fmt(statistics.median(net['index_heap_bytes']))}B, reference "
+          f"{fmt(statistics.median(ref['index_heap_bytes']))}B")
+    right = summ(net["correct_pct"])
+    F.add(10, "k8s names: peers answered right", "%", right, "every pod watched", summ(ref["correct_pct"]), None,
+          None, None, f"unknown netring {fmt(statistics.median(net['unknown_pct']))}% (new peers until looked up), "
+                      f"wrong netring {fmt(statistics.median(net['wrong_pct']))}%")
+    return None
+
+
+def series(raw, out, F, status):
+    """Prometheus series one agent exports per label level (bench/series_bench.cpp)."""
+    j = load(raw, "series_bench.json")
+    if not j:
+        return None
+    for level in ("node", "namespace", "workload", "pod"):
+        v = j[level]
+        F.add("-", f"series per node, --label-level={level}", "series on /metrics", {"median": v["all_series"]}, "",
+              None, None, None, None, f"{v['flow_series']} flow series; {fmt(v['exposition_bytes'])}B exposition; "
+              f"model: {j['local_pods']} pods, {j['flows']} flows (doc/scaling.md)")
+    return None
+
+
 def ipfix(raw, out, F, status):
     j = load(raw, "ipfix_bench.json")
     if not j:
@@ -614,7 +666,7 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, ipfix, accuracy, pod_cost):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -622,7 +674,7 @@ def main():
             p = None
         plots += p or []
     agent_figures(raw, F)
-    F.rows.sort(key=lambda r: (str(r["figure"]) == "-", str(r["figure"])))
+    F.rows.sort(key=lambda r: (str(r["figure"]) == "-", int(r["figure"]) if str(r["figure"]).isdigit() else 0))
     sp = summary_plot(os.path.join(out, "summary.png"), F.rows)
     if sp:
         plots.insert(0, sp)
@@ -631,7 +683,8 @@ def main():
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
-                 "k8s_list_bench", "ipfix_bench", "hotplug", "agent_load", "accuracy", "pod_cost"):
+                 "k8s_list_bench", "k8s_scale_bench", "series_bench", "ipfix_bench", "hotplug", "agent_load",
+                 "accuracy", "pod_cost"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
