@@ -103,10 +103,10 @@ std::optional<RingGeometry> ring_of(const Netns& ns, int fd) {
       alignas(nlmsghdr) char buf[32768];
       bool done = false;
       while (!done) {
-        const ssize_t n = ::recv(nl, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
-             h = NLMSG_NEXT(h, n)) {
+        const ssize_t got = ::recv(nl, buf, sizeof(buf), 0);
+        if (got <= 0) break;
+        auto left = static_cast<unsigned>(got);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
           if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
             done = true;
             break;

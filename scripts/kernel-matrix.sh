@@ -10,7 +10,8 @@
 # and why. Fails if a test failed, timed out or did not run on any kernel, or
 # skipped where tests/testing/skip_policy.cpp says it must run.
 #
-# Usage (as root): scripts/kernel-matrix.sh [--kernels running,debian12] [--no-build]
+# Usage (as root): scripts/kernel-matrix.sh [--kernels running,debian12] [-R REGEX] [--no-build]
+#   -R REGEX             only the every-kernel tests whose ctest name matches
 #   NETRING_BUILD_DIR    the build to test (default build/test; built here unless --no-build)
 #   NETRING_KERNEL_CACHE downloaded and unpacked packages (default /var/cache/netring/kernel-matrix)
 #   NETRING_KERNEL_MATRIX_TIMEOUT  seconds the guest may run (default 2400)
@@ -19,12 +20,14 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${NETRING_BUILD_DIR:-$src/build/test}
 kernels=running,debian12
 do_build=1
+only=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernels) kernels=$2; shift 2 ;;
     --kernels=*) kernels=${1#*=}; shift ;;
     --no-build) do_build=0; shift ;;
-    *) echo "usage: $0 [--kernels running,debian12] [--no-build]" >&2; exit 2 ;;
+    -R) only=(-R "$2"); shift 2 ;;
+    *) echo "usage: $0 [--kernels running,debian12] [-R REGEX] [--no-build]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "kernel-matrix: run as root (namespaces, BPF, a VM)" >&2; exit 1; }
@@ -50,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The plan: what ctest selects with the label, as one script per test.
-ctest --test-dir "$build" --show-only=json-v1 -L '^every-kernel$' >"$run/ctest.json"
+ctest --test-dir "$build" --show-only=json-v1 -L '^every-kernel$' "${only[@]}" >"$run/ctest.json"
 /usr/bin/python3 "$here/plan.py" "$run/ctest.json" "$run/plan"
 echo "kernel-matrix: $(find "$run/plan" -name '*.sh' | wc -l) tests labelled every-kernel; results in $run"
 

@@ -155,6 +155,14 @@ GatedServer::Stats GatedServer::stats() const {
 }
 
 bool GatedServer::process_and_close_socket(socket_t sock) {
+  if (!backlog_widened_) {
+    // Debian's httplib listens with a backlog of 5: a burst of connections
+    // beyond it has SYNs dropped and retried a second later, longer than a
+    // probe's timeout. listen() again on the listening socket only resizes
+    // its queue; this runs on the accept thread, the socket's only user.
+    backlog_widened_ = true;
+    ::listen(svr_sock_, SOMAXCONN);
+  }
   ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
   {
     std::lock_guard lock(incoming_mu_);

@@ -88,6 +88,7 @@ class GatedServer : public httplib::Server {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: new connections, or stop
   std::atomic<bool> stopping_{false};
+  bool backlog_widened_ = false;  // accept thread only
 
   std::mutex incoming_mu_;
   std::vector<int> incoming_;

@@ -17,7 +17,7 @@ trap poweroff_now EXIT
 
 say() { echo "kmatrix-guest: $*" >/dev/console; }
 
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true

@@ -34,8 +34,8 @@ for d in tmp run var/tmp; do
 done
 mkdir -p /newroot/run/kmatrix
 mount -t virtiofs results /newroot/run/kmatrix || die "cannot mount the results share (virtiofs tag results)"
-[ -x "/newroot$guest_init" ] || die "$guest_init is not executable in the host's root"
+[ -f "/newroot$guest_init" ] || die "$guest_init is missing in the host's root"
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev
-exec switch_root /newroot "$guest_init"
+exec switch_root /newroot /bin/bash "$guest_init"

@@ -19,8 +19,8 @@ TEST(SkipPolicy, ParsesKernelReleases) {
   EXPECT_EQ(KernelVersion::parse("5.10"), (KernelVersion{5, 10}));
   EXPECT_FALSE(KernelVersion::parse("six"));
   EXPECT_FALSE(KernelVersion::parse("6"));
-  EXPECT_LT(KernelVersion{6, 1}, (KernelVersion{6, 6}));
-  EXPECT_LT(KernelVersion{6, 6}, (KernelVersion{6, 18}));  // numeric, not lexical
+  EXPECT_LT((KernelVersion{6, 1}), (KernelVersion{6, 6}));
+  EXPECT_LT((KernelVersion{6, 6}), (KernelVersion{6, 18}));  // numeric, not lexical
 }
 
 TEST(SkipPolicy, GlobMatchesWholeNames) {
