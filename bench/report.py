@@ -178,8 +178,8 @@ def ring_note(j):
     r = j.get("ring")
     if not r:
         return "; ring geometry not recorded (older tpacket_bench)"
-    return (f"; both rings {r['block_nr']} blocks x {r['block_size'] // 1024} KiB "
-            "(libpcap's own sizing, read back from the kernel)")
+    return (f"; both rings {r['block_nr']} blocks x {r['block_size'] // 1024} KiB, {r['frame_size']} B frames "
+            "(libpcap's own sizing, read back from the kernel and given to netring)")
 
 
 def tpacket(raw, out, F, status):

@@ -27,10 +27,10 @@
 //    itself, without wake-ups.
 //
 // Both readers get the same ring geometry: libpcap sizes its own (blocks
-// of its maximum snap length), so the bench reads what the kernel reports
-// for libpcap's socket (sock_diag, PACKET_DIAG_RX_RING), gives netring the
-// same block size and count, checks netring's socket the same way, and
-// prints both.
+// and frames of its maximum snap length), so the bench reads what the
+// kernel reports for libpcap's socket (sock_diag, PACKET_DIAG_RX_RING),
+// gives netring the same block size, block count and frame size, checks
+// netring's socket the same way (the retire timeout too), and prints both.
 //
 //   tpacket_bench [--rounds N] [--seconds S] [--json FILE]
 #include <linux/netlink.h>
@@ -364,7 +364,10 @@ int main(int argc, char** argv) {
     return cap.within([&] {
       auto s = netring::packet::PacketSocket::create(netring::packet::SocketOptions{
           .interface = v.name_b(),
-          .ring = {.block_size = lib.block_size, .block_count = lib.block_nr, .retire_timeout_ms = retire_ms}});
+          .ring = {.block_size = lib.block_size,
+                   .block_count = lib.block_nr,
+                   .frame_size = lib.frame_size,
+                   .retire_timeout_ms = retire_ms}});
       if (!s) {
         std::fprintf(stderr, "netring: %s\n", s.error().message().c_str());
         std::exit(1);
@@ -387,8 +390,7 @@ int main(int argc, char** argv) {
   bool geometry_ok = true;
   auto check_pair = [&](const char* scenario, int netring_fd, pcap_t* p) {
     auto n = ring_of(cap, netring_fd), l = ring_of(cap, pcap_fileno(p));
-    const bool same = n && l && n->block_size == l->block_size && n->block_nr == l->block_nr &&
-                      n->retire_ms == l->retire_ms;
+    const bool same = n && l && *n == *l;
     std::printf("ring geometry (%s): netring %s, libpcap %s%s\n", scenario, n ? n->str().c_str() : "?",
                 l ? l->str().c_str() : "?", same ? "" : "  <-- DIFFERENT");
     geometry_ok = geometry_ok && same;
@@ -550,7 +552,7 @@ int main(int argc, char** argv) {
     auto js = [](Summary s) { return nlohmann::json{{"median", s.med}, {"min", s.min}, {"max", s.max}}; };
     nlohmann::json j = {
         {"rounds", rounds},
-        {"ring", {{"block_size", lib.block_size}, {"block_nr", lib.block_nr}, {"same_for_both", true}}},
+        {"ring", {{"block_size", lib.block_size}, {"block_nr", lib.block_nr}, {"frame_size", lib.frame_size}}},
         {"seconds", seconds},
         {"netring",
          {{"pps", js(nr_pps)},

@@ -101,6 +101,7 @@ run_debian12() {
     accel=tcg,thread=multi cpu=max
   fi
   : >"$run/console.log"
+  local start_s=$SECONDS
   timeout "${NETRING_KERNEL_MATRIX_TIMEOUT:-2400}" qemu-system-x86_64 \
     -machine q35 -accel "$accel" -cpu "$cpu" -smp 2 -m "$mem" \
     -object memory-backend-memfd,id=mem,size="$mem",share=on -numa node,memdev=mem \
@@ -111,9 +112,19 @@ run_debian12() {
     -display none -monitor none -chardev file,id=con,path="$run/console.log" -serial chardev:con \
     -nic none -no-reboot </dev/null &
   local qemu=$!
-  tail -n +1 -f --pid="$qemu" "$run/console.log" | grep --line-buffered -v '^\s*$' || true
-  local rc=0
+  tail -n +1 -f --pid="$qemu" "$run/console.log" | grep --line-buffered -v '^\s*$' &
+  local follower=$!
+  local rc=0 cpu_ticks
+  # qemu's own CPU time, read while it runs: on a busy machine the guest's
+  # wall time says more about the neighbours than about the suite.
+  while kill -0 "$qemu" 2>/dev/null; do
+    cpu_ticks=$(awk '{print $14 + $15}' "/proc/$(pgrep -P "$qemu" -x qemu-system-x86 || echo "$qemu")/stat" 2>/dev/null ||
+      echo "${cpu_ticks:-0}")
+    sleep 5
+  done
   wait "$qemu" || rc=$?
+  wait "$follower" || true
+  echo "kernel-matrix: qemu used $((${cpu_ticks:-0} / $(getconf CLK_TCK))) CPU-seconds in $((SECONDS - start_s)) s"
   if [ ! -f "$share/guest-exit" ]; then
     echo "kernel-matrix: the guest did not finish its plan (qemu exit $rc; console: $run/console.log)"
     status=1
