@@ -23,6 +23,10 @@ pkgs=(
   # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
   # bench/ and interop tests).
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libxdp-dev
+  # NetObserv's eBPF kernel program, the reference bench/pod_cost.sh builds
+  # from ../shared/peers/netobserv, needs clang 19 (clang 14 leaves an
+  # unresolved memcmp that libbpf refuses to load).
+  clang-19
   # Real network parts the netns and e2e tests drive: namespaces/veths,
   # traffic, ground truth (conntrack, iptables), pcap readers, CNI plugins,
   # a real Prometheus server and promtool.
