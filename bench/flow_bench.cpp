@@ -274,8 +274,8 @@ void BM_BaselineTable(benchmark::State& state) {
 
 // Prefetches and parses the kBatch frames from k into pkts/infos; returns
 // how many parsed.
-inline std::size_t parse_batch(Parser& parser, const Traffic& t, std::size_t k, std::uint64_t& ts,
-                               ParsedPacket* pkts, SampleInfo* infos) {
+inline std::size_t parse_batch(Parser& parser, const Traffic& t, std::size_t k, std::uint64_t& ts, ParsedPacket* pkts,
+                               SampleInfo* infos) {
   std::size_t n = 0;
   for (std::size_t j = 0; j < kBatch; ++j) {
     Parser::prefetch(frame(t, (k + j + kFrameAhead) % kStream));
@@ -343,8 +343,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void print_ratios() const {
     print_pair("table update alone, the headline (same parsed batches into each table)", "BM_NetringTable",
                "BM_BaselineTable");
-    print_pair("parse + update (the same prefetching, batched parse in front of each table)",
-               "BM_NetringParseUpdate", "BM_BaselineParseUpdate");
+    print_pair("parse + update (the same prefetching, batched parse in front of each table)", "BM_NetringParseUpdate",
+               "BM_BaselineParseUpdate");
   }
 
  private:
@@ -355,8 +355,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const auto& [args, rate] : net->second) {
       auto b = base->second.find(args);
       if (b == base->second.end() || b->second <= 0) continue;
-      std::printf("  %-14s netring %7.2f M/s (%5.1f ns)   baseline %7.2f M/s (%5.1f ns)   ratio %.2fx\n",
-                  args.c_str(), rate / 1e6, 1e9 / rate, b->second / 1e6, 1e9 / b->second, rate / b->second);
+      std::printf("  %-14s netring %7.2f M/s (%5.1f ns)   baseline %7.2f M/s (%5.1f ns)   ratio %.2fx\n", args.c_str(),
+                  rate / 1e6, 1e9 / rate, b->second / 1e6, 1e9 / b->second, rate / b->second);
     }
   }
 

@@ -117,7 +117,7 @@ std::optional<RingGeometry> ring_of(const Netns& ns, int fd) {
           for (auto* a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(m) + NLMSG_ALIGN(sizeof(*m)));
                len >= static_cast<int>(sizeof(nlattr)) && a->nla_len >= sizeof(nlattr) && a->nla_len <= len;
                len -= NLA_ALIGN(a->nla_len),
-                          a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + NLA_ALIGN(a->nla_len))) {
+                     a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + NLA_ALIGN(a->nla_len))) {
             if (a->nla_type != PACKET_DIAG_RX_RING) continue;
             packet_diag_ring r{};
             std::memcpy(&r, reinterpret_cast<const char*>(a) + NLA_HDRLEN, sizeof(r));
@@ -354,20 +354,21 @@ int main(int argc, char** argv) {
     auto g = ring_of(cap, pcap_fileno(p));
     pcap_close(p);
     if (!g) {
-      std::fprintf(stderr, "tpacket_bench: the kernel reports no RX ring for libpcap's socket (sock_diag for "
-                           "AF_PACKET, CONFIG_PACKET_DIAG): cannot give both readers the same geometry\n");
+      std::fprintf(stderr,
+                   "tpacket_bench: the kernel reports no RX ring for libpcap's socket (sock_diag for "
+                   "AF_PACKET, CONFIG_PACKET_DIAG): cannot give both readers the same geometry\n");
       return 1;
     }
     lib = *g;
   }
   auto open_netring = [&](std::uint32_t retire_ms) {
     return cap.within([&] {
-      auto s = netring::packet::PacketSocket::create(netring::packet::SocketOptions{
-          .interface = v.name_b(),
-          .ring = {.block_size = lib.block_size,
-                   .block_count = lib.block_nr,
-                   .frame_size = lib.frame_size,
-                   .retire_timeout_ms = retire_ms}});
+      auto s = netring::packet::PacketSocket::create(
+          netring::packet::SocketOptions{.interface = v.name_b(),
+                                         .ring = {.block_size = lib.block_size,
+                                                  .block_count = lib.block_nr,
+                                                  .frame_size = lib.frame_size,
+                                                  .retire_timeout_ms = retire_ms}});
       if (!s) {
         std::fprintf(stderr, "netring: %s\n", s.error().message().c_str());
         std::exit(1);

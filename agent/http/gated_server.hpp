@@ -98,8 +98,8 @@ class GatedServer : public httplib::Server {
   std::list<Pending> pending_;
   std::unordered_map<int, std::list<Pending>::iterator> by_fd_;
 
-  std::atomic<std::uint64_t> accepted_{0}, served_inline_{0}, served_by_workers_{0}, header_timeouts_{0},
-      evicted_{0}, oversized_{0};
+  std::atomic<std::uint64_t> accepted_{0}, served_inline_{0}, served_by_workers_{0}, header_timeouts_{0}, evicted_{0},
+      oversized_{0};
 
   std::unique_ptr<httplib::ThreadPool> workers_;
   std::thread event_thread_;

@@ -23,7 +23,9 @@ using netring::testing::sh;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-bool netns_exists(const std::string& name) { return sh("ip netns list | grep -qw -- '" + name + "'").ok(); }
+bool netns_exists(const std::string& name) {
+  return sh("ip netns list | grep -qw -- '" + name + "'").ok();
+}
 bool host_link_exists(const std::string& name) {
   return sh("ip link show dev " + name).ok();
 }
@@ -132,8 +134,7 @@ ChildOutcome run_child(const std::string& test, int signal_after_report) {
   if (pid == 0) {
     ::setenv("NETRING_FIXTURE_REPORT", report.c_str(), 1);
     std::string filter = "--gtest_filter=NetnsFixtureChild.DISABLED_" + test;
-    ::execl("/proc/self/exe", "child", filter.c_str(), "--gtest_also_run_disabled_tests",
-            static_cast<char*>(nullptr));
+    ::execl("/proc/self/exe", "child", filter.c_str(), "--gtest_also_run_disabled_tests", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ChildOutcome out{};

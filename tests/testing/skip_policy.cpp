@@ -14,11 +14,15 @@ namespace {
 // test of its own that runs everywhere.
 constexpr std::array kAllowed{
     AllowedSkip{"TcHook.TcxAttachesAtTheHeadAndDetachesCleanly", "kernel without tcx", {6, 6}, "tcx arrived in 6.6"},
-    AllowedSkip{"*/TcxCoexistence.OursRunsFirstAndTheOtherStillDecides/*", "kernel without tcx", {6, 6},
+    AllowedSkip{
+        "*/TcxCoexistence.OursRunsFirstAndTheOtherStillDecides/*", "kernel without tcx", {6, 6}, "tcx arrived in 6.6"},
+    AllowedSkip{"*/DatapathLifecycle.SigkillThenRestartThenCleanShutdown/tcx",
+                "kernel without tcx",
+                {6, 6},
                 "tcx arrived in 6.6"},
-    AllowedSkip{"*/DatapathLifecycle.SigkillThenRestartThenCleanShutdown/tcx", "kernel without tcx", {6, 6},
-                "tcx arrived in 6.6"},
-    AllowedSkip{"XdpMultiBuffer.JumboFramesArriveWhole", "kernel without AF_XDP multi-buffer", {6, 6},
+    AllowedSkip{"XdpMultiBuffer.JumboFramesArriveWhole",
+                "kernel without AF_XDP multi-buffer",
+                {6, 6},
                 "AF_XDP multi-buffer (XDP_USE_SG) arrived in 6.6"},
 };
 

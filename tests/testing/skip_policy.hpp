@@ -28,10 +28,10 @@ struct KernelVersion {
 };
 
 struct AllowedSkip {
-  const char* test;    // full gtest name, '*' matches any run of characters
-  const char* reason;  // the skip message must contain this
+  const char* test;     // full gtest name, '*' matches any run of characters
+  const char* reason;   // the skip message must contain this
   KernelVersion below;  // allowed only on kernels older than this
-  const char* why;     // the feature and the kernel version it arrived in
+  const char* why;      // the feature and the kernel version it arrived in
 };
 
 // The whole policy: nothing else may skip, on any kernel.

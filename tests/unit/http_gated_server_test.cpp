@@ -33,7 +33,8 @@ struct Served {
   explicit Served(GatedServer::Limits limits)
       : gate(new GatedServer(limits)), listener(std::unique_ptr<httplib::Server>(gate)) {
     gate->answer_inline("/healthz");
-    gate->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    gate->Get("/healthz",
+              [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     auto addr = netring::agent::http::parse_listen_address("127.0.0.1:0");
     EXPECT_TRUE(addr.ok());
     EXPECT_TRUE(listener.start(*addr).ok());

@@ -41,8 +41,8 @@ TEST(SkipPolicy, TcxSkipsOnlyBelowItsKernel) {
 }
 
 TEST(SkipPolicy, OnlyTheTcxVariantOfTheLifecycleMaySkip) {
-  EXPECT_NE(find_allowed_skip("Modes/DatapathLifecycle.SigkillThenRestartThenCleanShutdown/tcx",
-                              "kernel without tcx", {6, 1}),
+  EXPECT_NE(find_allowed_skip("Modes/DatapathLifecycle.SigkillThenRestartThenCleanShutdown/tcx", "kernel without tcx",
+                              {6, 1}),
             nullptr);
   EXPECT_EQ(find_allowed_skip("Modes/DatapathLifecycle.SigkillThenRestartThenCleanShutdown/clsact",
                               "kernel without tcx", {6, 1}),
