@@ -24,6 +24,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 ip link set lo up
+# The kernel's default "(none)" is not a valid node name for the agent.
+echo netring-kmatrix >/proc/sys/kernel/hostname
 
 # Modules of the kernel under test live in the host's cache of the unpacked
 # package, not in /lib/modules: the kernel's module loader runs this wrapper.

@@ -11,7 +11,8 @@ import re
 import sys
 
 SKIP_LINE = re.compile(r"^netring-skip: (\S+) (\S+) (allowed|NOT-ALLOWED): (.*)$")
-GTEST_COUNT = re.compile(r"^\[  (PASSED|SKIPPED|FAILED)  \] (\d+) tests?")
+GTEST_COUNT = re.compile(r"^\[\s+(PASSED|SKIPPED|FAILED)\s+\] (\d+) tests?")
+GTEST_END = re.compile(r"^\[==========\] \d+ tests? from \d+ test suites? ran")
 GTEST_FAILED = re.compile(r"^\[  FAILED  \] (\S+)(?:, where| \(|$)")
 
 
@@ -39,16 +40,22 @@ def outcome(results, name):
     counts = {}
     skips = []
     failed_cases = []
-    for line in log.splitlines():
+    lines = log.splitlines()
+    # GoogleTest's closing summary is the binary's own: a test that runs
+    # child test processes has their summaries earlier in the log.
+    ends = [i for i, line in enumerate(lines) if GTEST_END.match(line)]
+    tail = lines[ends[-1]:] if ends else lines
+    for line in tail:
         m = GTEST_COUNT.match(line)
         if m:
             counts[m.group(1)] = int(m.group(2))
-        m = SKIP_LINE.match(line)
-        if m:
-            skips.append((m.group(2), m.group(3), m.group(4)))
         m = GTEST_FAILED.match(line)
         if m and m.group(1) not in failed_cases and "tests" not in m.group(1):
             failed_cases.append(m.group(1))
+    for line in lines:
+        m = SKIP_LINE.match(line)
+        if m:
+            skips.append((m.group(2), m.group(3), m.group(4)))
     if rc is None:
         status = "NOT RUN"
     elif rc.strip() == "0":
