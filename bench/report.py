@@ -358,6 +358,19 @@ def k8s(raw, out, F, status):
     return None
 
 
+def ipfix(raw, out, F, status):
+    j = load(raw, "ipfix_bench.json")
+    if not j:
+        F.missing("-", "IPFIX export CPU", "informational", status("ipfix_bench"))
+        return None
+    n, f = summ(j["netring_ms_per_1000_flows"]), summ(j["floor_ms_per_1000_flows"])
+    F.add("-", f"IPFIX export ({j['flows']} ended flows a round)", "CPU ms per 1,000 flows (= ms/s at 1,000 flows/s)",
+          n, "send-only floor (same datagrams, pre-encoded)", f, n["median"] / f["median"] if f["median"] else None,
+          None, None, f"informational (no goal); {j['rounds']} rounds; {j['messages_per_round']:.0f} messages of "
+          f"{j['message_bytes']} B a round; every field group, both pods' names")
+    return None
+
+
 def agent_figures(raw, F):
     """Figures 5 and 7 need the running agent; bench/run writes their JSON
     only when it can drive one."""
@@ -621,7 +634,7 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, accuracy, pod_cost):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, ipfix, accuracy, pod_cost):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -638,7 +651,7 @@ def main():
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
-                 "k8s_list_bench", "hotplug", "agent_load", "accuracy", "pod_cost"):
+                 "k8s_list_bench", "ipfix_bench", "hotplug", "agent_load", "accuracy", "pod_cost"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):

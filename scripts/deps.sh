@@ -32,6 +32,10 @@ pkgs=(
   # a real Prometheus server and promtool.
   iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
   containernetworking-plugins prometheus curl procps psmisc ethtool jq
+  # IPFIX collectors the flow exporter is tested against (tests/collector,
+  # e2e/ipfix_export.sh): nfdump's nfcapd, pmacct's nfacctd, libfixbuf's
+  # ipfixDump (reads a TCP stream that socat received).
+  nfdump pmacct libfixbuf-tools socat
   # Containers: the image is built and run with podman (runc, chroot
   # isolation) on a base image debootstrapped from the Debian mirror.
   podman runc debootstrap
