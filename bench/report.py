@@ -174,6 +174,14 @@ def wakeup_note(j):
             f"{w['ratio_bound_free_walk']:.2f}x")
 
 
+def ring_note(j):
+    r = j.get("ring")
+    if not r:
+        return "; ring geometry not recorded (older tpacket_bench)"
+    return (f"; both rings {r['block_nr']} blocks x {r['block_size'] // 1024} KiB, {r['frame_size']} B frames "
+            "(libpcap's own sizing, read back from the kernel and given to netring)")
+
+
 def tpacket(raw, out, F, status):
     j = load(raw, "tpacket_bench.json")
     goal = ">= 1.2x packets per CPU-s"
@@ -184,7 +192,7 @@ def tpacket(raw, out, F, status):
     F.add(2, "TPACKET_V3 RX stream (64 B)", "packets per CPU-s", n["pkts_per_cpu_s"], "libpcap (V3)",
           p["pkts_per_cpu_s"], j["ratio_pkts_per_cpu_s"], goal, j["ratio_pkts_per_cpu_s"] >= 1.2,
           f"{j['rounds']} alternating rounds; drops netring {n['drops']}/{n['packets']}, "
-          f"libpcap {p['drops']}/{p['packets']}" + wakeup_note(j))
+          f"libpcap {p['drops']}/{p['packets']}" + ring_note(j) + wakeup_note(j))
     F.add(2, "TPACKET_V3 RX stream (64 B)", "packets/s", n["pps"], "libpcap (V3)", p["pps"],
           n["pps"]["median"] / p["pps"]["median"] if p["pps"]["median"] else None, None, None, "informational")
     sl = j.get("stream_long")
@@ -209,10 +217,14 @@ def tpacket(raw, out, F, status):
 
 
 def flow(raw, out, F, status):
+    """Figure 3. The headline ratio is table against table (the same parsed
+    batches into each); the parse + update rows put the same prefetching,
+    batched parse in front of both tables, so their ratio is diluted by the
+    shared parse, and netring's rate there is the packets/s goal."""
     j = load(raw, "flow_bench.json")
     if not j:
         for size in ("1k", "100k", "1M"):
-            F.missing(3, f"flow parse+update {size} flows", ">= 3x", status("flow_bench"))
+            F.missing(3, f"flow table update {size} flows", ">= 3x", status("flow_bench"))
         return None
     runs = {}
     for b in j.get("benchmarks", []):
@@ -220,28 +232,36 @@ def flow(raw, out, F, status):
             continue
         fn, _, arg = b["run_name"].partition("/")
         runs.setdefault(fn, {}).setdefault(arg, []).append(b["items_per_second"])
-    sizes = sorted(runs.get("BM_NetringUpdate", {}), key=lambda a: int(a.split(":")[-1]))
-    groups, ns, bs, ps = [], [], [], []
+    sizes = sorted(runs.get("BM_NetringTable", {}), key=lambda a: int(a.split(":")[-1]))
+    groups, ts, tb, ns, bs = [], [], [], [], []
     for arg in sizes:
         flows = int(arg.split(":")[-1])
         label = {1000: "1k", 100000: "100k", 1000000: "1M"}.get(flows, str(flows))
-        n = summ(runs["BM_NetringUpdate"][arg])
-        b = summ(runs.get("BM_BaselineUpdate", {}).get(arg, []))
+        t = summ(runs["BM_NetringTable"][arg])
+        tbase = summ(runs.get("BM_BaselineTable", {}).get(arg, []))
+        ratio = t["median"] / tbase["median"] if tbase and tbase["median"] else None
+        F.add(3, f"flow table update {label} flows", "packets/s (1 core)", t, "std::unordered_map", tbase, ratio,
+              ">= 3x", ratio is not None and ratio >= 3.0,
+              f"{t['n']} interleaved repetitions; the same parsed batches into each table, only the table timed")
+        n = summ(runs.get("BM_NetringParseUpdate", {}).get(arg, []))
+        b = summ(runs.get("BM_BaselineParseUpdate", {}).get(arg, []))
         parse = runs.get("BM_Parse", {})
-        p = summ(parse.get(arg + "/prefetch:0", parse.get(arg, [])))  # frame after frame, as the baseline parses
-        pf = summ(parse.get(arg + "/prefetch:1", []))  # frames prefetched ahead, as netring's loop parses
-        ratio = n["median"] / b["median"] if b and b["median"] else None
-        goal = ">= 3x" + (", >= 20 Mpps/core" if flows == 100000 else "")
-        met = ratio is not None and ratio >= 3.0 and (flows != 100000 or n["median"] >= 20e6)
-        F.add(3, f"flow parse+update {label} flows", "packets/s (1 core)", n, "std::unordered_map", b, ratio, goal,
-              met, (f"{n['n']} interleaved repetitions; parse alone {fmt(p['median'])}/s" if p else "") +
-              (f" ({fmt(pf['median'])}/s with frames prefetched)" if pf else ""))
+        pf = summ(parse.get(arg + "/prefetch:1", []))
+        if n:
+            pratio = n["median"] / b["median"] if b and b["median"] else None
+            goal = ">= 20 Mpps/core" if flows == 100000 else None
+            F.add(3, f"flow parse+update {label} flows", "packets/s (1 core)", n, "std::unordered_map", b, pratio,
+                  goal, (n["median"] >= 20e6) if goal else None,
+                  "the same prefetching, batched parse in front of both tables; ratio informational"
+                  + (f"; parse alone {fmt(pf['median'])}/s" if pf else ""))
         groups.append(label)
+        ts.append(t)
+        tb.append(tbase)
         ns.append(n)
         bs.append(b)
-        ps.append(p)
-    bar_plot(os.path.join(out, "flow.png"), "Flow parse + update vs std::unordered_map", "packets/s", groups,
-             [("netring", ns), ("unordered_map", bs), ("parse only", ps)])
+    bar_plot(os.path.join(out, "flow.png"), "Flow table update, and parse + update, vs std::unordered_map",
+             "packets/s", groups, [("netring table", ts), ("unordered_map table", tb),
+                                   ("netring parse+update", ns), ("unordered_map parse+update", bs)])
     return ["flow.png"]
 
 
