@@ -101,6 +101,9 @@ int run_agent(const Config& config) {
   datapath::DatapathOptions dopts;
   dopts.workers = config.workers;
   dopts.programs.snap_len = config.snap_len;
+  dopts.programs.copy_dns = config.dns;
+  dopts.programs.dns_ports = config.dns_ports;
+  dopts.programs.copy_tcp_control = config.tcp_handshake;
   switch (config.exact_flows) {
     case ExactFlows::kOff: dopts.programs.exact_flows = datapath::ExactFlows::kOff; break;
     case ExactFlows::kBulk: dopts.programs.exact_flows = datapath::ExactFlows::kBulk; break;
@@ -130,6 +133,11 @@ int run_agent(const Config& config) {
   wopts.table.max_flows = std::max<std::size_t>(1, config.flow_table_size / std::max<std::size_t>(1, streams->size()));
   wopts.table.idle_timeout_ns = static_cast<std::uint64_t>(config.flow_idle_timeout.count()) * 1'000'000;
   wopts.table.active_timeout_ns = static_cast<std::uint64_t>(config.flow_active_timeout.count()) * 1'000'000;
+  // Forced copies exist only where the sampler runs (not on the direct rung).
+  const bool sampler = (*dp)->programs() != nullptr;
+  wopts.control.dns = config.dns && sampler;
+  wopts.control.dns_ports = config.dns_ports;
+  wopts.control.tcp_handshake = config.tcp_handshake && sampler;
   for (auto& s : *streams) {
     auto w = Worker::create(std::move(s), wopts, tap);
     if (!w) return fail("flow table", w.error().message());
@@ -180,6 +188,12 @@ int run_agent(const Config& config) {
   popts.sample_rate = config.sample_rate;
   popts.exact_flows = counting ? dopts.programs.exact_flows : datapath::ExactFlows::kOff;
   popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();
+  popts.control.dns = wopts.control.dns;
+  popts.control.tcp_handshake = wopts.control.tcp_handshake;
+  popts.control.dns_timeout_ns = static_cast<std::uint64_t>(config.dns_timeout.count()) * 1'000'000;
+  if ((config.dns || config.tcp_handshake) && !sampler)
+    log::warn("DNS and TCP handshake tracking need the sampler program: off on this rung",
+              {{"rung", to_string((*dp)->rung())}});
 
   std::unique_ptr<exporter::FlowExporter> flow_exporter;
   if (!config.ipfix_collector.host.empty()) {

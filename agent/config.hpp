@@ -52,6 +52,11 @@ struct Config {
   std::vector<std::string> capture_ports;
   std::vector<uint16_t> tunnel_ports = {4789, 8472, 6081};
   LabelLevel label_level = LabelLevel::kWorkload;
+  // DNS and TCP handshake tracking from always-copied control packets.
+  bool dns = true;
+  std::vector<uint16_t> dns_ports = {53};
+  std::chrono::milliseconds dns_timeout{5'000};
+  bool tcp_handshake = true;
   uint32_t flow_table_size = 65536;
   std::chrono::milliseconds flow_idle_timeout{30'000};
   std::chrono::milliseconds flow_active_timeout{120'000};

@@ -77,6 +77,18 @@ std::string protocol_name(std::uint8_t proto);
 // Inverse of protocol_name; also accepts a decimal number 0..255.
 std::optional<std::uint8_t> parse_protocol(std::string_view name);
 
+// A TCP flow's connection set-up, from the control packets the sampler
+// always copies (--tcp-handshake): exact, not sampled.
+struct TcpHandshakeView {
+  bool client_is_src = true;  // this flow's source sent the SYN
+  bool established = false;   // SYN, SYN-ACK and the client's ACK seen
+  std::uint64_t syn_to_synack_ns = 0;  // 0: not measured
+  std::uint64_t synack_to_ack_ns = 0;
+  std::uint32_t syns = 0;  // SYNs sent (more than 1: retransmitted)
+  const char* reset_by = "none";  // "none", "client", "server"
+  const char* fin_by = "none";
+};
+
 struct FlowView {
   // Stable while the flow lives in its table; with first_seen_ns it tells a
   // flow apart from a later one that reuses the key.
@@ -112,6 +124,40 @@ struct FlowView {
   // ingress hook) and left through (egress hook); 0 = not seen.
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
   FlowEndReason end_reason = FlowEndReason::kNone;
+  std::optional<TcpHandshakeView> handshake;
+};
+
+// One DNS exchange (--dns): a query matched to its response, a query that
+// timed out, or a response whose query was not seen. Every DNS message is
+// copied by the sampler, so these are exact.
+struct DnsRecord {
+  std::uint64_t seq = 0;  // increases by one per record, agent-wide
+  // Client -> server as the query was addressed (a Service's address, the
+  // pod behind it in dst_id when the response came from one); only the
+  // endpoints, ports, protocol and identities are set.
+  FlowView flow;
+  IpAddress responder;  // where the response came from (unset: none)
+  std::string qname;    // lower case, at most 253 characters; empty when not captured
+  std::uint16_t qtype = 0;
+  int rcode = -1;                    // -1: no response
+  const char* outcome = "answered";  // "answered", "timeout", "unmatched_response"
+  std::uint64_t query_ns = 0;        // CLOCK_REALTIME; 0 for an unmatched response
+  std::uint64_t response_ns = 0;     // 0 for a timeout
+  std::uint64_t latency_ns = 0;      // answered only
+  std::uint32_t queries = 0;         // copies of the query (retries)
+};
+
+// DNS and TCP handshake tracking in the agent (--dns, --tcp-handshake).
+struct ControlStatus {
+  bool dns = false;
+  bool tcp_handshake = false;
+  std::uint64_t dns_queries = 0, dns_responses = 0, dns_answered = 0, dns_timeouts = 0, dns_unmatched = 0;
+  std::uint64_t dns_retries = 0, dns_pending = 0, dns_table_full = 0;
+  std::map<std::string, std::uint64_t> dns_malformed;  // messages not usable, by reason
+  std::uint64_t dns_events_dropped = 0, tcp_events_dropped = 0;
+  std::uint64_t tcp_attempts = 0, tcp_established = 0, tcp_resets = 0, tcp_syn_retransmits = 0;
+  std::uint64_t tcp_tracked = 0, tcp_table_full = 0;
+  std::uint64_t forced_copies = 0;  // sampler copies taken with p = 1
 };
 
 // Exact per-interface counts from the sampler (every packet, not samples).
@@ -216,6 +262,7 @@ struct AgentStatus {
   std::vector<std::uint64_t> umem_bytes;        // per worker
   std::vector<WatchHealth> watches;
   FlowExportStatus flow_export;
+  ControlStatus control;
 };
 
 struct AgentSnapshot {
@@ -224,6 +271,9 @@ struct AgentSnapshot {
   std::vector<FlowView> flows;
   std::vector<InterfaceCounters> interfaces;
   AgentStatus status;
+  // The latest DNS records, oldest first (at most the publisher's
+  // recent_dns); shared between snapshots while nothing new came.
+  std::shared_ptr<const std::vector<DnsRecord>> dns;
 };
 
 // Where readers get the current merged view.

@@ -144,7 +144,8 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       metrics_(metrics),
       flow_counts_(flow_counts),
       last_(workers.size()),
-      seed_(std::random_device{}()) {}
+      seed_(std::random_device{}()),
+      control_(opts_.control) {}
 
 Publisher::~Publisher() {
   stop();
@@ -230,8 +231,7 @@ void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
   if (it->second) v.dst_id = *it->second;
 }
 
-FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                            const std::map<std::uint32_t, HookedLink>& links) {
+FlowView Publisher::endpoints_of(const flow::FlowKey& key) {
   FlowView v;
   v.id = flow::hash_key(key, seed_);
   v.src = to_ip(key.src, key.family);
@@ -246,7 +246,26 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   }
   v.src_id = shared_identity_of(v.src);
   v.dst_id = shared_identity_of(v.dst);
+  return v;
+}
+
+FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
+                            const std::map<std::uint32_t, HookedLink>& links) {
+  FlowView v = endpoints_of(key);
   resolve_backend(key, v);
+  if (key.protocol == IPPROTO_TCP && opts_.control.tcp_handshake) {
+    if (const handshake::Connection* c = control_.handshakes().find(key)) {
+      TcpHandshakeView h;
+      h.client_is_src = c->key.src == key.src && c->key.src_port == key.src_port;
+      h.established = c->established;
+      h.syn_to_synack_ns = c->syn_to_synack_ns();
+      h.synack_to_ack_ns = c->synack_to_ack_ns();
+      h.syns = c->syns;
+      h.reset_by = handshake::to_string(c->reset_by);
+      h.fin_by = handshake::to_string(c->fin_by);
+      v.handshake = h;
+    }
+  }
   // The source reports when it is a pod of this node; otherwise this node
   // sees the flow arrive at its destination (a local pod, or the node).
   const bool local_source =
@@ -269,6 +288,91 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
     if (d & flow::FlowRecord::direction_bit(flow::Direction::kEgress)) v.egress_ifindex = r.ifindex[i];
   }
   return v;
+}
+
+DnsRecord Publisher::dns_record(const dns::Exchange& x) {
+  DnsRecord d;
+  d.seq = ++dns_seq_;
+  d.flow = endpoints_of(x.key);
+  d.flow.reporter = d.flow.src_id->is_pod() ? Reporter::kSource : Reporter::kDestination;
+  d.flow.direction = d.flow.src_id->is_pod() ? FlowDirection::kEgress : FlowDirection::kIngress;
+  if (x.responder != flow::Address{}) {
+    d.responder = to_ip(x.responder, x.key.family);
+    // A query to a Service address answered by a pod: the pod is the
+    // destination, the Service stays named (as resolve_backend does for flows).
+    if (d.responder != d.flow.dst && !d.flow.dst_id->is_pod()) {
+      Identity backend = identity_of(d.responder);
+      if (backend.is_pod()) {
+        backend.service = d.flow.dst_id->service;
+        d.flow.dst_id = IdentityRef(std::move(backend));
+      }
+    }
+  }
+  d.qname.assign(x.qname());
+  d.qtype = x.qtype;
+  d.queries = x.queries;
+  switch (x.outcome) {
+    case dns::Exchange::Outcome::kAnswered: d.outcome = "answered"; break;
+    case dns::Exchange::Outcome::kTimeout: d.outcome = "timeout"; break;
+    case dns::Exchange::Outcome::kUnmatchedResponse: d.outcome = "unmatched_response"; break;
+  }
+  if (x.outcome != dns::Exchange::Outcome::kTimeout) d.rcode = x.rcode;
+  auto wall = [this](std::uint64_t mono) {
+    return mono == 0 ? 0 : static_cast<std::uint64_t>(static_cast<std::int64_t>(mono) + realtime_offset_ns_);
+  };
+  d.query_ns = wall(x.query_ns);
+  d.response_ns = wall(x.response_ns);
+  d.latency_ns = x.latency_ns();
+  d.flow.first_seen_ns = d.query_ns != 0 ? d.query_ns : d.response_ns;
+  d.flow.last_seen_ns = d.response_ns != 0 ? d.response_ns : d.query_ns;
+  return d;
+}
+
+void Publisher::track_control(std::uint64_t now_mono_ns) {
+  if (!opts_.control.dns && !opts_.control.tcp_handshake) return;
+  std::vector<const WorkerReport*> reports;
+  for (const auto& r : last_) reports.push_back(&r);
+  metrics::ControlMetrics& m = metrics_.control();
+  ControlSink sink;
+  // Client and server as the client addressed it (a Service's address stays
+  // the server): queries, responses and timeouts of one exchange share
+  // their labels.
+  sink.dns_message = [&](const flow::FlowKey& key, const dns::Message& msg) {
+    if (!msg.response) m.dns_query(*shared_identity_of(to_ip(key.src, key.family)), *shared_identity_of(to_ip(key.dst, key.family)));
+  };
+  sink.dns_exchange = [&](const dns::Exchange& x) {
+    const Identity& client = *shared_identity_of(to_ip(x.key.src, x.key.family));
+    const Identity& server = *shared_identity_of(to_ip(x.key.dst, x.key.family));
+    switch (x.outcome) {
+      case dns::Exchange::Outcome::kAnswered:
+        m.dns_response(client, server, x.rcode);
+        m.dns_answered(client, server, static_cast<double>(x.latency_ns()) / 1e9);
+        break;
+      case dns::Exchange::Outcome::kTimeout: m.dns_timeout(client, server); break;
+      case dns::Exchange::Outcome::kUnmatchedResponse: m.dns_response(client, server, x.rcode); break;
+    }
+    dns_recent_.push_back(dns_record(x));
+    if (dns_recent_.size() > opts_.recent_dns) dns_recent_.pop_front();
+    dns_changed_ = true;
+  };
+  sink.tcp_event = [&](const handshake::Event& e) {
+    const Identity& client = *shared_identity_of(to_ip(e.key.src, e.key.family));
+    const Identity& server = *shared_identity_of(to_ip(e.key.dst, e.key.family));
+    switch (e.kind) {
+      case handshake::Event::Kind::kAttempt: m.tcp_attempt(client, server); break;
+      case handshake::Event::Kind::kEstablished:
+        m.tcp_established(client, server, static_cast<double>(e.syn_to_synack_ns) / 1e9,
+                          static_cast<double>(e.synack_to_ack_ns) / 1e9);
+        break;
+      case handshake::Event::Kind::kReset: m.tcp_reset(client, server, handshake::to_string(e.side)); break;
+    }
+  };
+  control_.feed(reports, now_mono_ns, sink);
+  for (auto& r : last_) {
+    // Handed over once; the capacity goes too (a burst must not pin memory).
+    std::vector<DnsEvent>().swap(r.dns);
+    std::vector<TcpControlEvent>().swap(r.tcp);
+  }
 }
 
 void Publisher::distribute_exact_counts() {
@@ -323,6 +427,8 @@ void Publisher::publish_once() {
   const auto links = hooks_.hooked();
   identities_.clear();
   interface_lists_.clear();
+  // Before the flows: their views carry the handshakes this round completed.
+  track_control(static_cast<std::uint64_t>(clock_ns(CLOCK_MONOTONIC)));
   std::vector<FlowView> ended;
   for (auto& rep : last_) {
     for (std::size_t i = 0; i < rep.ended.size(); ++i) {
@@ -406,6 +512,37 @@ void Publisher::publish_once() {
     st.umem_bytes.push_back(w->umem_bytes());
   }
   st.flow_evictions = evictions;
+  {
+    ControlStatus& cs = st.control;
+    cs.dns = opts_.control.dns;
+    cs.tcp_handshake = opts_.control.tcp_handshake;
+    const auto& ds = control_.dns().stats();
+    cs.dns_queries = ds.queries;
+    cs.dns_responses = ds.responses;
+    cs.dns_answered = ds.answered;
+    cs.dns_timeouts = ds.timeouts;
+    cs.dns_unmatched = ds.unmatched_responses;
+    cs.dns_retries = ds.retries;
+    cs.dns_pending = ds.pending;
+    cs.dns_table_full = ds.table_full;
+    const auto& ts = control_.handshakes().stats();
+    cs.tcp_attempts = ts.attempts;
+    cs.tcp_established = ts.established;
+    cs.tcp_resets = ts.resets;
+    cs.tcp_syn_retransmits = ts.syn_retransmits;
+    cs.tcp_tracked = ts.tracked;
+    cs.tcp_table_full = ts.table_full;
+    for (const auto& rep : last_) {
+      cs.dns_events_dropped += rep.control.dns_events_dropped;
+      cs.tcp_events_dropped += rep.control.tcp_events_dropped;
+      for (std::size_t s = 0; s < rep.control.dns_by_status.size(); ++s) {
+        const auto status = static_cast<dns::ParseStatus>(s);
+        if (!dns::header_valid(status) && rep.control.dns_by_status[s] != 0)
+          cs.dns_malformed[dns::to_string(status)] += rep.control.dns_by_status[s];
+      }
+    }
+    if (counters) cs.forced_copies = counters->stages.forced_copies;
+  }
 
   if (counters) {
     const auto& sc = counters->stages;
@@ -490,6 +627,11 @@ void Publisher::publish_once() {
 
   if (opts_.add_status) opts_.add_status(st);
   if (opts_.on_ended && !ended.empty()) opts_.on_ended(ended);
+  if (dns_changed_ || !dns_published_) {
+    dns_published_ = std::make_shared<const std::vector<DnsRecord>>(dns_recent_.begin(), dns_recent_.end());
+    dns_changed_ = false;
+  }
+  snap.dns = dns_published_;
   metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
   published_ = store_.snapshot();  // this publisher is the store's only writer

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/control_packets.hpp"
 #include "agent/conntrack.hpp"
 #include "agent/hooks.hpp"
 #include "agent/k8s/metadata.hpp"
@@ -52,6 +54,9 @@ struct PublisherOptions {
   // must not block. add_status adds the exporter's status to the snapshot.
   std::function<void(std::span<const FlowView>)> on_ended;
   std::function<void(AgentStatus&)> add_status;
+  // DNS and TCP handshake tracking from the workers' control events.
+  ControlPacketsOptions control;
+  std::size_t recent_dns = 4096;  // DNS records the snapshot keeps (the API's window)
 };
 
 class Publisher {
@@ -78,6 +83,12 @@ class Publisher {
   void distribute_exact_counts();
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
                    const std::map<std::uint32_t, HookedLink>& links);
+  // Endpoints, ports, protocol and identities of a key; nothing else.
+  FlowView endpoints_of(const flow::FlowKey& key);
+  // Feeds this round's control events to the matchers, the metrics and the
+  // recent DNS records.
+  void track_control(std::uint64_t now_mono_ns);
+  DnsRecord dns_record(const dns::Exchange& x);
   Identity identity_of(const IpAddress& ip) const;
   // identity_of through this round's cache: flows between the same
   // endpoints share one Identity.
@@ -118,6 +129,11 @@ class Publisher {
   std::uint32_t unseen_rate_ = 1;
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
+  ControlPackets control_;
+  std::deque<DnsRecord> dns_recent_;
+  std::shared_ptr<const std::vector<DnsRecord>> dns_published_;
+  bool dns_changed_ = true;
+  std::uint64_t dns_seq_ = 0;
 
   std::atomic<bool> ready_{false};
   std::mutex mu_;

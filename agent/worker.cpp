@@ -1,5 +1,6 @@
 #include "agent/worker.hpp"
 
+#include <netinet/in.h>
 #include <time.h>
 
 #include <algorithm>
@@ -65,8 +66,13 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       ended_capacity_(std::max<std::size_t>(opts.ended_capacity, datapath::SampleStream::kBatch)),
       table_bytes_(table_.memory_bytes()),
       umem_bytes_(stream_->source().umem_bytes()),
-      max_nap_(opts.max_nap) {
+      max_nap_(opts.max_nap),
+      control_(opts.control) {
   ended_.reserve(ended_capacity_);
+  if (control_.dns) {
+    dns_port_.assign(65536, false);
+    for (std::uint16_t p : control_.dns_ports) dns_port_[p] = true;
+  }
   ended_reasons_.reserve(ended_capacity_);
 }
 
@@ -159,6 +165,7 @@ void Worker::process(std::span<const datapath::Sample> samples) {
       continue;  // counted by the parser
     const std::uint32_t segs = s.info.gso_segs;
     const std::uint32_t hdr = parsed_[ok].hdr_len;
+    if (s.info.forced) pick_control(s, parsed_[ok], ts);
     infos_[ok] = flow::SampleInfo{.weight = s.info.weight(),  // 0 for a packet in the exact counts
                                   .timestamp_ns = ts,
                                   .ifindex = s.info.ifindex,
@@ -169,6 +176,31 @@ void Worker::process(std::span<const datapath::Sample> samples) {
   }
   if (ok) table_.update_batch(std::span(parsed_.data(), ok), std::span(infos_.data(), ok));
   tap_.offer(std::span<const capture::PacketView>(views_.data(), samples.size()));
+}
+
+void Worker::pick_control(const datapath::Sample& s, const flow::ParsedPacket& p, std::uint64_t ts) {
+  const flow::FlowKey& k = p.key;
+  if (k.protocol != IPPROTO_TCP && k.protocol != IPPROTO_UDP) return;
+  if (k.protocol == IPPROTO_TCP && control_.tcp_handshake && (p.tcp_flags & 0x17) != 0) {
+    if (tcp_events_.size() < control_.max_events)
+      tcp_events_.push_back(TcpControlEvent{k, ts, p.tcp_flags});
+    else
+      ++control_counters_.tcp_events_dropped;
+  }
+  if (!control_.dns || p.fragment || !(dns_port_[k.src_port] || dns_port_[k.dst_port])) return;
+  // The payload ends where the IP packet does (Ethernet pads short frames).
+  std::size_t end = s.frame.size();
+  if (p.ip_len != 0) end = std::min<std::size_t>(end, std::size_t{p.l3_offset} + p.ip_len);
+  if (p.hdr_len >= end) return;  // no payload: a bare SYN, ACK or FIN of DNS over TCP
+  dns::Message m;
+  const dns::ParseStatus st =
+      dns::parse_message(s.frame.subspan(p.hdr_len, end - p.hdr_len), k.protocol == IPPROTO_TCP, m);
+  ++control_counters_.dns_by_status[static_cast<std::size_t>(st)];
+  if (!dns::header_valid(st)) return;
+  if (dns_events_.size() < control_.max_events)
+    dns_events_.push_back(DnsEvent{k, ts, m});
+  else
+    ++control_counters_.dns_events_dropped;
 }
 
 void Worker::add_exact(std::vector<ExactUpdate> updates) {
@@ -202,6 +234,12 @@ void Worker::report() {
   r.parser = parser_.counters();
   r.stream = stream_->stats();
   r.table = table_.stats();
+  r.dns.swap(dns_events_);
+  r.tcp.swap(tcp_events_);
+  // Room for as many as the last period brought, so the hot path rarely grows them.
+  dns_events_.reserve(std::min(control_.max_events, r.dns.size()));
+  tcp_events_.reserve(std::min(control_.max_events, r.tcp.size()));
+  r.control = control_counters_;
   r.poll_errors = poll_errors_;
   r.wakeups = wakeups_;
   {

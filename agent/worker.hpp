@@ -32,11 +32,43 @@
 
 #include "agent/capture_api/capture_tap.hpp"
 #include "pkg/datapath/sample_stream.hpp"
+#include "pkg/dns/message.hpp"
 #include "pkg/flow/estimator.hpp"
 #include "pkg/flow/parser.hpp"
 #include "pkg/flow/table.hpp"
 
 namespace netring::agent {
+
+// A DNS message seen in a sample (the sampler copies every one).
+struct DnsEvent {
+  flow::FlowKey key;  // as seen: a query's is client -> server
+  std::uint64_t ts_ns = 0;
+  dns::Message msg;
+};
+
+// A TCP control packet the sampler always copies (SYN, FIN, RST, the
+// handshake's ACK).
+struct TcpControlEvent {
+  flow::FlowKey key;
+  std::uint64_t ts_ns = 0;
+  std::uint8_t flags = 0;
+};
+
+// What a worker picks out of its samples besides flows: DNS messages and
+// TCP control packets, for the publisher to match across workers.
+struct ControlOptions {
+  bool dns = false;
+  std::vector<std::uint16_t> dns_ports{53};
+  bool tcp_handshake = false;
+  // Events kept between two reports, each kind (beyond: counted as dropped).
+  std::size_t max_events = 16384;
+};
+
+struct ControlCounters {
+  std::array<std::uint64_t, static_cast<std::size_t>(dns::ParseStatus::kCount)> dns_by_status{};
+  std::uint64_t dns_events_dropped = 0;
+  std::uint64_t tcp_events_dropped = 0;
+};
 
 // What a worker hands to the publisher at each request.
 struct WorkerReport {
@@ -51,6 +83,10 @@ struct WorkerReport {
   flow::FlowTableStats table;
   std::uint64_t poll_errors = 0;
   std::uint64_t wakeups = 0;  // times the worker woke from a nap or poll()
+  // Since the last report, in the order the worker saw them.
+  std::vector<DnsEvent> dns;
+  std::vector<TcpControlEvent> tcp;
+  ControlCounters control;  // cumulative
 };
 
 // A flow's exact counts for one drain period, for the worker that owns it.
@@ -66,6 +102,7 @@ struct WorkerOptions {
   // Longest nap between two reads of a non-empty stream; the nap shrinks
   // when a wake-up finds the ring filling up. 0: poll() after every batch.
   std::chrono::microseconds max_nap{4000};
+  ControlOptions control;
 };
 
 class Worker {
@@ -97,6 +134,8 @@ class Worker {
          capture_api::CaptureTap& tap);
   void run();
   void process(std::span<const datapath::Sample> samples);
+  // DNS messages and TCP control packets of a sample whose flow parsed.
+  void pick_control(const datapath::Sample& s, const flow::ParsedPacket& p, std::uint64_t ts);
   void report();
   // Room left in the ended buffer decides whether the table may evict.
   void update_eviction_policy();
@@ -113,6 +152,11 @@ class Worker {
   std::uint64_t poll_errors_ = 0;
   std::uint64_t wakeups_ = 0;
   std::chrono::microseconds max_nap_;
+  ControlOptions control_;
+  std::vector<bool> dns_port_;  // 65536 entries when control_.dns
+  std::vector<DnsEvent> dns_events_;
+  std::vector<TcpControlEvent> tcp_events_;
+  ControlCounters control_counters_;
 
   std::array<datapath::Sample, datapath::SampleStream::kBatch> samples_{};
   std::array<flow::ParsedPacket, datapath::SampleStream::kBatch> parsed_{};

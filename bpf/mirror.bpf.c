@@ -104,7 +104,7 @@ int mirror_egress(struct __sk_buff *skb)
 	if (skb->cb[0] == NETRING_CB_MAGIC) {
 		hdr->rate = skb->cb[1];
 		queue = skb->cb[2] & NETRING_CB_QUEUE_MASK;
-		hdr->flags |= (skb->cb[2] >> NETRING_CB_FLAGS_SHIFT) & NETRING_SAMPLE_F_COUNTED;
+		hdr->flags |= (skb->cb[2] >> NETRING_CB_FLAGS_SHIFT) & (NETRING_SAMPLE_F_COUNTED | NETRING_SAMPLE_F_FORCED);
 	} else {
 		key = ifindex;
 		cfg = bpf_map_lookup_elem(&config, &key);

@@ -72,6 +72,11 @@
  *       46   2  vlan_proto    its TPID (0x8100 / 0x88a8), host order
  *       48   8  tstamp_ns     bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the mirror
  *
+ *    A forced copy (NETRING_SAMPLE_F_FORCED: DNS, TCP control packets, see
+ *    NETRING_SET_F_COPY_*) was taken with p = 1 whatever the rate: rate is 1
+ *    in its header (skb->cb[1] = 1), so its weight is 1 and the estimator
+ *    stays unbiased.
+ *
  *    A sample of a packet the kernel counted exactly in its flow map
  *    (NETRING_SAMPLE_F_COUNTED) was picked with p = min(1, 1 / rate) and
  *    stands for no estimate: its flow's bytes and packets are the kernel's.
@@ -98,6 +103,7 @@
 #define NETRING_SAMPLE_F_TRUNCATED (1U << 0) /* orig_len > captured frame */
 #define NETRING_SAMPLE_F_VLAN (1U << 1)      /* vlan_tci/vlan_proto are valid */
 #define NETRING_SAMPLE_F_COUNTED (1U << 2)   /* the packet is in the kernel's exact flow counts */
+#define NETRING_SAMPLE_F_FORCED (1U << 3)    /* always copied (DNS, TCP control): p = 1, rate 1 */
 
 #define NETRING_CB_MAGIC 0x4e524342U /* "NRCB" */
 #define NETRING_CB_QUEUE_MASK 0xffffU
@@ -161,6 +167,17 @@ struct netring_settings {
 
 #define NETRING_SET_F_SKIP_IPIP (1U << 0)  /* IPv4-in-IP (proto 4) */
 #define NETRING_SET_F_SKIP_IP6IP (1U << 1) /* IPv6-in-IP (proto 41) */
+/* Always copied, whatever the rate (p = 1: the copy carries rate 1 and the
+ * NETRING_SAMPLE_F_FORCED flag): every TCP or UDP packet from or to a port
+ * of the dns_ports map, ... */
+#define NETRING_SET_F_COPY_DNS (1U << 2)
+/* ... and every TCP segment with SYN, FIN or RST, plus the first pure ACK
+ * of a connection after its SYN-ACK (the handshake's third packet, found
+ * through the handshakes map). */
+#define NETRING_SET_F_COPY_TCP_CONTROL (1U << 3)
+
+/* How long after a SYN-ACK its connection's ACK is looked for. */
+#define NETRING_HANDSHAKE_WINDOW_NS 10000000000ULL
 
 /* if_counters value (per CPU), at slot * 2 + direction. bytes sums
  * skb->len (one L2+L3+L4 header per skb, as /sys/class/net/<dev>/statistics
@@ -195,6 +212,7 @@ enum netring_sampler_stat {
 	NETRING_ST_FLOW_DECLINED,     /* skbs not counted: fragments, extension headers */
 	NETRING_ST_FLOW_MALFORMED,    /* skbs not counted: headers user space would reject */
 	NETRING_ST_FLOW_NO_MAP,       /* skbs not counted: no flow map installed */
+	NETRING_ST_FORCED,            /* copies forced (DNS, TCP control), p = 1: clone attempts among them */
 	NETRING_ST__MAX,
 };
 

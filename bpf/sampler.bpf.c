@@ -7,7 +7,8 @@
  * link with their metadata in skb->mark, skb->priority and skb->cb (see
  * sample_meta.h): p = min(1, 1 / N) for a packet whose flow counts are exact
  * (the copy serves its headers only), p = min(1, gso_segs / N) for one the
- * estimator must stand for. It never drops, never ends the chain
+ * estimator must stand for, and p = 1 for the packets always copied (DNS
+ * and TCP control packets, see always_copied). It never drops, never ends the chain
  * (TC_ACT_UNSPEC == TCX_NEXT), and never writes the packet's bytes
  * (flow_parse.h only reads).
  */
@@ -50,6 +51,31 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } tunnel_ports SEC(".maps");
+
+/* Ports (host order) whose TCP and UDP packets, either direction, are DNS:
+ * 1 = always copied when NETRING_SET_F_COPY_DNS is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} dns_ports SEC(".maps");
+
+/* Connections whose SYN-ACK passed: key = the flow of the ACK that
+ * completes the handshake (the SYN-ACK's key reversed), value = the
+ * SYN-ACK's bpf_ktime_get_ns(). The entry goes when that ACK is copied; LRU
+ * so that handshakes that never complete cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct netring_flow_key);
+	__type(value, __u64);
+} handshakes SEC(".maps");
+
+/* bpf_ktime_get_ns() of the latest SYN-ACK: while none passed within
+ * NETRING_HANDSHAKE_WINDOW_NS, pure ACKs skip the handshakes lookup. A
+ * plain store (any recent value will do). */
+__u64 last_synack_ns = 0;
 
 /* Exact interface counters, two slots (directions) per hooked interface: an
  * array, so a full map cannot lose counts and a lookup is an index. */
@@ -193,6 +219,65 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 	return 1;
 }
 
+#define NETRING_TCP_FIN 0x01
+#define NETRING_TCP_SYN 0x02
+#define NETRING_TCP_RST 0x04
+#define NETRING_TCP_PSH 0x08
+#define NETRING_TCP_ACK 0x10
+
+/* 1 when the packet is always copied (p = 1): a handful of compares on the
+ * parsed headers; map lookups only for TCP/UDP (an inlined array index) and
+ * for the SYN-ACKs and pure ACKs of a node that set up connections within
+ * the last NETRING_HANDSHAKE_WINDOW_NS. */
+static __always_inline int always_copied(__u32 flags, const struct netring_parsed *pk)
+{
+	__u8 proto = pk->key.protocol;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	if (flags & NETRING_SET_F_COPY_DNS) {
+		__u32 sport = pk->key.src_port, dport = pk->key.dst_port;
+		__u8 *a = bpf_map_lookup_elem(&dns_ports, &sport);
+		__u8 *b = bpf_map_lookup_elem(&dns_ports, &dport);
+
+		if ((a && *a) || (b && *b))
+			return 1;
+	}
+	if (proto != IPPROTO_TCP || !(flags & NETRING_SET_F_COPY_TCP_CONTROL))
+		return 0;
+	if ((pk->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_ACK)) == (NETRING_TCP_SYN | NETRING_TCP_ACK)) {
+		struct netring_flow_key rev = pk->key;
+		__u64 now = bpf_ktime_get_ns();
+
+		__builtin_memcpy(rev.src, pk->key.dst, 16);
+		__builtin_memcpy(rev.dst, pk->key.src, 16);
+		rev.src_port = pk->key.dst_port;
+		rev.dst_port = pk->key.src_port;
+		bpf_map_update_elem(&handshakes, &rev, &now, BPF_ANY);
+		last_synack_ns = now;
+		return 1;
+	}
+	if (pk->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_FIN | NETRING_TCP_RST))
+		return 1;
+	/* The handshake's third packet: ACK alone. */
+	if ((pk->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK) {
+		__u64 last = last_synack_ns, now;
+		__u64 *t;
+
+		if (last == 0)
+			return 0;
+		now = bpf_ktime_get_ns();
+		if (now > last && now - last > NETRING_HANDSHAKE_WINDOW_NS)
+			return 0;
+		t = bpf_map_lookup_elem(&handshakes, &pk->key);
+		if (!t)
+			return 0;
+		bpf_map_delete_elem(&handshakes, &pk->key);
+		return 1;
+	}
+	return 0;
+}
+
 static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 {
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -203,7 +288,7 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	struct netring_if_counters *ifc;
 	struct netring_parsed pk;
 	int parsed = -1; /* -1: not tried; else a netring_parse_result */
-	int counting, counted = 0;
+	int counting, counted = 0, forced = 0;
 	__u64 wire = len;
 	__u32 *seq;
 	long ret;
@@ -272,14 +357,27 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		}
 	}
 
-	if (cfg->rate == 0 || set->mirror_ifindex == 0)
+	if (set->mirror_ifindex == 0)
 		return TC_ACT_UNSPEC;
-	/* An exactly counted packet is copied for its headers: one draw per
-	 * skb at 1/N. Any other stands for the unseen ones: p = min(1, segs / N),
-	 * so a 45-segment TSO skb is 45 times as likely to be picked. */
-	num = counted ? 1 : segs;
-	if (num < cfg->rate && bpf_get_prandom_u32() % cfg->rate >= num)
-		return TC_ACT_UNSPEC;
+	if (set->flags & (NETRING_SET_F_COPY_DNS | NETRING_SET_F_COPY_TCP_CONTROL)) {
+		if (parsed < 0)
+			parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
+		if (parsed == NETRING_PARSE_OK)
+			forced = always_copied(set->flags, &pk);
+	}
+	if (forced) {
+		flags |= NETRING_SAMPLE_F_FORCED;
+		stat_inc(NETRING_ST_FORCED);
+	} else {
+		if (cfg->rate == 0)
+			return TC_ACT_UNSPEC;
+		/* An exactly counted packet is copied for its headers: one draw per
+		 * skb at 1/N. Any other stands for the unseen ones: p = min(1, segs / N),
+		 * so a 45-segment TSO skb is 45 times as likely to be picked. */
+		num = counted ? 1 : segs;
+		if (num < cfg->rate && bpf_get_prandom_u32() % cfg->rate >= num)
+			return TC_ACT_UNSPEC;
+	}
 
 	if (!heartbeat_fresh(set)) {
 		stat_inc(NETRING_ST_HEARTBEAT_STALE);
@@ -316,7 +414,8 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		    (dir == NETRING_DIR_EGRESS ? NETRING_MARK_DIR_BIT : 0) | ifindex;
 	skb->priority = *seq;
 	skb->cb[0] = NETRING_CB_MAGIC;
-	skb->cb[1] = cfg->rate;
+	/* A forced copy was taken with p = 1: it stands for itself alone. */
+	skb->cb[1] = forced ? 1 : cfg->rate;
 	skb->cb[2] = queue | (flags << NETRING_CB_FLAGS_SHIFT);
 	stat_inc(NETRING_ST_CLONE_ATTEMPTS);
 	ret = bpf_clone_redirect(skb, set->mirror_ifindex, 0);

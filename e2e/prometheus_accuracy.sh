@@ -27,7 +27,7 @@ source "$LIB/agent.sh"
 source "$LIB/hooks.sh"
 
 need_root
-need_tool jq iperf3 ping conntrack iptables tshark prometheus curl bpftool tc python3
+need_tool jq iperf3 ping conntrack iptables tshark prometheus curl bpftool tc python3 dnsmasq dig
 [ -x "$E2E_BUILD/netring-agent" ] || die "no agent at $E2E_BUILD/netring-agent (build it first)"
 [ -x "$E2E_BUILD/tests/fake-kube-apiserver" ] || die "no fake API server at $E2E_BUILD/tests/fake-kube-apiserver"
 
@@ -59,6 +59,10 @@ pod_exec "$NS" "$SERVER" iperf3 -s -D -B "$SIP" --pidfile "$E2E_TMP/iperf3-serve
 on_exit "kill \$(cat $E2E_TMP/iperf3-server.pid)"
 iperf3 -s -D -B "$E2E_GATEWAY" --pidfile "$E2E_TMP/iperf3-host.pid" --logfile "$E2E_TMP/iperf3-host.log"
 on_exit "kill \$(cat $E2E_TMP/iperf3-host.pid)"
+# A DNS server for the dashboard's DNS panels: a zone of its own, no upstream.
+pod_exec "$NS" "$SERVER" dnsmasq --pid-file="$E2E_TMP/dnsmasq.pid" --no-resolv --no-hosts --bind-interfaces \
+  --listen-address="$SIP" --local=/test/ --address=/exists.test/10.1.2.3
+on_exit "kill \$(cat $E2E_TMP/dnsmasq.pid)"
 
 start_agent() { # SAMPLE_RATE LABEL_LEVEL
   agent_start --node-name "$(hostname)" --kubeconfig "$KUBECONFIG_FILE" --sample-rate "$1" \
@@ -273,6 +277,18 @@ cat "$E2E_TMP/flow-compare-$phase.txt" >&2 || true
 w=$(prom_count "netring_flow_bytes_total{src_namespace=\"$NS\",src_workload=\"client\",dst_workload=\"server\"}")
 [ "$w" -gt 0 ] && pass "workload names from the API (client -> server)" ||
   fail "no series with src_workload=client, dst_workload=server: $(promql 'netring_flow_bytes_total' | jq -c '[.data.result[].metric]')"
+
+# DNS and TCP connection set-up for the dashboard's panels: answers from
+# dnsmasq (NOERROR, NXDOMAIN), a query nobody answers (the ephemeral pod has
+# no DNS server: a timeout after --dns-timeout), a connection to a closed
+# port (reset by the server).
+for i in 1 2 3; do pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$SIP" exists.test >/dev/null || true; done
+pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$SIP" missing.test >/dev/null || true
+pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$EIP" exists.test >/dev/null || true
+pod_exec "$NS" "$CLIENT" curl -s -m 2 -o /dev/null "http://$SIP:9/" || true
+dns_timeout_seen() { [ "$(prom_count 'netring_dns_timeouts_total')" -gt 0 ]; }
+wait_for 30 "the unanswered DNS query counted as a timeout" dns_timeout_seen || fail "no DNS timeout in Prometheus"
+sleep 3  # a few scrapes of every new series, for rate()
 
 # every panel of the Grafana dashboard returns data, with the labels it groups by
 # (at the default --label-level=workload the dashboard is made for)

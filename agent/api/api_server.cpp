@@ -18,6 +18,7 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
 
   auto& s = listener_.server();
   s.Get("/api/v1/flows", [this](const httplib::Request& req, httplib::Response& res) { flows(req, res); });
+  s.Get("/api/v1/dns", [this](const httplib::Request& req, httplib::Response& res) { dns(req, res); });
   s.Get("/api/v1/top", [this](const httplib::Request& req, httplib::Response& res) { top(req, res); });
   s.Get("/api/v1/interfaces", [this](const httplib::Request& req, httplib::Response& res) { interfaces(req, res); });
   s.Get("/api/v1/status", [this](const httplib::Request& req, httplib::Response& res) { status(req, res); });
@@ -36,7 +37,7 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
     if (res.status == 404 && res.body.empty())
       send_error(res, ApiError{404,
                                "no such endpoint: " + req.path +
-                                   " (see /api/v1/flows, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                                   " (see /api/v1/flows, /api/v1/dns, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
                                    "/api/v1/capture)",
                                ""});
   });
@@ -134,6 +135,79 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
           if (!buf.empty()) {
             idle_since = now;
             if (!sink.write(buf.data(), buf.size())) return false;  // client went away
+          }
+        }
+        sink.done();
+        return true;
+      },
+      [this](bool) { follow_streams_.fetch_sub(1); });
+}
+
+void ApiServer::dns(const httplib::Request& req, httplib::Response& res) {
+  auto parsed = parse_dns_query(req, opts_.flows, realtime_ns());
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+  DnsQuery q = std::get<DnsQuery>(std::move(parsed));
+  auto snap = provider_.snapshot();
+  if (!snap->status.control.dns)
+    return send_error(res, ApiError{404, "DNS tracking is off (--dns=off) or no data path runs", ""});
+  if (q.flow.follow) return dns_follow(std::move(q), res);
+  static const std::vector<DnsRecord> kNone;
+  const std::vector<DnsRecord>& all = snap->dns ? *snap->dns : kNone;
+  DnsSelection sel = select_dns(all, q);
+  nlohmann::json out{{"dns", nlohmann::json::array()},
+                     {"count", sel.records.size()},
+                     {"matched", sel.matched},
+                     {"truncated", sel.matched > sel.records.size()},
+                     {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
+  auto& arr = out["dns"];
+  for (const DnsRecord* d : sel.records) arr.push_back(to_json(*d));
+  send_json(res, out.dump() + "\n");
+}
+
+// NDJSON, one record per line: the matching records of the current
+// snapshot (oldest first, at most `limit`), then each new record as a
+// publication brings it.
+void ApiServer::dns_follow(DnsQuery q, httplib::Response& res) {
+  if (follow_streams_.fetch_add(1) >= opts_.max_follow_streams) {
+    follow_streams_.fetch_sub(1);
+    return send_error(
+        res,
+        ApiError{429, "too many follow streams (at most " + std::to_string(opts_.max_follow_streams) + "); retry later",
+                 "follow"});
+  }
+  res.set_chunked_content_provider(
+      "application/x-ndjson",
+      [this, q = std::move(q)](std::size_t, httplib::DataSink& sink) {
+        auto snap = provider_.snapshot();
+        std::uint64_t sent_seq = 0;
+        std::string buf;
+        if (snap->dns) {
+          DnsSelection sel = select_dns(*snap->dns, q);
+          for (auto it = sel.records.rbegin(); it != sel.records.rend(); ++it) buf += to_json(**it).dump() + "\n";
+          if (!snap->dns->empty()) sent_seq = snap->dns->back().seq;
+        }
+        if (!buf.empty() && !sink.write(buf.data(), buf.size())) return false;
+        auto idle_since = std::chrono::steady_clock::now();
+        std::uint64_t generation = snap->generation;
+        while (!stopping_.load()) {
+          auto wait = std::min<std::chrono::milliseconds>(opts_.follow_keepalive, std::chrono::milliseconds(200));
+          snap = provider_.wait_newer(generation, wait);
+          buf.clear();
+          if (snap->generation != generation) {
+            generation = snap->generation;
+            if (snap->dns) {
+              for (const DnsRecord& d : *snap->dns) {
+                if (d.seq <= sent_seq) continue;
+                if (q.matches(d)) buf += to_json(d).dump() + "\n";
+              }
+              if (!snap->dns->empty()) sent_seq = std::max(sent_seq, snap->dns->back().seq);
+            }
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (buf.empty() && now - idle_since >= opts_.follow_keepalive) buf = "\n";
+          if (!buf.empty()) {
+            idle_since = now;
+            if (!sink.write(buf.data(), buf.size())) return false;
           }
         }
         sink.done();

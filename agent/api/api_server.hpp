@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 
+#include "agent/api/dns_query.hpp"
 #include "agent/api/flow_query.hpp"
 #include "agent/capture_api/capture_api.hpp"
 #include "agent/http/http_listener.hpp"
@@ -54,6 +55,8 @@ class ApiServer {
  private:
   void flows(const httplib::Request& req, httplib::Response& res);
   void follow(FlowQuery q, httplib::Response& res);
+  void dns(const httplib::Request& req, httplib::Response& res);
+  void dns_follow(DnsQuery q, httplib::Response& res);
   void top(const httplib::Request& req, httplib::Response& res);
   void interfaces(const httplib::Request& req, httplib::Response& res);
   void status(const httplib::Request& req, httplib::Response& res);

@@ -52,6 +52,11 @@ std::variant<FlowQuery, ApiError> parse_flow_query(const httplib::Request& req, 
   if (auto e = check_parameters(req, {"from_pod", "to_pod", "namespace", "workload", "ip", "port", "protocol",
                                       "direction", "reporter", "since", "sort", "limit", "follow"}))
     return *e;
+  return parse_flow_filters(req, limits, now_ns);
+}
+
+std::variant<FlowQuery, ApiError> parse_flow_filters(const httplib::Request& req, const FlowQueryLimits& limits,
+                                                     std::uint64_t now_ns) {
   FlowQuery q;
   q.limit = limits.default_limit;
   if (auto v = param(req, "from_pod"); v && !split_ns_name(*v, q.from_pod_ns, q.from_pod))

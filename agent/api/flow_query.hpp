@@ -45,6 +45,11 @@ struct FlowQueryLimits {
 std::variant<FlowQuery, ApiError> parse_flow_query(const httplib::Request& req, const FlowQueryLimits& limits,
                                                    std::uint64_t now_ns);
 
+// The same without the check for unknown parameters: for queries that take
+// these filters and more (/api/v1/dns), which check their own list first.
+std::variant<FlowQuery, ApiError> parse_flow_filters(const httplib::Request& req, const FlowQueryLimits& limits,
+                                                     std::uint64_t now_ns);
+
 struct FlowSelection {
   std::vector<const FlowView*> flows;  // sorted, at most limit
   std::size_t matched = 0;             // before the limit

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include "agent/api/api_error.hpp"
+#include "pkg/dns/message.hpp"
 
 namespace netring::agent::api {
 namespace {
@@ -55,6 +56,39 @@ nlohmann::json to_json(const FlowView& f) {
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
   if (f.overflow) j["overflow"] = true;
+  if (f.handshake) {
+    const TcpHandshakeView& h = *f.handshake;
+    auto ms = [](std::uint64_t ns) { return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<double>(ns) / 1e6); };
+    j["handshake"] = {{"client", h.client_is_src ? "src" : "dst"},
+                      {"established", h.established},
+                      {"syn_to_synack_ms", ms(h.syn_to_synack_ns)},
+                      {"synack_to_ack_ms", ms(h.synack_to_ack_ns)},
+                      {"syns", h.syns},
+                      {"reset_by", h.reset_by},
+                      {"fin_by", h.fin_by}};
+  }
+  return j;
+}
+
+nlohmann::json to_json(const DnsRecord& d) {
+  const FlowView& f = d.flow;
+  nlohmann::json j{{"seq", d.seq},
+                   {"client", endpoint(f.src, f.src_port, f.src_id)},
+                   {"server", endpoint(f.dst, f.dst_port, f.dst_id)},
+                   {"protocol", protocol_name(f.protocol)},
+                   {"outcome", d.outcome},
+                   {"qname", d.qname},
+                   {"qtype", d.qtype},
+                   {"rcode", d.rcode >= 0 ? nlohmann::json(dns::rcode_name(static_cast<std::uint8_t>(d.rcode)))
+                                          : nlohmann::json(nullptr)},
+                   {"query_time", d.query_ns ? nlohmann::json(format_time_ns(d.query_ns)) : nullptr},
+                   {"response_time", d.response_ns ? nlohmann::json(format_time_ns(d.response_ns)) : nullptr},
+                   {"latency_ms", d.outcome == std::string_view("answered")
+                                      ? nlohmann::json(static_cast<double>(d.latency_ns) / 1e6)
+                                      : nlohmann::json(nullptr)},
+                   {"queries", d.queries}};
+  if (const char* t = dns::qtype_name(d.qtype)) j["qtype_name"] = t;
+  if (d.responder != IpAddress{}) j["responder"] = d.responder.str();
   return j;
 }
 
@@ -132,7 +166,29 @@ nlohmann::json to_json(const AgentStatus& s) {
             {"drain_errors", s.exact_flows.drain_errors}}},
           {"memory", memory_json(s)},
           {"kubernetes", watches},
-          {"flow_export", flow_export}};
+          {"flow_export", flow_export},
+          {"dns",
+           {{"enabled", s.control.dns},
+            {"queries", s.control.dns_queries},
+            {"responses", s.control.dns_responses},
+            {"answered", s.control.dns_answered},
+            {"timeouts", s.control.dns_timeouts},
+            {"unmatched_responses", s.control.dns_unmatched},
+            {"retries", s.control.dns_retries},
+            {"pending", s.control.dns_pending},
+            {"table_full", s.control.dns_table_full},
+            {"malformed", s.control.dns_malformed},
+            {"events_dropped", s.control.dns_events_dropped}}},
+          {"tcp_handshake",
+           {{"enabled", s.control.tcp_handshake},
+            {"attempts", s.control.tcp_attempts},
+            {"established", s.control.tcp_established},
+            {"resets", s.control.tcp_resets},
+            {"syn_retransmits", s.control.tcp_syn_retransmits},
+            {"tracked", s.control.tcp_tracked},
+            {"table_full", s.control.tcp_table_full},
+            {"events_dropped", s.control.tcp_events_dropped}}},
+          {"forced_copies", s.control.forced_copies}};
 }
 
 }  // namespace netring::agent::api

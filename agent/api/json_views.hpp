@@ -8,6 +8,7 @@
 namespace netring::agent::api {
 
 nlohmann::json to_json(const FlowView& f);
+nlohmann::json to_json(const DnsRecord& d);
 nlohmann::json to_json(const InterfaceCounters& i);
 nlohmann::json to_json(const AgentStatus& s);
 // "SYN", "ACK", ... in bit order.

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "agent/metrics/control_metrics.hpp"
 #include "agent/metrics/flow_delta_tracker.hpp"
 #include "agent/metrics/flow_metrics.hpp"
 #include "agent/metrics/snapshot_collector.hpp"
@@ -36,6 +37,7 @@ class AgentMetrics {
                     std::span<const std::string> pods_gone = {});
 
   FlowMetrics& flows() { return flows_; }
+  ControlMetrics& control() { return control_; }
   prometheus::Registry& registry() { return *registry_; }
 
   // The whole exposition (text format 0.0.4), shared. Rendering 10k series
@@ -67,6 +69,7 @@ class AgentMetrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   FlowMetrics flows_;
+  ControlMetrics control_;
   std::mutex tracker_mu_;
   FlowDeltaTracker tracker_;
   SnapshotCollector collector_;

@@ -18,9 +18,9 @@ EndpointLabels endpoint_labels(const Identity& id) {
   return l;
 }
 
-prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
-  const EndpointLabels s = endpoint_labels(flow.src_id);
-  const EndpointLabels d = endpoint_labels(flow.dst_id);
+prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst) {
+  const EndpointLabels s = endpoint_labels(src);
+  const EndpointLabels d = endpoint_labels(dst);
   prometheus::Labels labels;
   switch (level) {
     case LabelLevel::kNode:
@@ -44,6 +44,11 @@ prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
       labels.emplace("dst_pod", d.pod);
       break;
   }
+  return labels;
+}
+
+prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
+  prometheus::Labels labels = pair_labels(level, flow.src_id, flow.dst_id);
   labels.emplace("direction", to_string(flow.direction));
   labels.emplace("protocol", protocol_name(flow.protocol));
   labels.emplace("reporter", to_string(flow.reporter));

@@ -95,6 +95,18 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   for (const auto& [reason, n] : st.parse_errors) add(parse, {{"reason", reason}}, d(n));
   out.push_back(std::move(parse));
 
+  auto malformed = family("netring_dns_malformed_total",
+                          "DNS messages (on --dns-ports) that could not be used, by reason", MetricType::Counter);
+  for (const auto& [reason, n] : st.control.dns_malformed) add(malformed, {{"reason", reason}}, d(n));
+  out.push_back(std::move(malformed));
+
+  auto forced = family("netring_forced_copies_total",
+                       "Packets the sampler copied with probability 1 whatever the sample rate (DNS with --dns, TCP "
+                       "SYN/FIN/RST and handshake ACKs with --tcp-handshake)",
+                       MetricType::Counter);
+  add(forced, {}, d(st.control.forced_copies));
+  out.push_back(std::move(forced));
+
   auto active = family("netring_flows_active", "Flows currently in the flow tables", MetricType::Gauge);
   add(active, {}, d(st.active_flows));
   out.push_back(std::move(active));

@@ -67,6 +67,7 @@ Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats
   out.flow_declined = v[NETRING_ST_FLOW_DECLINED];
   out.flow_malformed = v[NETRING_ST_FLOW_MALFORMED];
   out.flow_no_map = v[NETRING_ST_FLOW_NO_MAP];
+  out.forced_copies = v[NETRING_ST_FORCED];
   if (mirror_stats_fd >= 0) {
     auto m = read_percpu_u64_array(mirror_stats_fd, NETRING_MST__MAX);
     if (!m) return std::move(m).take_error();

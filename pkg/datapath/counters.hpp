@@ -50,6 +50,7 @@ struct StageCounters {
   std::uint64_t flow_declined = 0;   // fragments, IPv6 extension headers
   std::uint64_t flow_malformed = 0;  // headers the user-space parser rejects too
   std::uint64_t flow_no_map = 0;
+  std::uint64_t forced_copies = 0;  // copies taken with p = 1 (DNS, TCP control)
   std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
   std::uint64_t flow_uncounted() const { return flow_map_full + flow_declined + flow_malformed + flow_no_map; }
 };

@@ -70,6 +70,12 @@ Result<Programs> Programs::load(const ProgramOptions& opts) {
     if (bpf_map_update_elem(bpf_map__fd(p.sampler_->maps.tunnel_ports), &port, &flags, BPF_ANY) != 0)
       return Error::from_errno("bpf_map_update_elem", "tunnel_ports " + std::to_string(port));
   }
+  for (std::uint16_t port : opts.dns_ports) {
+    const std::uint32_t key = port;
+    const std::uint8_t on = 1;
+    if (bpf_map_update_elem(bpf_map__fd(p.sampler_->maps.dns_ports), &key, &on, BPF_ANY) != 0)
+      return Error::from_errno("bpf_map_update_elem", "dns_ports " + std::to_string(port));
+  }
   if (auto r = p.write_settings(); !r) return std::move(r).take_error();
   return p;
 }
@@ -143,6 +149,8 @@ Result<void> Programs::write_settings() {
   s.heartbeat_timeout_ns = opts_.heartbeat_timeout_ns;
   if (opts_.skip_ipip) s.flags |= NETRING_SET_F_SKIP_IPIP;
   if (opts_.skip_ip6ip) s.flags |= NETRING_SET_F_SKIP_IP6IP;
+  if (opts_.copy_dns) s.flags |= NETRING_SET_F_COPY_DNS;
+  if (opts_.copy_tcp_control) s.flags |= NETRING_SET_F_COPY_TCP_CONTROL;
   s.exact_mode = static_cast<std::uint32_t>(opts_.exact_flows);
   s.mirror_queues = opts_.mirror_queues;
   const std::uint32_t zero = 0;

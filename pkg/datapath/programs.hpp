@@ -45,6 +45,12 @@ struct ProgramOptions {
   // false: the sampler parses every packet header by header (its general
   // path), never in place (tests compare the two paths).
   bool parse_fast_path = true;
+  // Packets copied whatever the rate, with p = 1: DNS (TCP and UDP, either
+  // port in dns_ports) and TCP control packets (SYN, FIN, RST and the
+  // handshake's final ACK).
+  bool copy_dns = false;
+  std::vector<std::uint16_t> dns_ports{53};
+  bool copy_tcp_control = false;
 };
 
 class Programs {

@@ -43,6 +43,7 @@ DecodeStatus decode_sample(std::span<const std::byte> frame, Sample& out) {
   i.queue = h.queue;
   i.seq = h.seq;
   i.counted = (h.flags & NETRING_SAMPLE_F_COUNTED) != 0;
+  i.forced = (h.flags & NETRING_SAMPLE_F_FORCED) != 0;
   i.tstamp_ns = h.tstamp_ns;
   i.truncated = truncated;
   i.has_vlan = (h.flags & NETRING_SAMPLE_F_VLAN) != 0;

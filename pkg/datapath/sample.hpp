@@ -29,6 +29,9 @@ struct SampleInfo {
   // The kernel counted this packet exactly in its flow map: the sample
   // stands for no estimate (weight() is 0), it only shows the packet.
   bool counted = false;
+  // Always copied (DNS, TCP control packets): taken with p = 1, so rate is
+  // 1 and the sample stands for itself alone.
+  bool forced = false;
   // A VLAN tag the original carried as skb metadata (hardware-accelerated),
   // which the frame bytes do not show.
   bool has_vlan = false;

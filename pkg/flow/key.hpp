@@ -95,6 +95,31 @@ inline std::uint64_t hash_key(const FlowKey& k, std::uint64_t seed) {
   return mum(h ^ k0, seed ^ k1);
 }
 
+// The key of the other direction.
+inline FlowKey reversed(const FlowKey& k) {
+  FlowKey r = k;
+  r.src = k.dst;
+  r.dst = k.src;
+  r.src_port = k.dst_port;
+  r.dst_port = k.src_port;
+  return r;
+}
+
+// One end of a flow: the address and port of its source (src = true) or
+// destination in src and src_port, with family, protocol and tunnel; the
+// other end zeroed. What a client's packets and the answers to them share
+// when a Service's DNAT changes the server's address between the two.
+inline FlowKey endpoint_key(const FlowKey& k, bool src) {
+  FlowKey r{};
+  r.family = k.family;
+  r.protocol = k.protocol;
+  r.tunnel = k.tunnel;
+  r.vni = k.vni;
+  r.src = src ? k.src : k.dst;
+  r.src_port = src ? k.src_port : k.dst_port;
+  return r;
+}
+
 struct FlowKeyHash {
   std::uint64_t seed = 0x243f6a8885a308d3ull;
   std::size_t operator()(const FlowKey& k) const { return hash_key(k, seed); }

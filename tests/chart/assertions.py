@@ -110,7 +110,8 @@ expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTE
 
 if mode == "default":
     expect(args == ["--sample-rate=100", "--exact-flows=bulk", "--backend=auto", "--workers=1", "--snap-len=128",
-                    "--tunnel-ports=4789,8472,6081", "--label-level=workload", "--flow-table-size=65536",
+                    "--tunnel-ports=4789,8472,6081", "--dns=on", "--dns-ports=53", "--dns-timeout=5s",
+                    "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
                     "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                     "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
                     "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
@@ -136,7 +137,8 @@ else:
               "--ipfix-template-refresh=5m", "--ipfix-template-refresh-messages=1000000",
               "--ipfix-active-interval=0s", "--ipfix-observation-domain=4000000000",
               "--ipfix-enterprise-number=4294967295", "--ipfix-fields=kubernetes", "--ipfix-queue-size=1048576",
-              "--ipfix-max-message-size=9000"]:
+              "--ipfix-max-message-size=9000", "--dns=off", "--dns-ports=53,5353", "--dns-timeout=2s",
+              "--tcp-handshake=off"]:
         expect(a in args, f"arg {a} in {args}")
     expect(args[-1] == "--log-level=warn", "extraArgs come last")
     expect(ports == {"metrics": 19990, "api": 19991}, f"ports follow the listen addresses: {ports}")

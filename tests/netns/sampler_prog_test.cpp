@@ -14,7 +14,12 @@
 #include "pkg/datapath/programs.hpp"
 #include "pkg/flow/parser.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
+#include <bpf/libbpf.h>
+
+#include <memory>
+
 #include "tests/testing/bpf_prog_run.hpp"
+#include "tests/testing/mirror_reader.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/packet_builder.hpp"
 #include "tests/testing/parser_corpus.hpp"
@@ -536,4 +541,118 @@ TEST_F(SamplerProg, InterfaceSlotsAreZeroedForTheNextInterfaceAndBounded) {
   // Freeing one makes room again.
   ASSERT_TRUE(progs->remove_interface(100000));
   EXPECT_TRUE(progs->set_interface(fake, 0, NETRING_ROLE_POD));
+}
+
+// DNS and TCP control packets are copied whatever the rate, with p = 1: the
+// copy's header says rate 1 (weight 1, so the estimator stays unbiased) and
+// carries the forced flag. A plain data packet at 1 in 1000000 is not.
+namespace forced {
+
+constexpr std::uint32_t kRate = 1'000'000;
+
+std::vector<std::uint8_t> tcp(const char* src, const char* dst, std::uint16_t sport, std::uint16_t dport,
+                              std::uint8_t flags, std::size_t payload = 0) {
+  return PacketBuilder().eth().ipv4(src, dst).tcp(sport, dport, flags).payload(payload).build();
+}
+
+}  // namespace forced
+
+class SamplerForced : public SamplerProg {
+ protected:
+  void load_forced(bool dns, bool tcp) {
+    ProgramOptions o;
+    o.copy_dns = dns;
+    o.copy_tcp_control = tcp;
+    o.dns_ports = {53, 5353};
+    load(o);
+    configure(forced::kRate);
+  }
+  // Clone attempts made by `n` runs of `pkt` on the ingress hook.
+  std::uint64_t copies(const std::vector<std::uint8_t>& pkt, int n = 1) {
+    const std::uint64_t before = stages().clone_attempts;
+    __sk_buff ctx{};
+    auto r = run(progs->sampler_ingress_fd(), pkt, ctx, n);
+    EXPECT_EQ(r.err, 0);
+    EXPECT_EQ(r.retval, kUnspec);
+    EXPECT_EQ(r.data, pkt) << "the original's bytes changed";
+    return stages().clone_attempts - before;
+  }
+};
+
+TEST_F(SamplerForced, DnsAndTcpControlPacketsAreCopiedAtAnyRateAndDataPacketsAreNot) {
+  using forced::tcp;
+  load_forced(true, true);
+  // DNS: query and response, UDP and TCP, the standard port and a configured one.
+  EXPECT_EQ(copies(udp(53, 40), 10), 10u);
+  EXPECT_EQ(copies(PacketBuilder().eth().ipv4("10.0.0.2", "10.0.0.1").udp(53, 40000).payload(60).build(), 10), 10u);
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40001, 53, 0x18, 40), 10), 10u);
+  EXPECT_EQ(copies(udp(5353, 40), 10), 10u);
+  // TCP control: SYN, FIN, RST.
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x02), 10), 10u);
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x11), 10), 10u);
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x04), 10), 10u);
+  // The handshake: the SYN-ACK is copied, and so is the client's first
+  // pure ACK after it, once; later ACKs of that connection are data.
+  const auto ack = tcp("10.0.0.1", "10.0.0.2", 40003, 80, 0x10);
+  EXPECT_EQ(copies(ack, 100), 0u) << "a pure ACK without a SYN-ACK before it";
+  EXPECT_EQ(copies(tcp("10.0.0.2", "10.0.0.1", 80, 40003, 0x12)), 1u);
+  EXPECT_EQ(copies(tcp("10.0.0.9", "10.0.0.1", 80, 40003, 0x10), 10), 0u) << "another connection's ACK";
+  EXPECT_EQ(copies(ack), 1u) << "the handshake's third packet";
+  EXPECT_EQ(copies(ack, 100), 0u) << "the connection's later ACKs";
+  // Plain data: UDP to another port, TCP data with PSH.
+  EXPECT_EQ(copies(udp(8080, 100), 200), 0u);
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40003, 80, 0x18, 500), 200), 0u);
+  EXPECT_EQ(stages().forced_copies, 72u);
+}
+
+TEST_F(SamplerForced, EachFlagTurnsItsCopiesOnAlone) {
+  using forced::tcp;
+  const auto syn = tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x02);
+  load_forced(false, false);
+  EXPECT_EQ(copies(udp(53, 40), 100), 0u);
+  EXPECT_EQ(copies(syn, 100), 0u);
+  load_forced(true, false);
+  EXPECT_EQ(copies(udp(53, 40), 10), 10u);
+  EXPECT_EQ(copies(syn, 100), 0u);
+  load_forced(false, true);
+  EXPECT_EQ(copies(udp(53, 40), 100), 0u);
+  EXPECT_EQ(copies(syn, 10), 10u);
+}
+
+// The copies reach the mirror's far end with rate 1 and the forced flag in
+// their sample header; a copy drawn 1 in N carries N and no flag.
+TEST_F(SamplerForced, ForcedCopiesCarryRateOneInTheirSampleHeader) {
+  load_forced(true, true);
+  // The mirror program on the mirror end's egress; its peer reads the frames.
+  const int mirror_if = static_cast<int>(mirror);
+  const int err = ns.within([&] {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = mirror_if, .attach_point = BPF_TC_EGRESS);
+    bpf_tc_hook_create(&hook);
+    LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = progs->mirror_fd(), .handle = 1, .priority = 1);
+    return bpf_tc_attach(&hook, &o);
+  });
+  ASSERT_EQ(err, 0);
+  std::unique_ptr<netring::testing::MirrorReader> reader;
+  ns.within([&] { reader = std::make_unique<netring::testing::MirrorReader>(static_cast<int>(hooked)); });
+  ASSERT_TRUE(reader->ok());
+  EXPECT_EQ(copies(udp(53, 40), 5), 5u);
+  EXPECT_EQ(copies(forced::tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x02), 5), 5u);
+  ASSERT_TRUE(progs->set_interface(hooked, 1, NETRING_ROLE_POD));  // now every packet is drawn, at rate 1...
+  ASSERT_TRUE(progs->set_interface(hooked, 2, NETRING_ROLE_POD));  // ... or 1 in 2
+  const std::uint64_t drawn = copies(udp(8080, 40), 200);
+  EXPECT_GT(drawn, 0u);
+  reader->drain();
+  std::size_t forced_seen = 0, drawn_seen = 0;
+  for (const auto& s : reader->samples()) {
+    if (s.info.forced) {
+      ++forced_seen;
+      EXPECT_EQ(s.info.rate, 1u);
+      EXPECT_EQ(s.info.weight(), 1.0);
+    } else {
+      ++drawn_seen;
+      EXPECT_EQ(s.info.rate, 2u);
+    }
+  }
+  EXPECT_EQ(forced_seen, 10u);
+  EXPECT_EQ(drawn_seen, drawn);
 }

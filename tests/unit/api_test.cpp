@@ -480,3 +480,111 @@ TEST_F(ApiTest, StopEndsFollowStreams) {
 
 }  // namespace
 }  // namespace netring::agent::api
+
+namespace netring::agent::api {
+namespace {
+
+DnsRecord dns_record(std::uint64_t seq, const char* client, Identity c, Identity s, const char* qname,
+                     const char* outcome, int rcode, std::uint64_t latency_ms) {
+  DnsRecord d;
+  d.seq = seq;
+  d.flow = flow(100 + seq, client, "10.3.0.10", static_cast<std::uint16_t>(50000 + seq), 53, IPPROTO_UDP,
+                std::move(c), std::move(s), 0, 0, kNow - 10 + seq);
+  d.responder = *IpAddress::parse("10.3.0.10");
+  d.qname = qname;
+  d.qtype = 1;
+  d.outcome = outcome;
+  d.rcode = rcode;
+  d.query_ns = (kNow - 10 + seq) * kSec;
+  d.response_ns = rcode >= 0 ? d.query_ns + latency_ms * 1'000'000 : 0;
+  d.latency_ns = latency_ms * 1'000'000;
+  d.queries = 1;
+  return d;
+}
+
+class DnsApiTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    publish_dns(true);
+  }
+  void publish_dns(bool on, std::vector<DnsRecord> extra = {}) {
+    AgentSnapshot s = fixed_snapshot();
+    s.status.control.dns = on;
+    auto fe = pod("shop", "frontend", "frontend-1"), cart = pod("shop", "cart", "cart-1"),
+         dns = pod("kube-system", "coredns", "coredns-1");
+    std::vector<DnsRecord> r = {
+        dns_record(1, "10.1.0.1", fe, dns, "cart.shop.svc.cluster.local", "answered", 0, 2),
+        dns_record(2, "10.1.0.1", fe, dns, "nope.shop.svc.cluster.local", "answered", 3, 3),
+        dns_record(3, "10.1.0.2", cart, dns, "db.data.svc.cluster.local", "timeout", -1, 0),
+    };
+    r.insert(r.end(), extra.begin(), extra.end());
+    s.dns = std::make_shared<const std::vector<DnsRecord>>(std::move(r));
+    store_.publish(std::move(s));
+  }
+};
+
+TEST_F(DnsApiTest, RecordsNewestFirstWithTheirFields) {
+  json j = get("/api/v1/dns");
+  ASSERT_EQ(j["count"], 3);
+  EXPECT_EQ(j["dns"][0]["seq"], 3);
+  EXPECT_EQ(j["dns"][0]["outcome"], "timeout");
+  EXPECT_TRUE(j["dns"][0]["rcode"].is_null());
+  EXPECT_TRUE(j["dns"][0]["latency_ms"].is_null());
+  const json& a = j["dns"][2];
+  EXPECT_EQ(a["client"]["pod"], "frontend-1");
+  EXPECT_EQ(a["server"]["workload"], "coredns");
+  EXPECT_EQ(a["qname"], "cart.shop.svc.cluster.local");
+  EXPECT_EQ(a["qtype_name"], "A");
+  EXPECT_EQ(a["rcode"], "NOERROR");
+  EXPECT_EQ(a["latency_ms"], 2.0);
+  EXPECT_EQ(a["responder"], "10.3.0.10");
+  EXPECT_EQ(a["protocol"], "udp");
+}
+
+TEST_F(DnsApiTest, FlowFiltersAndDnsFilters) {
+  auto seqs = [&](const std::string& q) {
+    std::vector<int> out;
+    for (const auto& d : get("/api/v1/dns" + q)["dns"]) out.push_back(d["seq"].get<int>());
+    return out;
+  };
+  EXPECT_EQ(seqs("?from_pod=shop/cart-1"), (std::vector<int>{3}));
+  EXPECT_EQ(seqs("?to_pod=coredns-1&limit=2"), (std::vector<int>{3, 2}));
+  EXPECT_EQ(seqs("?rcode=nxdomain"), (std::vector<int>{2}));
+  EXPECT_EQ(seqs("?rcode=0"), (std::vector<int>{1}));
+  EXPECT_EQ(seqs("?outcome=timeout"), (std::vector<int>{3}));
+  EXPECT_EQ(seqs("?qname=Cart.Shop.svc.cluster.local."), (std::vector<int>{1}));
+  EXPECT_EQ(seqs("?ip=10.1.0.2&port=53&protocol=udp"), (std::vector<int>{3}));
+  EXPECT_EQ(get("/api/v1/dns?limit=1")["matched"], 3);
+}
+
+TEST_F(DnsApiTest, BadQueriesAre4xxJson) {
+  expect_error("/api/v1/dns?rcode=bogus", 400, "rcode");
+  expect_error("/api/v1/dns?rcode=16", 400, "rcode");
+  expect_error("/api/v1/dns?outcome=lost", 400, "outcome");
+  expect_error("/api/v1/dns?qname=", 400, "qname");
+  expect_error("/api/v1/dns?sort=bytes", 400, "sort");
+  expect_error("/api/v1/dns?port=70000", 400, "port");
+  expect_error("/api/v1/dns?from_pod=a/b/c", 400, "from_pod");
+  publish_dns(false);
+  expect_error("/api/v1/dns", 404, "");
+}
+
+TEST_F(DnsApiTest, FollowStreamsNewRecords) {
+  FollowClient follow(server_->port(), "/api/v1/dns?follow=true&from_pod=frontend-1");
+  auto first = follow.lines(2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0]["seq"], 1);
+  EXPECT_EQ(first[1]["seq"], 2);
+  auto fe = pod("shop", "frontend", "frontend-1"), cart = pod("shop", "cart", "cart-1"),
+       dns = pod("kube-system", "coredns", "coredns-1");
+  publish_dns(true, {dns_record(4, "10.1.0.2", cart, dns, "x.test", "answered", 0, 1),
+                     dns_record(5, "10.1.0.1", fe, dns, "y.test", "answered", 0, 1)});
+  auto after = follow.lines(3);
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[2]["seq"], 5);
+  EXPECT_EQ(after[2]["qname"], "y.test");
+}
+
+}  // namespace
+}  // namespace netring::agent::api

@@ -61,6 +61,10 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_TRUE(c.physical_interfaces.empty());
   EXPECT_EQ(c.tunnel_ports, (std::vector<uint16_t>{4789, 8472, 6081}));
   EXPECT_EQ(c.label_level, LabelLevel::kWorkload);
+  EXPECT_TRUE(c.dns);
+  EXPECT_EQ(c.dns_ports, (std::vector<uint16_t>{53}));
+  EXPECT_EQ(c.dns_timeout, milliseconds(5'000));
+  EXPECT_TRUE(c.tcp_handshake);
   EXPECT_EQ(c.flow_table_size, 65536u);
   EXPECT_EQ(c.flow_idle_timeout, milliseconds(30'000));
   EXPECT_EQ(c.flow_active_timeout, milliseconds(120'000));
@@ -135,6 +139,11 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"tunnel-ports", "65536", "1..65535"},
       {"tunnel-ports", "vxlan", "not a port"},
       {"label-level", "pods", "is not one of node, namespace, workload, pod"},
+      {"dns", "true", "is not one of off, on"},
+      {"dns-ports", "53,0", "1..65535"},
+      {"dns-timeout", "50ms", "100ms..1m"},
+      {"dns-timeout", "5", "not a duration"},
+      {"tcp-handshake", "yes", "is not one of off, on"},
       {"flow-table-size", "1023", "1024..16777216"},
       {"flow-table-size", "16777217", "1024..16777216"},
       {"flow-idle-timeout", "30", "not a duration"},
@@ -286,6 +295,15 @@ TEST(Config, KubernetesApiLoadFields) {
   auto j = config_to_json(r.config);
   EXPECT_EQ(j["kube-pods"], "cluster");
   EXPECT_EQ(j["kube-lookup-ttl"], "10m");
+}
+
+TEST(Config, DnsAndTcpHandshakeFields) {
+  auto r = parse({"--dns=off", "--dns-ports=53,5353", "--dns-timeout=1500ms", "--tcp-handshake=off"});
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  EXPECT_FALSE(r.config.dns);
+  EXPECT_EQ(r.config.dns_ports, (std::vector<uint16_t>{53, 5353}));
+  EXPECT_EQ(r.config.dns_timeout, milliseconds(1500));
+  EXPECT_FALSE(r.config.tcp_handshake);
 }
 
 TEST(Config, BoolFlagForms) {

@@ -85,6 +85,12 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- $ports := list -}}
 {{- range $c.tunnelPorts }}{{ $ports = append $ports (int64 .) }}{{ end -}}
 {{- $a = append $a (printf "--tunnel-ports=%s" (join "," $ports)) -}}
+{{- $a = append $a (printf "--dns=%s" $c.dns) -}}
+{{- $dnsPorts := list -}}
+{{- range $c.dnsPorts }}{{ $dnsPorts = append $dnsPorts (int64 .) }}{{ end -}}
+{{- $a = append $a (printf "--dns-ports=%s" (join "," $dnsPorts)) -}}
+{{- $a = append $a (printf "--dns-timeout=%s" $c.dnsTimeout) -}}
+{{- $a = append $a (printf "--tcp-handshake=%s" $c.tcpHandshake) -}}
 {{- $a = append $a (printf "--label-level=%s" $c.labelLevel) -}}
 {{- $a = append $a (printf "--flow-table-size=%d" (int64 $c.flowTableSize)) -}}
 {{- $a = append $a (printf "--flow-idle-timeout=%s" $c.flowIdleTimeout) -}}

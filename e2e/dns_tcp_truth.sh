@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# e2e: DNS and TCP handshakes against real servers, the agent sampling 1 in
+# 1000000 (so only the always-copied control packets can tell):
+#   1. dnsmasq (Debian) in a pod serves a known zone; another pod queries
+#      with dig names that exist (NOERROR) and names that do not (NXDOMAIN),
+#      and a third pod runs a UDP listener that never answers (timeouts).
+#      tc netem delays the DNS server's veth by 10 ms. Ground truth: dig's
+#      own status lines. netring_dns_queries_total, _responses_total{rcode}
+#      and _timeouts_total equal them exactly; every latency in /api/v1/dns
+#      and the histogram's median and 90th percentile lie within 1 ms of the
+#      delay.
+#   2. curl to a web server behind tc netem delay 20 ms: attempts and
+#      established connections equal the number of curls, the SYN -> SYN-ACK
+#      time of each is within 1 ms of 20 ms (the API's flows and the
+#      histogram); connections to a closed port are reset by the server.
+#   3. --dns=off --tcp-handshake=off: none of it (the flags' effect).
+set -euo pipefail
+src=${NETRING_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+bld=${NETRING_BUILD_DIR:-$src/build}
+agent_bin=$bld/netring-agent
+[ -x "$agent_bin" ] || { echo "FAIL: $agent_bin missing (build the netring-agent target)"; exit 1; }
+# shellcheck source=../scripts/lib/pods.sh
+. "$src/scripts/lib/pods.sh"
+
+node=nr-e2edns-node
+state=$(mktemp -d /tmp/netring-e2e-dns.XXXXXX)
+agent_pid=""
+cleanup() {
+  set +e
+  [ -n "$agent_pid" ] && kill -KILL "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  pods_teardown
+  ip netns del "$node" 2>/dev/null
+  rm -rf "$state"
+}
+trap cleanup EXIT
+ip netns del "$node" 2>/dev/null || true
+
+fail() {
+  echo "FAIL: $*"
+  echo "--- agent log (tail)"
+  grep -v "msg=starting" "$state/agent.log" 2>/dev/null | tail -n 40
+  exit 1
+}
+wait_for() {
+  local timeout=$1 what=$2 deadline
+  shift 2
+  deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for: $what"
+    sleep 0.2
+  done
+  echo "ok: $what"
+}
+in_node() { ip netns exec "$node" "$@"; }
+api() { in_node curl -sf --max-time 10 "http://127.0.0.1:9991$1"; }
+metrics() { in_node curl -sf --max-time 10 http://127.0.0.1:9990/metrics; }
+start_agent() {
+  ip netns exec "$node" "$agent_bin" --node-name=e2e-node --pods-from="$state/pods.json" --kube-api=off \
+    --label-level=pod --sample-rate=1000000 --dns-timeout=2s "$@" \
+    --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 >>"$state/agent.log" 2>&1 &
+  agent_pid=$!
+  wait_for 60 "agent ready (/readyz)" in_node curl -sf http://127.0.0.1:9990/readyz
+}
+stop_agent() {
+  kill -TERM "$agent_pid"
+  wait "$agent_pid" || fail "agent exited non-zero"
+  agent_pid=""
+}
+# metric NAME SRC DST [EXTRA_MATCH]: the value of one series (0 when absent).
+metric() {
+  metrics | grep "^$1{" | grep "src_pod=\"$2\"" | grep "dst_pod=\"$3\"" | grep -- "${4:-}" |
+    awk '{s += $2} END {printf "%d", s}'
+}
+# quantile Q NAME SRC DST [EXTRA]: histogram_quantile as Prometheus computes it
+# (linear within the bucket), over one series' buckets.
+quantile() {
+  metrics | grep "^$2_bucket{" | grep "src_pod=\"$3\"" | grep "dst_pod=\"$4\"" | grep -- "${5:-}" |
+    sed 's/.*le="\([^"]*\)".* \([0-9.e+]*\)$/\1 \2/' | /usr/bin/python3 -c '
+import sys
+q = float(sys.argv[1])
+b = sorted((float("inf") if le == "+Inf" else float(le), float(c)) for le, c in (l.split() for l in sys.stdin))
+total = b[-1][1]
+rank = q * total
+prev_le, prev_c = 0.0, 0.0
+for le, c in b:
+    if c >= rank:
+        print(prev_le + (le - prev_le) * (rank - prev_c) / (c - prev_c) if c > prev_c else le)
+        break
+    prev_le, prev_c = le, c' "$1"
+}
+within() {  # VALUE LOW HIGH
+  /usr/bin/python3 -c 'import sys; v, lo, hi = map(float, sys.argv[1:]); sys.exit(0 if lo <= v <= hi else 1)' "$@"
+}
+
+echo "== pods"
+pods_init "$state" nr-e2edns0 10.244.83.0/24 "$node"
+pod_add c e2e-app client
+pod_add d kube-system dnsmasq
+pod_add s e2e-app silent
+pod_add w e2e-web web
+pods_write_podlist "$state/pods.json" e2e-node
+C=$(pod_name c) D=$(pod_name d) S=$(pod_name s) W=$(pod_name w)
+DIP=$(pod_ip d) SIP=$(pod_ip s) WIP=$(pod_ip w)
+echo "   client $C, dns $D $DIP, silent $S $SIP, web $W $WIP"
+
+# dnsmasq with a zone of its own and no upstream: names under test/ that it
+# does not know are NXDOMAIN (--local).
+pod_exec d dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$DIP" --port=53 \
+  --local=/test/ --address=/exists.test/10.1.2.3 --host-record=web.test,10.1.2.4 \
+  >"$state/dnsmasq.log" 2>&1 &
+# A DNS server that never answers: a UDP socket on 53 that reads and drops.
+pod_exec s /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    s.recv(4096)' &
+pod_exec w /usr/bin/python3 -m http.server 8080 --bind "$WIP" >/dev/null 2>&1 &
+wait_for 30 "dnsmasq answers" pod_exec c dig +short +tries=1 +time=2 @"$DIP" web.test
+wait_for 30 "web server listening" pod_exec c curl -sf -o /dev/null "http://$WIP:8080/"
+in_node tc qdisc add dev "$(pod_veth d)" root netem delay 10ms
+in_node tc qdisc add dev "$(pod_veth w)" root netem delay 20ms
+
+echo "== 1. DNS"
+start_agent
+sleep 2  # a publication with the pods named
+declare -A truth=([NOERROR]=0 [NXDOMAIN]=0 [timeout]=0)
+ask() {  # SERVER NAME
+  local out
+  out=$(pod_exec c dig +tries=1 +time=1 @"$1" "$2" A 2>&1 || true)
+  if grep -q 'status: NOERROR' <<<"$out"; then truth[NOERROR]=$((truth[NOERROR] + 1));
+  elif grep -q 'status: NXDOMAIN' <<<"$out"; then truth[NXDOMAIN]=$((truth[NXDOMAIN] + 1));
+  elif grep -q 'timed out' <<<"$out"; then truth[timeout]=$((truth[timeout] + 1));
+  else fail "dig $2 @$1: unexpected output: $out"; fi
+}
+for i in $(seq 1 20); do ask "$DIP" exists.test; done
+for i in $(seq 1 5); do ask "$DIP" web.test; done
+for i in $(seq 1 10); do ask "$DIP" "missing-$i.test"; done
+for i in $(seq 1 4); do ask "$SIP" "exists.test"; done
+echo "   dig says: NOERROR ${truth[NOERROR]}, NXDOMAIN ${truth[NXDOMAIN]}, timed out ${truth[timeout]}"
+[ "${truth[NOERROR]}" = 25 ] && [ "${truth[NXDOMAIN]}" = 10 ] && [ "${truth[timeout]}" = 4 ] ||
+  fail "the servers did not behave as set up"
+answered=$((truth[NOERROR] + truth[NXDOMAIN]))
+wait_for 30 "all $answered exchanges with dnsmasq in /api/v1/dns" bash -c \
+  "[ \"\$(ip netns exec $node curl -sf 'http://127.0.0.1:9991/api/v1/dns?outcome=answered&limit=1000' | jq .matched)\" = $answered ]"
+wait_for 30 "the silent server's ${truth[timeout]} timeouts in /api/v1/dns" bash -c \
+  "[ \"\$(ip netns exec $node curl -sf 'http://127.0.0.1:9991/api/v1/dns?outcome=timeout&limit=1000' | jq .matched)\" = ${truth[timeout]} ]"
+
+got=$(metric netring_dns_queries_total "$C" "$D")
+[ "$got" = "$answered" ] || fail "netring_dns_queries_total $C -> $D = $got, dig sent $answered"
+got=$(metric netring_dns_queries_total "$C" "$S")
+[ "$got" = "${truth[timeout]}" ] || fail "netring_dns_queries_total $C -> $S = $got, dig sent ${truth[timeout]}"
+for rc in NOERROR NXDOMAIN; do
+  got=$(metric netring_dns_responses_total "$C" "$D" "rcode=\"$rc\"")
+  [ "$got" = "${truth[$rc]}" ] || fail "netring_dns_responses_total{rcode=$rc} = $got, dig saw ${truth[$rc]}"
+done
+got=$(metric netring_dns_timeouts_total "$C" "$S")
+[ "$got" = "${truth[timeout]}" ] || fail "netring_dns_timeouts_total = $got, dig timed out ${truth[timeout]}"
+got=$(metric netring_dns_timeouts_total "$C" "$D")
+[ "$got" = 0 ] || fail "timeouts counted against dnsmasq: $got"
+echo "ok: queries, responses by rcode and timeouts equal dig's (${truth[NOERROR]} NOERROR, ${truth[NXDOMAIN]} NXDOMAIN, ${truth[timeout]} timeouts)"
+
+api "/api/v1/dns?outcome=answered&limit=1000" >"$state/dns.json"
+jq -e --arg c "$C" --arg d "$D" '[.dns[] | select(.client.pod == $c and .server.pod == $d)] | length == '"$answered" \
+  "$state/dns.json" >/dev/null || fail "records do not name client and server pods: $(jq -c '.dns[0]' "$state/dns.json")"
+jq -e '[.dns[] | select(.qname == "exists.test" and .qtype_name == "A" and .rcode == "NOERROR")] | length == 20' \
+  "$state/dns.json" >/dev/null || fail "exists.test records: $(jq -c '[.dns[] | .qname] | group_by(.) | map({(.[0]): length}) | add' "$state/dns.json")"
+read -r lo hi < <(jq -r '[.dns[].latency_ms] | "\(min) \(max)"' "$state/dns.json")
+within "$lo" 10 11 && within "$hi" 10 11 || fail "DNS latencies $lo .. $hi ms, want within 1 ms of 10 ms"
+echo "ok: every latency in /api/v1/dns within 1 ms of the 10 ms delay ($lo .. $hi ms)"
+for q in 0.5 0.9; do
+  v=$(quantile $q netring_dns_latency_seconds "$C" "$D")
+  within "$v" 0.010 0.011 || fail "netring_dns_latency_seconds q$q = $v s, want 10..11 ms"
+  echo "ok: histogram quantile $q = $v s"
+done
+api "/api/v1/dns?rcode=nxdomain" | jq -e '.matched == 10' >/dev/null || fail "rcode filter"
+api "/api/v1/dns?to_pod=$S" | jq -e '.matched == 4 and (.dns | all(.outcome == "timeout"))' >/dev/null ||
+  fail "to_pod filter: $(api "/api/v1/dns?to_pod=$S" | head -c 300)"
+code=$(in_node curl -s -o "$state/err.json" -w '%{http_code}' "http://127.0.0.1:9991/api/v1/dns?rcode=bogus")
+[ "$code" = 400 ] && jq -e '.parameter == "rcode"' "$state/err.json" >/dev/null || fail "bad rcode: HTTP $code"
+echo "ok: /api/v1/dns filters, 400 for a bad rcode"
+
+echo "== 2. TCP handshakes"
+for i in $(seq 1 10); do pod_exec c curl -sf -o /dev/null "http://$WIP:8080/" || fail "curl $i"; done
+for i in $(seq 1 3); do pod_exec c curl -s -o /dev/null "http://$WIP:9/" && fail "port 9 answered"; done
+wait_for 30 "10 connections established to $W" bash -c \
+  "[ \"\$(ip netns exec $node curl -sf http://127.0.0.1:9990/metrics | grep '^netring_tcp_connections_established_total{' | grep 'dst_pod=\"$W\"' | awk '{s+=\$2} END {print s+0}')\" = 10 ]"
+got=$(metric netring_tcp_connection_attempts_total "$C" "$W")
+[ "$got" = 13 ] || fail "netring_tcp_connection_attempts_total = $got, want 13 (10 curls + 3 to a closed port)"
+got=$(metric netring_tcp_resets_total "$C" "$W" 'side="server"')
+[ "$got" = 3 ] || fail "resets by the server = $got, want 3"
+for q in 0.5 0.9; do
+  v=$(quantile $q netring_tcp_handshake_seconds "$C" "$W" 'phase="syn_synack"')
+  within "$v" 0.020 0.021 || fail "netring_tcp_handshake_seconds{phase=syn_synack} q$q = $v s, want 20..21 ms"
+  echo "ok: handshake histogram quantile $q = $v s"
+done
+api "/api/v1/flows?to_pod=$W&protocol=tcp&port=8080&limit=1000" >"$state/flows.json"
+n=$(jq '[.flows[] | select(.handshake.established == true)] | length' "$state/flows.json")
+[ "$n" = 10 ] || fail "flows with an established handshake: $n, want 10"
+read -r lo hi < <(jq -r '[.flows[] | select(.handshake.established) | .handshake.syn_to_synack_ms] | "\(min) \(max)"' "$state/flows.json")
+within "$lo" 20 21 && within "$hi" 20 21 || fail "SYN -> SYN-ACK $lo .. $hi ms, want within 1 ms of 20 ms"
+echo "ok: 13 attempts, 10 established, 3 reset by the server, SYN -> SYN-ACK $lo .. $hi ms"
+stop_agent
+
+echo "== 3. --dns=off --tcp-handshake=off"
+start_agent --dns=off --tcp-handshake=off
+sleep 2
+for i in $(seq 1 5); do ask "$DIP" exists.test; done
+for i in $(seq 1 5); do pod_exec c curl -sf -o /dev/null "http://$WIP:8080/" || fail "curl"; done
+sleep 3
+[ "$(metrics | grep -c '^netring_dns_queries_total{')" = 0 ] || fail "DNS counted with --dns=off"
+[ "$(metrics | grep -c '^netring_tcp_connection_attempts_total{')" = 0 ] || fail "TCP counted with --tcp-handshake=off"
+code=$(in_node curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9991/api/v1/dns")
+[ "$code" = 404 ] || fail "/api/v1/dns with --dns=off: HTTP $code"
+api /api/v1/status | jq -e '.forced_copies == 0' >/dev/null || fail "forced copies with both off"
+echo "ok: with both off nothing is copied or counted"
+stop_agent
+echo "PASS"
