@@ -9,8 +9,7 @@ ControlPackets::ControlPackets(ControlPacketsOptions opts)
       dns_(dns::TrackerConfig{.timeout_ns = opts.dns_timeout_ns, .max_pending = opts.dns_max_pending}),
       tcp_(handshake::TrackerConfig{.max_connections = opts.tcp_max_connections}) {}
 
-void ControlPackets::feed(std::span<const WorkerReport* const> reports, std::uint64_t now_ns,
-                          const ControlSink& sink) {
+void ControlPackets::feed(std::span<const WorkerReport* const> reports, std::uint64_t now_ns, const ControlSink& sink) {
   dns_order_.clear();
   tcp_order_.clear();
   for (const WorkerReport* r : reports) {

@@ -48,7 +48,7 @@ class ControlPackets {
   ControlPacketsOptions opts_;
   dns::Tracker dns_;
   handshake::Tracker tcp_;
-  std::vector<const DnsEvent*> dns_order_;          // reused each round
+  std::vector<const DnsEvent*> dns_order_;         // reused each round
   std::vector<const TcpControlEvent*> tcp_order_;  // reused each round
 };
 

@@ -80,11 +80,11 @@ std::optional<std::uint8_t> parse_protocol(std::string_view name);
 // A TCP flow's connection set-up, from the control packets the sampler
 // always copies (--tcp-handshake): exact, not sampled.
 struct TcpHandshakeView {
-  bool client_is_src = true;  // this flow's source sent the SYN
-  bool established = false;   // SYN, SYN-ACK and the client's ACK seen
+  bool client_is_src = true;           // this flow's source sent the SYN
+  bool established = false;            // SYN, SYN-ACK and the client's ACK seen
   std::uint64_t syn_to_synack_ns = 0;  // 0: not measured
   std::uint64_t synack_to_ack_ns = 0;
-  std::uint32_t syns = 0;  // SYNs sent (more than 1: retransmitted)
+  std::uint32_t syns = 0;         // SYNs sent (more than 1: retransmitted)
   const char* reset_by = "none";  // "none", "client", "server"
   const char* fin_by = "none";
 };

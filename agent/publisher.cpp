@@ -338,7 +338,8 @@ void Publisher::track_control(std::uint64_t now_mono_ns) {
   // the server): queries, responses and timeouts of one exchange share
   // their labels.
   sink.dns_message = [&](const flow::FlowKey& key, const dns::Message& msg) {
-    if (!msg.response) m.dns_query(*shared_identity_of(to_ip(key.src, key.family)), *shared_identity_of(to_ip(key.dst, key.family)));
+    if (!msg.response)
+      m.dns_query(*shared_identity_of(to_ip(key.src, key.family)), *shared_identity_of(to_ip(key.dst, key.family)));
   };
   sink.dns_exchange = [&](const dns::Exchange& x) {
     const Identity& client = *shared_identity_of(to_ip(x.key.src, x.key.family));

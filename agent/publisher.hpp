@@ -10,8 +10,8 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,8 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/control_packets.hpp"
 #include "agent/conntrack.hpp"
+#include "agent/control_packets.hpp"
 #include "agent/hooks.hpp"
 #include "agent/k8s/metadata.hpp"
 #include "agent/metrics/agent_metrics.hpp"

@@ -7,8 +7,8 @@ namespace netring::agent::api {
 namespace {
 
 std::optional<int> parse_rcode(const std::string& v) {
-  static constexpr const char* kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-                                           "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE", "DSOTYPENI"};
+  static constexpr const char* kNames[] = {"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+                                           "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI"};
   std::string up;
   for (char c : v) up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   for (int i = 0; i < static_cast<int>(std::size(kNames)); ++i)
@@ -32,9 +32,9 @@ bool DnsQuery::matches(const DnsRecord& d) const {
 
 std::variant<DnsQuery, ApiError> parse_dns_query(const httplib::Request& req, const FlowQueryLimits& limits,
                                                  std::uint64_t now_ns) {
-  if (auto e = check_parameters(req, {"from_pod", "to_pod", "namespace", "workload", "ip", "port", "protocol",
-                                      "direction", "reporter", "since", "limit", "follow", "outcome", "rcode",
-                                      "qname"}))
+  if (auto e =
+          check_parameters(req, {"from_pod", "to_pod", "namespace", "workload", "ip", "port", "protocol", "direction",
+                                 "reporter", "since", "limit", "follow", "outcome", "rcode", "qname"}))
     return *e;
   auto f = parse_flow_filters(req, limits, now_ns);
   if (auto* e = std::get_if<ApiError>(&f)) return *e;
@@ -47,7 +47,8 @@ std::variant<DnsQuery, ApiError> parse_dns_query(const httplib::Request& req, co
   }
   if (auto v = param(req, "rcode")) {
     q.rcode = parse_rcode(*v);
-    if (!q.rcode) return ApiError{400, "'" + *v + "' is not a response code (NOERROR, NXDOMAIN, ... or 0..15)", "rcode"};
+    if (!q.rcode)
+      return ApiError{400, "'" + *v + "' is not a response code (NOERROR, NXDOMAIN, ... or 0..15)", "rcode"};
   }
   if (auto v = param(req, "qname")) {
     std::string n;

@@ -18,7 +18,7 @@
 namespace netring::agent::api {
 
 struct DnsQuery {
-  FlowQuery flow;  // sort is always newest first
+  FlowQuery flow;                      // sort is always newest first
   std::optional<std::string> outcome;  // "answered", "timeout", "unmatched_response"
   std::optional<int> rcode;
   std::optional<std::string> qname;  // exact, case-insensitive

@@ -58,7 +58,9 @@ nlohmann::json to_json(const FlowView& f) {
   if (f.overflow) j["overflow"] = true;
   if (f.handshake) {
     const TcpHandshakeView& h = *f.handshake;
-    auto ms = [](std::uint64_t ns) { return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<double>(ns) / 1e6); };
+    auto ms = [](std::uint64_t ns) {
+      return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<double>(ns) / 1e6);
+    };
     j["handshake"] = {{"client", h.client_is_src ? "src" : "dst"},
                       {"established", h.established},
                       {"syn_to_synack_ms", ms(h.syn_to_synack_ns)},
@@ -72,21 +74,21 @@ nlohmann::json to_json(const FlowView& f) {
 
 nlohmann::json to_json(const DnsRecord& d) {
   const FlowView& f = d.flow;
-  nlohmann::json j{{"seq", d.seq},
-                   {"client", endpoint(f.src, f.src_port, f.src_id)},
-                   {"server", endpoint(f.dst, f.dst_port, f.dst_id)},
-                   {"protocol", protocol_name(f.protocol)},
-                   {"outcome", d.outcome},
-                   {"qname", d.qname},
-                   {"qtype", d.qtype},
-                   {"rcode", d.rcode >= 0 ? nlohmann::json(dns::rcode_name(static_cast<std::uint8_t>(d.rcode)))
-                                          : nlohmann::json(nullptr)},
-                   {"query_time", d.query_ns ? nlohmann::json(format_time_ns(d.query_ns)) : nullptr},
-                   {"response_time", d.response_ns ? nlohmann::json(format_time_ns(d.response_ns)) : nullptr},
-                   {"latency_ms", d.outcome == std::string_view("answered")
-                                      ? nlohmann::json(static_cast<double>(d.latency_ns) / 1e6)
-                                      : nlohmann::json(nullptr)},
-                   {"queries", d.queries}};
+  nlohmann::json j{
+      {"seq", d.seq},
+      {"client", endpoint(f.src, f.src_port, f.src_id)},
+      {"server", endpoint(f.dst, f.dst_port, f.dst_id)},
+      {"protocol", protocol_name(f.protocol)},
+      {"outcome", d.outcome},
+      {"qname", d.qname},
+      {"qtype", d.qtype},
+      {"rcode",
+       d.rcode >= 0 ? nlohmann::json(dns::rcode_name(static_cast<std::uint8_t>(d.rcode))) : nlohmann::json(nullptr)},
+      {"query_time", d.query_ns ? nlohmann::json(format_time_ns(d.query_ns)) : nullptr},
+      {"response_time", d.response_ns ? nlohmann::json(format_time_ns(d.response_ns)) : nullptr},
+      {"latency_ms", d.outcome == std::string_view("answered") ? nlohmann::json(static_cast<double>(d.latency_ns) / 1e6)
+                                                               : nlohmann::json(nullptr)},
+      {"queries", d.queries}};
   if (const char* t = dns::qtype_name(d.qtype)) j["qtype_name"] = t;
   if (d.responder != IpAddress{}) j["responder"] = d.responder.str();
   return j;

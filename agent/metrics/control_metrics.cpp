@@ -8,9 +8,8 @@ namespace {
 // Latency buckets from 100 us (a resolver on the node) to 10 s (beyond any
 // client's timeout), about four per decade.
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
-  static const prometheus::Histogram::BucketBoundaries b{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                         0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                                         5,      10};
+  static const prometheus::Histogram::BucketBoundaries b{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return b;
 }
 

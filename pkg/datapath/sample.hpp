@@ -22,8 +22,8 @@ struct SampleInfo {
   std::uint16_t gso_segs = 1;  // wire packets the original stood for
   std::uint16_t snap_len = 0;
   std::uint32_t cpu = 0;
-  std::uint32_t queue = 0;  // mirror queue = capture worker of the flow
-  std::uint32_t seq = 0;    // per (cpu, queue)
+  std::uint32_t queue = 0;      // mirror queue = capture worker of the flow
+  std::uint32_t seq = 0;        // per (cpu, queue)
   std::uint64_t tstamp_ns = 0;  // CLOCK_MONOTONIC
   bool truncated = false;
   // The kernel counted this packet exactly in its flow map: the sample

@@ -109,9 +109,9 @@ ParseStatus parse_message(std::span<const std::byte> payload, bool tcp, Message&
 }
 
 const char* rcode_name(std::uint8_t rcode) {
-  static constexpr const char* kNames[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-                                             "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE", "DSOTYPENI",
-                                             "12",       "13",      "14",      "15"};
+  static constexpr const char* kNames[16] = {"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+                                             "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+                                             "12",       "13",      "14",       "15"};
   return kNames[rcode & 0x0F];
 }
 

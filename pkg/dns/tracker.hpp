@@ -35,7 +35,7 @@ namespace netring::dns {
 struct Exchange {
   enum class Outcome : std::uint8_t { kAnswered, kTimeout, kUnmatchedResponse };
   Outcome outcome = Outcome::kAnswered;
-  flow::FlowKey key;  // client -> server, as the query was addressed
+  flow::FlowKey key;          // client -> server, as the query was addressed
   flow::Address responder{};  // the address the response came from (0: none)
   std::uint16_t responder_port = 0;
   std::uint16_t id = 0;
@@ -62,9 +62,9 @@ struct TrackerStats {
   std::uint64_t answered = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t unmatched_responses = 0;
-  std::uint64_t retries = 0;      // a query again before its answer
-  std::uint64_t table_full = 0;   // queries not timed: max_pending were waiting
-  std::uint64_t pending = 0;      // waiting now
+  std::uint64_t retries = 0;     // a query again before its answer
+  std::uint64_t table_full = 0;  // queries not timed: max_pending were waiting
+  std::uint64_t pending = 0;     // waiting now
 };
 
 class Tracker {

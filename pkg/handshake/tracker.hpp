@@ -37,9 +37,9 @@ struct Connection {
   std::uint64_t syn_ns = 0, synack_ns = 0, ack_ns = 0;  // CLOCK_MONOTONIC, 0 = not seen
   std::uint64_t created_ns = 0;
   std::uint64_t last_ns = 0;
-  std::uint32_t syns = 0;     // SYNs seen (retransmissions beyond the first)
+  std::uint32_t syns = 0;  // SYNs seen (retransmissions beyond the first)
   std::uint32_t synacks = 0;
-  bool established = false;   // SYN, SYN-ACK and then the client's ACK seen
+  bool established = false;  // SYN, SYN-ACK and then the client's ACK seen
   Side reset_by = Side::kNone;
   Side fin_by = Side::kNone;  // the first FIN's sender
 
@@ -51,10 +51,10 @@ struct Connection {
 struct Event {
   enum class Kind : std::uint8_t { kAttempt, kEstablished, kReset };
   Kind kind = Kind::kAttempt;
-  flow::FlowKey key;                      // client -> server (a reset of an unknown connection: as sent)
-  std::uint64_t syn_to_synack_ns = 0;     // kEstablished
-  std::uint64_t synack_to_ack_ns = 0;     // kEstablished
-  Side side = Side::kNone;                // kReset: who sent it
+  flow::FlowKey key;                   // client -> server (a reset of an unknown connection: as sent)
+  std::uint64_t syn_to_synack_ns = 0;  // kEstablished
+  std::uint64_t synack_to_ack_ns = 0;  // kEstablished
+  Side side = Side::kNone;             // kReset: who sent it
 };
 
 struct TrackerConfig {

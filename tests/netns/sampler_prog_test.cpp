@@ -8,13 +8,13 @@
 #include <cmath>
 #include <optional>
 
+#include <bpf/libbpf.h>
 #include "bpf/sample_meta.h"
 #include "pkg/datapath/counters.hpp"
 #include "pkg/datapath/heartbeat.hpp"
 #include "pkg/datapath/programs.hpp"
 #include "pkg/flow/parser.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
-#include <bpf/libbpf.h>
 
 #include <memory>
 

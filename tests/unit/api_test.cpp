@@ -488,8 +488,8 @@ DnsRecord dns_record(std::uint64_t seq, const char* client, Identity c, Identity
                      const char* outcome, int rcode, std::uint64_t latency_ms) {
   DnsRecord d;
   d.seq = seq;
-  d.flow = flow(100 + seq, client, "10.3.0.10", static_cast<std::uint16_t>(50000 + seq), 53, IPPROTO_UDP,
-                std::move(c), std::move(s), 0, 0, kNow - 10 + seq);
+  d.flow = flow(100 + seq, client, "10.3.0.10", static_cast<std::uint16_t>(50000 + seq), 53, IPPROTO_UDP, std::move(c),
+                std::move(s), 0, 0, kNow - 10 + seq);
   d.responder = *IpAddress::parse("10.3.0.10");
   d.qname = qname;
   d.qtype = 1;
@@ -545,7 +545,8 @@ TEST_F(DnsApiTest, RecordsNewestFirstWithTheirFields) {
 TEST_F(DnsApiTest, FlowFiltersAndDnsFilters) {
   auto seqs = [&](const std::string& q) {
     std::vector<int> out;
-    for (const auto& d : get("/api/v1/dns" + q)["dns"]) out.push_back(d["seq"].get<int>());
+    const json j = get("/api/v1/dns" + q);
+    for (const auto& d : j["dns"]) out.push_back(d["seq"].get<int>());
     return out;
   };
   EXPECT_EQ(seqs("?from_pod=shop/cart-1"), (std::vector<int>{3}));

@@ -358,7 +358,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 43u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 47u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);

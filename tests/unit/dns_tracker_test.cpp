@@ -126,8 +126,7 @@ TEST(DnsTracker, TheTableIsBounded) {
   EXPECT_EQ(t.stats().table_full, 6u);
   // Answered queries make room; the bookkeeping of answered ones stays bounded.
   for (std::uint16_t round = 0; round < 100; ++round) {
-    for (std::uint16_t i = 0; i < 4; ++i)
-      t.response(reversed(key(1, i)), msg(i, true), 100 + round);
+    for (std::uint16_t i = 0; i < 4; ++i) t.response(reversed(key(1, i)), msg(i, true), 100 + round);
     for (std::uint16_t i = 0; i < 4; ++i) t.query(key(1, i), msg(i, false), 101 + round);
   }
   EXPECT_EQ(t.stats().pending, 4u);
