@@ -36,6 +36,9 @@ pkgs=(
   # e2e/ipfix_export.sh): nfdump's nfcapd, pmacct's nfacctd, libfixbuf's
   # ipfixDump (reads a TCP stream that socat received).
   nfdump pmacct libfixbuf-tools socat
+  # A real DNS server and client for the DNS truth tests (e2e/dns_tcp_truth.sh,
+  # e2e/prometheus_accuracy.sh): dnsmasq serves a zone of its own, dig asks.
+  dnsmasq-base bind9-dnsutils
   # Containers: the image is built and run with podman (runc, chroot
   # isolation) on a base image debootstrapped from the Debian mirror.
   podman runc debootstrap

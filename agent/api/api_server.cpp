@@ -1,5 +1,7 @@
 #include "agent/api/api_server.hpp"
 
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -75,11 +77,12 @@ void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
   send_json(res, out.dump() + "\n");
 }
 
-// NDJSON, one flow per line, as `hubble observe --follow`: first the matching
-// flows of the current snapshot (oldest first, at most `limit`), then each
-// flow again whenever a publication shows it new or grown. Runs until the
-// client goes away or the server stops.
-void ApiServer::follow(FlowQuery q, httplib::Response& res) {
+// The NDJSON streams (follow=true): at most max_follow_streams at once;
+// `opening` renders the lines of the current snapshot, `update` those a newer
+// one brings; empty keep-alive lines while idle. Runs until the client goes
+// away or the server stops. Both run on the stream's thread, in order.
+void ApiServer::stream(httplib::Response& res, std::function<std::string(const AgentSnapshot&)> opening,
+                       std::function<std::string(const AgentSnapshot&)> update) {
   if (follow_streams_.fetch_add(1) >= opts_.max_follow_streams) {
     follow_streams_.fetch_sub(1);
     return send_error(
@@ -89,25 +92,10 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
   }
   res.set_chunked_content_provider(
       "application/x-ndjson",
-      [this, q = std::move(q)](std::size_t, httplib::DataSink& sink) {
-        struct Key {
-          std::uint64_t id, first_seen;
-          bool operator==(const Key&) const = default;
-        };
-        struct KeyHash {
-          std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.first_seen; }
-        };
-        std::unordered_map<Key, std::uint64_t, KeyHash> sent;  // flow -> samples when last sent
+      [this, opening = std::move(opening), update = std::move(update)](std::size_t, httplib::DataSink& sink) {
         auto snap = provider_.snapshot();
-
-        FlowQuery first = q;
-        first.sort = FlowSort::kLastSeen;
-        FlowSelection sel = select_flows(snap->flows, first);
-        std::string buf;
-        for (auto it = sel.flows.rbegin(); it != sel.flows.rend(); ++it) buf += to_json(**it).dump() + "\n";
-        for (const FlowView& f : snap->flows) sent[Key{f.id, f.first_seen_ns}] = f.samples;
+        std::string buf = opening(*snap);
         if (!buf.empty() && !sink.write(buf.data(), buf.size())) return false;
-
         auto idle_since = std::chrono::steady_clock::now();
         std::uint64_t generation = snap->generation;
         while (!stopping_.load()) {
@@ -116,19 +104,7 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
           buf.clear();
           if (snap->generation != generation) {
             generation = snap->generation;
-            std::unordered_map<Key, std::uint64_t, KeyHash> next;
-            next.reserve(snap->flows.size());
-            std::vector<const FlowView*> changed;
-            for (const FlowView& f : snap->flows) {
-              Key k{f.id, f.first_seen_ns};
-              auto old = sent.find(k);
-              if ((old == sent.end() || old->second != f.samples) && q.matches(f)) changed.push_back(&f);
-              next.emplace(k, f.samples);
-            }
-            sent.swap(next);  // forgets evicted flows: memory follows the table
-            std::sort(changed.begin(), changed.end(),
-                      [](const FlowView* a, const FlowView* b) { return a->last_seen_ns < b->last_seen_ns; });
-            for (const FlowView* f : changed) buf += to_json(*f).dump() + "\n";
+            buf = update(*snap);
           }
           auto now = std::chrono::steady_clock::now();
           if (buf.empty() && now - idle_since >= opts_.follow_keepalive) buf = "\n";
@@ -141,6 +117,48 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
         return true;
       },
       [this](bool) { follow_streams_.fetch_sub(1); });
+}
+
+// NDJSON, one flow per line, as `hubble observe --follow`: first the matching
+// flows of the current snapshot (oldest first, at most `limit`), then each
+// flow again whenever a publication shows it new or grown.
+void ApiServer::follow(FlowQuery q, httplib::Response& res) {
+  struct Key {
+    std::uint64_t id, first_seen;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.first_seen; }
+  };
+  // flow -> samples when last sent; shared by the two callbacks of one stream.
+  auto sent = std::make_shared<std::unordered_map<Key, std::uint64_t, KeyHash>>();
+  auto opening = [q, sent](const AgentSnapshot& snap) {
+    FlowQuery first = q;
+    first.sort = FlowSort::kLastSeen;
+    FlowSelection sel = select_flows(snap.flows, first);
+    std::string buf;
+    for (auto it = sel.flows.rbegin(); it != sel.flows.rend(); ++it) buf += to_json(**it).dump() + "\n";
+    for (const FlowView& f : snap.flows) (*sent)[Key{f.id, f.first_seen_ns}] = f.samples;
+    return buf;
+  };
+  auto update = [q, sent](const AgentSnapshot& snap) {
+    std::unordered_map<Key, std::uint64_t, KeyHash> next;
+    next.reserve(snap.flows.size());
+    std::vector<const FlowView*> changed;
+    for (const FlowView& f : snap.flows) {
+      Key k{f.id, f.first_seen_ns};
+      auto old = sent->find(k);
+      if ((old == sent->end() || old->second != f.samples) && q.matches(f)) changed.push_back(&f);
+      next.emplace(k, f.samples);
+    }
+    sent->swap(next);  // forgets evicted flows: memory follows the table
+    std::sort(changed.begin(), changed.end(),
+              [](const FlowView* a, const FlowView* b) { return a->last_seen_ns < b->last_seen_ns; });
+    std::string buf;
+    for (const FlowView* f : changed) buf += to_json(*f).dump() + "\n";
+    return buf;
+  };
+  stream(res, std::move(opening), std::move(update));
 }
 
 void ApiServer::dns(const httplib::Request& req, httplib::Response& res) {
@@ -168,52 +186,24 @@ void ApiServer::dns(const httplib::Request& req, httplib::Response& res) {
 // snapshot (oldest first, at most `limit`), then each new record as a
 // publication brings it.
 void ApiServer::dns_follow(DnsQuery q, httplib::Response& res) {
-  if (follow_streams_.fetch_add(1) >= opts_.max_follow_streams) {
-    follow_streams_.fetch_sub(1);
-    return send_error(
-        res,
-        ApiError{429, "too many follow streams (at most " + std::to_string(opts_.max_follow_streams) + "); retry later",
-                 "follow"});
-  }
-  res.set_chunked_content_provider(
-      "application/x-ndjson",
-      [this, q = std::move(q)](std::size_t, httplib::DataSink& sink) {
-        auto snap = provider_.snapshot();
-        std::uint64_t sent_seq = 0;
-        std::string buf;
-        if (snap->dns) {
-          DnsSelection sel = select_dns(*snap->dns, q);
-          for (auto it = sel.records.rbegin(); it != sel.records.rend(); ++it) buf += to_json(**it).dump() + "\n";
-          if (!snap->dns->empty()) sent_seq = snap->dns->back().seq;
-        }
-        if (!buf.empty() && !sink.write(buf.data(), buf.size())) return false;
-        auto idle_since = std::chrono::steady_clock::now();
-        std::uint64_t generation = snap->generation;
-        while (!stopping_.load()) {
-          auto wait = std::min<std::chrono::milliseconds>(opts_.follow_keepalive, std::chrono::milliseconds(200));
-          snap = provider_.wait_newer(generation, wait);
-          buf.clear();
-          if (snap->generation != generation) {
-            generation = snap->generation;
-            if (snap->dns) {
-              for (const DnsRecord& d : *snap->dns) {
-                if (d.seq <= sent_seq) continue;
-                if (q.matches(d)) buf += to_json(d).dump() + "\n";
-              }
-              if (!snap->dns->empty()) sent_seq = std::max(sent_seq, snap->dns->back().seq);
-            }
-          }
-          auto now = std::chrono::steady_clock::now();
-          if (buf.empty() && now - idle_since >= opts_.follow_keepalive) buf = "\n";
-          if (!buf.empty()) {
-            idle_since = now;
-            if (!sink.write(buf.data(), buf.size())) return false;
-          }
-        }
-        sink.done();
-        return true;
-      },
-      [this](bool) { follow_streams_.fetch_sub(1); });
+  auto sent_seq = std::make_shared<std::uint64_t>(0);  // the newest record looked at
+  auto opening = [q, sent_seq](const AgentSnapshot& snap) {
+    std::string buf;
+    if (!snap.dns || snap.dns->empty()) return buf;
+    DnsSelection sel = select_dns(*snap.dns, q);
+    for (auto it = sel.records.rbegin(); it != sel.records.rend(); ++it) buf += to_json(**it).dump() + "\n";
+    *sent_seq = snap.dns->back().seq;
+    return buf;
+  };
+  auto update = [q, sent_seq](const AgentSnapshot& snap) {
+    std::string buf;
+    if (!snap.dns || snap.dns->empty()) return buf;
+    for (const DnsRecord& d : *snap.dns)
+      if (d.seq > *sent_seq && q.matches(d)) buf += to_json(d).dump() + "\n";
+    *sent_seq = std::max(*sent_seq, snap.dns->back().seq);
+    return buf;
+  };
+  stream(res, std::move(opening), std::move(update));
 }
 
 void ApiServer::top(const httplib::Request& req, httplib::Response& res) {

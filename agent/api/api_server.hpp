@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "agent/api/dns_query.hpp"
@@ -57,6 +58,8 @@ class ApiServer {
   void follow(FlowQuery q, httplib::Response& res);
   void dns(const httplib::Request& req, httplib::Response& res);
   void dns_follow(DnsQuery q, httplib::Response& res);
+  void stream(httplib::Response& res, std::function<std::string(const AgentSnapshot&)> opening,
+              std::function<std::string(const AgentSnapshot&)> update);
   void top(const httplib::Request& req, httplib::Response& res);
   void interfaces(const httplib::Request& req, httplib::Response& res);
   void status(const httplib::Request& req, httplib::Response& res);
