@@ -91,7 +91,11 @@ for t in ["Top workloads by flow bytes", "Interface throughput", "Samples receiv
     expect(t in titles, f"dashboard panel {t!r}")
 metrics = {"netring_flow_bytes_total", "netring_flow_packets_total", "netring_interface_bytes_total",
            "netring_interface_packets_total", "netring_samples_received_total", "netring_samples_lost_total",
-           "netring_capture_backend_info", "netring_flows_active", "netring_parse_errors_total", "netring_build_info"}
+           "netring_capture_backend_info", "netring_flows_active", "netring_parse_errors_total", "netring_build_info",
+           "netring_dns_queries_total", "netring_dns_responses_total", "netring_dns_timeouts_total",
+           "netring_dns_latency_seconds_bucket", "netring_tcp_connection_attempts_total",
+           "netring_tcp_connections_established_total", "netring_tcp_resets_total",
+           "netring_tcp_handshake_seconds_bucket"}
 exprs = [(p["title"], t["expr"]) for p in panels for t in p.get("targets", [])]
 expect(len(exprs) >= len(panels), "every panel has a query")
 used = set()
