@@ -61,10 +61,13 @@ struct {
 	__type(value, __u8);
 } dns_ports SEC(".maps");
 
-/* Connections whose SYN-ACK passed: key = the flow of the ACK that
- * completes the handshake (the SYN-ACK's key reversed), value = the
- * SYN-ACK's bpf_ktime_get_ns(). The entry goes when that ACK is copied; LRU
- * so that handshakes that never complete cannot fill it. */
+/* Connections whose SYN-ACK passed, keyed by their client's end only
+ * (address and port in src/src_port, family, protocol and tunnel; the
+ * server's end zeroed): a SYN-ACK from the pod behind a Service address
+ * passes before the reverse translation, the client's ACK to the Service
+ * address before the DNAT, and the client's end is what both show. Value:
+ * the SYN-ACK's bpf_ktime_get_ns(). The entry goes when that ACK is copied;
+ * LRU so that handshakes that never complete cannot fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -225,6 +228,24 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 #define NETRING_TCP_PSH 0x08
 #define NETRING_TCP_ACK 0x10
 
+/* The handshakes map's key of a packet's client end: its source (the
+ * client's ACK) or its destination (the server's SYN-ACK). */
+static __always_inline void netring_client_end(struct netring_flow_key *out, const struct netring_parsed *pk,
+					       int src)
+{
+	out->family = pk->key.family;
+	out->protocol = pk->key.protocol;
+	out->tunnel = pk->key.tunnel;
+	out->vni = pk->key.vni;
+	if (src) {
+		__builtin_memcpy(out->src, pk->key.src, 16);
+		out->src_port = pk->key.src_port;
+	} else {
+		__builtin_memcpy(out->src, pk->key.dst, 16);
+		out->src_port = pk->key.dst_port;
+	}
+}
+
 /* 1 when the packet is always copied (p = 1): a handful of compares on the
  * parsed headers; map lookups only for TCP/UDP (an inlined array index) and
  * for the SYN-ACKs and pure ACKs of a node that set up connections within
@@ -246,14 +267,11 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 	if (proto != IPPROTO_TCP || !(flags & NETRING_SET_F_COPY_TCP_CONTROL))
 		return 0;
 	if ((pk->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_ACK)) == (NETRING_TCP_SYN | NETRING_TCP_ACK)) {
-		struct netring_flow_key rev = pk->key;
+		struct netring_flow_key client = {};
 		__u64 now = bpf_ktime_get_ns();
 
-		__builtin_memcpy(rev.src, pk->key.dst, 16);
-		__builtin_memcpy(rev.dst, pk->key.src, 16);
-		rev.src_port = pk->key.dst_port;
-		rev.dst_port = pk->key.src_port;
-		bpf_map_update_elem(&handshakes, &rev, &now, BPF_ANY);
+		netring_client_end(&client, pk, 0);
+		bpf_map_update_elem(&handshakes, &client, &now, BPF_ANY);
 		last_synack_ns = now;
 		return 1;
 	}
@@ -261,6 +279,7 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 		return 1;
 	/* The handshake's third packet: ACK alone. */
 	if ((pk->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK) {
+		struct netring_flow_key client = {};
 		__u64 last = last_synack_ns, now;
 		__u64 *t;
 
@@ -269,10 +288,11 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 		now = bpf_ktime_get_ns();
 		if (now > last && now - last > NETRING_HANDSHAKE_WINDOW_NS)
 			return 0;
-		t = bpf_map_lookup_elem(&handshakes, &pk->key);
+		netring_client_end(&client, pk, 1);
+		t = bpf_map_lookup_elem(&handshakes, &client);
 		if (!t)
 			return 0;
-		bpf_map_delete_elem(&handshakes, &pk->key);
+		bpf_map_delete_elem(&handshakes, &client);
 		return 1;
 	}
 	return 0;

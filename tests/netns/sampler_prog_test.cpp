@@ -599,10 +599,15 @@ TEST_F(SamplerForced, DnsAndTcpControlPacketsAreCopiedAtAnyRateAndDataPacketsAre
   EXPECT_EQ(copies(tcp("10.0.0.9", "10.0.0.1", 80, 40003, 0x10), 10), 0u) << "another connection's ACK";
   EXPECT_EQ(copies(ack), 1u) << "the handshake's third packet";
   EXPECT_EQ(copies(ack, 100), 0u) << "the connection's later ACKs";
+  // Through a Service address: the SYN-ACK comes from the pod behind it (as
+  // the node sees it before the reverse translation), the client's ACK goes
+  // to the Service address (before the DNAT).
+  EXPECT_EQ(copies(tcp("10.0.0.7", "10.0.0.1", 8080, 40004, 0x12)), 1u);
+  EXPECT_EQ(copies(tcp("10.0.0.1", "10.96.0.1", 40004, 80, 0x10)), 1u) << "the ACK to the Service address";
   // Plain data: UDP to another port, TCP data with PSH.
   EXPECT_EQ(copies(udp(8080, 100), 200), 0u);
   EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40003, 80, 0x18, 500), 200), 0u);
-  EXPECT_EQ(stages().forced_copies, 72u);
+  EXPECT_EQ(stages().forced_copies, 74u);
 }
 
 TEST_F(SamplerForced, EachFlagTurnsItsCopiesOnAlone) {
