@@ -279,12 +279,13 @@ w=$(prom_count "netring_flow_bytes_total{src_namespace=\"$NS\",src_workload=\"cl
   fail "no series with src_workload=client, dst_workload=server: $(promql 'netring_flow_bytes_total' | jq -c '[.data.result[].metric]')"
 
 # DNS and TCP connection set-up for the dashboard's panels: answers from
-# dnsmasq (NOERROR, NXDOMAIN), a query nobody answers (the ephemeral pod has
-# no DNS server: a timeout after --dns-timeout), a connection to a closed
-# port (reset by the server).
+# dnsmasq (NOERROR, NXDOMAIN), a query nobody answers (the server pod drops
+# queries from one client port: a timeout after --dns-timeout), a
+# connection to a closed port (reset by the server).
 for i in 1 2 3; do pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$SIP" exists.test >/dev/null || true; done
 pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$SIP" missing.test >/dev/null || true
-pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 @"$EIP" exists.test >/dev/null || true
+pod_exec "$NS" "$SERVER" iptables -A INPUT -p udp --sport 5553 --dport 53 -j DROP
+pod_exec "$NS" "$CLIENT" dig +tries=1 +time=1 -b "$CIP#5553" @"$SIP" exists.test >/dev/null || true
 pod_exec "$NS" "$CLIENT" curl -s -m 2 -o /dev/null "http://$SIP:9/" || true
 dns_timeout_seen() { [ "$(prom_count 'netring_dns_timeouts_total')" -gt 0 ]; }
 wait_for 30 "the unanswered DNS query counted as a timeout" dns_timeout_seen || fail "no DNS timeout in Prometheus"
