@@ -141,6 +141,7 @@ struct {
 struct netring_scratch {
 	struct netring_parsed pk;
 	struct netring_flow_counts init;
+	struct netring_flow_key client; /* the handshakes map's key (always_copied) */
 };
 
 struct {
@@ -254,6 +255,7 @@ static __always_inline int count_flow(struct netring_scratch *sc, __u32 segs, __
 static __always_inline void netring_client_end(struct netring_flow_key *out, const struct netring_parsed *pk,
 					       int src)
 {
+	__builtin_memset(out, 0, sizeof(*out));
 	out->family = pk->key.family;
 	out->protocol = pk->key.protocol;
 	out->tunnel = pk->key.tunnel;
@@ -271,14 +273,16 @@ static __always_inline void netring_client_end(struct netring_flow_key *out, con
  * parsed headers; map lookups only for TCP/UDP (an inlined array index) and
  * for the SYN-ACKs and pure ACKs of a node that set up connections within
  * the last NETRING_HANDSHAKE_WINDOW_NS. */
-static __always_inline int always_copied(__u32 flags, const struct netring_parsed *pk)
+static __always_inline int always_copied(__u32 flags, struct netring_scratch *sc)
 {
+	const struct netring_parsed *pk = &sc->pk;
+	struct netring_flow_key *client = &sc->client;
 	__u8 proto = pk->key.protocol;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
 	if (flags & NETRING_SET_F_COPY_DNS) {
-		__u32 sport = pk->key.src_port, dport = pk->key.dst_port;
+		__u64 sport = pk->key.src_port, dport = pk->key.dst_port;
 		__u8 *a = bpf_map_lookup_elem(&dns_ports, &sport);
 		__u8 *b = bpf_map_lookup_elem(&dns_ports, &dport);
 
@@ -288,11 +292,10 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 	if (proto != IPPROTO_TCP || !(flags & NETRING_SET_F_COPY_TCP_CONTROL))
 		return 0;
 	if ((pk->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_ACK)) == (NETRING_TCP_SYN | NETRING_TCP_ACK)) {
-		struct netring_flow_key client = {};
 		__u64 now = bpf_ktime_get_ns();
 
-		netring_client_end(&client, pk, 0);
-		bpf_map_update_elem(&handshakes, &client, &now, BPF_ANY);
+		netring_client_end(client, pk, 0);
+		bpf_map_update_elem(&handshakes, client, &now, BPF_ANY);
 		last_synack_ns = now;
 		return 1;
 	}
@@ -300,7 +303,6 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 		return 1;
 	/* The handshake's third packet: ACK alone. */
 	if ((pk->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK) {
-		struct netring_flow_key client = {};
 		__u64 last = last_synack_ns, now;
 		__u64 *t;
 
@@ -309,11 +311,11 @@ static __always_inline int always_copied(__u32 flags, const struct netring_parse
 		now = bpf_ktime_get_ns();
 		if (now > last && now - last > NETRING_HANDSHAKE_WINDOW_NS)
 			return 0;
-		netring_client_end(&client, pk, 1);
-		t = bpf_map_lookup_elem(&handshakes, &client);
+		netring_client_end(client, pk, 1);
+		t = bpf_map_lookup_elem(&handshakes, client);
 		if (!t)
 			return 0;
-		bpf_map_delete_elem(&handshakes, &client);
+		bpf_map_delete_elem(&handshakes, client);
 		return 1;
 	}
 	return 0;
@@ -409,9 +411,9 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_UNSPEC;
 	if (set->flags & (NETRING_SET_F_COPY_DNS | NETRING_SET_F_COPY_TCP_CONTROL)) {
 		if (parsed < 0)
-			parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
+			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		if (parsed == NETRING_PARSE_OK)
-			forced = always_copied(set->flags, &pk);
+			forced = always_copied(set->flags, sc);
 	}
 	if (forced) {
 		flags |= NETRING_SAMPLE_F_FORCED;
