@@ -3,12 +3,16 @@
 
 usage: control_times.py TSHARK_DNS.tsv DNS.json TSHARK_SYN.tsv FLOWS.json
 
-TSHARK_DNS.tsv: per DNS response captured on the client's veth, the client's
-port and tshark's dns.time (query to response, s). DNS.json: /api/v1/dns.
+TSHARK_DNS.tsv: per DNS response (captured on the server's veth, its query on
+the client's: where the sampler sees each), the client's port and tshark's
+dns.time (query to response, s). DNS.json: /api/v1/dns.
 TSHARK_SYN.tsv: per SYN or SYN-ACK, source port, destination port, the ACK
 flag and the capture time. FLOWS.json: /api/v1/flows of the client's
 connections. dig and curl use a fresh client port each time, so the port
-names a query or a connection. Every time must agree within 0.5 ms.
+names a query or a connection. Every time must agree within 1 ms (tshark's
+stamp is taken when the veth queues the packet for the receiving CPU,
+netring's when the packet leaves that queue: a loaded machine puts a few
+hundred microseconds between them).
 """
 import json
 import sys
@@ -30,7 +34,7 @@ for r in recs:
         continue
     d = abs(ts[0] - r["latency_ms"])
     worst = max(worst, d)
-    if d > 0.5:
+    if d > 1.0:
         print(f"DNS: port {r['client']['port']}: netring {r['latency_ms']:.3f} ms, tshark {ts[0]:.3f} ms")
         bad += 1
 if not recs:
@@ -60,7 +64,7 @@ for f in json.load(open(flows_json))["flows"]:
     d = abs(want - h["syn_to_synack_ms"])
     worst = max(worst, d)
     n += 1
-    if d > 0.5:
+    if d > 1.0:
         print(f"TCP: port {p}: netring {h['syn_to_synack_ms']:.3f} ms, tshark {want:.3f} ms")
         bad += 1
 if n == 0:
