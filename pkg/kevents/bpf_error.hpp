@@ -1,0 +1,21 @@
+// An error of a tracing program's load or attach, with the capability a
+// failure for want of privileges needs.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "pkg/common/error.hpp"
+
+namespace netring::kevents {
+
+inline Error tracing_error(std::string op, int err, std::string ctx) {
+  const int e = err < 0 ? -err : err;
+  Error out(std::move(op), e, std::move(ctx));
+  if (e == EPERM || e == EACCES)
+    return std::move(out).with_hint("tracing programs need CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
+  return out;
+}
+
+}  // namespace netring::kevents
