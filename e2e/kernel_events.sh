@@ -68,7 +68,6 @@ import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(int(sys.argv[3])): s.sendto(b'x' * 100, (sys.argv[1], int(sys.argv[2])))" "$2" "$3" "$4"
 }
-equals() { [ "$1" = "$2" ]; }
 series_is() { # WANT NAME [LABEL...]
   local want=$1
   shift
@@ -94,9 +93,11 @@ fi
 q="/api/v1/drops?reason=NETFILTER_DROP&from_pod=$NS/$CLIENT&limit=1000"
 d=$(api_get "$q")
 n=$(jq --arg s "$SERVER" '[.drops[] | select(.dst.pod == $s and .dst.port == 9 and .protocol == "udp" and .src.workload == "client")] | length' <<<"$d")
-[ "$n" -ge 1 ] && [ "$n" -le 25 ] && [ "$(jq '.count' <<<"$d")" = "$n" ] ||
+if [ "$n" -ge 1 ] && [ "$n" -le 25 ] && [ "$(jq '.count' <<<"$d")" = "$n" ]; then
+  pass "/api/v1/drops lists $n of the 25 drops with reason, pods and port (details are rate-limited)"
+else
   fail "/api/v1/drops: $n matching details of $(jq .count <<<"$d"): $(jq -c '.drops[0]' <<<"$d")"
-pass "/api/v1/drops lists $n of the 25 drops with reason, pods and port (details are rate-limited)"
+fi
 for bad in "reason=no%20such" "port=70000" "sort=bytes" "limit=0"; do
   code=$(curl -s -o "$E2E_TMP/bad.json" -w '%{http_code}' "http://$AGENT_API/api/v1/drops?$bad")
   [ "$code" = 400 ] && jq -e '.error' "$E2E_TMP/bad.json" >/dev/null ||
@@ -150,15 +151,19 @@ flow_retrans() {
   api_get "/api/v1/flows?from_pod=$NS/$CLIENT&to_pod=$NS/$SERVER&protocol=tcp&limit=1000" |
     jq '[.flows[].tcp_retransmits] | add // 0'
 }
-if wait_for 30 "flows' tcp_retransmits = $RETRANS" equals "$RETRANS" "$(flow_retrans)"; then
+flow_retrans_is() { [ "$(flow_retrans)" = "$1" ]; }
+if wait_for 30 "flows' tcp_retransmits = $RETRANS" flow_retrans_is "$RETRANS"; then
   pass "/api/v1/flows: tcp_retransmits of client -> server flows sum to $RETRANS"
 else
   fail "/api/v1/flows tcp_retransmits: $(flow_retrans) (RetransSegs: $RETRANS)"
 fi
 drops_total=$(series netring_drops_total 'reason="NETFILTER_DROP"' 'protocol="tcp"')
 lost=$(rule_packets "$SERVER" INPUT "dpt:5201")
-[ "$drops_total" = "$lost" ] || fail "the loss: netring_drops_total NETFILTER_DROP tcp $drops_total, rule $lost"
-pass "the loss itself: $lost drops by reason NETFILTER_DROP = the statistic rule's counter"
+if [ "$drops_total" = "$lost" ]; then
+  pass "the loss itself: $lost drops (skbs) by reason NETFILTER_DROP = the statistic rule's counter"
+else
+  fail "the loss: netring_drops_total NETFILTER_DROP tcp $drops_total, rule $lost"
+fi
 agent_stop || fail "agent exit status"
 
 # --- 4. both off --------------------------------------------------------------

@@ -62,6 +62,16 @@ std::uint32_t reason(const DropReasons& r, const char* name) {
   return v.value_or(0xffff);
 }
 
+// Options of a monitor loaded for BPF_PROG_TEST_RUN (attach false) or
+// attached to the tracepoint.
+DropMonitorOptions drop_options(bool attach, std::uint32_t map_entries = 4096, std::uint32_t events_per_sec = 100) {
+  DropMonitorOptions o;
+  o.attach = attach;
+  o.map_entries = map_entries;
+  o.events_per_sec = events_per_sec;
+  return o;
+}
+
 std::unique_ptr<DropMonitor> drop_monitor(DropMonitorOptions o) {
   auto m = DropMonitor::start(o, kernel_reasons());
   EXPECT_TRUE(m) << m.error().message();
@@ -172,7 +182,7 @@ TEST(DropReasonsTest, NamesComeFromTheKernelsBtf) {
 // --- the drop program under BPF_PROG_TEST_RUN ---
 
 TEST(DropProgram, CountsRealDropsByReasonAndSkipsConsumed) {
-  auto m = drop_monitor({.attach = false});
+  auto m = drop_monitor(drop_options(false));
   ASSERT_TRUE(m);
   const DropReasons& r = m->reasons();
   const std::uint32_t nf = reason(r, "NETFILTER_DROP");
@@ -180,7 +190,9 @@ TEST(DropProgram, CountsRealDropsByReasonAndSkipsConsumed) {
   for (int i = 0; i < 3; ++i) ASSERT_EQ(run_tp(m->program_fd(), {0, 0, nf}), 0);
   ASSERT_EQ(run_tp(m->program_fd(), {0, 0, unspecified}), 0);
   ASSERT_EQ(run_tp(m->program_fd(), {0, 0, r.not_dropped()}), 0);
-  if (r.consumed()) ASSERT_EQ(run_tp(m->program_fd(), {0, 0, *r.consumed()}), 0);
+  if (r.consumed()) {
+    ASSERT_EQ(run_tp(m->program_fd(), {0, 0, *r.consumed()}), 0);
+  }
   // An address that is no sk_buff: the reads fail, the drop still counts.
   ASSERT_EQ(run_tp(m->program_fd(), {0xffff0000deadbeefULL, 0, nf}), 0);
 
@@ -216,7 +228,7 @@ TEST(DropProgram, CountsRealDropsByReasonAndSkipsConsumed) {
 }
 
 TEST(DropProgram, AFullMapStillCountsEveryReason) {
-  auto m = drop_monitor({.map_entries = 2, .attach = false});
+  auto m = drop_monitor(drop_options(false, 2));
   ASSERT_TRUE(m);
   const DropReasons& r = m->reasons();
   const std::uint32_t a = reason(r, "NETFILTER_DROP"), b = reason(r, "NO_SOCKET"), c = reason(r, "TCP_CSUM");
@@ -236,7 +248,7 @@ TEST(DropProgram, AFullMapStillCountsEveryReason) {
 }
 
 TEST(DropProgram, DetailedEventsAreRateLimitedPerCpu) {
-  auto m = drop_monitor({.events_per_sec = 3, .attach = false});
+  auto m = drop_monitor(drop_options(false, 4096, 3));
   ASSERT_TRUE(m);
   const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
   for (int i = 0; i < 10; ++i) ASSERT_EQ(run_tp(m->program_fd(), {0, 0x1234, nf}), 0);
@@ -256,7 +268,7 @@ TEST(DropProgram, DetailedEventsAreRateLimitedPerCpu) {
   EXPECT_EQ(st->events, ev.size());
   EXPECT_EQ(st->suppressed, 10 - ev.size());
 
-  auto none = drop_monitor({.events_per_sec = 0, .attach = false});
+  auto none = drop_monitor(drop_options(false, 4096, 0));
   ASSERT_TRUE(none);
   ASSERT_EQ(run_tp(none->program_fd(), {0, 0, nf}), 0);
   ev.clear();
@@ -285,7 +297,7 @@ TEST(RetransmitProgram, WithoutASocketCountsSegmentsButNoFlow) {
 // router's FORWARD chain for one pod pair. Every packet the rule counts is
 // a drop with reason NETFILTER_DROP keyed by the pair's flow.
 TEST(KernelDrops, IptablesDropRuleMatchesTheRulesCounter) {
-  auto m = drop_monitor({});
+  auto m = drop_monitor(drop_options(true));
   ASSERT_TRUE(m);
   const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
   Netns a("kda"), router("kdr"), b("kdb");
@@ -325,7 +337,7 @@ TEST(KernelDrops, IptablesDropRuleMatchesTheRulesCounter) {
 // A UDP datagram to a port nobody listens on: the kernel counts it in
 // Udp NoPorts and frees it with reason NO_SOCKET.
 TEST(KernelDrops, UdpToAClosedPortMatchesNoPorts) {
-  auto m = drop_monitor({});
+  auto m = drop_monitor(drop_options(true));
   ASSERT_TRUE(m);
   const std::uint32_t no_socket = reason(m->reasons(), "NO_SOCKET");
   Netns a("kua"), b("kub");
@@ -354,7 +366,7 @@ TEST(KernelDrops, DropsOnAnIgnoredInterfaceAreNotCounted) {
   ASSERT_EQ(::stat("/proc/self/ns/net", &ns_host), 0);
   const auto ifindex_b = static_cast<std::uint32_t>(ab.ifindex_b());
   for (bool same_ns : {true, false}) {
-    DropMonitorOptions o;
+    DropMonitorOptions o = drop_options(true);
     o.ignore_ifindexes = {ifindex_b};
     o.ignore_netns = static_cast<std::uint32_t>(same_ns ? ns_b.st_ino : ns_host.st_ino);
     auto m = drop_monitor(o);
@@ -386,14 +398,14 @@ TEST(KernelDrops, DropsOnAnIgnoredInterfaceAreNotCounted) {
 TEST(KernelRetransmits, LossyTransferMatchesRetransSegs) {
   auto m = RetransmitMonitor::start({});
   ASSERT_TRUE(m) << m.error().message();
-  auto drops = drop_monitor({});
+  auto drops = drop_monitor(drop_options(true));
   ASSERT_TRUE(drops);
   Netns client("krc"), server("krs");
   VethPair cs(client, server, VethOptions{.addr_a = "10.243.1.2/24", .addr_b = "10.243.1.3/24"});
   const int port = unique_port(5);
   server.run_ok("iptables -A INPUT -p tcp --dport " + std::to_string(port) +
                 " -m statistic --mode random --probability 0.02 -j DROP");
-  auto srv = server.spawn("iperf3 -s -1 -p " + std::to_string(port));
+  auto srv = server.spawn("iperf3 -s -1 -p " + std::to_string(port) + " >/dev/null 2>&1");
   std::vector<RetransmitCount> counts;
   ASSERT_TRUE((*m)->drain(counts));
   counts.clear();
@@ -410,7 +422,7 @@ TEST(KernelRetransmits, LossyTransferMatchesRetransSegs) {
   srv.wait();
   // Retransmissions of the closing segments may still follow: read the
   // namespace's counter until it holds still around a drain.
-  std::uint64_t ours = 0, truth = 0;
+  std::uint64_t ours = 0, skbs = 0, truth = 0;
   for (int i = 0; i < 20; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const std::uint64_t t0 = snmp(client, "Tcp", "RetransSegs");
@@ -427,7 +439,11 @@ TEST(KernelRetransmits, LossyTransferMatchesRetransSegs) {
     EXPECT_EQ(c.key.protocol, IPPROTO_TCP);
     EXPECT_EQ(c.key.dst_port, port);
     ours += c.counts.segments;
+    skbs += c.counts.skbs;
   }
+  std::printf("retransmitted: %llu segments in %llu skbs; TcpRetransSegs delta %llu\n",
+              static_cast<unsigned long long>(ours), static_cast<unsigned long long>(skbs),
+              static_cast<unsigned long long>(truth));
   EXPECT_GT(truth, 0u) << "2% loss made no retransmissions";
   EXPECT_EQ(ours, truth);
 
