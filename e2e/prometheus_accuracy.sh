@@ -60,9 +60,12 @@ on_exit "kill \$(cat $E2E_TMP/iperf3-server.pid)"
 iperf3 -s -D -B "$E2E_GATEWAY" --pidfile "$E2E_TMP/iperf3-host.pid" --logfile "$E2E_TMP/iperf3-host.log"
 on_exit "kill \$(cat $E2E_TMP/iperf3-host.pid)"
 
+# The flows stay listed until the comparisons are done: on a loaded machine
+# the checks before the flow API's can take longer than the default 30 s
+# idle timeout, after which a finished connection leaves /api/v1/flows.
 start_agent() { # SAMPLE_RATE LABEL_LEVEL
   agent_start --node-name "$(hostname)" --kubeconfig "$KUBECONFIG_FILE" --sample-rate "$1" \
-    --label-level "$2" --pod-grace-period "$GRACE" --enable-capture-api \
+    --label-level "$2" --pod-grace-period "$GRACE" --enable-capture-api --flow-idle-timeout 10m \
     --interfaces-exclude "$only_ours" --log-level debug
   wait_for 90 "agent ready" agent_ready || die "agent not ready: $(tail -5 "$AGENT_LOG")"
 }
