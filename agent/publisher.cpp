@@ -144,7 +144,8 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       metrics_(metrics),
       flow_counts_(flow_counts),
       last_(workers.size()),
-      seed_(std::random_device{}()) {}
+      seed_(std::random_device{}()),
+      retransmits_(64, FlowKeyHash{seed_}) {}
 
 Publisher::~Publisher() {
   stop();
@@ -369,10 +370,14 @@ void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>&
       if (kevent_errors_++ == 0) log::warn("reading the kernel's retransmits", {{"error", n.error().message()}});
     }
     for (const kevents::RetransmitCount& r : retransmit_counts_) {
-      RetransmitTotal& t = retransmits_[r.key];
-      t.segments += r.counts.segments;
-      t.srtt_us = r.counts.srtt_us;
-      t.round = round_;
+      auto it = retransmits_.find(r.key);
+      if (it == retransmits_.end() && retransmits_.size() < opts_.retransmit_max_keys)
+        it = retransmits_.emplace(r.key, RetransmitTotal{}).first;
+      if (it != retransmits_.end()) {
+        it->second.segments += r.counts.segments;
+        it->second.srtt_us = r.counts.srtt_us;
+        it->second.round = round_;
+      }
       metrics_.kernel_events().add_retransmits(shared_identity_of(to_ip(r.key.src, r.key.family)),
                                                shared_identity_of(to_ip(r.key.dst, r.key.family)), r.counts.segments);
     }

@@ -63,6 +63,9 @@ struct PublisherOptions {
   // Rounds a flow key's retransmit total is kept after its last
   // retransmission while no live flow shows it.
   std::uint64_t retransmit_keep_rounds = 300;
+  // Flow keys whose retransmit totals are kept for the flows' tcp_retransmits;
+  // keys past it are counted in the metrics only.
+  std::size_t retransmit_max_keys = 65536;
 };
 
 class Publisher {
@@ -135,7 +138,8 @@ class Publisher {
   std::uint64_t exact_drain_errors_ = 0;
 
   struct FlowKeyHash {
-    std::size_t operator()(const flow::FlowKey& k) const { return flow::hash_key(k, 0x6b657665); }
+    std::uint64_t seed = 0;  // the publisher's: keys come from remote peers' connections
+    std::size_t operator()(const flow::FlowKey& k) const { return flow::hash_key(k, seed); }
   };
   struct RetransmitTotal {
     std::uint64_t segments = 0;

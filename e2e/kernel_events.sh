@@ -155,7 +155,7 @@ flow_retrans_is() { [ "$(flow_retrans)" = "$1" ]; }
 if wait_for 30 "flows' tcp_retransmits = $RETRANS" flow_retrans_is "$RETRANS"; then
   pass "/api/v1/flows: tcp_retransmits of client -> server flows sum to $RETRANS"
 else
-  fail "/api/v1/flows tcp_retransmits: $(flow_retrans) (RetransSegs: $RETRANS)"
+  fail "/api/v1/flows tcp_retransmits: $(flow_retrans) (RetransSegs: $RETRANS): $(api_get "/api/v1/flows?from_pod=$NS/$CLIENT&protocol=tcp&limit=1000" | jq -c '[.flows[] | {src: .src.port, dst: .dst.port, tcp_retransmits, bytes}]')"
 fi
 drops_total=$(series netring_drops_total 'reason="NETFILTER_DROP"' 'protocol="tcp"')
 lost=$(rule_packets "$SERVER" INPUT "dpt:5201")
