@@ -144,8 +144,7 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       metrics_(metrics),
       flow_counts_(flow_counts),
       last_(workers.size()),
-      seed_(std::random_device{}()),
-      retransmits_(64, FlowKeyHash{seed_}) {}
+      seed_(std::random_device{}()) {}
 
 Publisher::~Publisher() {
   stop();
@@ -261,7 +260,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
   if (key.protocol == IPPROTO_TCP && !retransmits_.empty()) {
-    if (auto it = retransmits_.find(key); it != retransmits_.end()) {
+    if (auto it = retransmits_.find(v.id); it != retransmits_.end()) {
       v.tcp_retransmits = it->second.segments;
       v.tcp_srtt_us = it->second.srtt_us;
       it->second.round = round_;
@@ -370,9 +369,10 @@ void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>&
       if (kevent_errors_++ == 0) log::warn("reading the kernel's retransmits", {{"error", n.error().message()}});
     }
     for (const kevents::RetransmitCount& r : retransmit_counts_) {
-      auto it = retransmits_.find(r.key);
+      const std::uint64_t id = flow::hash_key(r.key, seed_);
+      auto it = retransmits_.find(id);
       if (it == retransmits_.end() && retransmits_.size() < opts_.retransmit_max_keys)
-        it = retransmits_.emplace(r.key, RetransmitTotal{}).first;
+        it = retransmits_.emplace(id, RetransmitTotal{}).first;
       if (it != retransmits_.end()) {
         it->second.segments += r.counts.segments;
         it->second.srtt_us = r.counts.srtt_us;
@@ -443,6 +443,11 @@ void Publisher::publish_once() {
     for (std::size_t k = 0; k < published_->flows.size(); ++k) {
       if ((published_workers_[k] & missed) == 0) continue;
       snap.flows.push_back(published_->flows[k]);
+      if (auto it = retransmits_.find(snap.flows.back().id); it != retransmits_.end()) {
+        snap.flows.back().tcp_retransmits = it->second.segments;  // drained this round, whoever is late
+        snap.flows.back().tcp_srtt_us = it->second.srtt_us;
+        it->second.round = round_;
+      }
       masks.push_back(published_workers_[k]);
       carried.push_back(published_->flows[k].id);
     }

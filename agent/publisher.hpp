@@ -137,17 +137,15 @@ class Publisher {
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
 
-  struct FlowKeyHash {
-    std::uint64_t seed = 0;  // the publisher's: keys come from remote peers' connections
-    std::size_t operator()(const flow::FlowKey& k) const { return flow::hash_key(k, seed); }
-  };
   struct RetransmitTotal {
     std::uint64_t segments = 0;
     std::uint32_t srtt_us = 0;
     std::uint64_t round = 0;  // the latest round that added to it or showed it in a flow
   };
   std::uint64_t round_ = 0;
-  std::unordered_map<flow::FlowKey, RetransmitTotal, FlowKeyHash> retransmits_;
+  // By flow id (flow::hash_key with seed_, as FlowView::id): a flow carried
+  // over from the previous snapshot (a late worker) is updated by its id.
+  std::unordered_map<std::uint64_t, RetransmitTotal> retransmits_;
   std::deque<DropView> recent_drops_;
   std::shared_ptr<const std::vector<DropView>> drops_published_;
   std::vector<kevents::DropCount> drop_counts_;  // reused each round
