@@ -14,6 +14,8 @@
 #      equal the client pod's Tcp RetransSegs
 #   4. --drops=off --tcp-retransmits=off: the same events leave no series,
 #      and the status names why
+#   5. without CAP_PERFMON (and CAP_SYS_ADMIN) the agent runs on without
+#      them, and its log and status name the capability
 # The tracepoints see the whole machine: every comparison is restricted to
 # this scenario's pods (their workload labels, their addresses).
 LIB="$(cd "$(dirname "$0")/lib" && pwd)"
@@ -183,5 +185,28 @@ sleep 3 # several publication rounds
 [ "$(api_get /api/v1/drops | jq '.count')" = 0 ] || fail "--drops=off: /api/v1/drops not empty"
 [ "$(flow_retrans)" = 0 ] || fail "--tcp-retransmits=off: flows show $(flow_retrans) retransmits"
 pass "off: no drop or retransmit series, no drop details, no flow retransmits ($RETRANS happened)"
+agent_stop || fail "agent exit status"
+
+# --- 5. without the capability ------------------------------------------------
+log "5. without CAP_PERFMON"
+setpriv --bounding-set -perfmon,-sys_admin --inh-caps -perfmon,-sys_admin true ||
+  die "setpriv cannot drop CAP_PERFMON here"
+_agent_bin=$E2E_BUILD/netring-agent
+agent_start_unprivileged() {
+  AGENT_LOG="$E2E_TMP/agent-noperfmon.log"
+  setpriv --bounding-set -perfmon,-sys_admin --inh-caps -perfmon,-sys_admin "$_agent_bin" \
+    --metrics-listen "$AGENT_METRICS" --api-listen "$AGENT_API" --node-name "$(hostname)" \
+    --kubeconfig "$KUBECONFIG_FILE" --interfaces-exclude "$only_ours" >"$AGENT_LOG" 2>&1 &
+  AGENT_PID=$!
+  on_exit "agent_stop"
+}
+agent_start_unprivileged
+wait_for 90 "agent ready without CAP_PERFMON" agent_ready || die "agent not ready: $(tail -5 "$AGENT_LOG")"
+st=$(api_get /api/v1/status)
+jq -e '(.kernel_events.drops.enabled | not) and (.kernel_events.drops.reason | test("CAP_PERFMON"))
+  and (.kernel_events.tcp_retransmits.reason | test("CAP_PERFMON"))' <<<"$st" >/dev/null ||
+  fail "status without CAP_PERFMON: $(jq -c .kernel_events <<<"$st")"
+grep -q 'packet drops unavailable.*CAP_PERFMON' "$AGENT_LOG" || fail "the log does not name CAP_PERFMON"
+pass "without CAP_PERFMON: the agent runs, drops and retransmits off, CAP_PERFMON named in status and log"
 agent_stop || fail "agent exit status"
 [ "$E2E_FAILED" = 0 ] && log PASS

@@ -64,7 +64,7 @@ Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions
   for (std::size_t i = 0; i < opts.ignore_ifindexes.size(); ++i) s.rodata->ignore_ifindex[i] = opts.ignore_ifindexes[i];
   s.rodata->ignore_netns = opts.ignore_ifindexes.empty() ? 0 : opts.ignore_netns;
   if (int err = drops_bpf__load(&s); err != 0)
-    return tracing_error("drops_bpf__load", err, "skb:kfree_skb (CO-RE needs the kernel's BTF)");
+    return tracing_error("drops_bpf__load", err, "skb:kfree_skb", true);
   if (opts.attach) {
     if (int err = drops_bpf__attach(&s); err != 0)
       return tracing_error("bpf_raw_tracepoint_open", err, "skb:kfree_skb");

@@ -32,7 +32,7 @@ Result<std::unique_ptr<RetransmitMonitor>> RetransmitMonitor::start(const Retran
     if (int err = bpf_map__set_max_entries(m, entries); err != 0)
       return tracing_error("bpf_map__set_max_entries", err, "retransmit maps");
   if (int err = tcp_retrans_bpf__load(&s); err != 0)
-    return tracing_error("tcp_retrans_bpf__load", err, "tcp:tcp_retransmit_skb (CO-RE needs the kernel's BTF)");
+    return tracing_error("tcp_retrans_bpf__load", err, "tcp:tcp_retransmit_skb", true);
   if (opts.attach) {
     if (int err = tcp_retrans_bpf__attach(&s); err != 0)
       return tracing_error("bpf_raw_tracepoint_open", err, "tcp:tcp_retransmit_skb");
