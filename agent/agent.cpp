@@ -32,6 +32,8 @@
 #include "agent/publisher.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "pkg/kevents/drop_monitor.hpp"
+#include "pkg/kevents/retransmit_monitor.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
@@ -66,6 +68,20 @@ AgentStatus base_status(const Config& config, const datapath::Datapath& dp) {
   if (!st.fallbacks.empty()) st.backend_reason = st.fallbacks.back().reason;
   if (f.bpf_loading && !f.tcx) st.fallbacks.push_back({"hook", "clsact", "tcx not available: " + f.bpf_error});
   return st;
+}
+
+// The mirror link's samples are the agent's own: the stack frees them after
+// the capture socket took its copy (AF_PACKET), which are no drops of the
+// node's traffic.
+kevents::DropMonitorOptions drop_options(const datapath::Datapath& dp) {
+  kevents::DropMonitorOptions o;
+  struct stat ns {};
+  if (dp.mirror() != nullptr && ::stat("/proc/self/ns/net", &ns) == 0) {
+    o.ignore_ifindexes = {static_cast<std::uint32_t>(dp.mirror()->near_ifindex()),
+                          static_cast<std::uint32_t>(dp.mirror()->far_ifindex())};
+    o.ignore_netns = static_cast<std::uint32_t>(ns.st_ino);
+  }
+  return o;
 }
 
 Result<http::ListenAddress> listen_of(const HostPort& hp) {
@@ -173,10 +189,50 @@ int run_agent(const Config& config) {
   const bool counting = progs != nullptr && config.exact_flows != ExactFlows::kOff;
   if (counting) flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
 
+  // Kernel events: tracing programs of their own, independent of the data
+  // path's rung. A kernel that cannot run them (no BTF, no tracepoint, no
+  // CAP_PERFMON) leaves them off with the reason in the log and the status.
+  KernelEventStatus kevent_status;
+  std::unique_ptr<kevents::DropMonitor> drop_monitor;
+  std::unique_ptr<kevents::RetransmitMonitor> retransmit_monitor;
+  if (!config.drops) {
+    kevent_status.drops_reason = "off (--drops=off)";
+  } else if (auto reasons = kevents::DropReasons::from_kernel(); !reasons) {
+    kevent_status.drops_reason = reasons.error().message();
+  } else if (auto m = kevents::DropMonitor::start(drop_options(**dp), std::move(reasons).value()); !m) {
+    kevent_status.drops_reason = m.error().message();
+  } else {
+    drop_monitor = std::move(m).value();
+    kevent_status.drops = true;
+  }
+  if (!config.tcp_retransmits) {
+    kevent_status.tcp_retransmits_reason = "off (--tcp-retransmits=off)";
+  } else if (auto m = kevents::RetransmitMonitor::start({}); !m) {
+    kevent_status.tcp_retransmits_reason = m.error().message();
+  } else {
+    retransmit_monitor = std::move(m).value();
+    kevent_status.tcp_retransmits = true;
+  }
+  if (config.drops && !kevent_status.drops)
+    log::warn("packet drops unavailable: netring_drops_total and /api/v1/drops stay empty",
+              {{"reason", kevent_status.drops_reason}});
+  if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
+    log::warn("TCP retransmits unavailable: netring_tcp_retransmits_total stays empty",
+              {{"reason", kevent_status.tcp_retransmits_reason}});
+
   Hooks hooks(**dp, config.sample_rate);
   PublisherOptions popts;
   popts.node_name = config.node_name;
   popts.base_status = base_status(config, **dp);
+  popts.base_status.kernel_features["drops"] = kevent_status.drops;
+  popts.base_status.kernel_features["tcp_retransmits"] = kevent_status.tcp_retransmits;
+  if (config.drops && !kevent_status.drops)
+    popts.base_status.fallbacks.push_back({"drops", "off", kevent_status.drops_reason});
+  if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
+    popts.base_status.fallbacks.push_back({"tcp_retransmits", "off", kevent_status.tcp_retransmits_reason});
+  popts.base_status.kernel_events = kevent_status;
+  popts.drops = drop_monitor.get();
+  popts.retransmits = retransmit_monitor.get();
   popts.sample_rate = config.sample_rate;
   popts.exact_flows = counting ? dopts.programs.exact_flows : datapath::ExactFlows::kOff;
   popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();

@@ -43,6 +43,8 @@ struct Config {
   std::string node_name;
   uint32_t sample_rate = 100;
   ExactFlows exact_flows = ExactFlows::kBulk;
+  bool drops = true;            // --drops: kernel drop reasons (pkg/kevents)
+  bool tcp_retransmits = true;  // --tcp-retransmits
   Backend backend = Backend::kAuto;
   uint32_t workers = 1;
   uint32_t snap_len = 128;

@@ -112,6 +112,29 @@ struct FlowView {
   // ingress hook) and left through (egress hook); 0 = not seen.
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
   FlowEndReason end_reason = FlowEndReason::kNone;
+  // TCP segments this flow's sender retransmitted, as the kernel counted
+  // them (tcp:tcp_retransmit_skb, the unit of TcpRetransSegs) since the
+  // agent first saw a retransmission of the key; the socket's smoothed RTT
+  // at the latest one (0: none seen). Only for senders on this node.
+  std::uint64_t tcp_retransmits = 0;
+  std::uint32_t tcp_srtt_us = 0;
+};
+
+// One packet the kernel dropped (skb:kfree_skb), in detail: the drop
+// details are rate-limited in the kernel (per CPU), the counts by reason
+// and workload are not (metrics).
+struct DropView {
+  std::uint64_t time_ns = 0;  // CLOCK_REALTIME
+  std::string reason;         // the kernel's name without SKB_DROP_REASON_ ("NETFILTER_DROP")
+  bool has_flow = false;      // false: no IP header to read (ARP, netlink, ...)
+  IpAddress src, dst;
+  std::uint16_t src_port = 0, dst_port = 0;
+  std::uint8_t protocol = 0;
+  std::uint8_t icmp_type = 0, icmp_code = 0;
+  IdentityRef src_id, dst_id;
+  std::uint32_t ifindex = 0;  // the skb's device when it was freed (0: none), in whatever namespace it lives
+  std::string interface;      // its name when it is an interface the agent hooked; empty otherwise
+  std::uint32_t bytes = 0;    // L3 bytes
 };
 
 // Exact per-interface counts from the sampler (every packet, not samples).
@@ -170,6 +193,23 @@ struct ExactFlowStatus {
   std::uint64_t drain_errors = 0;
 };
 
+// Kernel events (pkg/kevents): drops and TCP retransmissions.
+struct KernelEventStatus {
+  bool drops = false;        // the drop program is attached
+  std::string drops_reason;  // why not (off by configuration, or the kernel's error)
+  bool tcp_retransmits = false;
+  std::string tcp_retransmits_reason;
+  std::map<std::string, std::uint64_t> drops_by_reason;  // since start, exact
+  std::uint64_t drops_unattributed = 0;                  // without an IP header (counted by reason only)
+  std::uint64_t drops_map_full = 0;                      // counted by reason only: the (flow, reason) map was full
+  std::uint64_t drop_details = 0;                        // details sent to user space
+  std::uint64_t drop_details_suppressed = 0;             // over the rate limit
+  std::uint64_t drop_details_lost = 0;                   // ring buffer full
+  std::uint64_t tcp_retransmit_segments = 0;             // over all sockets of the node
+  std::uint64_t tcp_retransmits_map_full = 0;            // hits not attributed to a flow: the map was full
+  std::uint64_t drain_errors = 0;
+};
+
 // The IPFIX exporter (agent/export): what it sent and what it lost.
 struct FlowExportStatus {
   bool enabled = false;
@@ -216,6 +256,7 @@ struct AgentStatus {
   std::vector<std::uint64_t> umem_bytes;        // per worker
   std::vector<WatchHealth> watches;
   FlowExportStatus flow_export;
+  KernelEventStatus kernel_events;
 };
 
 struct AgentSnapshot {
@@ -223,6 +264,9 @@ struct AgentSnapshot {
   std::uint64_t taken_ns = 0;    // CLOCK_REALTIME
   std::vector<FlowView> flows;
   std::vector<InterfaceCounters> interfaces;
+  // The latest drop details, oldest first (bounded); shared between
+  // snapshots while no new one arrives.
+  std::shared_ptr<const std::vector<DropView>> drops;
   AgentStatus status;
 };
 

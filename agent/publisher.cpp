@@ -259,6 +259,13 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.bytes_stderr = flow::estimate_bytes_l3(r, unseen_rate_).std_error();
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
+  if (key.protocol == IPPROTO_TCP && !retransmits_.empty()) {
+    if (auto it = retransmits_.find(v.id); it != retransmits_.end()) {
+      v.tcp_retransmits = it->second.segments;
+      v.tcp_srtt_us = it->second.srtt_us;
+      it->second.round = round_;
+    }
+  }
   v.start_mono_ns = r.first_ns;
   v.first_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.first_ns) + realtime_offset_ns_);
   v.last_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.last_ns) + realtime_offset_ns_);
@@ -298,6 +305,90 @@ void Publisher::distribute_exact_counts() {
     if (!per[i].empty()) workers_[i]->add_exact(std::move(per[i]));
 }
 
+void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>& links, KernelEventStatus& st) {
+  if (opts_.drops != nullptr) {
+    kevents::DropMonitor& dm = *opts_.drops;
+    drop_counts_.clear();
+    if (auto n = dm.drain(drop_counts_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's drop counts", {{"error", n.error().message()}});
+    }
+    auto& km = metrics_.kernel_events();
+    for (const kevents::DropCount& d : drop_counts_) {
+      const bool has_flow = d.key.family != 0;
+      if (!has_flow) {
+        km.add_drops(dm.reasons().name(d.reason), false, Identity{}, Identity{}, 0, d.counts.packets);
+        continue;
+      }
+      km.add_drops(dm.reasons().name(d.reason), true, shared_identity_of(to_ip(d.key.src, d.key.family)),
+                   shared_identity_of(to_ip(d.key.dst, d.key.family)), d.key.protocol, d.counts.packets);
+    }
+    drop_events_.clear();
+    if (auto n = dm.poll_events(drop_events_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's drop details", {{"error", n.error().message()}});
+    }
+    for (const kevents::DropEvent& e : drop_events_) {
+      DropView v;
+      v.time_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(e.ts_ns) + realtime_offset_ns_);
+      v.reason = dm.reasons().name(e.reason);
+      v.has_flow = e.key.family != 0;
+      if (v.has_flow) {
+        v.src = to_ip(e.key.src, e.key.family);
+        v.dst = to_ip(e.key.dst, e.key.family);
+        v.protocol = e.key.protocol;
+        if (e.key.protocol == IPPROTO_ICMP || e.key.protocol == IPPROTO_ICMPV6) {
+          v.icmp_type = e.key.icmp_type();
+          v.icmp_code = e.key.icmp_code();
+        } else {
+          v.src_port = e.key.src_port;
+          v.dst_port = e.key.dst_port;
+        }
+        v.src_id = shared_identity_of(v.src);
+        v.dst_id = shared_identity_of(v.dst);
+      }
+      v.ifindex = e.ifindex;
+      if (auto l = links.find(e.ifindex); l != links.end()) v.interface = l->second.name;
+      v.bytes = e.bytes;
+      recent_drops_.push_back(std::move(v));
+      if (recent_drops_.size() > opts_.recent_drops) recent_drops_.pop_front();
+    }
+    if (!drop_events_.empty() || !drops_published_)
+      drops_published_ = std::make_shared<const std::vector<DropView>>(recent_drops_.begin(), recent_drops_.end());
+    if (auto s = dm.stats()) {
+      st.drops_unattributed = s->unparsed;
+      st.drops_map_full = s->map_full;
+      st.drop_details = s->events;
+      st.drop_details_suppressed = s->suppressed;
+      st.drop_details_lost = s->event_lost;
+    }
+    if (auto t = dm.reason_totals())
+      for (const auto& [reason, n] : *t) st.drops_by_reason[dm.reasons().name(reason)] += n;
+  }
+  if (opts_.retransmits != nullptr) {
+    retransmit_counts_.clear();
+    if (auto n = opts_.retransmits->drain(retransmit_counts_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's retransmits", {{"error", n.error().message()}});
+    }
+    for (const kevents::RetransmitCount& r : retransmit_counts_) {
+      const std::uint64_t id = flow::hash_key(r.key, seed_);
+      auto it = retransmits_.find(id);
+      if (it == retransmits_.end() && retransmits_.size() < opts_.retransmit_max_keys)
+        it = retransmits_.emplace(id, RetransmitTotal{}).first;
+      if (it != retransmits_.end()) {
+        it->second.segments += r.counts.segments;
+        it->second.srtt_us = r.counts.srtt_us;
+        it->second.round = round_;
+      }
+      metrics_.kernel_events().add_retransmits(shared_identity_of(to_ip(r.key.src, r.key.family)),
+                                               shared_identity_of(to_ip(r.key.dst, r.key.family)), r.counts.segments);
+    }
+    if (auto s = opts_.retransmits->stats()) {
+      st.tcp_retransmit_segments = s->segments;
+      st.tcp_retransmits_map_full = s->map_full;
+    }
+  }
+  st.drain_errors = kevent_errors_;
+}
+
 void Publisher::publish_once() {
   // Taken before any address is resolved: a pod the index dropped by now
   // resolves to nobody below, so removing its series after this round's
@@ -323,6 +414,9 @@ void Publisher::publish_once() {
   const auto links = hooks_.hooked();
   identities_.clear();
   interface_lists_.clear();
+  ++round_;
+  KernelEventStatus kernel_events = opts_.base_status.kernel_events;
+  collect_kernel_events(links, kernel_events);
   std::vector<FlowView> ended;
   for (auto& rep : last_) {
     for (std::size_t i = 0; i < rep.ended.size(); ++i) {
@@ -349,6 +443,11 @@ void Publisher::publish_once() {
     for (std::size_t k = 0; k < published_->flows.size(); ++k) {
       if ((published_workers_[k] & missed) == 0) continue;
       snap.flows.push_back(published_->flows[k]);
+      if (auto it = retransmits_.find(snap.flows.back().id); it != retransmits_.end()) {
+        snap.flows.back().tcp_retransmits = it->second.segments;  // drained this round, whoever is late
+        snap.flows.back().tcp_srtt_us = it->second.srtt_us;
+        it->second.round = round_;
+      }
       masks.push_back(published_workers_[k]);
       carried.push_back(published_->flows[k].id);
     }
@@ -382,8 +481,16 @@ void Publisher::publish_once() {
                   [&](const auto& kv) { return !std::binary_search(live_ids.begin(), live_ids.end(), kv.first); });
   }
 
+  // Totals of keys neither retransmitting nor shown in a flow for a while
+  // go (their flows ended); the rest stay, so a flow's total only grows.
+  if (!retransmits_.empty())
+    std::erase_if(retransmits_,
+                  [&](const auto& kv) { return round_ - kv.second.round > opts_.retransmit_keep_rounds; });
+  snap.drops = drops_published_;
+
   AgentStatus& st = snap.status;
   st = opts_.base_status;
+  st.kernel_events = std::move(kernel_events);
   st.ready = ready_.load();
   std::uint64_t gaps = 0, invalid = 0, kernel_drops = 0, ring_full = 0, fill_empty = 0, evictions = 0,
                 overflow_updates = 0;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,8 @@
 #include "agent/model.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/programs.hpp"
+#include "pkg/kevents/drop_monitor.hpp"
+#include "pkg/kevents/retransmit_monitor.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
@@ -52,6 +55,17 @@ struct PublisherOptions {
   // must not block. add_status adds the exporter's status to the snapshot.
   std::function<void(std::span<const FlowView>)> on_ended;
   std::function<void(AgentStatus&)> add_status;
+  // Kernel events (pkg/kevents), each null when off or unavailable; owned
+  // by the caller, who keeps them alive while the publisher runs.
+  kevents::DropMonitor* drops = nullptr;
+  kevents::RetransmitMonitor* retransmits = nullptr;
+  std::size_t recent_drops = 1000;  // drop details kept for /api/v1/drops
+  // Rounds a flow key's retransmit total is kept after its last
+  // retransmission while no live flow shows it.
+  std::uint64_t retransmit_keep_rounds = 300;
+  // Flow keys whose retransmit totals are kept for the flows' tcp_retransmits;
+  // keys past it are counted in the metrics only.
+  std::size_t retransmit_max_keys = 65536;
 };
 
 class Publisher {
@@ -85,6 +99,10 @@ class Publisher {
   std::shared_ptr<const std::vector<std::string>> interfaces_of(const flow::FlowRecord& r,
                                                                 const std::map<std::uint32_t, HookedLink>& links);
   void resolve_backend(const flow::FlowKey& key, FlowView& v);
+  // Drains the kernel's drop and retransmit counts of the period into the
+  // metrics and the per-flow retransmit totals, and the drop details into
+  // the recent list; fills st.kernel_events.
+  void collect_kernel_events(const std::map<std::uint32_t, HookedLink>& links, KernelEventStatus& st);
 
   PublisherOptions opts_;
   std::span<const std::unique_ptr<Worker>> workers_;
@@ -118,6 +136,22 @@ class Publisher {
   std::uint32_t unseen_rate_ = 1;
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
+
+  struct RetransmitTotal {
+    std::uint64_t segments = 0;
+    std::uint32_t srtt_us = 0;
+    std::uint64_t round = 0;  // the latest round that added to it or showed it in a flow
+  };
+  std::uint64_t round_ = 0;
+  // By flow id (flow::hash_key with seed_, as FlowView::id): a flow carried
+  // over from the previous snapshot (a late worker) is updated by its id.
+  std::unordered_map<std::uint64_t, RetransmitTotal> retransmits_;
+  std::deque<DropView> recent_drops_;
+  std::shared_ptr<const std::vector<DropView>> drops_published_;
+  std::vector<kevents::DropCount> drop_counts_;  // reused each round
+  std::vector<kevents::DropEvent> drop_events_;
+  std::vector<kevents::RetransmitCount> retransmit_counts_;
+  std::uint64_t kevent_errors_ = 0;
 
   std::atomic<bool> ready_{false};
   std::mutex mu_;

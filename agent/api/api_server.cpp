@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "agent/api/drop_query.hpp"
 #include "agent/api/json_views.hpp"
 #include "agent/api/top_talkers.hpp"
 
@@ -18,6 +19,7 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
 
   auto& s = listener_.server();
   s.Get("/api/v1/flows", [this](const httplib::Request& req, httplib::Response& res) { flows(req, res); });
+  s.Get("/api/v1/drops", [this](const httplib::Request& req, httplib::Response& res) { drops(req, res); });
   s.Get("/api/v1/top", [this](const httplib::Request& req, httplib::Response& res) { top(req, res); });
   s.Get("/api/v1/interfaces", [this](const httplib::Request& req, httplib::Response& res) { interfaces(req, res); });
   s.Get("/api/v1/status", [this](const httplib::Request& req, httplib::Response& res) { status(req, res); });
@@ -34,11 +36,12 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty())
-      send_error(res, ApiError{404,
-                               "no such endpoint: " + req.path +
-                                   " (see /api/v1/flows, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
-                                   "/api/v1/capture)",
-                               ""});
+      send_error(res,
+                 ApiError{404,
+                          "no such endpoint: " + req.path +
+                              " (see /api/v1/flows, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                              "/api/v1/capture)",
+                          ""});
   });
 }
 
@@ -71,6 +74,28 @@ void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
                      {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
   auto& arr = out["flows"];
   for (const FlowView* f : sel.flows) arr.push_back(to_json(*f));
+  send_json(res, out.dump() + "\n");
+}
+
+void ApiServer::drops(const httplib::Request& req, httplib::Response& res) {
+  auto parsed = parse_drop_query(req, opts_.flows, realtime_ns());
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+  const DropQuery q = std::get<DropQuery>(std::move(parsed));
+  auto snap = provider_.snapshot();
+  static const std::vector<DropView> kNone;
+  const std::vector<DropView>& all = snap->drops ? *snap->drops : kNone;
+  DropSelection sel = select_drops(all, q);
+  const KernelEventStatus& k = snap->status.kernel_events;
+  nlohmann::json out{{"drops", nlohmann::json::array()},
+                     {"count", sel.drops.size()},
+                     {"matched", sel.matched},
+                     {"truncated", sel.matched > sel.drops.size()},
+                     {"enabled", k.drops},
+                     {"details_suppressed", k.drop_details_suppressed},
+                     {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
+  if (!k.drops) out["reason"] = k.drops_reason;
+  auto& arr = out["drops"];
+  for (const DropView* d : sel.drops) arr.push_back(to_json(*d));
   send_json(res, out.dump() + "\n");
 }
 

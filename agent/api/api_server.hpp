@@ -55,6 +55,7 @@ class ApiServer {
   void flows(const httplib::Request& req, httplib::Response& res);
   void follow(FlowQuery q, httplib::Response& res);
   void top(const httplib::Request& req, httplib::Response& res);
+  void drops(const httplib::Request& req, httplib::Response& res);
   void interfaces(const httplib::Request& req, httplib::Response& res);
   void status(const httplib::Request& req, httplib::Response& res);
 

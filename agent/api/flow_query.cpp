@@ -31,16 +31,7 @@ double key_of(const FlowView& f, FlowSort s) {
 }  // namespace
 
 bool FlowQuery::matches(const FlowView& f) const {
-  if (from_pod && (f.src_id->pod != *from_pod || (from_pod_ns && f.src_id->ns != *from_pod_ns))) return false;
-  if (to_pod && (f.dst_id->pod != *to_pod || (to_pod_ns && f.dst_id->ns != *to_pod_ns))) return false;
-  if (ns && f.src_id->ns != *ns && f.dst_id->ns != *ns) return false;
-  if (workload) {
-    auto side = [&](const Identity& id) { return id.workload == *workload && (!workload_ns || id.ns == *workload_ns); };
-    if (!side(f.src_id) && !side(f.dst_id)) return false;
-  }
-  if (ip && f.src != *ip && f.dst != *ip) return false;
-  if (port && f.src_port != *port && f.dst_port != *port) return false;
-  if (protocol && f.protocol != *protocol) return false;
+  if (!matches_endpoints(*this, f)) return false;
   if (direction && f.direction != *direction) return false;
   if (reporter && f.reporter != *reporter) return false;
   if (since_ns && f.last_seen_ns < *since_ns) return false;

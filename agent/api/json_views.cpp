@@ -51,10 +51,32 @@ nlohmann::json to_json(const FlowView& f) {
                    {"first_seen", format_time_ns(f.first_seen_ns)},
                    {"last_seen", format_time_ns(f.last_seen_ns)},
                    {"interfaces", f.interfaces ? nlohmann::json(*f.interfaces) : nlohmann::json::array()}};
-  if (f.protocol == IPPROTO_TCP) j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
+  if (f.protocol == IPPROTO_TCP) {
+    j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
+    j["tcp_retransmits"] = f.tcp_retransmits;
+    if (f.tcp_srtt_us != 0) j["tcp_srtt_ms"] = static_cast<double>(f.tcp_srtt_us) / 1e3;
+  }
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
   if (f.overflow) j["overflow"] = true;
+  return j;
+}
+
+nlohmann::json to_json(const DropView& d) {
+  nlohmann::json j{{"time", format_time_ns(d.time_ns)},
+                   {"reason", d.reason},
+                   {"bytes", d.bytes},
+                   {"ifindex", d.ifindex},
+                   {"interface", d.interface}};
+  if (!d.has_flow) {
+    j["flow"] = nullptr;
+    return j;
+  }
+  j["src"] = endpoint(d.src, d.src_port, d.src_id);
+  j["dst"] = endpoint(d.dst, d.dst_port, d.dst_id);
+  j["protocol"] = protocol_name(d.protocol);
+  if (d.protocol == IPPROTO_ICMP || d.protocol == IPPROTO_ICMPV6)
+    j["icmp"] = {{"type", d.icmp_type}, {"code", d.icmp_code}};
   return j;
 }
 
@@ -132,7 +154,26 @@ nlohmann::json to_json(const AgentStatus& s) {
             {"drain_errors", s.exact_flows.drain_errors}}},
           {"memory", memory_json(s)},
           {"kubernetes", watches},
-          {"flow_export", flow_export}};
+          {"flow_export", flow_export},
+          {"kernel_events", to_json(s.kernel_events)}};
+}
+
+nlohmann::json to_json(const KernelEventStatus& k) {
+  return {{"drops",
+           {{"enabled", k.drops},
+            {"reason", k.drops_reason},
+            {"by_reason", k.drops_by_reason},
+            {"unattributed", k.drops_unattributed},
+            {"map_full", k.drops_map_full},
+            {"details", k.drop_details},
+            {"details_suppressed", k.drop_details_suppressed},
+            {"details_lost", k.drop_details_lost}}},
+          {"tcp_retransmits",
+           {{"enabled", k.tcp_retransmits},
+            {"reason", k.tcp_retransmits_reason},
+            {"segments", k.tcp_retransmit_segments},
+            {"map_full", k.tcp_retransmits_map_full}}},
+          {"drain_errors", k.drain_errors}};
 }
 
 }  // namespace netring::agent::api

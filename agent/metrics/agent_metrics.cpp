@@ -14,6 +14,7 @@ namespace netring::agent::metrics {
 AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions opts)
     : registry_(std::make_shared<prometheus::Registry>()),
       flows_(*registry_, opts),
+      kernel_events_(*registry_, opts.level, opts.max_series),
       tracker_(flows_),
       collector_(provider),
       provider_(provider) {

@@ -14,6 +14,7 @@
 
 #include "agent/metrics/flow_delta_tracker.hpp"
 #include "agent/metrics/flow_metrics.hpp"
+#include "agent/metrics/kernel_event_metrics.hpp"
 #include "agent/metrics/snapshot_collector.hpp"
 #include "agent/model.hpp"
 
@@ -36,6 +37,9 @@ class AgentMetrics {
                     std::span<const std::string> pods_gone = {});
 
   FlowMetrics& flows() { return flows_; }
+  // Drops and retransmits, fed by the publisher before it publishes the
+  // snapshot of the same round (a new snapshot renders the exposition anew).
+  KernelEventMetrics& kernel_events() { return kernel_events_; }
   prometheus::Registry& registry() { return *registry_; }
 
   // The whole exposition (text format 0.0.4), shared. Rendering 10k series
@@ -67,6 +71,7 @@ class AgentMetrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   FlowMetrics flows_;
+  KernelEventMetrics kernel_events_;
   std::mutex tracker_mu_;
   FlowDeltaTracker tracker_;
   SnapshotCollector collector_;

@@ -18,10 +18,9 @@ EndpointLabels endpoint_labels(const Identity& id) {
   return l;
 }
 
-prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
-  const EndpointLabels s = endpoint_labels(flow.src_id);
-  const EndpointLabels d = endpoint_labels(flow.dst_id);
-  prometheus::Labels labels;
+void add_endpoint_labels(prometheus::Labels& labels, LabelLevel level, const Identity& src, const Identity& dst) {
+  const EndpointLabels s = endpoint_labels(src);
+  const EndpointLabels d = endpoint_labels(dst);
   switch (level) {
     case LabelLevel::kNode:
       labels.emplace("src_node", s.node);
@@ -44,6 +43,11 @@ prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
       labels.emplace("dst_pod", d.pod);
       break;
   }
+}
+
+prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
+  prometheus::Labels labels;
+  add_endpoint_labels(labels, level, flow.src_id, flow.dst_id);
   labels.emplace("direction", to_string(flow.direction));
   labels.emplace("protocol", protocol_name(flow.protocol));
   labels.emplace("reporter", to_string(flow.reporter));

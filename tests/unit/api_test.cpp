@@ -480,3 +480,133 @@ TEST_F(ApiTest, StopEndsFollowStreams) {
 
 }  // namespace
 }  // namespace netring::agent::api
+
+namespace netring::agent::api {
+namespace {
+
+DropView drop(const char* reason, std::uint64_t at_s, const char* src = nullptr, const char* dst = nullptr,
+              std::uint16_t sport = 0, std::uint16_t dport = 0, std::uint8_t proto = 0, Identity s = {},
+              Identity d = {}) {
+  DropView v;
+  v.time_ns = at_s * kSec;
+  v.reason = reason;
+  v.bytes = 128;
+  v.ifindex = 7;
+  v.interface = "veth1";
+  if (src != nullptr) {
+    v.has_flow = true;
+    v.src = *IpAddress::parse(src);
+    v.dst = *IpAddress::parse(dst);
+    v.src_port = sport;
+    v.dst_port = dport;
+    v.protocol = proto;
+    v.src_id = std::move(s);
+    v.dst_id = std::move(d);
+  }
+  return v;
+}
+
+class DropApiTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    AgentSnapshot s = fixed_snapshot();
+    auto fe = pod("shop", "frontend", "frontend-1"), cart = pod("shop", "cart", "cart-1"),
+         db = pod("data", "postgres", "postgres-0");
+    // Oldest first, as the publisher keeps them.
+    s.drops = std::make_shared<const std::vector<DropView>>(std::vector<DropView>{
+        drop("NETFILTER_DROP", kNow - 30, "10.1.0.1", "10.1.0.2", 40001, 8080, IPPROTO_TCP, fe, cart),
+        drop("NO_SOCKET", kNow - 10, "10.1.0.1", "10.2.0.1", 40009, 7, IPPROTO_UDP, fe, db),
+        drop("NOT_SPECIFIED", kNow - 5),
+    });
+    s.status.kernel_events.drops = true;
+    s.status.kernel_events.drops_by_reason = {{"NETFILTER_DROP", 5}, {"NO_SOCKET", 1}, {"NOT_SPECIFIED", 1}};
+    s.status.kernel_events.drop_details_suppressed = 4;
+    s.flows[0].tcp_retransmits = 17;
+    s.flows[0].tcp_srtt_us = 1500;
+    store_.publish(std::move(s));
+  }
+  std::vector<std::string> reasons(const std::string& path) {
+    json j = get(path);
+    std::vector<std::string> out;
+    for (const auto& d : j["drops"]) out.push_back(d["reason"].get<std::string>());
+    return out;
+  }
+};
+
+using Reasons = std::vector<std::string>;
+
+TEST_F(DropApiTest, DropsNewestFirstWithReasonFlowAndPods) {
+  json j = get("/api/v1/drops");
+  ASSERT_EQ(j["count"], 3);
+  EXPECT_EQ(j["matched"], 3);
+  EXPECT_EQ(j["enabled"], true);
+  EXPECT_EQ(j["details_suppressed"], 4);
+  EXPECT_EQ(reasons("/api/v1/drops"), (Reasons{"NOT_SPECIFIED", "NO_SOCKET", "NETFILTER_DROP"}));
+  EXPECT_TRUE(j["drops"][0]["flow"].is_null()) << "no IP header: no flow";
+  const json& nf = j["drops"][2];
+  EXPECT_EQ(nf["src"]["pod"], "frontend-1");
+  EXPECT_EQ(nf["dst"]["pod"], "cart-1");
+  EXPECT_EQ(nf["dst"]["port"], 8080);
+  EXPECT_EQ(nf["protocol"], "tcp");
+  EXPECT_EQ(nf["bytes"], 128);
+  EXPECT_EQ(nf["interface"], "veth1");
+}
+
+TEST_F(DropApiTest, DropFiltersAreTheFlowFiltersPlusReason) {
+  EXPECT_EQ(reasons("/api/v1/drops?reason=NETFILTER_DROP"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=netfilter_drop"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=SKB_DROP_REASON_NO_SOCKET"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=TCP_CSUM"), (Reasons{}));
+  EXPECT_EQ(reasons("/api/v1/drops?from_pod=shop/frontend-1"), (Reasons{"NO_SOCKET", "NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?to_pod=postgres-0"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?namespace=data"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?workload=shop/cart"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?ip=10.2.0.1"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?port=8080"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?protocol=udp"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?since=20s"), (Reasons{"NOT_SPECIFIED", "NO_SOCKET"}));
+  json j = get("/api/v1/drops?limit=1");
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(j["matched"], 3);
+  EXPECT_EQ(j["truncated"], true);
+}
+
+TEST_F(DropApiTest, EveryBadDropQueryIs400WithTheParameter) {
+  expect_error("/api/v1/drops?reason=no-such", 400, "reason");
+  expect_error("/api/v1/drops?reason=", 400, "reason");
+  expect_error("/api/v1/drops?reason=A&reason=B", 400, "reason");
+  expect_error("/api/v1/drops?direction=egress", 400, "direction");  // flows only
+  expect_error("/api/v1/drops?sort=bytes", 400, "sort");
+  expect_error("/api/v1/drops?follow=true", 400, "follow");
+  expect_error("/api/v1/drops?port=65536", 400, "port");
+  expect_error("/api/v1/drops?ip=1.2.3", 400, "ip");
+  expect_error("/api/v1/drops?since=yesterday", 400, "since");
+  expect_error("/api/v1/drops?limit=0", 400, "limit");
+}
+
+TEST_F(DropApiTest, FlowsCarryRetransmitsAndStatusTheKernelEvents) {
+  json j = get("/api/v1/flows?port=8080");
+  ASSERT_EQ(j["count"], 1);
+  EXPECT_EQ(j["flows"][0]["tcp_retransmits"], 17);
+  EXPECT_DOUBLE_EQ(j["flows"][0]["tcp_srtt_ms"].get<double>(), 1.5);
+  json u = get("/api/v1/flows?protocol=udp");
+  EXPECT_FALSE(u["flows"][0].contains("tcp_retransmits"));
+  json st = get("/api/v1/status");
+  EXPECT_EQ(st["kernel_events"]["drops"]["enabled"], true);
+  EXPECT_EQ(st["kernel_events"]["drops"]["by_reason"]["NETFILTER_DROP"], 5);
+  EXPECT_EQ(st["kernel_events"]["drops"]["details_suppressed"], 4);
+}
+
+TEST_F(ApiTest, DropsWhenOffSayWhy) {
+  AgentSnapshot s = fixed_snapshot();
+  s.status.kernel_events.drops_reason = "off (--drops=off)";
+  store_.publish(std::move(s));
+  json j = get("/api/v1/drops");
+  EXPECT_EQ(j["count"], 0);
+  EXPECT_EQ(j["enabled"], false);
+  EXPECT_EQ(j["reason"], "off (--drops=off)");
+}
+
+}  // namespace
+}  // namespace netring::agent::api
