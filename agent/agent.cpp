@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/agent_options.hpp"
 #include "agent/api/api_server.hpp"
 #include "agent/capture_api/capture_tap.hpp"
 #include "agent/conntrack.hpp"
@@ -65,10 +66,6 @@ AgentStatus base_status(const Config& config, const datapath::Datapath& dp) {
   return st;
 }
 
-Result<http::ListenAddress> listen_of(const HostPort& hp) {
-  return http::parse_listen_address(hp.str());
-}
-
 }  // namespace
 
 int run_agent(const Config& config) {
@@ -95,15 +92,11 @@ int run_agent(const Config& config) {
   auto meta = k8s::Metadata::start(config, process_env());
   if (!meta) return fail("kubernetes metadata", meta.error().message());
 
-  datapath::DatapathOptions dopts;
-  dopts.workers = config.workers;
-  dopts.programs.snap_len = config.snap_len;
-  if (config.backend == Backend::kAfpacket) dopts.highest_rung = datapath::Rung::kAfPacketMirror;
-  auto dp = datapath::Datapath::create(dopts);
+  auto opts = agent_options(config);
+  if (!opts) return fail("configuration", opts.error().message());
+  auto dp = datapath::Datapath::create(opts->datapath);
   if (!dp) return fail("data path", dp.error().message());
-  datapath::CaptureOptions copts;
-  copts.direct_sample_rate = config.sample_rate;
-  auto streams = (*dp)->open_sources(copts);
+  auto streams = (*dp)->open_sources(opts->capture);
   if (!streams) return fail("capture sources", streams.error().message());
   if (config.backend == Backend::kAfxdp && (*dp)->rung() != datapath::Rung::kAfXdpMirror)
     log::warn("--backend=afxdp requested but AF_XDP cannot serve; using afpacket",
@@ -114,36 +107,22 @@ int run_agent(const Config& config) {
 
   capture_api::CaptureTap tap;
   std::vector<std::unique_ptr<Worker>> workers;
-  WorkerOptions wopts;
-  wopts.table.max_flows = std::max<std::size_t>(1, config.flow_table_size / std::max<std::size_t>(1, streams->size()));
-  wopts.table.idle_timeout_ns = static_cast<std::uint64_t>(config.flow_idle_timeout.count()) * 1'000'000;
-  wopts.table.active_timeout_ns = static_cast<std::uint64_t>(config.flow_active_timeout.count()) * 1'000'000;
   for (auto& s : *streams) {
-    auto w = Worker::create(std::move(s), wopts, tap);
+    auto w = Worker::create(std::move(s), opts->worker, tap);
     if (!w) return fail("flow table", w.error().message());
     workers.push_back(std::move(w).value());
   }
   for (auto& w : workers) w->start();
+  // Capture ports are opened as discovery finds them (hooks.start below).
+  std::unique_ptr<CapturePorts> capture_ports;
+  if (opts->capture_ports_enabled) capture_ports = std::make_unique<CapturePorts>(opts->capture_ports, tap);
 
   SnapshotStore store;
-  metrics::AgentMetrics metrics(store, metrics::FlowMetricsOptions{
-                                           .level = config.label_level,
-                                           .max_series = config.max_series,
-                                           .pod_grace_period = config.pod_grace_period,
-                                       });
+  metrics::AgentMetrics metrics(store, opts->flow_metrics);
   metrics::MetricsServer metrics_server(metrics, store);
-  auto mlisten = listen_of(config.metrics_listen);
-  if (!mlisten) return fail("--metrics-listen", mlisten.error().message());
-  if (auto r = metrics_server.start(*mlisten); !r) return fail("metrics listener", r.error().message());
+  if (auto r = metrics_server.start(opts->metrics_listen); !r) return fail("metrics listener", r.error().message());
 
-  api::ApiOptions aopts;
-  auto alisten = listen_of(config.api_listen);
-  if (!alisten) return fail("--api-listen", alisten.error().message());
-  aopts.listen = *alisten;
-  aopts.capture.enabled = config.enable_capture_api;
-  aopts.capture.max_duration = config.capture_max_duration;
-  aopts.capture.max_packets = config.capture_max_packets;
-  aopts.capture.snap_len = config.snap_len;
+  api::ApiOptions aopts = opts->api;
   aopts.audit_log = [](const std::string& line) { log::info("capture audit", {{"event", line}}); };
   api::ApiServer api_server(aopts, store, &tap);
   if (auto r = api_server.start(); !r) return fail("api listener", r.error().message());
@@ -155,24 +134,19 @@ int run_agent(const Config& config) {
     log::warn("conntrack unavailable: service backends will not be resolved", {{"error", ct.error().message()}});
   }
 
-  Hooks hooks(**dp, config.sample_rate);
-  PublisherOptions popts;
-  popts.node_name = config.node_name;
+  Hooks hooks(**dp, opts->hook_rate, capture_ports.get());
+  PublisherOptions popts = opts->publisher;
   popts.base_status = base_status(config, **dp);
-  popts.sample_rate = config.sample_rate;
-  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics);
+  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics, capture_ports.get());
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 
-  discovery::DiscoveryOptions disc;
-  disc.include = config.interfaces_include;
-  disc.exclude = config.interfaces_exclude;
-  disc.physical_interfaces = config.physical_interfaces;
+  discovery::DiscoveryOptions disc = opts->discovery;
   if ((*dp)->mirror()) disc.mirror_prefix = "nr-mirror";
   if (auto r = hooks.start(disc); !r) return fail("interface discovery", r.error().message());
   publisher.set_ready(true);
   publisher.start();
-  log::info("ready", {{"metrics", mlisten->str()},
-                      {"api", alisten->str()},
+  log::info("ready", {{"metrics", opts->metrics_listen.str()},
+                      {"api", opts->api.listen.str()},
                       {"hooked", std::to_string(hooks.hooked().size())},
                       {"capture_api", config.enable_capture_api}});
 
@@ -214,7 +188,8 @@ int run_agent(const Config& config) {
   publisher.publish_once();
   api_server.stop();
   metrics_server.stop();
-  hooks.unhook_all();
+  hooks.unhook_all();  // capture ports too: their workers stop, their XDP programs go
+  capture_ports.reset();
   for (auto& w : workers) w->stop();
   workers.clear();  // the streams go before the Datapath that feeds them
   dp->reset();      // detaches the mirror hook and deletes the mirror link

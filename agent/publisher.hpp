@@ -37,14 +37,17 @@ struct PublisherOptions {
   // The sampler's 1-in-N on every hooked interface: scales what a flow's
   // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
   std::uint32_t sample_rate = 1;
+  // The same for flows seen on capture ports (--capture-sample-rate).
+  std::uint32_t capture_sample_rate = 1;
 };
 
 class Publisher {
  public:
-  // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled).
+  // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled);
+  // so may `capture` (no capture ports).
   Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
             const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-            metrics::AgentMetrics& metrics);
+            metrics::AgentMetrics& metrics, CapturePorts* capture = nullptr);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -57,8 +60,9 @@ class Publisher {
 
  private:
   void run();
+  // `capture`: a capture port's flow (reporter kCapture, an id of its own).
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                   const std::map<std::uint32_t, HookedLink>& links);
+                   const std::map<std::uint32_t, HookedLink>& links, bool capture = false);
   Identity identity_of(const IpAddress& ip) const;
   // identity_of through this round's cache: flows between the same
   // endpoints share one Identity.
@@ -74,6 +78,7 @@ class Publisher {
   ConntrackResolver* conntrack_;
   SnapshotStore& store_;
   metrics::AgentMetrics& metrics_;
+  CapturePorts* capture_;
 
   // Publisher thread only.
   // Each worker's latest report: cumulative counters; its flows only until

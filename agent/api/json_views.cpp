@@ -57,11 +57,30 @@ nlohmann::json to_json(const FlowView& f) {
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},   {"name", i.name},
-          {"role", i.role},         {"backend", i.backend},
-          {"hook", i.hook},         {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes}, {"tx_packets", i.tx_packets},
-          {"tx_bytes", i.tx_bytes}};
+  nlohmann::json j{{"ifindex", i.ifindex},   {"name", i.name},
+                   {"role", i.role},         {"backend", i.backend},
+                   {"hook", i.hook},         {"rx_packets", i.rx_packets},
+                   {"rx_bytes", i.rx_bytes}, {"tx_packets", i.tx_packets},
+                   {"tx_bytes", i.tx_bytes}};
+  if (i.capture) {
+    const CapturePortState& c = *i.capture;
+    nlohmann::json losses = nlohmann::json::array();
+    std::uint64_t lost = 0;
+    for (const auto& l : c.losses) {
+      losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
+      if (l.in_total) lost += l.count;
+    }
+    j["capture"] = {{"xdp_mode", c.xdp_mode.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.xdp_mode)},
+                    {"reason", c.reason},
+                    {"queues", c.queues},
+                    {"zero_copy", c.zero_copy},
+                    {"sample_rate", c.sample_rate},
+                    {"sampled", c.sampled},
+                    {"sampled_out", c.sampled_out},
+                    {"lost", lost},
+                    {"lost_by_reason", losses}};
+  }
+  return j;
 }
 
 nlohmann::json to_json(const AgentStatus& s) {

@@ -62,6 +62,35 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   out.push_back(std::move(if_bytes));
   out.push_back(std::move(if_packets));
 
+  // Capture ports: how each is read, and what became of its frames (the
+  // frames themselves are netring_interface_*_total{role="capture-port"}).
+  auto cp_info = family("netring_capture_port_info",
+                        "A capture port and how its frames are taken: backend, XDP mode (none on TPACKET_V3) and why "
+                        "(always 1)",
+                        MetricType::Gauge);
+  auto cp_sampled =
+      family("netring_capture_port_sampled_total",
+             "Frames of a capture port handed to the flow tables (1 in --capture-sample-rate)", MetricType::Counter);
+  auto cp_lost = family("netring_capture_port_lost_total",
+                        "Frames of a capture port kept by sampling but lost before the flow tables, by reason",
+                        MetricType::Counter);
+  for (const InterfaceCounters& i : snap->interfaces) {
+    if (!i.capture) continue;
+    const CapturePortState& c = *i.capture;
+    add(cp_info,
+        {{"interface", i.name},
+         {"backend", i.backend},
+         {"xdp_mode", c.xdp_mode.empty() ? "none" : c.xdp_mode},
+         {"zero_copy", c.zero_copy ? "true" : "false"},
+         {"reason", c.reason.empty() ? "preferred" : c.reason}},
+        1);
+    add(cp_sampled, {{"interface", i.name}}, d(c.sampled));
+    for (const LossCounter& l : c.losses) add(cp_lost, {{"interface", i.name}, {"reason", l.reason}}, d(l.count));
+  }
+  out.push_back(std::move(cp_info));
+  out.push_back(std::move(cp_sampled));
+  out.push_back(std::move(cp_lost));
+
   auto received =
       family("netring_samples_received_total", "Samples delivered to the flow workers", MetricType::Counter);
   add(received, {}, d(st.samples_received));

@@ -50,6 +50,7 @@ class XdpSource final : public Source {
 
   int fd() const override { return sock_.fd(); }
   std::size_t umem_bytes() const override { return umem_bytes_; }
+  bool zero_copy() const override { return sock_.zero_copy(); }
 
   Stats stats() override {
     Stats s;
