@@ -138,6 +138,32 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   return port;
 }
 
+// Only what the port received: PACKET_IGNORE_OUTGOING does not reach a
+// fanout group's hook (that takes PACKET_FANOUT_FLAG_IGNORE_OUTGOING, Linux
+// 6.3+), so the port's own transmissions (IPv6 neighbour discovery, ...)
+// are dropped here, by their packet type.
+class IncomingOnly final : public capture::Source {
+ public:
+  explicit IncomingOnly(std::unique_ptr<capture::Source> s) : s_(std::move(s)) {}
+  Result<std::size_t> poll_batch(std::span<capture::PacketView> out) override {
+    auto n = s_->poll_batch(out);
+    if (!n) return n;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < *n; ++i)
+      if (out[i].direction != capture::Direction::kEgress) out[kept++] = out[i];
+    return kept;
+  }
+  void release() override { s_->release(); }
+  Result<void> wait(int timeout_ms) override { return s_->wait(timeout_ms); }
+  int fd() const override { return s_->fd(); }
+  capture::Stats stats() override { return s_->stats(); }
+  capture::Backend backend() const override { return s_->backend(); }
+  std::string describe() const override { return s_->describe() + ", incoming only"; }
+
+ private:
+  std::unique_ptr<capture::Source> s_;
+};
+
 Result<CapturePort> open_tpacket_port(const CapturePortOptions& opts, const xdp::NetdevInfo& info, std::uint32_t queues,
                                       std::string reason) {
   auto stats = LinkStats::open(info.ifindex);
@@ -147,7 +173,7 @@ Result<CapturePort> open_tpacket_port(const CapturePortOptions& opts, const xdp:
   capture::PacketSourceOptions o;
   o.interface = info.name;
   o.promiscuous = true;
-  o.ignore_outgoing = true;  // a capture port's own transmissions are not copies
+  o.ignore_outgoing = true;  // a capture port's own transmissions are not copies (see IncomingOnly)
   o.sample_rate = opts.sample_rate;
   o.snap_len = opts.snap_len;
   o.members = queues;
@@ -162,8 +188,8 @@ Result<CapturePort> open_tpacket_port(const CapturePortOptions& opts, const xdp:
   port.reason = std::move(reason);
   port.queues = queues;
   for (auto& s : *sources)
-    port.streams.push_back(
-        std::make_unique<SampleStream>(std::move(s), nullptr, SampleStream::Mode::kDirect, opts.sample_rate));
+    port.streams.push_back(std::make_unique<SampleStream>(std::make_unique<IncomingOnly>(std::move(s)), nullptr,
+                                                          SampleStream::Mode::kDirect, opts.sample_rate));
   port.counter = std::make_shared<LinkCounter>(std::move(*stats), *base);
   return port;
 }
