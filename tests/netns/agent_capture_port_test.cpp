@@ -321,4 +321,25 @@ TEST(AgentCapturePort, HotPlugAttachesAndReleasesAndSigkillLeavesNoProgram) {
   EXPECT_EQ(settled_port(again, port, frames.size())["rx_packets"], frames.size());
 }
 
+// --log-format and --log-level reach the agent's log (main() applies them
+// before anything else logs).
+TEST(AgentOptions, LogFormatAndLevelShapeTheLog) {
+  Netns ns("lg");
+  {
+    Agent a(ns, "--log-format=json --log-level=info");
+    ASSERT_TRUE(a.wait_ready());
+    const std::string log = a.log();
+    const std::string first = log.substr(0, log.find('\n'));
+    const json j = json::parse(first, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "not JSON: " << first;
+    EXPECT_EQ(j["msg"], "starting");
+    EXPECT_EQ(j["level"], "info");
+  }
+  Agent quiet(ns, "--log-format=logfmt --log-level=warn");
+  ASSERT_TRUE(quiet.wait_ready());
+  const std::string log = quiet.log();
+  EXPECT_EQ(log.find("level=info"), std::string::npos) << log;
+  EXPECT_EQ(log.find("level=debug"), std::string::npos) << log;
+}
+
 }  // namespace
