@@ -108,7 +108,7 @@ int run_agent(const Config& config) {
   capture_api::CaptureTap tap;
   std::vector<std::unique_ptr<Worker>> workers;
   for (auto& s : *streams) {
-    auto w = Worker::create(std::move(s), opts->worker, tap);
+    auto w = Worker::create(std::move(s), for_workers(opts->worker, streams->size()), tap);
     if (!w) return fail("flow table", w.error().message());
     workers.push_back(std::move(w).value());
   }

@@ -34,8 +34,8 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.capture.direct_sample_rate = c.sample_rate;
   o.hook_rate = c.sample_rate;
 
-  // The table holds --flow-table-size flows: its byte budget follows from
-  // that (the table's own default budget would cap it near 380k flows).
+  // The tables hold --flow-table-size flows: their byte budget follows from
+  // that (the table's own default budget would cap one near 380k flows).
   o.worker.table.max_flows = c.flow_table_size;
   o.worker.table.max_bytes = std::size_t{1} << 40;
   o.worker.table.idle_timeout_ns = static_cast<std::uint64_t>(c.flow_idle_timeout.count()) * 1'000'000;
@@ -72,6 +72,12 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.publisher.node_name = c.node_name;
   o.publisher.sample_rate = c.sample_rate;
   o.publisher.capture_sample_rate = c.capture_sample_rate;
+  return o;
+}
+
+WorkerOptions for_workers(const WorkerOptions& group, std::size_t workers) {
+  WorkerOptions o = group;
+  if (workers > 1) o.table.max_flows = std::max<std::size_t>(1024, group.table.max_flows / workers);
   return o;
 }
 

@@ -22,7 +22,10 @@ struct AgentOptions {
   datapath::DatapathOptions datapath;
   datapath::CaptureOptions capture;  // the mirror's (or the direct rung's) sources
   std::uint32_t hook_rate = 100;     // the sampler's 1-in-N on every hooked interface
-  WorkerOptions worker;              // each mirror worker (the table size is per worker)
+  // The workers' table and parser. table.max_flows is --flow-table-size,
+  // the flows a group of workers holds together: split it with
+  // for_workers() over the mirror's workers, and over each capture port's.
+  WorkerOptions worker;
   CapturePortsOptions capture_ports;
   bool capture_ports_enabled = false;
   discovery::DiscoveryOptions discovery;
@@ -34,5 +37,9 @@ struct AgentOptions {
 
 // Errors name the field (a listen address the HTTP layer refuses).
 Result<AgentOptions> agent_options(const Config& config);
+
+// One of `workers` workers sharing `group`'s table size (each at least 1024
+// flows): RSS or the mirror's per-CPU queues spread the flows over them.
+WorkerOptions for_workers(const WorkerOptions& group, std::size_t workers);
 
 }  // namespace netring::agent

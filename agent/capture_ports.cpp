@@ -1,5 +1,6 @@
 #include "agent/capture_ports.hpp"
 
+#include "agent/agent_options.hpp"
 #include "agent/log.hpp"
 
 namespace netring::agent {
@@ -55,8 +56,9 @@ Result<void> CapturePorts::attach(std::uint32_t ifindex, const std::string& name
   p->ifindex = ifindex;
   p->name = name;
   p->port = std::move(opened).value();
+  const WorkerOptions wo = for_workers(opts_.worker, p->port.streams.size());
   for (auto& s : p->port.streams) {
-    auto w = Worker::create(std::move(s), opts_.worker, tap_);
+    auto w = Worker::create(std::move(s), wo, tap_);
     if (!w) return std::move(w).take_error();  // the workers made so far stop with p
     p->workers.push_back(std::move(w).value());
   }

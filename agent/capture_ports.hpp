@@ -28,7 +28,7 @@ namespace netring::agent {
 
 struct CapturePortsOptions {
   datapath::CapturePortOptions port;  // interface filled in per port
-  WorkerOptions worker;               // each capture worker's table and parser
+  WorkerOptions worker;               // table (split over the port's workers) and parser
 };
 
 // One publisher round of every capture port.

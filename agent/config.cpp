@@ -196,7 +196,8 @@ const std::vector<FieldDesc>& schema() {
        {},
        1024,
        16777216,
-       "flows per worker table",
+       "flows the mirror's workers hold together (split evenly over them), and again each capture port's (split "
+       "over its queues); at least 1024 per worker",
        [](Config& c, const Value& v) { c.flow_table_size = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.flow_table_size); }},
       {"flow-idle-timeout",

@@ -138,7 +138,7 @@ struct InterfaceCounters {
   std::string hook;     // "tcx", "clsact", "socket-filter"; capture ports: "xdp", "tpacket"
   std::uint64_t rx_packets = 0, rx_bytes = 0;
   std::uint64_t tx_packets = 0, tx_bytes = 0;
-  std::optional<CapturePortState> capture;  // capture ports only
+  std::optional<CapturePortState> capture = std::nullopt;  // capture ports only (initialized: aggregates may omit it)
 };
 
 struct FallbackTaken {

@@ -43,12 +43,16 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   const AgentStatus& st = snap->status;
   std::vector<MetricFamily> out;
 
-  auto if_bytes =
-      family("netring_interface_bytes_total",
-             "Bytes through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
-  auto if_packets =
-      family("netring_interface_packets_total",
-             "Packets through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
+  auto if_bytes = family(
+      "netring_interface_bytes_total",
+      "Bytes through a hooked interface, counted exactly (every packet: by the sampler, on capture ports by their XDP "
+      "program or device)",
+      MetricType::Counter);
+  auto if_packets = family(
+      "netring_interface_packets_total",
+      "Packets through a hooked interface, counted exactly (every packet: by the sampler, on capture ports by their "
+      "XDP program or device)",
+      MetricType::Counter);
   for (const InterfaceCounters& i : snap->interfaces) {
     auto labels = [&](const char* dir) {
       return std::vector<ClientMetric::Label>{

@@ -116,8 +116,19 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   req.snap_len = opts.snap_len;
   req.frame_size = frame;
   req.ring_size = ring;
-  auto sources = capture::open_xdp(req);
-  if (!sources) return std::move(sources).take_error();
+  std::vector<std::unique_ptr<capture::Source>> sources;
+  if (!opts.umem_per_queue) {
+    auto s = capture::open_xdp(req);
+    if (!s) return std::move(s).take_error();
+    sources = std::move(*s);
+  } else {
+    for (std::uint32_t q = 0; q < queues; ++q) {  // each open_xdp() call makes a UMEM of its own
+      req.queues = {q};
+      auto s = capture::open_xdp(req);
+      if (!s) return std::move(s).take_error();
+      sources.push_back(std::move(s->front()));
+    }
+  }
 
   CapturePort port;
   port.backend = capture::Backend::kAfXdp;
@@ -128,7 +139,7 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   port.frame_size = frame;
   port.ring_size = ring;
   for (std::uint32_t q = 0; q < queues; ++q) {
-    auto& src = (*sources)[q];  // in the order of req.queues
+    auto& src = sources[q];  // in queue order
     if (auto r = prog->register_socket(q, src->fd()); !r) return std::move(r).take_error();
     port.zero_copy = port.zero_copy && src->zero_copy();
     port.streams.push_back(

@@ -36,6 +36,10 @@ struct CapturePortOptions {
   bool allow_xdp = true;         // false: TPACKET_V3 straight away
   std::uint32_t frame_size = 0;  // AF_XDP UMEM frame; 0: from the port's MTU
   std::uint32_t ring_size = 0;   // AF_XDP RX ring per queue (fill ring 2x); 0: kDefaultCaptureRing
+  // One UMEM shared by the port's sockets (false), or one per queue (true).
+  // bench/capture_port_bench's RX2Q rows compare the two
+  // (bench/results/REPORT.md); the default follows them.
+  bool umem_per_queue = false;
 };
 
 // RX descriptors per queue by default (see bench/results/REPORT.md, capture

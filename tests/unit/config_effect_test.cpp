@@ -118,14 +118,18 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
         << "--" << name << " has no effect shown: add it to agent_options() and here, or name its test";
 }
 
-// --flow-table-size is the size of every worker's table (not a total split
-// over workers), and the table really holds that many flows: its byte
-// budget follows from the size.
-TEST(ConfigEffect, FlowTableSizeIsEachWorkersTableSize) {
-  const AgentOptions o = options({"--flow-table-size=1000000", "--workers=4"});
-  auto t = netring::flow::FlowTable::create(o.worker.table, [](const netring::flow::FlowEntry&, auto) {});
-  ASSERT_TRUE(t) << t.error().message();
-  EXPECT_EQ(t->max_flows(), 1'000'000u);
+// --flow-table-size is what a group of workers holds together (the
+// mirror's, each capture port's), split evenly, and a table really holds its
+// share: the byte budget follows from the size.
+TEST(ConfigEffect, FlowTableSizeIsSplitOverAGroupOfWorkers) {
+  const AgentOptions o = options({"--flow-table-size=1000000"});
+  auto one = netring::flow::FlowTable::create(for_workers(o.worker, 1).table);
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_EQ(one->max_flows(), 1'000'000u);
+  auto quarter = netring::flow::FlowTable::create(for_workers(o.worker, 4).table);
+  ASSERT_TRUE(quarter) << quarter.error().message();
+  EXPECT_EQ(quarter->max_flows(), 250'000u);
+  EXPECT_EQ(for_workers(options({"--flow-table-size=2048"}).worker, 64).table.max_flows, 1024u) << "a floor";
 }
 
 TEST(ConfigEffect, TunnelPortsDefaultsKeepWireGuardOutOfTheParser) {
