@@ -107,6 +107,10 @@ void CapturePorts::release(std::uint32_t ifindex) {
     released_ended_.insert(released_ended_.end(), r.ended.begin(), r.ended.end());
     released_ended_.insert(released_ended_.end(), r.live.begin(), r.live.end());
     released_samples_ += r.stream.samples;
+    for (std::size_t i = 0; i < r.parser.by_status.size(); ++i)
+      released_totals_.parser.by_status[i] += r.parser.by_status[i];
+    released_totals_.table.evictions += r.table.evictions;
+    released_totals_.ended_dropped += r.ended_dropped;
   }
   add_losses(released_losses_, losses_of(finals, counts, p->port.backend));
   log::info("capture port released", {{"interface", p->name}, {"ifindex", std::to_string(ifindex)}});
@@ -176,11 +180,11 @@ CaptureRound CapturePorts::collect(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lk(mu_);
     for (const auto& [ifindex, p] : ports_) ports.push_back(p);
-    if (!released_ended_.empty()) {
-      WorkerReport gone;
-      gone.ended.swap(released_ended_);
-      round.reports.push_back(std::move(gone));
-    }
+    // Released ports: their flows end once, their counters stay (they are
+    // running totals to the publisher).
+    WorkerReport gone = released_totals_;
+    gone.ended.swap(released_ended_);
+    round.reports.push_back(std::move(gone));
     round.samples = released_samples_;
   }
   for (const auto& p : ports) collect_port(*p, timeout, round);

@@ -82,6 +82,7 @@ class CapturePorts {
   // Released ports: their last flows (to be reported ended once) and their
   // totals, which stay in the agent's counters.
   std::vector<flow::FlowEntry> released_ended_;
+  WorkerReport released_totals_;  // parser, table and ended-buffer counters of released ports' workers
   std::uint64_t released_samples_ = 0;
   std::map<std::string, LossCounter> released_losses_;  // by reason
 };

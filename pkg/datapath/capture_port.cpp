@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "pkg/capture/packet_source.hpp"
 #include "pkg/capture/xdp_source.hpp"
@@ -116,19 +118,27 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   req.snap_len = opts.snap_len;
   req.frame_size = frame;
   req.ring_size = ring;
-  std::vector<std::unique_ptr<capture::Source>> sources;
-  if (!opts.umem_per_queue) {
-    auto s = capture::open_xdp(req);
-    if (!s) return std::move(s).take_error();
-    sources = std::move(*s);
-  } else {
+  auto open_sockets = [&]() -> Result<std::vector<std::unique_ptr<capture::Source>>> {
+    if (!opts.umem_per_queue) return capture::open_xdp(req);
+    std::vector<std::unique_ptr<capture::Source>> out;
     for (std::uint32_t q = 0; q < queues; ++q) {  // each open_xdp() call makes a UMEM of its own
-      req.queues = {q};
-      auto s = capture::open_xdp(req);
+      capture::OpenRequest one = req;
+      one.queues = {q};
+      auto s = capture::open_xdp(one);
       if (!s) return std::move(s).take_error();
-      sources.push_back(std::move(s->front()));
+      out.push_back(std::move(s->front()));
     }
+    return out;
+  };
+  // A queue stays busy for a moment after the sockets of a port released
+  // just before closed (the kernel frees its buffer pool asynchronously): a
+  // port that comes back at once retries EBUSY briefly before it counts.
+  auto sources = open_sockets();
+  for (int i = 0; i < 50 && !sources && sources.error().code() == EBUSY; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sources = open_sockets();
   }
+  if (!sources) return std::move(sources).take_error();
 
   CapturePort port;
   port.backend = capture::Backend::kAfXdp;
@@ -139,7 +149,7 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   port.frame_size = frame;
   port.ring_size = ring;
   for (std::uint32_t q = 0; q < queues; ++q) {
-    auto& src = sources[q];  // in queue order
+    auto& src = (*sources)[q];  // in queue order
     if (auto r = prog->register_socket(q, src->fd()); !r) return std::move(r).take_error();
     port.zero_copy = port.zero_copy && src->zero_copy();
     port.streams.push_back(
