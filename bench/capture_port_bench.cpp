@@ -7,7 +7,8 @@
 //   RX <size>: one queue; netring's AF_XDP TX in the other namespace
 //       generates (unthrottled unless --rate), the same generator for both.
 //       Each run opens the port afresh with the default ring sizes
-//       (kDefaultCaptureRing), so rx_dropped says whether the defaults keep
+//       (kDefaultCaptureRing, fill ring the same; the libxdp receiver gets the
+//       same), so rx_dropped says whether the defaults keep
 //       up with the generator's highest rate.
 //   RX2Q <size>: two queues, netring only: one UMEM shared by the two
 //       sockets against one UMEM per queue (CapturePortOptions::
@@ -211,8 +212,10 @@ struct Bench {
     if (!prog) return std::fprintf(stderr, "program: %s\n", prog.error().message().c_str()), Run{};
     std::string err;
     auto s = b.within([&] {
-      return retry_busy(
-          [&] { return LibxdpSocket::create(veth->name_b(), 0, datapath::kDefaultCaptureRing, 0, kFrame, &err); });
+      return retry_busy([&] {
+        return LibxdpSocket::create(veth->name_b(), 0, datapath::kDefaultCaptureRing, 0, kFrame, &err,
+                                    datapath::kDefaultCaptureRing);
+      });
     });
     if (!s) return std::fprintf(stderr, "libxdp socket: %s\n", err.c_str()), Run{};
     if (auto rr = prog->register_socket(0, s->fd()); !rr)
@@ -318,7 +321,7 @@ int main(int argc, char** argv) {
   std::printf(
       "Capture port on veth (copy mode, native XDP, counting program), %d A/B pairs x %.2f s, batch %u, default "
       "ring %u (fill %u), frame %u; generator %s\n",
-      opt.pairs, opt.duration, kBatch, datapath::kDefaultCaptureRing, 2 * datapath::kDefaultCaptureRing, kFrame,
+      opt.pairs, opt.duration, kBatch, datapath::kDefaultCaptureRing, datapath::kDefaultCaptureRing, kFrame,
       opt.rate > 0 ? (std::to_string(opt.rate) + " pkt/s").c_str() : "unthrottled");
   std::printf("%-11s %-10s %25s %29s %20s %9s\n", "scenario", "impl", "packets/s med [min..max]",
               "CPU s/Mpkt med [min..max]", "rx_dropped med [max]", "gen pkt/s");

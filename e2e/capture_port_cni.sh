@@ -93,7 +93,9 @@ flows() {  # SRC_POD DST_POD PROTO REPORTER -> the matching flows
 }
 has_flows() { [ "$(flows "$@" | jq length)" -ge 1 ]; }
 wait_for 30 "icmp $A -> $B reported by its source" has_flows "$A" "$B" icmp source
-[ "$(flows "$A" "$B" icmp source | jq '.[0].packets')" = 10 ] || fail "icmp $A -> $B: $(flows "$A" "$B" icmp source)"
+icmp_done() { [ "$(flows "$A" "$B" icmp source | jq '.[0].packets')" = 10 ]; }
+wait_for 30 "all 10 echo requests counted" icmp_done
+[ "$(flows "$A" "$B" icmp source | jq length)" = 1 ] || fail "icmp $A -> $B: $(flows "$A" "$B" icmp source)"
 echo "ok: icmp $A -> $B once, 10 packets"
 
 echo "== 2. copies on the capture port"

@@ -89,6 +89,7 @@ struct OpenRequest {
   std::uint32_t snap_len = 0;     // 0 = whole packet
   std::uint32_t frame_size = 4096;
   std::uint32_t ring_size = 2048;  // AF_XDP descriptors / AF_PACKET frames (approx.)
+  std::uint32_t fill_size = 0;     // AF_XDP fill ring (and the socket's frames); 0: 2 x ring_size
 };
 
 struct Opened {

@@ -104,6 +104,7 @@ Result<std::vector<std::unique_ptr<Source>>> open_xdp(const OpenRequest& req) {
 
   xdp::XdpSocketBuilder proto;
   proto.interface(req.interface).rx_ring(req.ring_size).frame_size(req.frame_size);
+  if (req.fill_size != 0) proto.fill_ring(req.fill_size);
   if (auto v = proto.validate(); !v) return std::move(v).take_error();
   xdp::UmemConfig uc;
   uc.frame_size = req.frame_size;

@@ -118,6 +118,7 @@ Result<CapturePort> open_xdp_port(const CapturePortOptions& opts, const xdp::Net
   req.snap_len = opts.snap_len;
   req.frame_size = frame;
   req.ring_size = ring;
+  req.fill_size = ring;
   auto open_sockets = [&]() -> Result<std::vector<std::unique_ptr<capture::Source>>> {
     if (!opts.umem_per_queue) return capture::open_xdp(req);
     std::vector<std::unique_ptr<capture::Source>> out;

@@ -35,16 +35,20 @@ struct CapturePortOptions {
   CaptureXdpMode xdp_mode = CaptureXdpMode::kAuto;
   bool allow_xdp = true;         // false: TPACKET_V3 straight away
   std::uint32_t frame_size = 0;  // AF_XDP UMEM frame; 0: from the port's MTU
-  std::uint32_t ring_size = 0;   // AF_XDP RX ring per queue (fill ring 2x); 0: kDefaultCaptureRing
+  std::uint32_t ring_size = 0;   // AF_XDP RX ring per queue (fill ring the same); 0: kDefaultCaptureRing
   // One UMEM shared by the port's sockets (false), or one per queue (true).
   // bench/capture_port_bench's RX2Q rows compare the two
   // (bench/results/REPORT.md); the default follows them.
   bool umem_per_queue = false;
 };
 
-// RX descriptors per queue by default (see bench/results/REPORT.md, capture
-// port rows, for the rates it absorbs without rx_ring_full).
-inline constexpr std::uint32_t kDefaultCaptureRing = 2048;
+// RX descriptors per queue by default, and as many frames in the fill ring
+// (16 MiB of UMEM per queue with 2048-byte frames): deep enough that a
+// receiver woken late absorbs the generator's highest rate on veth without
+// rx_ring_full (bench/capture_port_bench; bench/results/REPORT.md, figure
+// 9). A fill ring deeper than the RX ring would add frames, not capacity:
+// the RX ring is where a slow receiver's packets wait.
+inline constexpr std::uint32_t kDefaultCaptureRing = 8192;
 
 // Frames as the port received them (all of them, sampled or not) and what
 // the XDP program did with them. Running totals since the port was opened.
