@@ -10,6 +10,8 @@
 //       (kDefaultCaptureRing, fill ring the same; the libxdp receiver gets the
 //       same), so rx_dropped says whether the defaults keep
 //       up with the generator's highest rate.
+//   DRAIN <size>: the user-space cost alone: the ring is filled while the
+//       receiver waits, then only its drain is timed (informational).
 //   RX2Q <size>: two queues, netring only: one UMEM shared by the two
 //       sockets against one UMEM per queue (CapturePortOptions::
 //       umem_per_queue), to choose the default.
@@ -17,6 +19,7 @@
 // Runs alternate (A/B, then B/A); each figure is the median of --pairs runs
 // with min and max. CPU is the receiving thread's (CLOCK_THREAD_CPUTIME_ID,
 // user + system). A measurement, not a test.
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -61,7 +64,7 @@ struct Options {
   double warmup = 0.2;
   std::vector<std::size_t> sizes{64, 1500};
   double rate = 0;   // generator packets/s, 0 = its maximum
-  std::string only;  // RX or RX2Q
+  std::string only;  // RX, DRAIN or RX2Q
   std::string json;
 };
 
@@ -76,10 +79,10 @@ volatile std::uint64_t g_sink;
 
 // The agent worker's loop without the flow table: a batch of samples, each
 // one's sequence number read, released; empty: wait in poll().
-std::uint64_t stream_step(datapath::SampleStream& s, std::array<datapath::Sample, kBatch>& batch) {
+std::uint64_t stream_step(datapath::SampleStream& s, std::array<datapath::Sample, kBatch>& batch, bool block = true) {
   auto n = s.poll(batch);
   if (!n || *n == 0) {
-    (void)s.wait(10);
+    if (block) (void)s.wait(10);
     return 0;
   }
   std::uint64_t sum = 0;
@@ -174,8 +177,57 @@ struct Bench {
     return r;
   }
 
+  // DRAIN: the generator fills the RX ring while the receiver waits, then
+  // only the drain of the full ring is timed (user-space cost per packet:
+  // no syscalls, no waiting). Filled from one CPU, drained from the other,
+  // the same for both receivers (see afxdp_bench's DRAIN).
+  template <class Drain>
+  Run drain_cycles(std::size_t size, Drain&& drain_step) {
+    Template t(size);
+    NetringTx tx{*gens[0], t};
+    cpu_set_t saved;
+    CPU_ZERO(&saved);
+    const bool pin = ::sched_getaffinity(0, sizeof saved, &saved) == 0 && CPU_COUNT(&saved) >= 2;
+    int cpus[2] = {-1, -1};
+    for (int c = 0, k = 0; pin && c < CPU_SETSIZE && k < 2; ++c)
+      if (CPU_ISSET(c, &saved)) cpus[k++] = c;
+    auto move_to = [&](int c) {
+      if (!pin) return;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(c, &one);
+      (void)::sched_setaffinity(0, sizeof one, &one);
+    };
+    const std::uint64_t per_cycle = datapath::kDefaultCaptureRing - 256;  // room for stragglers
+    double busy = 0, cpu = 0;
+    std::uint64_t pkts = 0;
+    const double end = now_s() + opt.duration * 2;
+    while (now_s() < end) {
+      while (drain_step() != 0) {
+      }
+      move_to(cpus[0]);
+      std::uint64_t queued = 0;
+      while (queued < per_cycle) {
+        tx.batch = static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, per_cycle - queued));
+        queued += tx.step();
+      }
+      while (gens[0]->tx_outstanding() != 0) (void)gens[0]->flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the peer's NAPI delivers everything
+      move_to(cpus[1]);
+      const double c0 = thread_cpu_s(), t0 = now_s();
+      for (std::uint64_t n; (n = drain_step()) != 0;) pkts += n;
+      busy += now_s() - t0;
+      cpu += thread_cpu_s() - c0;
+    }
+    if (pin) (void)::sched_setaffinity(0, sizeof saved, &saved);
+    Run r;
+    r.pps = busy > 0 ? pkts / busy : 0;
+    r.cpu_per_mpkt = pkts ? cpu / pkts * 1e6 : 0;
+    return r;
+  }
+
   // netring: the capture port as the agent opens it.
-  Run netring_run(std::size_t size, std::uint32_t queues, bool umem_per_queue) {
+  Run netring_run(std::size_t size, std::uint32_t queues, bool umem_per_queue, bool drain = false) {
     datapath::CapturePortOptions o;
     o.interface = veth->name_b();
     o.queues = queues;
@@ -191,19 +243,20 @@ struct Bench {
     if (port->backend != capture::Backend::kAfXdp)
       return std::fprintf(stderr, "capture port fell back: %s\n", port->reason.c_str()), Run{};
     std::array<datapath::Sample, kBatch> batch;
-    Run r = with_generator(size, [&] {
-      return measure(opt.warmup, opt.duration, [&] {
-        std::uint64_t n = 0;
-        for (auto& s : port->streams) n += stream_step(*s, batch);
-        return n;
-      });
-    });
+    Run r = drain ? drain_cycles(size, [&] { return stream_step(*port->streams[0], batch, false); })
+                  : with_generator(size, [&] {
+                      return measure(opt.warmup, opt.duration, [&] {
+                        std::uint64_t n = 0;
+                        for (auto& s : port->streams) n += stream_step(*s, batch);
+                        return n;
+                      });
+                    });
     for (auto& s : port->streams) r.rx_dropped += static_cast<double>(s->stats().capture.kernel_drops);
     return r;
   }
 
   // libxdp: the same program and options, the same ring sizes and frames.
-  Run libxdp_run(std::size_t size) {
+  Run libxdp_run(std::size_t size, bool drain = false) {
     xdp::RedirectOptions ro;
     ro.miss_action = xdp::MissAction::kDrop;
     ro.count_frames = true;
@@ -220,14 +273,14 @@ struct Bench {
     if (!s) return std::fprintf(stderr, "libxdp socket: %s\n", err.c_str()), Run{};
     if (auto rr = prog->register_socket(0, s->fd()); !rr)
       return std::fprintf(stderr, "%s\n", rr.error().message().c_str()), Run{};
-    Run r = with_generator(size, [&] {
-      return measure(opt.warmup, opt.duration, [&] {
-        std::uint64_t sum = 0;
-        const std::uint64_t n = netring::bench::libxdp_rx_step(*s, kBatch, sum);
-        g_sink = sum;
-        return n;
-      });
-    });
+    auto step = [&](bool block) {
+      std::uint64_t sum = 0;
+      const std::uint64_t n = netring::bench::libxdp_rx_step(*s, kBatch, sum, block);
+      g_sink = sum;
+      return n;
+    };
+    Run r = drain ? drain_cycles(size, [&] { return step(false); })
+                  : with_generator(size, [&] { return measure(opt.warmup, opt.duration, [&] { return step(true); }); });
     xdp_statistics st{};
     socklen_t len = sizeof(st);
     if (::getsockopt(s->fd(), SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
@@ -312,7 +365,7 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--pairs N] [--duration SECONDS] [--sizes 64,1500] [--rate PPS] [--only RX|RX2Q] "
+                   "usage: %s [--pairs N] [--duration SECONDS] [--sizes 64,1500] [--rate PPS] [--only RX|DRAIN|RX2Q] "
                    "[--json FILE]\n",
                    argv[0]);
       return 2;
@@ -340,6 +393,28 @@ int main(int argc, char** argv) {
             ref.runs.push_back(bench.libxdp_run(size));
         }
       const std::string scen = "RX " + std::to_string(size) + "B";
+      std::printf("%s\n%s\n", row(scen.c_str(), "netring", nr).c_str(), row(scen.c_str(), "libxdp", ref).c_str());
+      std::printf("%-11s %-10s %24.3fx %28.3fx\n", scen.c_str(), "ratio",
+                  ref.pps().med > 0 ? nr.pps().med / ref.pps().med : 0,
+                  ref.cpu().med > 0 ? nr.cpu().med / ref.cpu().med : 0);
+      json += (first ? "" : ",") + json_of(scen, "netring", nr, "libxdp", ref);
+      first = false;
+      std::fflush(stdout);
+    }
+  }
+  if (opt.only.empty() || opt.only == "DRAIN") {
+    Bench bench(opt, 1);
+    if (!bench.make_generators(1)) return 1;
+    for (std::size_t size : opt.sizes) {
+      Series nr, ref;
+      for (int p = 0; p < opt.pairs; ++p)
+        for (int k = 0; k < 2; ++k) {
+          if ((k + p) % 2 == 0)
+            nr.runs.push_back(bench.netring_run(size, 1, false, true));
+          else
+            ref.runs.push_back(bench.libxdp_run(size, true));
+        }
+      const std::string scen = "DRAIN " + std::to_string(size) + "B";
       std::printf("%s\n%s\n", row(scen.c_str(), "netring", nr).c_str(), row(scen.c_str(), "libxdp", ref).c_str());
       std::printf("%-11s %-10s %24.3fx %28.3fx\n", scen.c_str(), "ratio",
                   ref.pps().med > 0 ? nr.pps().med / ref.pps().med : 0,

@@ -25,18 +25,19 @@ class XdpSource final : public Source {
   }
 
   Result<std::size_t> poll_batch(std::span<PacketView> out) override {
-    auto batch = sock_.receive(static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), UINT32_MAX)));
-    if (!batch) return std::move(batch).take_error();
     const std::uint32_t ifindex = sock_.ifindex();
     const std::uint32_t queue = sock_.queue();
+    const std::uint32_t snap = snap_len_;
+    PacketView* const v = out.data();
     std::size_t n = 0;
-    for (const xdp::RxPacket& p : *batch) {
-      // A multi-buffer packet is shown by its first fragment (headers are
-      // there); orig_len tells the whole length.
-      std::uint32_t len = p.len;
-      if (snap_len_ != 0 && len > snap_len_) len = snap_len_;
-      out[n++] = PacketView{p.data, len, p.total_len, 0, ifindex, queue, Direction::kIngress};
-    }
+    // A multi-buffer packet is shown by its first fragment (headers are
+    // there); orig_len tells the whole length.
+    auto got = sock_.receive_each(static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), UINT32_MAX)),
+                                  [&](const std::byte* data, std::uint32_t len, std::uint32_t total) {
+                                    if (snap != 0 && len > snap) len = snap;
+                                    v[n++] = PacketView{data, len, total, 0, ifindex, queue, Direction::kIngress};
+                                  });
+    if (!got) return std::move(got).take_error();
     return n;
   }
 
