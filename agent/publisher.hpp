@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,12 @@ struct PublisherOptions {
   std::uint32_t sample_rate = 1;
   // The same for flows seen on capture ports (--capture-sample-rate).
   std::uint32_t capture_sample_rate = 1;
+  // Hooks for the flow exporter (agent/export), called on the publisher's
+  // thread; either may be empty. on_ended gets the flows that left the
+  // tables this round, before the snapshot without them is published; it
+  // must not block. add_status adds the exporter's status to the snapshot.
+  std::function<void(std::span<const FlowView>)> on_ended;
+  std::function<void(AgentStatus&)> add_status;
 };
 
 class Publisher {

@@ -23,11 +23,19 @@ pkgs=(
   # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
   # bench/ and interop tests).
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libxdp-dev
+  # NetObserv's eBPF kernel program, the reference bench/pod_cost.sh builds
+  # from ../shared/peers/netobserv, needs clang 19 (clang 14 leaves an
+  # unresolved memcmp that libbpf refuses to load).
+  clang-19
   # Real network parts the netns and e2e tests drive: namespaces/veths,
   # traffic, ground truth (conntrack, iptables), pcap readers, CNI plugins,
   # a real Prometheus server and promtool.
   iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
   containernetworking-plugins prometheus curl procps psmisc ethtool jq
+  # IPFIX collectors the flow exporter is tested against (tests/collector,
+  # e2e/ipfix_export.sh): nfdump's nfcapd, pmacct's nfacctd, libfixbuf's
+  # ipfixDump (reads a TCP stream that socat received).
+  nfdump pmacct libfixbuf-tools socat
   # Containers: the image is built and run with podman (runc, chroot
   # isolation) on a base image debootstrapped from the Debian mirror.
   podman runc debootstrap

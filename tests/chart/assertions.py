@@ -129,15 +129,28 @@ else:
     for a in ["--sample-rate=1000000", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
               "--physical-interfaces=eth0,ens5", "--capture-ports=ens6", "--metrics-listen=0.0.0.0:19990",
               "--interfaces-exclude=^(docker0|cni-podman[0-9]+): #x", "--enable-capture-api=true",
-              "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a"]:
+              "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a",
+              "--ipfix-collector=flows.collectors.svc:2055", "--ipfix-transport=tcp",
+              "--ipfix-template-refresh=5m", "--ipfix-template-refresh-messages=1000000",
+              "--ipfix-active-interval=0s", "--ipfix-observation-domain=4000000000",
+              "--ipfix-enterprise-number=4294967295", "--ipfix-fields=kubernetes", "--ipfix-queue-size=1048576",
+              "--ipfix-max-message-size=9000"]:
         expect(a in args, f"arg {a} in {args}")
     expect(args[-1] == "--log-level=warn", "extraArgs come last")
     # Every config value has an effect: the non-default set moves each one,
     # and each renders its own flag with a value the defaults do not have.
     repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     schema = json.load(open(os.path.join(repo, "charts", "netring", "values.schema.json")))
-    for key in schema["properties"]["config"]["properties"]:
-        flag = "--config" if key == "file" else "--" + re.sub(r"[A-Z]", lambda m: "-" + m.group(0).lower(), key)
+    def kebab(name):
+        return re.sub(r"[A-Z]", lambda m: "-" + m.group(0).lower(), name)
+
+    values = []  # (config value path, its flag); a nested group (config.ipfix) names flags --group-key
+    for key, prop in schema["properties"]["config"]["properties"].items():
+        if prop.get("type") == "object" and "properties" in prop:
+            values += [(f"{key}.{sub}", f"--{kebab(key)}-{kebab(sub)}") for sub in prop["properties"]]
+        else:
+            values.append((key, "--config" if key == "file" else "--" + kebab(key)))
+    for key, flag in values:
         mine = [a for a in args if a.startswith(flag + "=")]
         expect(mine and all(a not in DEFAULT_ARGS for a in mine),
                f"config.{key}: renders no {flag}= off its default (args {args})")

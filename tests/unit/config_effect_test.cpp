@@ -11,6 +11,7 @@
 
 #include "agent/agent_options.hpp"
 #include "agent/config.hpp"
+#include "agent/export/export_options.hpp"
 #include "pkg/flow/table.hpp"
 
 namespace {
@@ -40,6 +41,7 @@ struct Effect {
 
 TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
   namespace datapath = netring::datapath;
+  std::set<std::string> covered;
   const std::vector<Effect> effects = {
       {"--node-name=node-b", [](const AgentOptions& o) { return o.publisher.node_name == "node-b"; }},
       {"--sample-rate=7",
@@ -94,6 +96,34 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
        [](const AgentOptions& o) { return o.api.capture.max_duration == std::chrono::seconds(5); }},
       {"--capture-max-packets=77", [](const AgentOptions& o) { return o.api.capture.max_packets == 77u; }},
   };
+  // The IPFIX exporter's fields: exporter::options_from() builds its
+  // options (the exporter's own tests show what each option does).
+  const std::vector<std::pair<std::string, std::function<bool(const exporter::ExportOptions&)>>> ipfix = {
+      {"--ipfix-collector=127.0.0.1:2055",
+       [](const exporter::ExportOptions& e) { return e.host == "127.0.0.1" && e.port == 2055; }},
+      {"--ipfix-transport=tcp",
+       [](const exporter::ExportOptions& e) { return e.transport == exporter::Transport::kTcp; }},
+      {"--ipfix-template-refresh=7s",
+       [](const exporter::ExportOptions& e) { return e.template_refresh == std::chrono::seconds(7); }},
+      {"--ipfix-template-refresh-messages=9",
+       [](const exporter::ExportOptions& e) { return e.template_refresh_messages == 9; }},
+      {"--ipfix-active-interval=11s",
+       [](const exporter::ExportOptions& e) { return e.active_interval == std::chrono::seconds(11); }},
+      {"--ipfix-observation-domain=77", [](const exporter::ExportOptions& e) { return e.observation_domain == 77; }},
+      {"--ipfix-enterprise-number=65000",
+       [](const exporter::ExportOptions& e) { return e.enterprise_number == 65000; }},
+      {"--ipfix-fields=totals",
+       [](const exporter::ExportOptions& e) { return e.fields.totals && !e.fields.kubernetes && !e.fields.accuracy; }},
+      {"--ipfix-queue-size=123", [](const exporter::ExportOptions& e) { return e.queue_size == 123; }},
+      {"--ipfix-max-message-size=900", [](const exporter::ExportOptions& e) { return e.max_message_size == 900; }},
+  };
+  const exporter::ExportOptions ipfix_defaults = exporter::options_from(parsed({}));
+  for (const auto& [flag, shows] : ipfix) {
+    const std::string field = flag.substr(2, flag.find('=') - 2);
+    covered.insert(field);
+    EXPECT_FALSE(shows(ipfix_defaults)) << flag << " already holds with the defaults: the check shows nothing";
+    EXPECT_TRUE(shows(exporter::options_from(parsed({flag})))) << flag << " does not reach the exporter's options";
+  }
   // Consumed before agent_options(), each shown by the test named.
   const std::map<std::string, std::string> elsewhere = {
       {"config", "tests/unit/config_test.cpp Config.PrecedenceFileThenEnvThenFlag"},
@@ -105,7 +135,6 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
       {"validate", "tests/chart/chart_test.sh (agent --validate with the rendered args)"},
   };
   const AgentOptions defaults = options({});
-  std::set<std::string> covered;
   for (const auto& e : effects) {
     const std::string field =
         e.flag.substr(2, e.flag.find('=') == std::string::npos ? std::string::npos : e.flag.find('=') - 2);
