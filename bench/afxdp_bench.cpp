@@ -315,19 +315,7 @@ struct Bench {
     // receiver finds the packets in another core's cache; left to the
     // scheduler, the drain would run on either core at random and the
     // figure would swing with it.
-    cpu_set_t saved;
-    CPU_ZERO(&saved);
-    const bool pin = ::sched_getaffinity(0, sizeof saved, &saved) == 0 && CPU_COUNT(&saved) >= 2;
-    int cpus[2] = {-1, -1};
-    for (int c = 0, k = 0; pin && c < CPU_SETSIZE && k < 2; ++c)
-      if (CPU_ISSET(c, &saved)) cpus[k++] = c;
-    auto move_to = [&](int c) {
-      if (!pin) return;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(c, &one);
-      (void)::sched_setaffinity(0, sizeof one, &one);
-    };
+    const netring::bench::CpuPair cpus;
     constexpr std::uint32_t kPerCycle = kRing - 128;  // room for the veth's own IPv6 chatter
     double busy = 0, cpu = 0;
     std::uint64_t pkts = 0;
@@ -338,7 +326,7 @@ struct Bench {
     };
     while (now_s() < end) {
       drain_untimed();  // stragglers of the last cycle: start from an empty ring
-      move_to(cpus[0]);
+      cpus.move_to(0);
       std::uint64_t queued = 0;
       while (queued < kPerCycle) {
         auto frames = gen->tx_reserve(static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, kPerCycle - queued)));
@@ -351,7 +339,7 @@ struct Bench {
       }
       while (gen->tx_outstanding() != 0) (void)gen->flush();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let the peer's NAPI deliver everything
-      move_to(cpus[1]);
+      cpus.move_to(1);
       const double c0 = thread_cpu_s(), t0 = now_s();
       std::uint64_t got = 0;
       for (;;) {
@@ -363,7 +351,6 @@ struct Bench {
       cpu += thread_cpu_s() - c0;
       pkts += got;
     }
-    if (pin) (void)::sched_setaffinity(0, sizeof saved, &saved);
     (void)prog->unregister_socket(0);
     r.pps = busy > 0 ? pkts / busy : 0;
     r.cpu_per_mpkt = pkts ? cpu / pkts * 1e6 : 0;

@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -185,19 +186,7 @@ struct Bench {
   Run drain_cycles(std::size_t size, Drain&& drain_step) {
     Template t(size);
     NetringTx tx{*gens[0], t};
-    cpu_set_t saved;
-    CPU_ZERO(&saved);
-    const bool pin = ::sched_getaffinity(0, sizeof saved, &saved) == 0 && CPU_COUNT(&saved) >= 2;
-    int cpus[2] = {-1, -1};
-    for (int c = 0, k = 0; pin && c < CPU_SETSIZE && k < 2; ++c)
-      if (CPU_ISSET(c, &saved)) cpus[k++] = c;
-    auto move_to = [&](int c) {
-      if (!pin) return;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(c, &one);
-      (void)::sched_setaffinity(0, sizeof one, &one);
-    };
+    const netring::bench::CpuPair cpus;
     const std::uint64_t per_cycle = datapath::kDefaultCaptureRing - 256;  // room for stragglers
     double busy = 0, cpu = 0;
     std::uint64_t pkts = 0;
@@ -205,7 +194,7 @@ struct Bench {
     while (now_s() < end) {
       while (drain_step() != 0) {
       }
-      move_to(cpus[0]);
+      cpus.move_to(0);
       std::uint64_t queued = 0;
       while (queued < per_cycle) {
         tx.batch = static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, per_cycle - queued));
@@ -213,13 +202,12 @@ struct Bench {
       }
       while (gens[0]->tx_outstanding() != 0) (void)gens[0]->flush();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the peer's NAPI delivers everything
-      move_to(cpus[1]);
+      cpus.move_to(1);
       const double c0 = thread_cpu_s(), t0 = now_s();
       for (std::uint64_t n; (n = drain_step()) != 0;) pkts += n;
       busy += now_s() - t0;
       cpu += thread_cpu_s() - c0;
     }
-    if (pin) (void)::sched_setaffinity(0, sizeof saved, &saved);
     Run r;
     r.pps = busy > 0 ? pkts / busy : 0;
     r.cpu_per_mpkt = pkts ? cpu / pkts * 1e6 : 0;
@@ -380,73 +368,45 @@ int main(int argc, char** argv) {
               "CPU s/Mpkt med [min..max]", "rx_dropped med [max]", "gen pkt/s");
   std::string json = "{\"bench\":\"capture_port\",\"pairs\":" + std::to_string(opt.pairs) + ",\"results\":[";
   bool first = true;
-  if (opt.only.empty() || opt.only == "RX") {
-    Bench bench(opt, 1);
-    if (!bench.make_generators(1)) return 1;
+  // One scenario: A and B alternating (A first in even pairs), for every size.
+  auto compare = [&](const char* name, int queues, const char* a_name, const char* b_name, auto&& run_a,
+                     auto&& run_b) {
+    if (!opt.only.empty() && opt.only != name) return true;
+    Bench bench(opt, queues);
+    if (!bench.make_generators(static_cast<std::uint32_t>(queues))) return false;
     for (std::size_t size : opt.sizes) {
-      Series nr, ref;
+      Series a, b;
       for (int p = 0; p < opt.pairs; ++p)
         for (int k = 0; k < 2; ++k) {
           if ((k + p) % 2 == 0)
-            nr.runs.push_back(bench.netring_run(size, 1, false));
+            a.runs.push_back(run_a(bench, size));
           else
-            ref.runs.push_back(bench.libxdp_run(size));
+            b.runs.push_back(run_b(bench, size));
         }
-      const std::string scen = "RX " + std::to_string(size) + "B";
-      std::printf("%s\n%s\n", row(scen.c_str(), "netring", nr).c_str(), row(scen.c_str(), "libxdp", ref).c_str());
+      const std::string scen = std::string(name) + " " + std::to_string(size) + "B";
+      std::printf("%s\n%s\n", row(scen.c_str(), a_name, a).c_str(), row(scen.c_str(), b_name, b).c_str());
       std::printf("%-11s %-10s %24.3fx %28.3fx\n", scen.c_str(), "ratio",
-                  ref.pps().med > 0 ? nr.pps().med / ref.pps().med : 0,
-                  ref.cpu().med > 0 ? nr.cpu().med / ref.cpu().med : 0);
-      json += (first ? "" : ",") + json_of(scen, "netring", nr, "libxdp", ref);
+                  b.pps().med > 0 ? a.pps().med / b.pps().med : 0, b.cpu().med > 0 ? a.cpu().med / b.cpu().med : 0);
+      std::string b_key = b_name;
+      std::replace(b_key.begin(), b_key.end(), '-', '_');
+      json += (first ? "" : ",") + json_of(scen, a_name, a, b_key.c_str(), b);
       first = false;
       std::fflush(stdout);
     }
-  }
-  if (opt.only.empty() || opt.only == "DRAIN") {
-    Bench bench(opt, 1);
-    if (!bench.make_generators(1)) return 1;
-    for (std::size_t size : opt.sizes) {
-      Series nr, ref;
-      for (int p = 0; p < opt.pairs; ++p)
-        for (int k = 0; k < 2; ++k) {
-          if ((k + p) % 2 == 0)
-            nr.runs.push_back(bench.netring_run(size, 1, false, true));
-          else
-            ref.runs.push_back(bench.libxdp_run(size, true));
-        }
-      const std::string scen = "DRAIN " + std::to_string(size) + "B";
-      std::printf("%s\n%s\n", row(scen.c_str(), "netring", nr).c_str(), row(scen.c_str(), "libxdp", ref).c_str());
-      std::printf("%-11s %-10s %24.3fx %28.3fx\n", scen.c_str(), "ratio",
-                  ref.pps().med > 0 ? nr.pps().med / ref.pps().med : 0,
-                  ref.cpu().med > 0 ? nr.cpu().med / ref.cpu().med : 0);
-      json += (first ? "" : ",") + json_of(scen, "netring", nr, "libxdp", ref);
-      first = false;
-      std::fflush(stdout);
-    }
-  }
-  if (opt.only.empty() || opt.only == "RX2Q") {
-    Bench bench(opt, 2);
-    if (!bench.make_generators(2)) return 1;
-    for (std::size_t size : opt.sizes) {
-      Series shared, per_queue;
-      for (int p = 0; p < opt.pairs; ++p)
-        for (int k = 0; k < 2; ++k) {
-          if ((k + p) % 2 == 0)
-            shared.runs.push_back(bench.netring_run(size, 2, false));
-          else
-            per_queue.runs.push_back(bench.netring_run(size, 2, true));
-        }
-      const std::string scen = "RX2Q " + std::to_string(size) + "B";
-      std::printf("%s\n%s\n", row(scen.c_str(), "shared", shared).c_str(),
-                  row(scen.c_str(), "per-queue", per_queue).c_str());
-      std::printf("%-11s %-10s %24.3fx %28.3fx\n", scen.c_str(), "ratio",
-                  per_queue.pps().med > 0 ? shared.pps().med / per_queue.pps().med : 0,
-                  per_queue.cpu().med > 0 ? shared.cpu().med / per_queue.cpu().med : 0);
-      json += (first ? "" : ",") + json_of(scen, "shared", shared, "per_queue", per_queue);
-      first = false;
-      std::fflush(stdout);
-    }
-  }
+    return true;
+  };
+  const bool ran =
+      compare(
+          "RX", 1, "netring", "libxdp", [](Bench& x, std::size_t size) { return x.netring_run(size, 1, false); },
+          [](Bench& x, std::size_t size) { return x.libxdp_run(size); }) &&
+      compare(
+          "DRAIN", 1, "netring", "libxdp",
+          [](Bench& x, std::size_t size) { return x.netring_run(size, 1, false, true); },
+          [](Bench& x, std::size_t size) { return x.libxdp_run(size, true); }) &&
+      compare(
+          "RX2Q", 2, "shared", "per-queue", [](Bench& x, std::size_t size) { return x.netring_run(size, 2, false); },
+          [](Bench& x, std::size_t size) { return x.netring_run(size, 2, true); });
+  if (!ran) return 1;
   json += "]}";
   if (!opt.json.empty()) {
     std::ofstream(opt.json) << json << "\n";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -44,6 +45,37 @@ inline std::pair<double, double> cpu_idle_total() {
   for (double& x : v) f >> x, total += x;
   return {v[3] + v[4], total};
 }
+
+// The first two CPUs this thread may run on, to move it between them (the
+// DRAIN scenarios fill a ring from one and drain it from the other); the
+// thread's affinity comes back when it goes. With fewer than two CPUs it
+// stays where it is.
+class CpuPair {
+ public:
+  CpuPair() {
+    CPU_ZERO(&saved_);
+    pin_ = ::sched_getaffinity(0, sizeof saved_, &saved_) == 0 && CPU_COUNT(&saved_) >= 2;
+    for (int c = 0, k = 0; pin_ && c < CPU_SETSIZE && k < 2; ++c)
+      if (CPU_ISSET(c, &saved_)) cpus_[k++] = c;
+  }
+  ~CpuPair() {
+    if (pin_) (void)::sched_setaffinity(0, sizeof saved_, &saved_);
+  }
+  CpuPair(const CpuPair&) = delete;
+  CpuPair& operator=(const CpuPair&) = delete;
+  void move_to(int which) const {
+    if (!pin_) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus_[which], &one);
+    (void)::sched_setaffinity(0, sizeof one, &one);
+  }
+
+ private:
+  cpu_set_t saved_;
+  bool pin_ = false;
+  int cpus_[2] = {-1, -1};
+};
 
 struct Summary {
   double med = 0, min = 0, max = 0;

@@ -22,6 +22,17 @@ nlohmann::json memory_json(const AgentStatus& s) {
           {"umem_bytes_per_worker", s.umem_bytes}};
 }
 
+// Losses as a list, and the number counted once (entries with in_total).
+std::pair<nlohmann::json, std::uint64_t> losses_json(const std::vector<LossCounter>& losses) {
+  nlohmann::json out = nlohmann::json::array();
+  std::uint64_t lost = 0;
+  for (const auto& l : losses) {
+    out.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
+    if (l.in_total) lost += l.count;
+  }
+  return {std::move(out), lost};
+}
+
 }  // namespace
 
 nlohmann::json tcp_flag_names(std::uint8_t flags) {
@@ -64,12 +75,7 @@ nlohmann::json to_json(const InterfaceCounters& i) {
                    {"tx_bytes", i.tx_bytes}};
   if (i.capture) {
     const CapturePortState& c = *i.capture;
-    nlohmann::json losses = nlohmann::json::array();
-    std::uint64_t lost = 0;
-    for (const auto& l : c.losses) {
-      losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
-      if (l.in_total) lost += l.count;
-    }
+    auto [losses, lost] = losses_json(c.losses);
     j["capture"] = {{"xdp_mode", c.xdp_mode.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.xdp_mode)},
                     {"reason", c.reason},
                     {"queues", c.queues},
@@ -86,12 +92,7 @@ nlohmann::json to_json(const InterfaceCounters& i) {
 nlohmann::json to_json(const AgentStatus& s) {
   nlohmann::json fallbacks = nlohmann::json::array();
   for (const auto& f : s.fallbacks) fallbacks.push_back({{"what", f.what}, {"chosen", f.chosen}, {"reason", f.reason}});
-  nlohmann::json losses = nlohmann::json::array();
-  std::uint64_t lost = 0;
-  for (const auto& l : s.losses) {
-    losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
-    if (l.in_total) lost += l.count;
-  }
+  auto [losses, lost] = losses_json(s.losses);
   nlohmann::json watches = nlohmann::json::array();
   for (const auto& w : s.watches)
     watches.push_back({{"resource", w.resource},

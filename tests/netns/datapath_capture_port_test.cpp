@@ -6,9 +6,6 @@
 // number of frames; the port must count and deliver exactly those.
 #include <gtest/gtest.h>
 #include <linux/capability.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "pkg/datapath/capture_port.hpp"
+#include "tests/testing/capabilities.hpp"
 #include "tests/testing/frame_generator.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/ok_within.hpp"
@@ -221,53 +219,11 @@ TEST(CapturePort, PortWithoutNativeXdpTakesGenericOrTpacketWhenNativeIsRequired)
   EXPECT_FALSE(port->streams.empty());
 }
 
-// Clears `caps` from the calling thread's effective, permitted and
-// inheritable sets (capabilities are per thread).
-bool drop_caps(std::initializer_list<int> caps) {
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
-  for (int c : caps) {
-    data[c / 32].effective &= ~(1U << (c % 32));
-    data[c / 32].permitted &= ~(1U << (c % 32));
-    data[c / 32].inheritable &= ~(1U << (c % 32));
-  }
-  return ::syscall(SYS_capset, &hdr, data) == 0;
-}
-
-// Runs fn in a forked child; returns what it returned ("" = success).
-std::string in_child(const std::function<std::string()>& fn) {
-  int p[2];
-  if (::pipe(p) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(p[0]);
-    std::string r;
-    try {
-      r = fn();
-    } catch (const std::exception& e) {
-      r = std::string("exception: ") + e.what();
-    }
-    (void)!::write(p[1], r.data(), r.size());
-    ::_exit(0);
-  }
-  ::close(p[1]);
-  std::string out;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status)) return "child died";
-  return out;
-}
-
 TEST(CapturePort, WithoutCapBpfTpacketWithFanoutCountsExactlyFromTheDevice) {
   Span s(2);
   const std::string port_name = s.port(), gen_if = s.link->name_a();
   const auto frames = netring::testing::udp_flow_frames(8, 250, 150);
-  const std::string out = in_child([&]() -> std::string {
+  const std::string out = netring::testing::in_child([&]() -> std::string {
     // The generator keeps every capability (it enters its namespace with
     // setns): it waits on its own thread until the port is open.
     std::promise<void> opened;
@@ -279,7 +235,7 @@ TEST(CapturePort, WithoutCapBpfTpacketWithFanoutCountsExactlyFromTheDevice) {
     // The capture side runs on a thread of the port's namespace that
     // dropped what loading BPF takes (after setns, which needs CAP_SYS_ADMIN).
     std::string r = s.tap.within([&]() -> std::string {
-      if (!drop_caps({CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON})) return "capset failed";
+      if (!netring::testing::drop_caps({CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON})) return "capset failed";
       CapturePortOptions o;
       o.interface = port_name;
       auto port = netring::datapath::open_capture_port(o);
