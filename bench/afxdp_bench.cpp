@@ -7,7 +7,9 @@
 //       XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, so only the socket code
 //       differs). Both receivers read each packet's sequence number.
 //   TX: the sender under test writes each frame (template copy + sequence
-//       number) and transmits; the rate is completed packets.
+//       number) and transmits; the rate is completed packets: both sides
+//       count the descriptors they reap from the completion ring, not the
+//       ones they queue.
 //
 // Runs alternate (A/B, then B/A) and each figure is the median of --pairs
 // runs with min and max; CPU is the measuring thread's CPU time
@@ -63,7 +65,7 @@ struct Run {
   double ring_full = 0;     // ... of which rx_ring_full: the RX ring had no room (receiver behind)
   double fill_empty = 0;    // ... of which rx_dropped: no frame in the fill ring
   double gen_pps = 0;       // generator rate during an RX run
-  double gen_cpu_ns = 0;    // generator thread CPU per packet it queued (its syscalls and the softirq they run)
+  double gen_cpu_ns = 0;    // generator thread CPU per packet it completed (its syscalls and the softirq they run)
   double idle = 0;          // machine-wide idle fraction of all CPUs over the run (/proc/stat)
 };
 
@@ -160,7 +162,7 @@ struct LibxdpTx {
       outstanding += kBatch;
     }
     if (xsk_ring_prod__needs_wakeup(&s.tx_)) ::sendto(s.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
-    return n;
+    return done;
   }
 };
 
@@ -434,7 +436,7 @@ int sweep(Bench& bench, const Options& opt) {
   }
   std::printf(
       "rx_ring_full: the RX ring had no room (receiver behind); fill empty: XDP_STATISTICS rx_dropped, no frame in\n"
-      "the fill ring; gen ns/p: generator thread CPU per queued packet (copy-mode TX and, on veth, the peer's NAPI\n"
+      "the fill ring; gen ns/p: generator thread CPU per completed packet (copy-mode TX and, on veth, the peer's NAPI\n"
       "poll with the XDP program and the copy into the UMEM, which run in its sendto()); rx ns/p: receiver thread\n"
       "CPU per received packet; idle: machine-wide idle share of all CPUs during the run\n");
   return 0;
@@ -593,6 +595,7 @@ int main(int argc, char** argv) {
       "ratio = netring / libxdp (rate: higher is better for netring; CPU: lower is better); netring receives with\n"
       "for_each_packet(), nr-span with receive() + release() (span/ref = nr-span / libxdp)\n"
       "RX: unthrottled generator, receiver waits in poll() when empty; DRAIN: only the drain of a full RX ring is\n"
-      "timed (user-space per-packet cost); TX: rate of packets queued and sent by sendto() kicks (copy mode)\n");
+      "timed (user-space per-packet cost); TX: rate of completed packets (reaped from the completion ring; copy\n"
+      "mode, sent by sendto() kicks)\n");
   return 0;
 }

@@ -195,10 +195,10 @@ struct Bench {
       while (drain_step() != 0) {
       }
       cpus.move_to(0);
-      std::uint64_t queued = 0;
-      while (queued < per_cycle) {
-        tx.batch = static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, per_cycle - queued));
-        queued += tx.step();
+      const std::uint64_t first = tx.submitted;
+      while (tx.submitted - first < per_cycle) {
+        tx.batch = static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, per_cycle - (tx.submitted - first)));
+        (void)tx.step();
       }
       while (gens[0]->tx_outstanding() != 0) (void)gens[0]->flush();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the peer's NAPI delivers everything

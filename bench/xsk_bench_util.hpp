@@ -98,20 +98,30 @@ struct Template {
   std::vector<std::uint8_t> bytes;
 };
 
-// netring's AF_XDP TX: one batch per step; returns packets queued.
+// netring's AF_XDP TX: one batch per step. Returns the packets whose
+// completions it reaped in the step (the kernel has sent them and handed
+// the frame back), not the ones it queued: a queued packet may still be
+// dropped or never sent. `submitted` counts the queued ones.
 struct NetringTx {
   xdp::XdpSocket& s;
   const Template& t;
   std::uint32_t batch = 64;
   std::uint64_t seq = 0;
+  std::uint64_t submitted = 0;
+  std::uint64_t completed_before = 0;
   std::uint64_t step() {
-    auto frames = s.tx_reserve(batch);
+    auto frames = s.tx_reserve(batch);  // reaps completions first
     for (auto& f : frames) {
       t.write(f.data, seq++);
       f.len = static_cast<std::uint32_t>(t.bytes.size());
     }
-    (void)s.tx_submit(static_cast<std::uint32_t>(frames.size()));
-    return frames.size();  // queued; completions follow at the same rate in steady state
+    auto queued = s.tx_submit(static_cast<std::uint32_t>(frames.size()));
+    if (queued) submitted += *queued;
+    // Everything submitted and no longer outstanding has completed.
+    const std::uint64_t completed = submitted - s.tx_outstanding();
+    const std::uint64_t n = completed - completed_before;
+    completed_before = completed;
+    return n;
   }
 };
 

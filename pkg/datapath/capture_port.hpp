@@ -46,7 +46,7 @@ struct CapturePortOptions {
 // (16 MiB of UMEM per queue with 2048-byte frames): deep enough that a
 // receiver woken late absorbs the generator's highest rate on veth without
 // rx_ring_full (bench/capture_port_bench; bench/results/REPORT.md, figure
-// 10). A fill ring deeper than the RX ring would add frames, not capacity:
+// 11). A fill ring deeper than the RX ring would add frames, not capacity:
 // the RX ring is where a slow receiver's packets wait.
 inline constexpr std::uint32_t kDefaultCaptureRing = 8192;
 
