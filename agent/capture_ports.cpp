@@ -105,7 +105,8 @@ void CapturePorts::release(std::uint32_t ifindex) {
   std::lock_guard lk(mu_);
   for (auto& r : finals) {
     released_ended_.insert(released_ended_.end(), r.ended.begin(), r.ended.end());
-    released_ended_.insert(released_ended_.end(), r.live.begin(), r.live.end());
+    released_reasons_.insert(released_reasons_.end(), r.ended_reasons.begin(), r.ended_reasons.end());
+    released_live_.insert(released_live_.end(), r.live.begin(), r.live.end());
     released_samples_ += r.stream.samples;
     for (std::size_t i = 0; i < r.parser.by_status.size(); ++i)
       released_totals_.parser.by_status[i] += r.parser.by_status[i];
@@ -138,6 +139,7 @@ void CapturePorts::collect_port(Port& p, std::chrono::milliseconds timeout, Capt
       round.reports.push_back(*rep);
       p.last[i] = std::move(*rep);
       p.last[i].ended.clear();  // reported once
+      p.last[i].ended_reasons.clear();
     } else {
       // Late: its flows as they were at its last report, so the metrics
       // neither lose nor recount them (as the publisher does for mirror workers).
@@ -183,7 +185,12 @@ CaptureRound CapturePorts::collect(std::chrono::milliseconds timeout) {
     // Released ports: their flows end once, their counters stay (they are
     // running totals to the publisher).
     WorkerReport gone = released_totals_;
+    // The flows that ended with a reason first (ended_reasons is parallel
+    // to them), then those still live at release: no reason, a forced end.
     gone.ended.swap(released_ended_);
+    gone.ended_reasons.swap(released_reasons_);
+    gone.ended.insert(gone.ended.end(), released_live_.begin(), released_live_.end());
+    released_live_.clear();
     round.reports.push_back(std::move(gone));
     round.samples = released_samples_;
   }

@@ -82,7 +82,9 @@ class CapturePorts {
   // Released ports: their last flows (to be reported ended once) and their
   // totals, which stay in the agent's counters.
   std::vector<flow::FlowEntry> released_ended_;
-  WorkerReport released_totals_;  // parser, table and ended-buffer counters of released ports' workers
+  std::vector<flow::EndReason> released_reasons_;  // parallel to released_ended_
+  std::vector<flow::FlowEntry> released_live_;     // live at release: reported ended, forced
+  WorkerReport released_totals_;                   // parser, table and ended-buffer counters of released ports' workers
   std::uint64_t released_samples_ = 0;
   std::map<std::string, LossCounter> released_losses_;  // by reason
 };

@@ -294,7 +294,10 @@ void Publisher::publish_once() {
   }
   if (cap)
     for (const auto& rep : cap->reports)
-      for (const auto& e : rep.ended) ended.push_back(view_of(e.key, e.record, links, true));
+      for (std::size_t i = 0; i < rep.ended.size(); ++i) {
+        ended.push_back(view_of(rep.ended[i].key, rep.ended[i].record, links, true));
+        if (i < rep.ended_reasons.size()) ended.back().end_reason = end_reason_of(rep.ended_reasons[i]);
+      }
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();

@@ -369,8 +369,7 @@ int main(int argc, char** argv) {
   std::string json = "{\"bench\":\"capture_port\",\"pairs\":" + std::to_string(opt.pairs) + ",\"results\":[";
   bool first = true;
   // One scenario: A and B alternating (A first in even pairs), for every size.
-  auto compare = [&](const char* name, int queues, const char* a_name, const char* b_name, auto&& run_a,
-                     auto&& run_b) {
+  auto compare = [&](const char* name, int queues, const char* a_name, const char* b_name, auto&& run_a, auto&& run_b) {
     if (!opt.only.empty() && opt.only != name) return true;
     Bench bench(opt, queues);
     if (!bench.make_generators(static_cast<std::uint32_t>(queues))) return false;
