@@ -33,6 +33,7 @@
 #include "agent/publisher.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
 
@@ -136,9 +137,21 @@ int run_agent(const Config& config) {
     log::warn("conntrack unavailable: service backends will not be resolved", {{"error", ct.error().message()}});
   }
 
+  // Exact flow counts exist wherever the sampler runs (both mirror rungs);
+  // never on a capture port, which the sampler does not hook.
+  std::optional<kflow::FlowCountReader> flow_counts;
+  const datapath::Programs* progs = (*dp)->programs();
+  const bool counting = progs != nullptr && opts->datapath.programs.exact_flows != datapath::ExactFlows::kOff;
+  if (counting) flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
+
   Hooks hooks(**dp, opts->hook_rate, capture_ports.get());
   PublisherOptions popts = opts->publisher;
   popts.base_status = base_status(config, **dp);
+  if (!counting) popts.exact_flows = datapath::ExactFlows::kOff;
+  // Only the mirror's workers get the kernel's counts (capture ports' workers
+  // are CapturePorts', not in `workers`).
+  popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();
+
   std::unique_ptr<exporter::FlowExporter> flow_exporter;
   if (!config.ipfix_collector.host.empty()) {
     flow_exporter = std::make_unique<exporter::FlowExporter>(exporter::options_from(config), store);
@@ -148,7 +161,8 @@ int run_agent(const Config& config) {
     log::info("ipfix export",
               {{"collector", config.ipfix_collector.str()}, {"transport", to_string(config.ipfix_transport)}});
   }
-  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics, capture_ports.get());
+  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics,
+                      flow_counts ? &*flow_counts : nullptr, capture_ports.get());
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 
   discovery::DiscoveryOptions disc = opts->discovery;

@@ -15,6 +15,15 @@ datapath::CaptureXdpMode to_datapath(CaptureXdpMode m) {
   return datapath::CaptureXdpMode::kAuto;
 }
 
+datapath::ExactFlows to_datapath(ExactFlows e) {
+  switch (e) {
+    case ExactFlows::kBulk: return datapath::ExactFlows::kBulk;
+    case ExactFlows::kAll: return datapath::ExactFlows::kAll;
+    case ExactFlows::kOff: break;
+  }
+  return datapath::ExactFlows::kOff;
+}
+
 // The parser's port slots from --tunnel-ports (config.cpp checked that they fit).
 template <std::size_t N>
 std::array<std::uint16_t, N> slots(const std::vector<std::uint16_t>& ports) {
@@ -31,6 +40,11 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.datapath.programs.snap_len = c.snap_len;
   o.datapath.programs.tunnel_udp_ports = c.tunnel_ports;
   if (c.backend == Backend::kAfpacket) o.datapath.highest_rung = datapath::Rung::kAfPacketMirror;
+  o.datapath.programs.exact_flows = to_datapath(c.exact_flows);
+  // The kernel holds the flows active within one publication period; the
+  // tables hold every flow the agent keeps, so that bounds it too.
+  o.datapath.programs.flow_map_entries =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(c.flow_table_size, 1u << 22));
   o.capture.direct_sample_rate = c.sample_rate;
   o.hook_rate = c.sample_rate;
 
@@ -72,6 +86,7 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.publisher.node_name = c.node_name;
   o.publisher.sample_rate = c.sample_rate;
   o.publisher.capture_sample_rate = c.capture_sample_rate;
+  o.publisher.exact_flows = o.datapath.programs.exact_flows;  // kOff when the data path has no sampler
   return o;
 }
 

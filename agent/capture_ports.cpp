@@ -111,7 +111,8 @@ void CapturePorts::release(std::uint32_t ifindex) {
     for (std::size_t i = 0; i < r.parser.by_status.size(); ++i)
       released_totals_.parser.by_status[i] += r.parser.by_status[i];
     released_totals_.table.evictions += r.table.evictions;
-    released_totals_.ended_dropped += r.ended_dropped;
+    released_totals_.table.overflow_updates += r.table.overflow_updates;
+    released_totals_.overflow.merge(r.overflow);
   }
   add_losses(released_losses_, losses_of(finals, counts, p->port.backend));
   log::info("capture port released", {{"interface", p->name}, {"ifindex", std::to_string(ifindex)}});
@@ -162,6 +163,7 @@ void CapturePorts::collect_port(Port& p, std::chrono::milliseconds timeout, Capt
   ic.hook = p.port.backend == capture::Backend::kAfXdp ? "xdp" : "tpacket";
   ic.rx_packets = c.frames;
   ic.rx_bytes = c.bytes;
+  ic.rx_wire_bytes = c.bytes;  // whole frames as they arrived: wire bytes
   CapturePortState st;
   st.xdp_mode = p.port.xdp_mode;
   st.reason = p.port.reason;

@@ -5,7 +5,11 @@
 # SPAN port would), while the pods talk for real.
 #   1. the pods' traffic is reported by its source pod, once per flow
 #   2. the capture port's frames are counted exactly (API and metrics) and
-#      named by pod, reported with reporter "capture", apart from the pods' own
+#      named by pod, reported with reporter "capture", apart from the pods' own:
+#      the pods send the same UDP flow for real, and with every packet counted
+#      in the kernel (--exact-flows=all) each side counts its own packets once
+#      (the kernel's flow counts come from the TC sampler, which never hooks a
+#      capture port)
 #   3. the capture port carries the XDP program and no TC hook; pod veths
 #      carry the sampler and no XDP program
 #   4. SIGTERM leaves neither
@@ -78,7 +82,7 @@ ip -n "$node" link set "$port" up
 echo "   $A $(pod_ip a) / $B $(pod_ip b); capture port $port"
 
 ip netns exec "$node" "$agent_bin" --node-name=e2e-node --pods-from="$state/pods.json" --kube-api=off \
-  --label-level=pod --sample-rate=1 --capture-ports="$port" --log-level=debug \
+  --label-level=pod --sample-rate=1 --exact-flows=all --capture-ports="$port" --log-level=debug \
   --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 >>"$state/agent.log" 2>&1 &
 agent_pid=$!
 wait_for 60 "agent ready (/readyz)" in_node curl -sf http://127.0.0.1:9990/readyz
@@ -98,7 +102,16 @@ wait_for 30 "all 10 echo requests counted" icmp_done
 [ "$(flows "$A" "$B" icmp source | jq length)" = 1 ] || fail "icmp $A -> $B: $(flows "$A" "$B" icmp source)"
 echo "ok: icmp $A -> $B once, 10 packets"
 
-echo "== 2. copies on the capture port"
+echo "== 2. copies on the capture port, and the same flow for real"
+# The pods' own UDP flow, the 5-tuple the copies below carry.
+N2=200
+pod_exec a python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40000))
+for _ in range(int(sys.argv[2])):
+    s.sendto(b"x" * 200, (sys.argv[1], 8080))' "$(pod_ip b)" $N2 || fail "udp $A -> $B"
+udp_done() { [ "$(flows "$A" "$B" udp source | jq '.[0].packets')" = $N2 ]; }
+wait_for 30 "udp $A -> $B: $N2 packets reported by its source" udp_done
 N=3000
 sent=$(ip netns exec "$switch" python3 "$src/e2e/lib/send_frames.py" "$span" "$(pod_ip a)" "$(pod_ip b)" 40000 8080 $N 300) ||
   fail "generator sent $sent of $N"
@@ -113,17 +126,24 @@ wait_for 30 "udp $A -> $B reported by the capture port" has_flows "$A" "$B" udp 
 f=$(flows "$A" "$B" udp capture)
 [ "$(jq length <<<"$f")" = 1 ] && [ "$(jq '.[0].packets' <<<"$f")" = "$N" ] && [ "$(jq '.[0].dst.port' <<<"$f")" = 8080 ] ||
   fail "capture flow: $f"
-[ "$(flows "$A" "$B" udp source | jq length)" = 0 ] || fail "the copies were counted as the pods' own traffic"
+f=$(flows "$A" "$B" udp source)
+[ "$(jq length <<<"$f")" = 1 ] && [ "$(jq '.[0].packets' <<<"$f")" = $N2 ] && [ "$(jq '.[0].exact' <<<"$f")" = true ] ||
+  fail "the pods' own udp flow is not its $N2 packets once, exactly: $f"
+ex=$(api /api/v1/status | jq '.exact_flows')
+[ "$(jq -r .mode <<<"$ex")" = all ] || fail "exact flows: $ex"
 [ "$(flows "$A" "$B" icmp capture | jq length)" = 0 ] || fail "the pods' ping was reported by the capture port"
-echo "ok: $N frames, one flow $A -> $B udp/8080 reporter=capture, the pods' ping only as their own"
+echo "ok: $N frames, one flow $A -> $B udp/8080 reporter=capture; the pods' own $N2 once as theirs; their ping only as theirs"
 m=$(metrics)
 v=$(grep "^netring_flow_packets_total{" <<<"$m" | grep "src_pod=\"$A\"" | grep "dst_pod=\"$B\"" |
   grep 'protocol="udp"' | grep 'reporter="capture"' | awk '{print $2}')
 [ "$v" = "$N" ] || fail "capture flow metric for $A -> $B: '$v' ($(grep "^netring_flow_packets_total{" <<<"$m"))"
+v=$(grep "^netring_flow_packets_total{" <<<"$m" | grep "src_pod=\"$A\"" | grep "dst_pod=\"$B\"" |
+  grep 'protocol="udp"' | grep 'reporter="source"' | awk '{print $2}')
+[ "$v" = "$N2" ] || fail "source flow metric for $A -> $B: '$v' ($(grep "^netring_flow_packets_total{" <<<"$m"))"
 v=$(grep "^netring_interface_packets_total{" <<<"$m" | grep "interface=\"$port\"" | grep 'direction="rx"' |
   grep 'role="capture-port"' | awk '{print $2}')
 [ "$v" = "$N" ] || fail "interface metric: '$v' ($(grep "^netring_interface_packets_total{" <<<"$m"))"
-echo "ok: /metrics names the pods (reporter=capture) and counts the port exactly"
+echo "ok: /metrics names the pods (reporter=capture, and source for their own) and counts the port exactly"
 
 echo "== 3. hooks"
 [ "$(hooks_on "$port")" = "0 0" ] || fail "capture port has TC hooks: $(hooks_on "$port")"

@@ -145,7 +145,8 @@ std::map<int, json> capture_flows(const Agent& a) {
 
 TEST(AgentCapturePort, CountsExactlyTheFramesSentInApiFlowsAndMetrics) {
   Node n(2);
-  Agent a(n.node, "--capture-ports=" + n.port() + " --sample-rate=1");
+  // Every packet the sampler sees counted in the kernel: none of the port's.
+  Agent a(n.node, "--capture-ports=" + n.port() + " --sample-rate=1 --exact-flows=all");
   ASSERT_TRUE(a.wait_ready());
   ASSERT_TRUE(Agent::poll([&] { return a.port(n.port()).is_object(); })) << "port not attached";
   constexpr int kFlows = 6, kPerFlow = 500;
@@ -158,6 +159,7 @@ TEST(AgentCapturePort, CountsExactlyTheFramesSentInApiFlowsAndMetrics) {
   EXPECT_EQ(p["hook"], "xdp");
   EXPECT_EQ(p["rx_packets"], frames.size());
   EXPECT_EQ(p["rx_bytes"], frames.size() * kFrameSize);
+  EXPECT_EQ(p["rx_wire_bytes"], frames.size() * kFrameSize);
   EXPECT_EQ(p["capture"]["xdp_mode"], "native");
   EXPECT_EQ(p["capture"]["queues"], 2) << "one socket per RX queue";
   EXPECT_EQ(p["capture"]["sample_rate"], 1);
@@ -175,7 +177,7 @@ TEST(AgentCapturePort, CountsExactlyTheFramesSentInApiFlowsAndMetrics) {
     EXPECT_EQ(f["reporter"], "capture");
     EXPECT_DOUBLE_EQ(f["packets"].get<double>(), kPerFlow);
     EXPECT_EQ(f["samples"], kPerFlow);
-    EXPECT_DOUBLE_EQ(f["l2_bytes"].get<double>(), kPerFlow * double(kFrameSize));
+    EXPECT_DOUBLE_EQ(f["wire_bytes"].get<double>(), kPerFlow * double(kFrameSize));
     EXPECT_DOUBLE_EQ(f["bytes_stderr"].get<double>(), 0.0) << "every frame taken: exact";
     EXPECT_EQ(f["interfaces"], json::array({n.port()}));
   }
@@ -200,6 +202,10 @@ TEST(AgentCapturePort, CountsExactlyTheFramesSentInApiFlowsAndMetrics) {
   for (const auto& l : st["samples"]["lost_by_reason"]) capture_losses |= l["stage"] == "capture_port";
   EXPECT_TRUE(capture_losses) << st.dump();
   EXPECT_GE(st["samples"]["received"].get<std::uint64_t>(), frames.size());
+  // The kernel's exact flow counts are the TC sampler's: it counted none of
+  // the port's frames (and nothing else is hooked in this namespace).
+  EXPECT_EQ(st["exact_flows"]["mode"], "all") << st.dump();
+  EXPECT_EQ(st["exact_flows"]["counted_skbs"], 0) << st.dump();
   EXPECT_EQ(st["memory"]["umem_bytes_per_worker"].size(), 3u) << "one mirror worker, two capture workers";
 
   // The TC sampler never hooked the port, and the XSKMAP program is there once.

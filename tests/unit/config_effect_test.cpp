@@ -50,6 +50,11 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
        }},
       {"--backend=afpacket",
        [](const AgentOptions& o) { return o.datapath.highest_rung == datapath::Rung::kAfPacketMirror; }},
+      {"--exact-flows=all",
+       [](const AgentOptions& o) {
+         return o.datapath.programs.exact_flows == datapath::ExactFlows::kAll &&
+                o.publisher.exact_flows == datapath::ExactFlows::kAll;
+       }},
       {"--workers=3", [](const AgentOptions& o) { return o.datapath.workers == 3; }},
       {"--snap-len=300",
        [](const AgentOptions& o) {
@@ -80,7 +85,8 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
       {"--label-level=pod", [](const AgentOptions& o) { return o.flow_metrics.level == LabelLevel::kPod; }},
       {"--flow-table-size=4096",
        [](const AgentOptions& o) {
-         return o.worker.table.max_flows == 4096 && o.capture_ports.worker.table.max_flows == 4096;
+         return o.worker.table.max_flows == 4096 && o.capture_ports.worker.table.max_flows == 4096 &&
+                o.datapath.programs.flow_map_entries == 4096;
        }},
       {"--flow-idle-timeout=7s",
        [](const AgentOptions& o) { return o.worker.table.idle_timeout_ns == 7'000'000'000ULL; }},
