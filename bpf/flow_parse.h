@@ -306,7 +306,8 @@ static __always_inline int netring_parse_tunnel(struct __sk_buff *skb, __u32 off
 /* The general path: any shape this parser knows, header by header. */
 static __always_inline int netring_parse_general(struct __sk_buff *skb, void *tunnel_ports, struct netring_parsed *out)
 {
-	__u32 off = 0, l3_end = 0, port, len = skb->len;
+	__u32 off = 0, l3_end = 0, len = skb->len;
+	__u64 port; /* 8 bytes wide: see the scratch map in sampler.bpf.c */
 	__u8 *flags;
 	__be16 proto;
 	int r;
@@ -411,7 +412,7 @@ static __always_inline int netring_parse_fast(struct __sk_buff *skb, void *tunne
 	}
 	if (out->key.protocol == IPPROTO_UDP) {
 		struct udphdr *uh = (void *)l4p;
-		__u32 port;
+		__u64 port; /* 8 bytes wide: see the scratch map in sampler.bpf.c */
 		__u8 *flags;
 
 		if ((void *)(uh + 1) > end || l4 + 8 > l3_end || bpf_ntohs(uh->len) < 8)

@@ -101,13 +101,34 @@ struct {
 	.values = { [0] = &flows_a },
 };
 
+/* The verifier of Debian 12's kernel (6.1) rejects, without CAP_PERFMON, a
+ * narrow store into an 8-byte stack slot that holds a spilled scalar ("attempt
+ * to corrupt spilled pointer on stack"); 6.18 accepts it, and which slots the
+ * compiler reuses is not ours to choose. So the parsed headers and a new
+ * flow's first counts, all narrow fields, live in this per-CPU value (a TC
+ * program runs to its end on the CPU it started on), and map keys on the
+ * stack are 8-byte variables (a 4-byte key is their low half), each filling a
+ * slot of its own: the same rule as in mirror.bpf.c. */
+struct netring_scratch {
+	struct netring_parsed pk;
+	struct netring_flow_counts init;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netring_scratch);
+} scratch SEC(".maps");
+
 /* 0 sends every packet down the parser's general path (tests compare the
  * two paths over the same frames). Set before load. */
 volatile const __u32 parse_fast_path = 1;
 
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	__u64 key = idx;
+	__u64 *v = bpf_map_lookup_elem(&stats, &key);
 
 	if (v)
 		*v += 1;
@@ -115,7 +136,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 static __always_inline int heartbeat_fresh(const struct netring_settings *s)
 {
-	__u32 zero = 0;
+	__u64 zero = 0;
 	__u64 *hb = bpf_map_lookup_elem(&heartbeat, &zero);
 	__u64 now, last;
 
@@ -131,10 +152,12 @@ static __always_inline int heartbeat_fresh(const struct netring_settings *s)
 
 /* Adds the packet to its flow's exact counts; 0 when it could not (map
  * full, no map): the packet then stays with the estimator. */
-static __always_inline int count_flow(const struct netring_parsed *pk, __u32 segs, __u64 wire, __u32 ifindex,
-				      __u32 dir)
+static __always_inline int count_flow(struct netring_scratch *sc, __u32 segs, __u64 wire, __u32 ifindex, __u32 dir)
 {
-	__u32 zero = 0, seg_len = pk->ip_len / segs;
+	const struct netring_parsed *pk = &sc->pk;
+	struct netring_flow_counts *init = &sc->init;
+	__u32 seg_len = pk->ip_len / segs;
+	__u64 zero = 0;
 	struct netring_flow_counts *c;
 	void *flows = bpf_map_lookup_elem(&flow_maps, &zero);
 	__u64 now;
@@ -147,22 +170,20 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 	now = bpf_ktime_get_ns();
 	c = bpf_map_lookup_elem(flows, &pk->key);
 	if (!c) {
-		struct netring_flow_counts init = {
-			.packets = segs,
-			.skbs = 1,
-			.bytes = pk->ip_len,
-			.wire_bytes = wire,
-			.first_ns = now,
-			.last_ns = now,
-			.ifindex = ifindex,
-			.direction = dir,
-			.max_seg = seg_len,
-		};
-
+		__builtin_memset(init, 0, sizeof(*init));
+		init->packets = segs;
+		init->skbs = 1;
+		init->bytes = pk->ip_len;
+		init->wire_bytes = wire;
+		init->first_ns = now;
+		init->last_ns = now;
+		init->ifindex = ifindex;
+		init->direction = dir;
+		init->max_seg = seg_len;
 #pragma unroll
 		for (int i = 0; i < 8; i++)
-			init.tcp_flag_seen[i] = (pk->tcp_flags >> i) & 1;
-		err = bpf_map_update_elem(flows, &pk->key, &init, BPF_NOEXIST);
+			init->tcp_flag_seen[i] = (pk->tcp_flags >> i) & 1;
+		err = bpf_map_update_elem(flows, &pk->key, init, BPF_NOEXIST);
 		if (err == 0)
 			return 1;
 		/* Another CPU inserted it first: add to theirs. */
@@ -196,19 +217,22 @@ static __always_inline int count_flow(const struct netring_parsed *pk, __u32 seg
 static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 {
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
-	__u32 zero = 0, ifindex = skb->ifindex, len = skb->len, slot, queue = 0, flags = 0, num, mark, prio;
+	__u32 ifindex = skb->ifindex, len = skb->len, queue = 0, flags = 0, num, mark, prio;
 	__u32 cb0, cb1, cb2;
+	__u64 zero = 0, key;
 	struct netring_if_config *cfg;
 	struct netring_settings *set;
 	struct netring_if_counters *ifc;
-	struct netring_parsed pk;
+	struct netring_scratch *sc;
+	struct netring_parsed *pk;
 	int parsed = -1; /* -1: not tried; else a netring_parse_result */
 	int counting, counted = 0;
 	__u64 wire = len;
 	__u32 *seq;
 	long ret;
 
-	cfg = bpf_map_lookup_elem(&config, &ifindex);
+	key = ifindex;
+	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg) {
 		stat_inc(NETRING_ST_NO_CONFIG);
 		return TC_ACT_UNSPEC;
@@ -216,6 +240,10 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	set = bpf_map_lookup_elem(&settings, &zero);
 	if (!set)
 		return TC_ACT_UNSPEC;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return TC_ACT_UNSPEC; /* never: index 0 of a one-entry array */
+	pk = &sc->pk;
 
 	/* Exactly once: every packet on an ingress hook; on egress only what
 	 * this node originates (forwarded packets were counted where they came
@@ -225,10 +253,10 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	if (!counting)
 		stat_inc(NETRING_ST_SKIP_FORWARDED);
 	if (counting && dir == NETRING_DIR_EGRESS && cfg->role == NETRING_ROLE_PHYSICAL) {
-		parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
-		if ((pk.outer_port_flags & NETRING_PORT_SKIP_EGRESS) ||
-		    (pk.outer_protocol == IPPROTO_IPIP && (set->flags & NETRING_SET_F_SKIP_IPIP)) ||
-		    (pk.outer_protocol == IPPROTO_IPV6 && (set->flags & NETRING_SET_F_SKIP_IP6IP))) {
+		parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
+		if ((pk->outer_port_flags & NETRING_PORT_SKIP_EGRESS) ||
+		    (pk->outer_protocol == IPPROTO_IPIP && (set->flags & NETRING_SET_F_SKIP_IPIP)) ||
+		    (pk->outer_protocol == IPPROTO_IPV6 && (set->flags & NETRING_SET_F_SKIP_IP6IP))) {
 			stat_inc(NETRING_ST_SKIP_TUNNEL);
 			counting = 0;
 		}
@@ -237,12 +265,12 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	/* GSO/GRO skbs: the headers every segment repeats make the wire bytes. */
 	if (segs > 1) {
 		if (parsed < 0)
-			parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
+			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		if (parsed == NETRING_PARSE_OK)
-			wire = len + (__u64)(segs - 1) * pk.hdr_len;
+			wire = len + (__u64)(segs - 1) * pk->hdr_len;
 	}
-	slot = cfg->slot * 2 + dir;
-	ifc = bpf_map_lookup_elem(&if_counters, &slot);
+	key = cfg->slot * 2 + dir;
+	ifc = bpf_map_lookup_elem(&if_counters, &key);
 	if (ifc) {
 		/* Per-CPU values: no atomics needed. */
 		ifc->skbs += 1;
@@ -257,10 +285,10 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 
 	if (set->exact_mode == NETRING_EXACT_ALL || (set->exact_mode == NETRING_EXACT_BULK && segs > 1)) {
 		if (parsed < 0)
-			parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
+			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		switch (parsed) {
 		case NETRING_PARSE_OK:
-			counted = count_flow(&pk, segs, wire, ifindex, dir);
+			counted = count_flow(sc, segs, wire, ifindex, dir);
 			break;
 		case NETRING_PARSE_DECLINED: stat_inc(NETRING_ST_FLOW_DECLINED); break;
 		case NETRING_PARSE_MALFORMED: stat_inc(NETRING_ST_FLOW_MALFORMED); break;
@@ -292,17 +320,18 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 
 	if (set->mirror_queues > 1) {
 		if (parsed < 0)
-			parsed = netring_parse(skb, &tunnel_ports, &pk, parse_fast_path);
+			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		/* A flow's samples go to one worker, where its exact counts go too;
 		 * what has no key here spreads by CPU. */
 		if (parsed == NETRING_PARSE_OK)
-			queue = netring_flow_key_hash(&pk.key) % set->mirror_queues;
+			queue = netring_flow_key_hash(&pk->key) % set->mirror_queues;
 		else
 			queue = bpf_get_smp_processor_id() % set->mirror_queues;
 	}
 	if (queue >= NETRING_MAX_QUEUES)
 		return TC_ACT_UNSPEC;
-	seq = bpf_map_lookup_elem(&seqs, &queue);
+	key = queue;
+	seq = bpf_map_lookup_elem(&seqs, &key);
 	if (!seq)
 		return TC_ACT_UNSPEC;
 	*seq += 1;
