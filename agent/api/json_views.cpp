@@ -70,11 +70,16 @@ nlohmann::json to_json(const FlowView& f) {
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  nlohmann::json j{{"ifindex", i.ifindex},   {"name", i.name},
-                   {"role", i.role},         {"backend", i.backend},
-                   {"hook", i.hook},         {"rx_packets", i.rx_packets},
-                   {"rx_bytes", i.rx_bytes}, {"rx_wire_bytes", i.rx_wire_bytes},
-                   {"tx_packets", i.tx_packets}, {"tx_bytes", i.tx_bytes},
+  nlohmann::json j{{"ifindex", i.ifindex},
+                   {"name", i.name},
+                   {"role", i.role},
+                   {"backend", i.backend},
+                   {"hook", i.hook},
+                   {"rx_packets", i.rx_packets},
+                   {"rx_bytes", i.rx_bytes},
+                   {"rx_wire_bytes", i.rx_wire_bytes},
+                   {"tx_packets", i.tx_packets},
+                   {"tx_bytes", i.tx_bytes},
                    {"tx_wire_bytes", i.tx_wire_bytes}};
   if (i.capture) {
     const CapturePortState& c = *i.capture;

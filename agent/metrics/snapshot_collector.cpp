@@ -43,10 +43,11 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   const AgentStatus& st = snap->status;
   std::vector<MetricFamily> out;
 
-  auto if_bytes = family("netring_interface_bytes_total",
-                         "Bytes through a hooked interface, counted exactly (every packet: by the sampler, on capture "
-                         "ports by their XDP program or device): skb->len, one L2-L4 header per GSO skb, as a veth counts",
-                         MetricType::Counter);
+  auto if_bytes =
+      family("netring_interface_bytes_total",
+             "Bytes through a hooked interface, counted exactly (every packet: by the sampler, on capture "
+             "ports by their XDP program or device): skb->len, one L2-L4 header per GSO skb, as a veth counts",
+             MetricType::Counter);
   auto if_wire = family("netring_interface_wire_bytes_total",
                         "Bytes through a hooked interface as the wire carries them: every segment of a GSO skb with "
                         "its own L2-L4 headers, as a NIC or switch port counts (no preamble or FCS)",
