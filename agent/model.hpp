@@ -65,7 +65,9 @@ class IdentityRef {
 enum class FlowDirection : std::uint8_t { kUnknown, kIngress, kEgress };
 // Which end of the flow this node is: cross-node pod-to-pod traffic is seen by
 // both nodes, so cluster sums select one reporter (as Hubble and NetObserv).
-enum class Reporter : std::uint8_t { kSource, kDestination };
+// kCapture: seen on a capture port (mirrored copies of traffic that may
+// belong to any node), kept apart from the node's own flows.
+enum class Reporter : std::uint8_t { kSource, kDestination, kCapture };
 // Why a flow left its table; kNone while it lives (the flows a publication
 // reports as ended carry the reason).
 enum class FlowEndReason : std::uint8_t { kNone, kIdleTimeout, kActiveTimeout, kEvicted };
@@ -137,20 +139,6 @@ struct DropView {
   std::uint32_t bytes = 0;    // L3 bytes
 };
 
-// Exact per-interface counts from the sampler (every packet, not samples).
-struct InterfaceCounters {
-  std::uint32_t ifindex = 0;
-  std::string name;
-  std::string role;     // "pod", "physical", "capture-port", "extra"
-  std::string backend;  // capture backend serving its samples ("afxdp", "afpacket", ...)
-  std::string hook;     // "tcx", "clsact", "socket-filter", ...
-  std::uint64_t rx_packets = 0, rx_bytes = 0;
-  std::uint64_t tx_packets = 0, tx_bytes = 0;
-  // bytes count one L2-L4 header per skb (skb->len, what a veth counts);
-  // wire bytes every segment's (what a NIC or switch counts).
-  std::uint64_t rx_wire_bytes = 0, tx_wire_bytes = 0;
-};
-
 // Samples lost at one stage of the path, for one reason. The sampler stamps
 // a sequence number before it clones, so every sample lost after that point
 // (clone, mirror, redirect, socket) is also a sequence gap: those per-stage
@@ -158,10 +146,40 @@ struct InterfaceCounters {
 // (in_total = false). The total is gaps + samples never stamped (stale
 // heartbeat) + samples received but unusable.
 struct LossCounter {
-  std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker"
+  std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker", "capture_port"
   std::string reason;  // "sequence_gap", "clone_failed", "xsk_ring_full", "fill_ring_empty", "table_full", ...
   std::uint64_t count = 0;
   bool in_total = true;  // counted in samples.lost (false: already inside sequence_gap, or not a sample)
+};
+
+// A capture port's own state (role "capture-port"): how its frames are
+// taken, how many went on to the flow tables and how many were lost where.
+struct CapturePortState {
+  std::string xdp_mode;  // "native", "generic"; "" on TPACKET_V3
+  std::string reason;    // why this mode/backend rather than native XDP ("" when native)
+  std::uint32_t queues = 0;
+  std::uint32_t sample_rate = 1;
+  bool zero_copy = false;
+  std::uint64_t sampled = 0;      // frames handed to the flow workers
+  std::uint64_t sampled_out = 0;  // frames left out by 1-in-N sampling (XDP)
+  std::vector<LossCounter> losses;
+};
+
+// Exact per-interface counts from the sampler (every packet, not samples);
+// on a capture port from its XDP program (or the device, on TPACKET_V3).
+struct InterfaceCounters {
+  std::uint32_t ifindex = 0;
+  std::string name;
+  std::string role;     // "pod", "physical", "capture-port", "extra"
+  std::string backend;  // capture backend serving its samples ("afxdp", "afpacket", ...)
+  std::string hook;     // "tcx", "clsact", "socket-filter"; capture ports: "xdp", "tpacket"
+  std::uint64_t rx_packets = 0, rx_bytes = 0;
+  std::uint64_t tx_packets = 0, tx_bytes = 0;
+  // bytes count one L2-L4 header per skb (skb->len, what a veth counts);
+  // wire bytes every segment's (what a NIC or switch counts). A capture
+  // port's frames are wire frames: its bytes are wire bytes.
+  std::uint64_t rx_wire_bytes = 0, tx_wire_bytes = 0;
+  std::optional<CapturePortState> capture = std::nullopt;  // capture ports only (initialized: aggregates may omit it)
 };
 
 struct FallbackTaken {

@@ -72,6 +72,7 @@ const char* role_name(discovery::LinkRole r) {
     case discovery::LinkRole::kPodVeth: return "pod";
     case discovery::LinkRole::kPhysical: return "physical";
     case discovery::LinkRole::kExtra: return "extra";
+    case discovery::LinkRole::kCapturePort: return "capture-port";
   }
   return "extra";
 }
@@ -134,7 +135,7 @@ void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
 
 Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
                      const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-                     metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts)
+                     metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts, CapturePorts* capture)
     : opts_(std::move(opts)),
       workers_(workers),
       hooks_(hooks),
@@ -143,6 +144,7 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       store_(store),
       metrics_(metrics),
       flow_counts_(flow_counts),
+      capture_(capture),
       last_(workers.size()),
       seed_(std::random_device{}()) {}
 
@@ -231,9 +233,11 @@ void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
 }
 
 FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                            const std::map<std::uint32_t, HookedLink>& links) {
+                            const std::map<std::uint32_t, HookedLink>& links, bool capture) {
   FlowView v;
-  v.id = flow::hash_key(key, seed_);
+  // A capture port may see the flow this node samples on its own
+  // interfaces: another seed keeps the two apart (ids, metric deltas).
+  v.id = flow::hash_key(key, capture ? ~seed_ : seed_);
   v.src = to_ip(key.src, key.family);
   v.dst = to_ip(key.dst, key.family);
   v.protocol = key.protocol;
@@ -251,12 +255,14 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   // sees the flow arrive at its destination (a local pod, or the node).
   const bool local_source =
       v.src_id->is_pod() && (v.src_id->node.empty() || opts_.node_name.empty() || v.src_id->node == opts_.node_name);
-  v.reporter = local_source ? Reporter::kSource : Reporter::kDestination;
+  v.reporter = capture ? Reporter::kCapture : local_source ? Reporter::kSource : Reporter::kDestination;
   v.direction = local_source ? FlowDirection::kEgress : FlowDirection::kIngress;
   v.packets = r.packets;
   v.bytes = r.bytes_l3;
   v.wire_bytes = r.bytes_wire;
-  v.bytes_stderr = flow::estimate_bytes_l3(r, unseen_rate_).std_error();
+  // A capture port's frames are never in the kernel's exact counts (the TC
+  // sampler does not hook a capture port): its flows stand on their samples.
+  v.bytes_stderr = flow::estimate_bytes_l3(r, capture ? opts_.capture_sample_rate : unseen_rate_).std_error();
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
   if (key.protocol == IPPROTO_TCP && !retransmits_.empty()) {
@@ -411,6 +417,10 @@ void Publisher::publish_once() {
       missed |= worker_bit(i);
   }
 
+  // Capture ports keep their own late workers' flows (CapturePorts::collect).
+  std::optional<CaptureRound> cap;
+  if (capture_) cap = capture_->collect(kCollectTimeout);
+
   const auto links = hooks_.hooked();
   identities_.clear();
   interface_lists_.clear();
@@ -427,10 +437,19 @@ void Publisher::publish_once() {
     rep.ended.shrink_to_fit();
     std::vector<flow::EndReason>().swap(rep.ended_reasons);
   }
+  if (cap)
+    for (const auto& rep : cap->reports)
+      for (std::size_t i = 0; i < rep.ended.size(); ++i) {
+        ended.push_back(view_of(rep.ended[i].key, rep.ended[i].record, links, true));
+        if (i < rep.ended_reasons.size()) ended.back().end_reason = end_reason_of(rep.ended_reasons[i]);
+      }
   // What the tables could not take while full (per worker: each worker's
   // record only grows, so its totals are reported like a live flow's).
   flow::FlowRecord overflow;
   for (const auto& rep : last_) overflow.merge(rep.overflow);
+  flow::FlowRecord capture_overflow;
+  if (cap)
+    for (const auto& rep : cap->reports) capture_overflow.merge(rep.overflow);
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();
@@ -455,6 +474,8 @@ void Publisher::publish_once() {
   }
   std::size_t upper = snap.flows.size();
   for (const auto& rep : last_) upper += rep.live.size();
+  if (cap)
+    for (const auto& rep : cap->reports) upper += rep.live.size();
   snap.flows.reserve(upper);
   masks.reserve(upper);
   for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
@@ -462,11 +483,23 @@ void Publisher::publish_once() {
     snap.flows.push_back(view_of(k, r, links));
     masks.push_back(workers);
   });
+  // The capture ports' flows, merged over their queues (and ports) apart
+  // from the node's own: never carried from the previous round (mask 0).
+  if (cap)
+    for_each_merged(cap->reports, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t) {
+      snap.flows.push_back(view_of(k, r, links, true));
+      masks.push_back(0);
+    });
   if (!overflow.empty()) {
     // The all-zero key (family 0) is no real flow: it names the overflow.
     snap.flows.push_back(view_of(flow::FlowKey{}, overflow, links));
     snap.flows.back().overflow = true;
     masks.push_back(0);  // rebuilt every round from each worker's latest record, never carried
+  }
+  if (!capture_overflow.empty()) {
+    snap.flows.push_back(view_of(flow::FlowKey{}, capture_overflow, links, true));
+    snap.flows.back().overflow = true;
+    masks.push_back(0);
   }
   // The tables' copies are in the snapshot now (the snapshot, not a second
   // copy, is what a late worker's flows are carried from).
@@ -507,10 +540,24 @@ void Publisher::publish_once() {
       if (rep.parser.by_status[s])
         st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
   }
+  if (cap) {
+    st.samples_received += cap->samples;
+    for (const auto& rep : cap->reports) {
+      evictions += rep.table.evictions;
+      overflow_updates += rep.table.overflow_updates;
+      for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
+        if (rep.parser.by_status[s])
+          st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+    }
+  }
   st.active_flows = snap.flows.size();
   for (const auto& w : workers_) {
     st.flow_table_bytes.push_back(w->table_bytes());
     st.umem_bytes.push_back(w->umem_bytes());
+  }
+  if (cap) {
+    st.flow_table_bytes.insert(st.flow_table_bytes.end(), cap->table_bytes.begin(), cap->table_bytes.end());
+    st.umem_bytes.insert(st.umem_bytes.end(), cap->umem_bytes.begin(), cap->umem_bytes.end());
   }
   st.flow_evictions = evictions;
 
@@ -572,7 +619,7 @@ void Publisher::publish_once() {
       }
     }
     for (const auto& [ifindex, link] : links) {
-      if (ifs.contains(ifindex)) continue;
+      if (ifs.contains(ifindex) || link.role == discovery::LinkRole::kCapturePort) continue;
       InterfaceCounters& ic = ifs[ifindex];
       ic.ifindex = ifindex;
       ic.name = link.name;
@@ -582,6 +629,12 @@ void Publisher::publish_once() {
     for (auto& [_, ic] : ifs) snap.interfaces.push_back(std::move(ic));
   } else {
     log::warn("datapath counters", {{"error", counters.error().message()}});
+  }
+  if (cap) {
+    st.losses.insert(st.losses.end(), cap->losses.begin(), cap->losses.end());
+    for (auto& ic : cap->interfaces) snap.interfaces.push_back(std::move(ic));
+    std::sort(snap.interfaces.begin(), snap.interfaces.end(),
+              [](const InterfaceCounters& a, const InterfaceCounters& b) { return a.ifindex < b.ifindex; });
   }
 
   for (const auto& [kind, h] : metadata_.health()) {

@@ -43,6 +43,8 @@ struct PublisherOptions {
   // The sampler's 1-in-N on every hooked interface: scales what a flow's
   // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
   std::uint32_t sample_rate = 1;
+  // The same for flows seen on capture ports (--capture-sample-rate).
+  std::uint32_t capture_sample_rate = 1;
   // What the kernel counts exactly; with kAll and no packet left uncounted
   // since the start, no flow has unseen packets.
   datapath::ExactFlows exact_flows = datapath::ExactFlows::kOff;
@@ -71,10 +73,12 @@ struct PublisherOptions {
 class Publisher {
  public:
   // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled);
-  // `flow_counts` null when the kernel counts no flows (no BPF, or off).
+  // `flow_counts` null when the kernel counts no flows (no BPF, or off);
+  // `capture` null without capture ports.
   Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
             const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-            metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts = nullptr);
+            metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts = nullptr,
+            CapturePorts* capture = nullptr);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -90,8 +94,9 @@ class Publisher {
   // Reads the kernel's exact counts of the period and hands each flow's to
   // its worker.
   void distribute_exact_counts();
+  // `capture`: a capture port's flow (reporter kCapture, an id of its own).
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                   const std::map<std::uint32_t, HookedLink>& links);
+                   const std::map<std::uint32_t, HookedLink>& links, bool capture = false);
   Identity identity_of(const IpAddress& ip) const;
   // identity_of through this round's cache: flows between the same
   // endpoints share one Identity.
@@ -112,6 +117,7 @@ class Publisher {
   SnapshotStore& store_;
   metrics::AgentMetrics& metrics_;
   kflow::FlowCountReader* flow_counts_;
+  CapturePorts* capture_;
 
   // Publisher thread only.
   // Each worker's latest report: cumulative counters; its flows only until

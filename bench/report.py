@@ -174,6 +174,59 @@ def wakeup_note(j):
             f"{w['ratio_bound_free_walk']:.2f}x")
 
 
+def capture_port(raw, out, F, status):
+    """Figure 11: a capture port (counting XSKMAP program, AF_XDP per queue) read by netring's capture-port
+    path against a libxdp xsk receiver behind the same program with the same ring sizes; and the shared
+    against the per-queue UMEM (informational, it picks the default)."""
+    j = load(raw, "capture_port_bench.json")
+    if not j:
+        for s in ("RX 64B", "RX 1500B"):
+            F.missing(11, "capture port " + s, ">= 1.0x rate, <= 1.0x CPU/pkt", status("capture_port_bench"))
+        return None
+    pairs = j.get("pairs", 0)
+    groups, nr_pps, ref_pps, nr_cpu, ref_cpu = [], [], [], [], []
+    for r in j["results"]:
+        scen = r["scenario"]
+        if scen.startswith("RX2Q"):
+            a = {"median": r["shared_pps"], "min": r["shared_pps_min"], "max": r["shared_pps_max"]}
+            b = {"median": r["per_queue_pps"], "min": r["per_queue_pps_min"], "max": r["per_queue_pps_max"]}
+            F.add(11, "capture port " + scen + ", shared UMEM", "packets/s", a, "one UMEM per queue", b,
+                  r["rate_ratio"], None, None, f"{pairs} alternating pairs; informational: picks the default")
+            a = {"median": r["shared_cpu_s_per_mpkt"], "min": r["shared_cpu_min"], "max": r["shared_cpu_max"]}
+            b = {"median": r["per_queue_cpu_s_per_mpkt"], "min": r["per_queue_cpu_min"],
+                 "max": r["per_queue_cpu_max"]}
+            F.add(11, "capture port " + scen + ", shared UMEM", "CPU s per Mpkt", a, "one UMEM per queue", b,
+                  r["cpu_ratio"], None, None, "ratio = shared / per queue, lower is better")
+            continue
+        n = {"median": r["netring_pps"], "min": r["netring_pps_min"], "max": r["netring_pps_max"]}
+        x = {"median": r["libxdp_pps"], "min": r["libxdp_pps_min"], "max": r["libxdp_pps_max"]}
+        note = f"{pairs} alternating pairs, default ring {r.get('ring', '?')}" + ("" if pairs >= 9 else
+                                                                                 " (goal asks >= 9)")
+        F.add(11, "capture port " + scen, "packets/s", n, "libxdp xsk", x, r["rate_ratio"], ">= 1.0x rate",
+              r["rate_ratio"] >= 1.0, note)
+        nc = {"median": r["netring_cpu_s_per_mpkt"], "min": r["netring_cpu_min"], "max": r["netring_cpu_max"]}
+        xc = {"median": r["libxdp_cpu_s_per_mpkt"], "min": r["libxdp_cpu_min"], "max": r["libxdp_cpu_max"]}
+        F.add(11, "capture port " + scen, "CPU s per Mpkt", nc, "libxdp xsk", xc, r["cpu_ratio"], "<= 1.0x CPU/pkt",
+              r["cpu_ratio"] <= 1.0, "receiving thread's CPU; ratio = netring/libxdp, lower is better")
+        F.add(11, "capture port " + scen, "rx_dropped per run (max)", {"median": r["netring_rx_dropped_max"]},
+              "libxdp xsk", {"median": r["libxdp_rx_dropped_max"]}, None, "0 at generator maximum",
+              r["netring_rx_dropped_max"] == 0,
+              f"XDP_STATISTICS rx_dropped + rx_ring_full with the default ring sizes; generator "
+              f"{fmt(r['netring_gen_pps'])} pkt/s (median)")
+        groups.append(scen)
+        nr_pps.append(n)
+        ref_pps.append(x)
+        nr_cpu.append(nc)
+        ref_cpu.append(xc)
+    if not groups:
+        return None
+    bar_plot(os.path.join(out, "capture_port_rate.png"), "Capture port on veth: netring vs libxdp xsk", "packets/s",
+             groups, [("netring", nr_pps), ("libxdp", ref_pps)])
+    bar_plot(os.path.join(out, "capture_port_cpu.png"), "Capture port: CPU per packet (lower is better)",
+             "CPU s per Mpkt", groups, [("netring", nr_cpu), ("libxdp", ref_cpu)])
+    return ["capture_port_rate.png", "capture_port_cpu.png"]
+
+
 def ring_note(j):
     r = j.get("ring")
     if not r:
@@ -686,7 +739,8 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost,
+               capture_port):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -704,7 +758,7 @@ def main():
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
                  "k8s_list_bench", "k8s_scale_bench", "series_bench", "ipfix_bench", "hotplug", "agent_load",
-                 "accuracy", "pod_cost"):
+                 "accuracy", "pod_cost", "capture_port_bench"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):

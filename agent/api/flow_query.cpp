@@ -83,8 +83,10 @@ std::variant<FlowQuery, ApiError> parse_flow_query(const httplib::Request& req, 
       q.reporter = Reporter::kSource;
     else if (*v == "destination")
       q.reporter = Reporter::kDestination;
+    else if (*v == "capture")
+      q.reporter = Reporter::kCapture;
     else
-      return ApiError{400, "'" + *v + "' is not a reporter (source|destination)", "reporter"};
+      return ApiError{400, "'" + *v + "' is not a reporter (source|destination|capture)", "reporter"};
   }
   if (auto v = param(req, "since")) {
     q.since_ns = parse_since(*v, now_ns);

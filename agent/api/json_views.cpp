@@ -22,6 +22,17 @@ nlohmann::json memory_json(const AgentStatus& s) {
           {"umem_bytes_per_worker", s.umem_bytes}};
 }
 
+// Losses as a list, and the number counted once (entries with in_total).
+std::pair<nlohmann::json, std::uint64_t> losses_json(const std::vector<LossCounter>& losses) {
+  nlohmann::json out = nlohmann::json::array();
+  std::uint64_t lost = 0;
+  for (const auto& l : losses) {
+    out.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
+    if (l.in_total) lost += l.count;
+  }
+  return {std::move(out), lost};
+}
+
 }  // namespace
 
 nlohmann::json tcp_flag_names(std::uint8_t flags) {
@@ -81,28 +92,37 @@ nlohmann::json to_json(const DropView& d) {
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},
-          {"name", i.name},
-          {"role", i.role},
-          {"backend", i.backend},
-          {"hook", i.hook},
-          {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes},
-          {"rx_wire_bytes", i.rx_wire_bytes},
-          {"tx_packets", i.tx_packets},
-          {"tx_bytes", i.tx_bytes},
-          {"tx_wire_bytes", i.tx_wire_bytes}};
+  nlohmann::json j{{"ifindex", i.ifindex},
+                   {"name", i.name},
+                   {"role", i.role},
+                   {"backend", i.backend},
+                   {"hook", i.hook},
+                   {"rx_packets", i.rx_packets},
+                   {"rx_bytes", i.rx_bytes},
+                   {"rx_wire_bytes", i.rx_wire_bytes},
+                   {"tx_packets", i.tx_packets},
+                   {"tx_bytes", i.tx_bytes},
+                   {"tx_wire_bytes", i.tx_wire_bytes}};
+  if (i.capture) {
+    const CapturePortState& c = *i.capture;
+    auto [losses, lost] = losses_json(c.losses);
+    j["capture"] = {{"xdp_mode", c.xdp_mode.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.xdp_mode)},
+                    {"reason", c.reason},
+                    {"queues", c.queues},
+                    {"zero_copy", c.zero_copy},
+                    {"sample_rate", c.sample_rate},
+                    {"sampled", c.sampled},
+                    {"sampled_out", c.sampled_out},
+                    {"lost", lost},
+                    {"lost_by_reason", losses}};
+  }
+  return j;
 }
 
 nlohmann::json to_json(const AgentStatus& s) {
   nlohmann::json fallbacks = nlohmann::json::array();
   for (const auto& f : s.fallbacks) fallbacks.push_back({{"what", f.what}, {"chosen", f.chosen}, {"reason", f.reason}});
-  nlohmann::json losses = nlohmann::json::array();
-  std::uint64_t lost = 0;
-  for (const auto& l : s.losses) {
-    losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
-    if (l.in_total) lost += l.count;
-  }
+  auto [losses, lost] = losses_json(s.losses);
   nlohmann::json watches = nlohmann::json::array();
   for (const auto& w : s.watches)
     watches.push_back({{"resource", w.resource},

@@ -236,6 +236,8 @@ TEST_F(ApiTest, EveryBadFlowQueryIs400WithTheParameter) {
   expect_error("/api/v1/flows?protocol=256", 400, "protocol");
   expect_error("/api/v1/flows?direction=up", 400, "direction");
   expect_error("/api/v1/flows?reporter=both", 400, "reporter");
+  json bad = get("/api/v1/flows?reporter=both", 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("source|destination|capture"), std::string::npos) << bad.dump();
   expect_error("/api/v1/flows?since=yesterday", 400, "since");
   expect_error("/api/v1/flows?since=2026-11-25T12:00:00", 400, "since");  // no zone
   expect_error("/api/v1/flows?since=10x", 400, "since");
@@ -288,6 +290,38 @@ TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
   expect_error("/api/v1/top?key=pod&limit=0", 400, "limit");
   expect_error("/api/v1/top?key=pod&limit=1001", 400, "limit");
   expect_error("/api/v1/top?key=pod&sort=bytes", 400, "sort");
+}
+
+TEST_F(ApiTest, CapturePortsAndTheirFlows) {
+  AgentSnapshot s = fixed_snapshot();
+  s.flows.push_back(flow(6, "10.1.0.1", "10.1.0.2", 40001, 8080, IPPROTO_TCP, pod("shop", "frontend", "frontend-1"),
+                         pod("shop", "cart", "cart-1"), 7000, 70, kNow - 1, FlowDirection::kEgress,
+                         Reporter::kCapture));
+  CapturePortState cs;
+  cs.xdp_mode = "generic";
+  cs.reason = "native XDP attach failed: Operation not supported";
+  cs.queues = 4;
+  cs.sample_rate = 10;
+  cs.sampled = 90;
+  cs.sampled_out = 900;
+  cs.losses = {{"capture_port", "xsk_ring_full", 9, true}, {"capture_port", "fill_ring_empty", 3, false}};
+  s.interfaces.push_back({9, "span0", "capture-port", "afxdp", "xdp", 1000, 64000, 0, 0, 64000, 0, cs});
+  store_.publish(s);
+  EXPECT_EQ(ids("/api/v1/flows?reporter=capture"), (Ids{6}));
+  EXPECT_EQ(ids("/api/v1/flows?reporter=source&port=8080"), (Ids{1}));
+  json j = get("/api/v1/interfaces");
+  ASSERT_EQ(j["interfaces"].size(), 3u);
+  EXPECT_FALSE(j["interfaces"][0].contains("capture")) << "only capture ports carry it";
+  const json& c = j["interfaces"][2]["capture"];
+  EXPECT_EQ(c["xdp_mode"], "generic");
+  EXPECT_EQ(c["reason"], "native XDP attach failed: Operation not supported");
+  EXPECT_EQ(c["queues"], 4);
+  EXPECT_EQ(c["sample_rate"], 10);
+  EXPECT_EQ(c["sampled"], 90);
+  EXPECT_EQ(c["sampled_out"], 900);
+  EXPECT_EQ(c["lost"], 9) << "fill_ring_empty is inside kernel_drop, not counted again";
+  EXPECT_EQ(c["lost_by_reason"].size(), 2u);
+  EXPECT_EQ(j["interfaces"][2]["rx_packets"], 1000);
 }
 
 TEST_F(ApiTest, InterfacesAndStatus) {

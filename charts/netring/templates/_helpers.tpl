@@ -84,6 +84,8 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- if $c.interfacesExclude }}{{ $a = append $a (printf "--interfaces-exclude=%s" $c.interfacesExclude) }}{{ end -}}
 {{- if $c.physicalInterfaces }}{{ $a = append $a (printf "--physical-interfaces=%s" (join "," $c.physicalInterfaces)) }}{{ end -}}
 {{- if $c.capturePorts }}{{ $a = append $a (printf "--capture-ports=%s" (join "," $c.capturePorts)) }}{{ end -}}
+{{- $a = append $a (printf "--capture-sample-rate=%d" (int64 $c.captureSampleRate)) -}}
+{{- $a = append $a (printf "--capture-xdp-mode=%s" $c.captureXdpMode) -}}
 {{- $ports := list -}}
 {{- range $c.tunnelPorts }}{{ $ports = append $ports (int64 .) }}{{ end -}}
 {{- $a = append $a (printf "--tunnel-ports=%s" (join "," $ports)) -}}
