@@ -115,7 +115,9 @@ TEST(DatapathAfXdp, IperfCompletesWithSamplesFromEveryCpuInOrder) {
   bool done = false;
   std::string out;
   for (int attempt = 0; attempt < 50 && !done; ++attempt) {
-    auto r = s.pod.run("iperf3 -c 10.86.0.1 -p 5302 -t 2");
+    // A byte count, not a duration: the sample count must not depend on
+    // how fast the machine (or an emulated one) is.
+    auto r = s.pod.run("iperf3 -c 10.86.0.1 -p 5302 -n 200M");
     done = r.ok();
     out = r.output;
     if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
