@@ -246,11 +246,21 @@ int run_agent(const Config& config) {
     else
       log::warn("reloading --pods-from failed; keeping the previous names", {{"error", n.error().message()}});
   };
-  int sig = 0;
+  int sig = 0, exit_code = 0;
   for (;;) {
     const timespec one_second{1, 0};
     sig = sigtimedwait(&stop, nullptr, &one_second);
     if (sig == SIGTERM || sig == SIGINT) break;
+    // Someone deleted the mirror link: no sample reaches this process any
+    // more (pods are unaffected: the sampler's clone just fails, counted).
+    // Stopping cleanly lets the kubelet's restart make a new one, rather
+    // than reporting an empty node as healthy.
+    if ((*dp)->mirror() && !(*dp)->mirror()->present()) {
+      log::error("the mirror link was deleted by someone else; stopping so that a restart recreates it",
+                 {{"link", (*dp)->mirror()->near_name()}});
+      exit_code = 1;
+      break;
+    }
     if (config.pods_from.empty()) continue;
     auto m = pods_mtime();
     const bool changed = m && (!last_mtime || m->tv_sec != last_mtime->tv_sec || m->tv_nsec != last_mtime->tv_nsec);
@@ -259,7 +269,7 @@ int run_agent(const Config& config) {
       reload_pods();
     }
   }
-  log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  log::info("stopping", {{"signal", exit_code ? "none" : sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
 
   // Reverse order: no new hooks, then a last publication while the workers
   // still answer (the flush), then detach everything before the mirror goes.
@@ -277,7 +287,7 @@ int run_agent(const Config& config) {
   dp->reset();      // detaches the mirror hook and deletes the mirror link
   (*meta)->stop();
   log::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace netring::agent

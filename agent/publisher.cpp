@@ -536,9 +536,11 @@ void Publisher::publish_once() {
     fill_empty += rep.stream.capture.fill_empty;
     evictions += rep.table.evictions;
     overflow_updates += rep.table.overflow_updates;
+    // Every reason, zeros included: a counter that exists from the start
+    // lets rate() and alerts see its first increment (and the dashboard's
+    // panel has series on a node where nothing failed to parse yet).
     for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
-      if (rep.parser.by_status[s])
-        st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+      st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
   }
   if (cap) {
     st.samples_received += cap->samples;

@@ -690,6 +690,72 @@ def pod_cost_section(raw):
     return L
 
 
+def reliability_section(raw):
+    """REPORT.md lines: e2e/reliability.sh's figures (churn, SIGKILLs, overload,
+    hostile input, faults, soak), each with the command that produced it."""
+    j = load(raw, "reliability.json")
+    L = ["## Reliability: churn, overload, faults and hostile input (issue 18)", ""]
+    if not j:
+        st = load(raw, "reliability.status")
+        why = f"e2e/reliability.sh exited {st['rc']} (see raw/reliability.log)" if st else "not run (--reliability=off)"
+        return L + [f"Not measured: {why}.", ""]
+    L.append(f"Profile `{j.get('profile')}` from commit `{j.get('commit', '?')}` on kernel {j.get('kernel', '?')} at "
+             f"{j.get('when', '?')}. Pods made by the real CNI bridge plugin in a node namespace; ground truth from "
+             "ping's own counts, iperf3's exit status, /proc and bpftool.")
+    L.append("")
+    c = j.get("churn")
+    if c:
+        L.append(f"**Churn** (`{c['command']}`): {c['cycles']} pods created and deleted in {c['seconds']} s while "
+                 f"a ping ran ({c['ping_sent']} sent, 0 lost); {c['hooked']} interfaces hooked, every deleted pod's "
+                 "series gone after the grace period. Slopes over the steady part (after the first fifth):")
+        L.append("")
+        L.append("| resource | first | last | max | slope per 1,000 cycles |")
+        L.append("|---|---|---|---|---|")
+        for name, r in c["resources"].items():
+            L.append(f"| {name} | {r['first']:g} | {r['last']:g} | {r['max']:g} | {r['slope_per_1000']:+.3g} |")
+        L.append("")
+    k = j.get("kill")
+    if k:
+        L.append(f"**SIGKILL** (`{k['command']}`): {k['kills']} SIGKILLs, one every {k['every_s']} s, under iperf3 and a "
+                 f"ping every 10 ms: {k['ping_sent']} echo requests, {k['ping_lost']} lost; iperf3 completed; one hook "
+                 "per interface and direction and one mirror link at the end.")
+        L.append("")
+    o = j.get("overload")
+    if o:
+        load_x = o["samples_offered"] / o["samples_received"] if o.get("samples_received") else 0
+        L.append(f"**Overload** (`{o['command']}`): {o['seconds']} s of 64-byte UDP floods at sample rate 1 on one "
+                 f"worker: samples offered {o['samples_offered']:,}, received {o['samples_received']:,}, lost "
+                 f"{o['samples_lost']:,} (offered {load_x:.2f}x what was consumed), every loss counted by stage; "
+                 f"/healthz at most {o['healthz_max_ms']} ms, /metrics at most {o['metrics_max_ms']} ms (goal: 100 ms; "
+                 f"CPU limit {o.get('cpu_limit', 'none')}); RSS at most "
+                 f"{o['rss_max_mib']} MiB (the chart's limit {o['memory_limit_mib']} MiB); ping {o['ping_sent']} sent, "
+                 "0 lost; no sample lost once the flood ended.")
+        L.append("")
+    h = j.get("hostile")
+    if h:
+        L.append(f"**Hostile input** (`{h['command']}`): {h['bad_requests']} bad requests, each a 4xx JSON answer; "
+                 f"{h['random_requests']} random requests (answers by status: {h['random_answers']}); "
+                 f"{h['stalled_per_port']} stalled half-requests per port and follow streams ({h['follows']}) held "
+                 f"open at once: /healthz at most {h['healthz_max_ms']} ms, threads {h['threads']['before']} -> "
+                 f"{h['threads']['under_load']}; a capture client that stops reading ends at its duration; a "
+                 "malformed PodList keeps the last good names.")
+        L.append("")
+    f = j.get("faults")
+    if f:
+        L.append(f"**Faults** (`{f['command']}`): the mirror link deleted by someone else: {f['mirror_deleted']}, "
+                 f"pods lost nothing; bpffs not mounted: {json.dumps(f['no_bpffs'])}.")
+        L.append("")
+    s = j.get("soak")
+    if s:
+        r = s["rss_kb"]
+        L.append(f"**Soak** (`{s['command']}`): {s['seconds']} s at the default sample rate with iperf3, a ping and "
+                 f"short connections: agent CPU {s['cpu_cores']} cores, RSS {r['first']:g} -> {r['last']:g} kB (max "
+                 f"{r['max']:g}, slope {r['slope_kb_per_s']:+.3g} kB/s), samples lost {s['samples_lost']}, the ping's "
+                 f"{s['ping_exact']} echo requests counted exactly at the end.")
+        L.append("")
+    return L
+
+
 def summary_plot(path, rows):
     """One bar per goal row: how far netring is from its goal (>1 = better than the goal)."""
     items = []
@@ -842,6 +908,7 @@ def main():
             L.append("Why: see [ANALYSIS.md](ANALYSIS.md).")
             L.append("")
     L += pod_cost_section(raw)
+    L += reliability_section(raw)
     L.append("## Plots")
     L.append("")
     for p in plots:

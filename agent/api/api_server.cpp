@@ -1,4 +1,5 @@
 #include "agent/api/api_server.hpp"
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -34,14 +35,32 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "not ready: the data path has not reported ready\n", "text/plain");
   });
+  // Every error gets a JSON body, including those cpp-httplib answers
+  // itself before any route (414 URI too long, 400 unparsable request, 413).
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty())
-      send_error(res,
-                 ApiError{404,
-                          "no such endpoint: " + req.path +
-                              " (see /api/v1/flows, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
-                              "/api/v1/capture)",
-                          ""});
+    if (!res.body.empty()) return;
+    static const char* const kEndpoints[] = {"/api/v1/flows",  "/api/v1/drops",   "/api/v1/top", "/api/v1/interfaces",
+                                             "/api/v1/status", "/api/v1/capture", "/healthz",    "/readyz"};
+    const bool known = std::find(std::begin(kEndpoints), std::end(kEndpoints), req.path) != std::end(kEndpoints);
+    if (res.status == 404 && known && req.method != "GET") {
+      res.set_header("Allow", "GET, HEAD");
+      return send_error(res, ApiError{405, "method " + req.method + " not allowed on " + req.path + " (GET only)", ""});
+    }
+    if (res.status == 404)
+      return send_error(
+          res, ApiError{404,
+                        "no such endpoint: " + req.path +
+                            " (see /api/v1/flows, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                            "/api/v1/capture)",
+                        ""});
+    if (res.status >= 400 && res.status < 500) {
+      const int status = res.status;
+      const char* why = status == 414   ? "the request line is too long"
+                        : status == 413 ? "the request body is too large"
+                        : status == 431 ? "the request headers are too large"
+                                        : "the request could not be read";
+      send_error(res, ApiError{status, std::string(why) + " (HTTP " + std::to_string(status) + ")", ""});
+    }
   });
 }
 

@@ -370,6 +370,30 @@ TEST_F(ApiTest, UnknownPathIs404Json) {
   expect_error("/api/v1/flow", 404, "");
 }
 
+TEST_F(ApiTest, OtherMethodsAre405JsonNaming) {
+  for (const char* path : {"/api/v1/flows", "/api/v1/status"}) {
+    auto put = client_->Put(path, "", "application/json");
+    ASSERT_TRUE(put) << path;
+    EXPECT_EQ(put->status, 405) << put->body;
+    EXPECT_EQ(put->get_header_value("Allow"), "GET, HEAD");
+    EXPECT_NE(json::parse(put->body, nullptr, false).value("error", "").find("PUT"), std::string::npos) << put->body;
+    auto del = client_->Delete(path);
+    ASSERT_TRUE(del) << path;
+    EXPECT_EQ(del->status, 405) << del->body;
+  }
+}
+
+TEST_F(ApiTest, ARequestLineTooLongIs414Json) {
+  // cpp-httplib answers this before any route: the error handler gives it
+  // the API's JSON body too.
+  const std::string path = "/api/v1/flows?limit=1&x=" + std::string(20000, 'a');
+  auto res = client_->Get(path.c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 414);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_NE(json::parse(res->body, nullptr, false).value("error", "").find("too long"), std::string::npos) << res->body;
+}
+
 TEST_F(ApiTest, HealthAndReadiness) {
   auto h = client_->Get("/healthz");
   ASSERT_TRUE(h);
