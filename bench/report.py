@@ -750,8 +750,8 @@ def reliability_section(raw):
         r = s["rss_kb"]
         L.append(f"**Soak** (`{s['command']}`): {s['seconds']} s at the default sample rate with iperf3, a ping and "
                  f"short connections: agent CPU {s['cpu_cores']} cores, RSS {r['first']:g} -> {r['last']:g} kB (max "
-                 f"{r['max']:g}, slope {r['slope_kb_per_s']:+.3g} kB/s), samples lost {s['samples_lost']}, the ping's "
-                 f"{s['ping_exact']} echo requests counted exactly at the end.")
+                 f"{r['max']:g}, slope {r['slope_kb_per_s']:+.3g} kB/s), samples lost {s['samples_lost']}; at the end a pod "
+                 f"veth's {s['exact_bytes']:,} bytes both ways counted exactly (its kernel counters).")
         L.append("")
     return L
 
