@@ -38,9 +38,23 @@
     const ip = e.ip.includes(":") && port ? "[" + e.ip + "]" : e.ip;
     return ip + port + (e.node ? " (host)" : " (world)");
   }
+  const ICMP = { 0: "echo-reply", 3: "unreachable", 5: "redirect", 8: "echo-request", 11: "time-exceeded" };
+  const ICMPV6 = {
+    1: "unreachable",
+    2: "packet-too-big",
+    3: "time-exceeded",
+    128: "echo-request",
+    129: "echo-reply",
+    135: "neighbor-solicit",
+    136: "neighbor-advert",
+  };
+  // As `netring observe` words them.
   function flagsText(f) {
     if (f.tcp_flags) return f.tcp_flags.join(",");
-    if (f.icmp) return "type " + f.icmp.type + " code " + f.icmp.code;
+    if (f.icmp) {
+      const name = (f.protocol === "icmpv6" ? ICMPV6 : ICMP)[f.icmp.type];
+      return (name || "type " + f.icmp.type) + (f.icmp.code ? " code " + f.icmp.code : "");
+    }
     return "";
   }
 
@@ -104,8 +118,10 @@
       .attr("viewBox", "0 -5 10 10")
       .attr("refX", 10)
       .attr("refY", 0)
-      .attr("markerWidth", 6)
-      .attr("markerHeight", 6)
+      // In pixels, not stroke widths: a heavy edge keeps a readable head.
+      .attr("markerUnits", "userSpaceOnUse")
+      .attr("markerWidth", 14)
+      .attr("markerHeight", 14)
       .attr("orient", "auto")
       .append("path")
       .attr("class", "arrow-head")
@@ -116,8 +132,8 @@
     map.color = d3.scaleOrdinal(d3.schemeTableau10);
     map.sim = d3
       .forceSimulation()
-      .force("link", d3.forceLink().id((d) => d.id).distance(170))
-      .force("charge", d3.forceManyBody().strength(-700))
+      .force("link", d3.forceLink().id((d) => d.id).distance(Math.min(map.width, map.height) / 2.2))
+      .force("charge", d3.forceManyBody().strength(-900))
       .force("center", d3.forceCenter(map.width / 2, map.height / 2))
       .force("collide", d3.forceCollide(55))
       .on("tick", drawMap);
@@ -410,6 +426,10 @@
     try {
       data = await getJSON("/api/v1/flows?" + filterParams().toString());
     } catch (e) {
+      // The rows of the previous filters would read as this one's answer.
+      flows.rows = new Map();
+      renderFlows(new Set());
+      $("#flows-note").textContent = "";
       showFlowsError(e);
       return;
     }
