@@ -1,8 +1,5 @@
 #include "cli/api_client.hpp"
 
-#include <cerrno>
-#include <cstring>
-
 namespace netring::cli {
 namespace {
 
@@ -12,11 +9,10 @@ std::string trim(std::string s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-std::string connection_detail(httplib::Error err, int saved_errno) {
-  std::string d = httplib::to_string(err);
-  if (err == httplib::Error::Connection && saved_errno != 0) d = std::strerror(saved_errno);
-  if (err == httplib::Error::ConnectionTimeout) d = "connection timed out";
-  return d;
+// httplib connects without blocking and keeps no errno worth showing: a
+// refused connection and an unreachable host read alike.
+std::string connection_detail(httplib::Error err) {
+  return err == httplib::Error::ConnectionTimeout ? "connection timed out" : "connection refused or host unreachable";
 }
 
 }  // namespace
@@ -107,12 +103,10 @@ ApiClient::ApiClient(ServerAddress address) : address_(std::move(address)), clie
 }
 
 std::variant<nlohmann::json, ApiFailure> ApiClient::get_json(const std::string& target) {
-  errno = 0;
   auto res = client_.Get(target.c_str(), httplib::Headers{{"Accept", "application/json"}});
   if (!res) {
-    int e = errno;
     if (res.error() == httplib::Error::Connection || res.error() == httplib::Error::ConnectionTimeout)
-      return unreachable_failure(address_, connection_detail(res.error(), e));
+      return unreachable_failure(address_, connection_detail(res.error()));
     return ApiFailure{FailureKind::kBroken,
                       address_.text(),
                       "the connection to " + address_.text() + " broke: " + httplib::to_string(res.error()),
@@ -140,7 +134,6 @@ std::optional<ApiFailure> ApiClient::stream(const std::string& target,
   std::optional<ApiFailure> early;
   int status = 0;
   std::string error_body;
-  errno = 0;
   auto res = client_.Get(
       target.c_str(), httplib::Headers{},
       [&](const httplib::Response& r) {
@@ -156,7 +149,6 @@ std::optional<ApiFailure> ApiClient::stream(const std::string& target,
         }
         return on_data(data, len);
       });
-  int e = errno;
   client_.set_read_timeout(30, 0);
   if (early) return early;
   if (stopped_.load()) return std::nullopt;
@@ -164,7 +156,7 @@ std::optional<ApiFailure> ApiClient::stream(const std::string& target,
   if (!res) {
     if (res.error() == httplib::Error::Canceled) return std::nullopt;  // on_data stopped it
     if (status == 0 && (res.error() == httplib::Error::Connection || res.error() == httplib::Error::ConnectionTimeout))
-      return unreachable_failure(address_, connection_detail(res.error(), e));
+      return unreachable_failure(address_, connection_detail(res.error()));
     return ApiFailure{FailureKind::kBroken,
                       address_.text(),
                       "the stream from " + address_.text() + " broke: " + httplib::to_string(res.error()),

@@ -40,7 +40,7 @@ bool newer(const nlohmann::json& a, const nlohmann::json& b) {
   const std::string& la = a["last_seen"].get_ref<const std::string&>();
   const std::string& lb = b["last_seen"].get_ref<const std::string&>();
   if (la != lb) return la > lb;
-  return a.value("id", std::uint64_t{0}) > b.value("id", std::uint64_t{0});
+  return a.value("id", std::uint64_t{0}) < b.value("id", std::uint64_t{0});  // as the API breaks ties
 }
 
 bool valid_flow(const nlohmann::json& f) {
