@@ -84,7 +84,55 @@ void RateHistory::add(const AgentSnapshot& snap) {
   latest_ns_ = snap.taken_ns;
   const std::uint64_t keep = ns_of(max_window_);
   while (!buckets_.empty() && buckets_.front().end_ns + keep <= latest_ns_) buckets_.pop_front();
+  coarsen();
   if (++adds_ % 64 == 0) forget_unused_endpoints();
+}
+
+// Merges neighbouring buckets once they are old enough: the last 10 s stay
+// per publication (a 10 s window is as fine as the publications), older
+// growth in 5 s and then 30 s buckets.
+void RateHistory::coarsen() {
+  constexpr std::uint64_t kSec = 1'000'000'000ull;
+  for (std::size_t i = 0; i + 1 < buckets_.size();) {
+    Bucket& a = buckets_[i];
+    Bucket& b = buckets_[i + 1];
+    const std::uint64_t age = latest_ns_ - b.end_ns;
+    const std::uint64_t width = age < 10 * kSec ? 0 : age < 60 * kSec ? 5 * kSec : 30 * kSec;
+    if (width == 0 || b.end_ns - a.start_ns > width) {
+      ++i;
+      continue;
+    }
+    std::unordered_map<std::uint64_t, std::size_t> at;
+    at.reserve(a.growth.size());
+    for (std::size_t k = 0; k < a.growth.size(); ++k)
+      at.emplace(std::uint64_t{a.growth[k].src} << 32 | a.growth[k].dst, k);
+    for (const Growth& g : b.growth) {
+      auto [it, added] = at.emplace(std::uint64_t{g.src} << 32 | g.dst, a.growth.size());
+      if (added) {
+        a.growth.push_back(g);
+      } else {
+        a.growth[it->second].bytes += g.bytes;
+        a.growth[it->second].packets += g.packets;
+      }
+    }
+    a.end_ns = b.end_ns;
+    buckets_.erase(buckets_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+  }
+}
+
+std::size_t RateHistory::buckets() const {
+  std::lock_guard lock(mu_);
+  return buckets_.size();
+}
+
+std::size_t RateHistory::memory_bytes() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = seen_.capacity() * sizeof(Seen) + endpoints_.capacity() * sizeof(Endpoint);
+  for (const Bucket& b : buckets_) n += sizeof(Bucket) + b.growth.capacity() * sizeof(Growth);
+  for (const Endpoint& e : endpoints_)
+    n += e.key.capacity() + e.labels.ns.capacity() + e.labels.workload.capacity() + e.labels.pod.capacity() +
+         e.labels.node.capacity();
+  return n;
 }
 
 std::uint32_t RateHistory::intern(const Identity& id, std::uint64_t now_ns) {

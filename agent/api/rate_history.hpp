@@ -11,8 +11,12 @@
 // is not seen (an idle flow is evicted for not growing).
 //
 // Memory: the last totals of every flow (32 bytes each, one sorted array,
-// rebuilt per publication), plus one bucket per publication within the
-// longest window, each as long as the number of endpoint pairs that grew.
+// rebuilt per publication), plus buckets of growth, each as long as the
+// number of endpoint pairs that grew in it. Buckets coarsen with age (one
+// per publication for the last 10 s, 5 s wide up to a minute, 30 s wide
+// beyond), so a window ends at most one bucket's width before its start
+// (covered_seconds says by how much) and the history holds about 30
+// buckets, not one per second of the 5 minutes.
 #pragma once
 
 #include <chrono>
@@ -55,7 +59,10 @@ class RateHistory {
   std::chrono::milliseconds max_window() const { return max_window_; }
   std::size_t tracked_flows() const { return seen_.size(); }
   std::size_t endpoints() const;
+  std::size_t buckets() const;
   std::uint64_t generation() const;  // of the latest publication added
+  // What the history holds, in bytes (arrays and names; not allocator overhead).
+  std::size_t memory_bytes() const;
 
  private:
   struct Seen {
@@ -78,6 +85,7 @@ class RateHistory {
   };
 
   std::uint32_t intern(const Identity& id, std::uint64_t now_ns);
+  void coarsen();
   void forget_unused_endpoints();
   void reset_locked();
 

@@ -133,6 +133,27 @@ TEST(RateHistory, OldGrowthAndUnusedNamesAreForgotten) {
   EXPECT_EQ(h.tracked_flows(), 2u);
 }
 
+// Five minutes of publications, every second: old growth is kept in coarser
+// buckets, and what a window sums stays what grew.
+TEST(RateHistory, OldBucketsCoarsenWithoutLosingGrowth) {
+  RateHistory h;
+  for (std::uint64_t s = 0; s <= 400; ++s) h.add(at(s, {flow(1, kFe, kCart, 1000.0 * static_cast<double>(s), 1)}));
+  EXPECT_LE(h.buckets(), 40u);  // 10 fine, 10 of 5 s, 8 of 30 s and the edges, not 300
+  EXPECT_GE(h.buckets(), 20u);
+  auto t = h.top(TopKey::kPair, TopBy::kBytes, 10, std::chrono::seconds(10));
+  EXPECT_DOUBLE_EQ(t.covered_seconds, 10.0);  // the last 10 s are per publication
+  EXPECT_DOUBLE_EQ(bytes_of(t, "shop/frontend -> shop/cart"), 10000);
+  for (auto w :
+       {std::chrono::seconds(30), std::chrono::seconds(60), std::chrono::seconds(200), std::chrono::seconds(300)}) {
+    t = h.top(TopKey::kPair, TopBy::kBytes, 10, w);
+    // A coarse bucket may reach up to its width before the window's start:
+    // the growth and the span measured grow together, 1000 B/s throughout.
+    EXPECT_GE(t.covered_seconds, static_cast<double>(w.count())) << w.count();
+    EXPECT_LE(t.covered_seconds, static_cast<double>(w.count()) + 30) << w.count();
+    EXPECT_DOUBLE_EQ(bytes_of(t, "shop/frontend -> shop/cart"), 1000 * t.covered_seconds) << w.count();
+  }
+}
+
 TEST(RateHistory, AClockSteppedBackStartsOver) {
   RateHistory h;
   h.add(at(100, {flow(1, kFe, kCart, 1000, 1)}));
