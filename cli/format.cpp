@@ -1,5 +1,6 @@
 #include "cli/format.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -58,17 +59,26 @@ std::string local_time_text(const std::string& rfc3339, bool with_date) {
   return buf;
 }
 
+// Built by appending: GCC 12 at -O3 warns falsely on `"x" + std::string`
+// temporaries (-Wrestrict, GCC PR 105329), which breaks Release -Werror.
 std::string endpoint_text(const nlohmann::json& e, const std::string& protocol) {
   auto str = [&](const char* k) { return e.contains(k) && e[k].is_string() ? e[k].get<std::string>() : ""; };
   std::string port;
   if ((protocol == "tcp" || protocol == "udp" || protocol == "sctp") && e.contains("port") &&
       e["port"].is_number_integer() && e["port"].get<long>() != 0)
-    port = ":" + std::to_string(e["port"].get<long>());
+    port.append(":").append(std::to_string(e["port"].get<long>()));
   const std::string ns = str("namespace"), pod = str("pod"), service = str("service"), ip = str("ip");
-  if (!pod.empty()) return (ns.empty() ? "" : ns + "/") + pod + port;
-  if (!service.empty()) return "service " + (ns.empty() ? "" : ns + "/") + service + port;
-  std::string addr = ip.find(':') != std::string::npos && !port.empty() ? "[" + ip + "]" : ip;
-  return addr + port + (str("node").empty() ? " (world)" : " (host)");
+  std::string out;
+  if (!pod.empty() || !service.empty()) {
+    if (pod.empty()) out.append("service ");
+    if (!ns.empty()) out.append(ns).append("/");
+    return out.append(pod.empty() ? service : pod).append(port);
+  }
+  const bool brackets = ip.find(':') != std::string::npos && !port.empty();
+  if (brackets) out.append("[");
+  out.append(ip);
+  if (brackets) out.append("]");
+  return out.append(port).append(str("node").empty() ? " (world)" : " (host)");
 }
 
 std::string flow_summary(const nlohmann::json& f) {
@@ -113,14 +123,13 @@ std::string flow_summary(const nlohmann::json& f) {
 }
 
 std::string duration_text(std::chrono::seconds d) {
-  auto s = d.count();
-  if (s < 0) s = 0;
+  const long long s = std::max<long long>(d.count(), 0);
+  const long long parts[] = {s / 86400, s / 3600 % 24, s / 60 % 60, s % 60};
+  const char* units[] = {"d", "h", "m", "s"};
   std::string out;
-  if (s >= 86400) out += std::to_string(s / 86400) + "d";
-  if (s >= 3600) out += std::to_string(s / 3600 % 24) + "h";
-  if (s >= 60) out += std::to_string(s / 60 % 60) + "m";
-  out += std::to_string(s % 60) + "s";
-  return out;
+  for (int i = 0; i < 4; ++i)
+    if (parts[i] != 0) out.append(std::to_string(parts[i])).append(units[i]);
+  return out.empty() ? "0s" : out;
 }
 
 }  // namespace netring::cli

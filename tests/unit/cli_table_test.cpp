@@ -87,6 +87,9 @@ TEST(CliFormat, Values) {
   EXPECT_EQ(count_text(12345678), "12.3M");
   EXPECT_EQ(duration_text(std::chrono::seconds(3725)), "1h2m5s");
   EXPECT_EQ(duration_text(std::chrono::seconds(42)), "42s");
+  EXPECT_EQ(duration_text(std::chrono::seconds(60)), "1m");
+  EXPECT_EQ(duration_text(std::chrono::seconds(86400 + 5)), "1d5s");
+  EXPECT_EQ(duration_text(std::chrono::seconds(0)), "0s");
   setenv("TZ", "UTC", 1);
   tzset();
   EXPECT_EQ(local_time_text("2026-11-25T12:34:56.789123456Z"), "12:34:56.789");
