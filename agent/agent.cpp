@@ -19,6 +19,8 @@
 #include "agent/api/api_server.hpp"
 #include "agent/capture_api/capture_tap.hpp"
 #include "agent/conntrack.hpp"
+#include "agent/export/export_options.hpp"
+#include "agent/export/flow_exporter.hpp"
 #include "agent/hooks.hpp"
 #include "agent/http/listen_address.hpp"
 #include "agent/k8s/metadata.hpp"
@@ -160,6 +162,15 @@ int run_agent(const Config& config) {
   popts.node_name = config.node_name;
   popts.base_status = base_status(config, **dp);
   popts.sample_rate = config.sample_rate;
+  std::unique_ptr<exporter::FlowExporter> flow_exporter;
+  if (!config.ipfix_collector.host.empty()) {
+    flow_exporter = std::make_unique<exporter::FlowExporter>(exporter::options_from(config), store);
+    popts.on_ended = [e = flow_exporter.get()](std::span<const FlowView> ended) { e->enqueue_ended(ended); };
+    popts.add_status = [e = flow_exporter.get()](AgentStatus& st) { e->fill_status(st); };
+    flow_exporter->start();
+    log::info("ipfix export",
+              {{"collector", config.ipfix_collector.str()}, {"transport", to_string(config.ipfix_transport)}});
+  }
   Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics);
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 
@@ -212,6 +223,7 @@ int run_agent(const Config& config) {
   publisher.stop();
   publisher.set_ready(false);
   publisher.publish_once();
+  if (flow_exporter) flow_exporter->stop();  // the last round: every live flow, forced end
   api_server.stop();
   metrics_server.stop();
   hooks.unhook_all();

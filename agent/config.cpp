@@ -20,7 +20,7 @@ namespace {
 using std::chrono::milliseconds;
 using json = nlohmann::json;
 
-enum class Kind { kPath, kString, kUint, kEnum, kRegex, kIfList, kPortList, kDuration, kHostPort, kBool };
+enum class Kind { kPath, kString, kUint, kEnum, kRegex, kIfList, kPortList, kDuration, kHostPort, kBool, kWordList };
 
 // A value parsed according to its field's kind; only the member for that kind is set.
 struct Value {
@@ -256,6 +256,99 @@ const std::vector<FieldDesc>& schema() {
        "most packets in one on-demand capture",
        [](Config& c, const Value& v) { c.capture_max_packets = v.u; },
        [](const Config& c) { return json(c.capture_max_packets); }},
+      // --- IPFIX flow export (agent/export, doc/ipfix.md) ---
+      {"ipfix-collector",
+       Kind::kHostPort,
+       "",
+       {},
+       0,
+       0,
+       "IPFIX collector to export flows to (host:port; empty: no export)",
+       [](Config& c, const Value& v) { c.ipfix_collector = v.hp; },
+       [](const Config& c) { return json(c.ipfix_collector.host.empty() ? "" : c.ipfix_collector.str()); }},
+      {"ipfix-transport",
+       Kind::kEnum,
+       "udp",
+       {"udp", "tcp"},
+       0,
+       0,
+       "IPFIX transport (tcp: templates once per connection, reconnects counted)",
+       [](Config& c, const Value& v) { c.ipfix_transport = static_cast<IpfixTransport>(v.choice); },
+       [](const Config& c) { return json(to_string(c.ipfix_transport)); }},
+      {"ipfix-template-refresh",
+       Kind::kDuration,
+       "60s",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "UDP: the templates are sent again after this long",
+       [](Config& c, const Value& v) { c.ipfix_template_refresh = v.d; },
+       [](const Config& c) { return json(dur_str(c.ipfix_template_refresh)); }},
+      {"ipfix-template-refresh-messages",
+       Kind::kUint,
+       "0",
+       {},
+       0,
+       4294967295ULL,
+       "UDP: the templates are sent again after this many messages (0: by time only)",
+       [](Config& c, const Value& v) { c.ipfix_template_refresh_messages = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.ipfix_template_refresh_messages); }},
+      {"ipfix-active-interval",
+       Kind::kDuration,
+       "60s",
+       {},
+       0,
+       24 * kMsPerHour,
+       "a flow that goes on is exported this often, its growth since the last record (0s: only when it ends)",
+       [](Config& c, const Value& v) { c.ipfix_active_interval = v.d; },
+       [](const Config& c) { return json(dur_str(c.ipfix_active_interval)); }},
+      {"ipfix-observation-domain",
+       Kind::kUint,
+       "1",
+       {},
+       0,
+       4294967295ULL,
+       "Observation Domain ID in every IPFIX message header",
+       [](Config& c, const Value& v) { c.ipfix_observation_domain = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.ipfix_observation_domain); }},
+      {"ipfix-enterprise-number",
+       Kind::kUint,
+       "32473",
+       {},
+       1,
+       4294967295ULL,
+       "Private Enterprise Number of netring's elements (Kubernetes names); collectors must use the same",
+       [](Config& c, const Value& v) { c.ipfix_enterprise_number = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.ipfix_enterprise_number); }},
+      {"ipfix-fields",
+       Kind::kWordList,
+       "totals,interfaces,kubernetes,accuracy",
+       {"totals", "interfaces", "kubernetes", "accuracy"},
+       0,
+       0,
+       "optional parts of a flow record (the 5-tuple, counts, times, flags, direction, end reason and sampling "
+       "probability are always there)",
+       [](Config& c, const Value& v) { c.ipfix_fields = v.list; },
+       [](const Config& c) { return json(c.ipfix_fields); }},
+      {"ipfix-queue-size",
+       Kind::kUint,
+       "65536",
+       {},
+       1,
+       16777216,
+       "ended flows waiting for the exporter; more are dropped and counted",
+       [](Config& c, const Value& v) { c.ipfix_queue_size = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.ipfix_queue_size); }},
+      {"ipfix-max-message-size",
+       Kind::kUint,
+       "1400",
+       {},
+       512,
+       65507,
+       "largest IPFIX message in bytes (UDP: one datagram, keep it under the path MTU)",
+       [](Config& c, const Value& v) { c.ipfix_max_message_size = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.ipfix_max_message_size); }},
+      // --- end of IPFIX flow export ---
       {"kubeconfig",
        Kind::kPath,
        "",
@@ -470,11 +563,23 @@ std::optional<std::string> parse_value(const FieldDesc& f, std::string_view text
       return std::nullopt;
     }
     case Kind::kHostPort: {
+      if (text.empty() && f.default_text[0] == '\0') {  // optional: empty turns the feature off
+        v.hp = {};
+        return std::nullopt;
+      }
       auto hp = parse_host_port(text);
       if (!hp) return jq(text) + " is not a listen address (host:port or [ipv6]:port, port 1..65535)";
       v.hp = *hp;
       return std::nullopt;
     }
+    case Kind::kWordList:
+      v.list.clear();
+      for (auto part : split_commas(text)) {
+        if (std::find(f.choices.begin(), f.choices.end(), part) == f.choices.end())
+          return jq(part) + " is not one of " + join(f.choices) + " (a comma-separated list)";
+        if (std::find(v.list.begin(), v.list.end(), part) == v.list.end()) v.list.emplace_back(part);
+      }
+      return std::nullopt;
     case Kind::kBool:
       if (text == "true")
         v.b = true;
@@ -499,6 +604,7 @@ const char* kind_text(const FieldDesc& f) {
     case Kind::kDuration: return "DURATION";
     case Kind::kHostPort: return "HOST:PORT";
     case Kind::kBool: return "[=BOOL]";
+    case Kind::kWordList: return "WORD,...";
   }
   return "";
 }
@@ -515,6 +621,7 @@ std::string allowed_text(const FieldDesc& f) {
     case Kind::kHostPort: return "host:port or [ipv6]:port";
     case Kind::kPath: return "file path";
     case Kind::kString: return "name";
+    case Kind::kWordList: return "comma-separated subset of " + join(f.choices);
   }
   return "";
 }
@@ -634,7 +741,8 @@ class Parser {
         text = val.get<std::string>();
       } else if (val.is_boolean() || val.is_number_unsigned()) {
         text = val.dump();
-      } else if (val.is_array() && (f->kind == Kind::kIfList || f->kind == Kind::kPortList)) {
+      } else if (val.is_array() &&
+                 (f->kind == Kind::kIfList || f->kind == Kind::kPortList || f->kind == Kind::kWordList)) {
         for (const auto& el : val) {
           if (!el.is_string() && !el.is_number_unsigned()) {
             throw Failure{"--" + key + " (from " + source + "): list elements must be strings or ports, got " +
@@ -685,6 +793,9 @@ const char* to_string(Backend b) {
 }
 const char* to_string(KubeApi k) {
   return k == KubeApi::kOff ? "off" : "auto";
+}
+const char* to_string(IpfixTransport t) {
+  return t == IpfixTransport::kTcp ? "tcp" : "udp";
 }
 
 EnvLookup process_env() {

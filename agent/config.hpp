@@ -24,6 +24,7 @@ namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
 enum class KubeApi { kAuto, kOff };
+enum class IpfixTransport { kUdp, kTcp };
 
 // A listen address "host:port" or "[v6]:port"; host is an IP literal or a
 // host name.
@@ -57,6 +58,17 @@ struct Config {
   bool enable_capture_api = false;
   std::chrono::milliseconds capture_max_duration{60'000};
   uint64_t capture_max_packets = 100000;
+  // IPFIX flow export (agent/export): off while ipfix_collector.host is empty.
+  HostPort ipfix_collector;
+  IpfixTransport ipfix_transport = IpfixTransport::kUdp;
+  std::chrono::milliseconds ipfix_template_refresh{60'000};
+  uint32_t ipfix_template_refresh_messages = 0;
+  std::chrono::milliseconds ipfix_active_interval{60'000};
+  uint32_t ipfix_observation_domain = 1;
+  uint32_t ipfix_enterprise_number = 32473;
+  std::vector<std::string> ipfix_fields = {"totals", "interfaces", "kubernetes", "accuracy"};
+  uint32_t ipfix_queue_size = 65536;
+  uint32_t ipfix_max_message_size = 1400;
   std::string kubeconfig;
   KubeApi kube_api = KubeApi::kAuto;
   std::string pods_from;
@@ -100,5 +112,6 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
 const char* to_string(KubeApi k);
+const char* to_string(IpfixTransport t);
 
 }  // namespace netring::agent

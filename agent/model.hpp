@@ -65,6 +65,9 @@ enum class FlowDirection : std::uint8_t { kUnknown, kIngress, kEgress };
 // Which end of the flow this node is: cross-node pod-to-pod traffic is seen by
 // both nodes, so cluster sums select one reporter (as Hubble and NetObserv).
 enum class Reporter : std::uint8_t { kSource, kDestination };
+// Why a flow left its table; kNone while it lives (the flows a publication
+// reports as ended carry the reason).
+enum class FlowEndReason : std::uint8_t { kNone, kIdleTimeout, kActiveTimeout, kEvicted };
 
 const char* to_string(FlowDirection d);
 const char* to_string(Reporter r);
@@ -98,6 +101,10 @@ struct FlowView {
   std::uint64_t last_seen_ns = 0;
   // Where it was sampled; shared by the flows seen on the same interfaces.
   std::shared_ptr<const std::vector<std::string>> interfaces;
+  // The first interface its packets entered (sampled on that interface's
+  // ingress hook) and left through (egress hook); 0 = not seen.
+  std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
+  FlowEndReason end_reason = FlowEndReason::kNone;
 };
 
 // Exact per-interface counts from the sampler (every packet, not samples).
@@ -141,6 +148,31 @@ struct WatchHealth {
   std::uint64_t errors = 0;
 };
 
+// The IPFIX exporter (agent/export): what it sent and what it lost.
+struct FlowExportStatus {
+  bool enabled = false;
+  std::string collector;   // host:port
+  std::string transport;   // "udp", "tcp"
+  bool connected = false;  // TCP: a connection is up; UDP: the socket is open
+  std::uint64_t messages_sent = 0;
+  std::uint64_t records_sent = 0;  // flow (data) records in messages handed to the kernel
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t template_messages = 0;    // messages that carried the templates
+  std::uint64_t send_errors = 0;          // messages the kernel refused (not sent)
+  std::uint64_t records_send_failed = 0;  // flow records in those messages
+  // UDP: flow records in messages that went out but that nobody read: the
+  // collector's host answered them with port unreachable (reported by the
+  // kernel on the next send, as ECONNREFUSED).
+  std::uint64_t records_unreachable = 0;
+  std::uint64_t records_queue_full = 0;  // ended flows dropped before export: the queue was full
+  std::uint64_t records_too_large = 0;   // records larger than a whole message (very long names)
+  std::uint64_t connects = 0;            // TCP connections established
+  std::uint64_t reconnects = 0;          // of which after a broken or refused connection
+  std::uint64_t unacked_bytes_lost = 0;  // TCP: bytes the collector had not acknowledged when the connection broke
+  std::string last_error;
+  std::uint64_t last_error_ns = 0;  // CLOCK_REALTIME, 0 = none
+};
+
 struct AgentStatus {
   std::string version;
   std::string node;
@@ -160,6 +192,7 @@ struct AgentStatus {
   std::vector<std::uint64_t> flow_table_bytes;  // per worker
   std::vector<std::uint64_t> umem_bytes;        // per worker
   std::vector<WatchHealth> watches;
+  FlowExportStatus flow_export;
 };
 
 struct AgentSnapshot {

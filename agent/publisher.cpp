@@ -64,6 +64,15 @@ const char* role_name(discovery::LinkRole r) {
   return "extra";
 }
 
+FlowEndReason end_reason_of(flow::EndReason r) {
+  switch (r) {
+    case flow::EndReason::kIdle: return FlowEndReason::kIdleTimeout;
+    case flow::EndReason::kActive: return FlowEndReason::kActiveTimeout;
+    case flow::EndReason::kEvicted: return FlowEndReason::kEvicted;
+  }
+  return FlowEndReason::kNone;
+}
+
 // Bit of worker i in a flow's worker mask (workers past 15 share bit 15:
 // a miss of one of them then carries a few flows too many, never too few).
 std::uint16_t worker_bit(std::size_t i) {
@@ -240,6 +249,11 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.first_seen_ns = r.first_ns;
   v.last_seen_ns = r.last_ns;
   v.interfaces = interfaces_of(r, links);
+  for (int i = flow::FlowRecord::kMaxInterfaces - 1; i >= 0; --i) {  // the first slot wins
+    const std::uint8_t d = r.directions(i);
+    if (d & flow::FlowRecord::direction_bit(flow::Direction::kIngress)) v.ingress_ifindex = r.ifindex[i];
+    if (d & flow::FlowRecord::direction_bit(flow::Direction::kEgress)) v.egress_ifindex = r.ifindex[i];
+  }
   return v;
 }
 
@@ -261,9 +275,13 @@ void Publisher::publish_once() {
   interface_lists_.clear();
   std::vector<FlowView> ended;
   for (auto& rep : last_) {
-    for (const auto& e : rep.ended) ended.push_back(view_of(e.key, e.record, links));
+    for (std::size_t i = 0; i < rep.ended.size(); ++i) {
+      ended.push_back(view_of(rep.ended[i].key, rep.ended[i].record, links));
+      if (i < rep.ended_reasons.size()) ended.back().end_reason = end_reason_of(rep.ended_reasons[i]);
+    }
     rep.ended.clear();  // reported once
     rep.ended.shrink_to_fit();
+    std::vector<flow::EndReason>().swap(rep.ended_reasons);
   }
 
   AgentSnapshot snap;
@@ -393,6 +411,8 @@ void Publisher::publish_once() {
     st.watches.push_back(std::move(w));
   }
 
+  if (opts_.add_status) opts_.add_status(st);
+  if (opts_.on_ended && !ended.empty()) opts_.on_ended(ended);
   metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
   published_ = store_.snapshot();  // this publisher is the store's only writer

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,12 @@ struct PublisherOptions {
   // The sampler's 1-in-N on every hooked interface: scales what a flow's
   // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
   std::uint32_t sample_rate = 1;
+  // Hooks for the flow exporter (agent/export), called on the publisher's
+  // thread; either may be empty. on_ended gets the flows that left the
+  // tables this round, before the snapshot without them is published; it
+  // must not block. add_status adds the exporter's status to the snapshot.
+  std::function<void(std::span<const FlowView>)> on_ended;
+  std::function<void(AgentStatus&)> add_status;
 };
 
 class Publisher {

@@ -32,10 +32,11 @@ Result<std::unique_ptr<Worker>> Worker::create(std::unique_ptr<datapath::SampleS
   // The export callback needs the worker's address, which exists only after
   // construction: it is bound through a pointer filled right after.
   auto self_slot = std::make_shared<Worker*>(nullptr);
-  auto table = flow::FlowTable::create(opts.table, [self_slot](const flow::FlowEntry& e, flow::EndReason) {
+  auto table = flow::FlowTable::create(opts.table, [self_slot](const flow::FlowEntry& e, flow::EndReason why) {
     Worker* w = *self_slot;
     if (w->ended_.size() < w->ended_capacity_) {
       w->ended_.push_back(e);  // capacity reserved: no allocation
+      w->ended_reasons_.push_back(why);
     } else {
       ++w->ended_dropped_;
     }
@@ -56,6 +57,7 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       table_bytes_(table_.memory_bytes()),
       umem_bytes_(stream_->source().umem_bytes()) {
   ended_.reserve(ended_capacity_);
+  ended_reasons_.reserve(ended_capacity_);
 }
 
 Worker::~Worker() {
@@ -132,7 +134,9 @@ void Worker::report() {
   r.live.reserve(table_.size());
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
+  r.ended_reasons.swap(ended_reasons_);
   ended_.reserve(ended_capacity_);
+  ended_reasons_.reserve(ended_capacity_);
   r.parser = parser_.counters();
   r.stream = stream_->stats();
   r.table = table_.stats();

@@ -30,8 +30,9 @@ namespace netring::agent {
 
 // What a worker hands to the publisher at each request.
 struct WorkerReport {
-  std::vector<flow::FlowEntry> live;   // the table's flows, in slot order
-  std::vector<flow::FlowEntry> ended;  // flows that left the table since the last report
+  std::vector<flow::FlowEntry> live;           // the table's flows, in slot order
+  std::vector<flow::FlowEntry> ended;          // flows that left the table since the last report
+  std::vector<flow::EndReason> ended_reasons;  // why, per entry of `ended`
   flow::ParserCounters parser;
   datapath::SampleStreamStats stream;
   flow::FlowTableStats table;
@@ -80,7 +81,8 @@ class Worker {
   std::size_t ended_capacity_;
   std::size_t table_bytes_;
   std::size_t umem_bytes_;
-  std::vector<flow::FlowEntry> ended_;  // reserved once; worker thread only
+  std::vector<flow::FlowEntry> ended_;          // reserved once; worker thread only
+  std::vector<flow::EndReason> ended_reasons_;  // parallel to ended_
   std::uint64_t ended_dropped_ = 0;
   std::uint64_t poll_errors_ = 0;
 

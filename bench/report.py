@@ -338,6 +338,19 @@ def k8s(raw, out, F, status):
     return None
 
 
+def ipfix(raw, out, F, status):
+    j = load(raw, "ipfix_bench.json")
+    if not j:
+        F.missing("-", "IPFIX export CPU", "informational", status("ipfix_bench"))
+        return None
+    n, f = summ(j["netring_ms_per_1000_flows"]), summ(j["floor_ms_per_1000_flows"])
+    F.add("-", f"IPFIX export ({j['flows']} ended flows a round)", "CPU ms per 1,000 flows (= ms/s at 1,000 flows/s)",
+          n, "send-only floor (same datagrams, pre-encoded)", f, n["median"] / f["median"] if f["median"] else None,
+          None, None, f"informational (no goal); {j['rounds']} rounds; {j['messages_per_round']:.0f} messages of "
+          f"{j['message_bytes']} B a round; every field group, both pods' names")
+    return None
+
+
 def agent_figures(raw, F):
     """Figures 5 and 7 need the running agent; bench/run writes their JSON
     only when it can drive one."""
@@ -469,6 +482,89 @@ def accuracy(raw, out, F, status):
     return ["accuracy.png"]
 
 
+# ---- figure 9: cost to pods, netring vs NetObserv (bench/pod_cost.sh) ----
+
+POD_COST_GOALS = {  # goal text of pod_cost.py -> (row name, agent key, reference key, reference label)
+    "netring default: extra CPU <= 1.0x NetObserv sampling 50's":
+        ("pods: netring default, extra CPU over unhooked", "netring-default", "netobserv-50",
+         "NetObserv sampling 50 (its default)"),
+    "netring most detailed: extra CPU <= 1.0x NetObserv sampling 1's":
+        ("pods: netring most detailed, extra CPU over unhooked", "netring-detailed", "netobserv-1",
+         "NetObserv sampling 1"),
+    "AF_XDP rung at --sample-rate=1: CPU per GB <= 1.15x unhooked":
+        ("pods: netring --sample-rate=1 (AF_XDP), CPU per GB", "netring-rate1", "unhooked", "unhooked"),
+}
+
+
+def pod_cost(raw, out, F, status):
+    """Figure 9: the goals of issue 13 as rows, and two plots (CPU and delivered rate vs unhooked)."""
+    j = load(raw, "pod_cost.json")
+    if not j:
+        for name, _, _, _ in POD_COST_GOALS.values():
+            F.missing(9, name, "see issue 13", status("pod_cost"))
+        return None
+    res = j["results"]
+    wl = {"tcp": "bulk TCP", "udp": f"{j['size']} B UDP, {j['flows']} flows"}
+    for g in j["goals"]:
+        name, key, ref, ref_label = POD_COST_GOALS[g["goal"]]
+        m = "cpu_s_per_gb" if "per GB" in g["metric"] else "cpu_s_per_mpkt"
+        rw = res.get(g["workload"], {})
+        if ref == "unhooked":
+            mine, theirs = rw.get(key, {}).get(m), rw.get(ref, {}).get(m)
+            metric = "busy CPU s " + ("per GB" if m == "cpu_s_per_gb" else "per Mpkt")
+        else:
+            mine, theirs = rw.get(key, {}).get("extra_" + m), rw.get(ref, {}).get("extra_" + m)
+            metric = "extra busy CPU s " + ("per GB" if m == "cpu_s_per_gb" else "per Mpkt")
+        goal = f"<= {g['limit']}x"
+        note = (f"commit {j.get('commit', '?')}; {j['rounds']} rotated rounds x {j['seconds']} s; "
+                "extra = minus unhooked of the same round")
+        if g.get("informational"):
+            goal, note = None, note + "; informational (the goal's figure is bulk TCP's)"
+        if g["ratio"] is None:
+            F.add(9, f"{name} ({wl[g['workload']]})", metric, mine, ref_label if theirs else "", theirs, None,
+                  goal, None, "not measured: " + g["note"] if not (mine and theirs) else g["note"])
+            continue
+        F.add(9, f"{name} ({wl[g['workload']]})", metric, mine, ref_label, theirs, g["ratio"], goal, g["met"], note)
+    configs = [c for c in j["configs"] if not c.get("why")]
+    groups = [c["short"] for c in configs]
+    plots = []
+    for fname, title, metrics in (
+            ("pod_cost_cpu.png", "Figure 9: busy CPU of the machine per unit moved, vs unhooked (same round)",
+             (("bulk TCP, per GB", "tcp", "cpu_s_per_gb_vs_unhooked_paired"),
+              (wl["udp"] + ", per Mpkt", "udp", "cpu_s_per_mpkt_vs_unhooked_paired"))),
+            ("pod_cost_rate.png", "Figure 9: delivered to the receiver pod, vs unhooked (same round)",
+             (("bulk TCP, Gbit/s", "tcp", "gbps_vs_unhooked_paired"),
+              (wl["udp"] + ", packets/s", "udp", "pps_vs_unhooked_paired")))):
+        series = [(label, [res.get(w, {}).get(c["key"], {}).get(m) for c in configs])
+                  for label, w, m in metrics if w in res]
+        if series:
+            bar_plot(os.path.join(out, fname), title, "ratio to unhooked", groups, series)
+            plots.append(fname)
+    return plots
+
+
+def pod_cost_section(raw):
+    """REPORT.md lines: figure 9's whole table as pod_cost.py printed it, or why it is missing."""
+    j = load(raw, "pod_cost.json")
+    L = ["## Figure 9: cost to pods, netring vs NetObserv (issue 13)", ""]
+    if not j:
+        return L + ["Not measured: bench/pod_cost.sh wrote no JSON (see raw/pod_cost.log).", ""]
+    L.append(f"From commit `{j.get('commit', '?')}` ({j.get('agent_version', '')}), {j['rounds']} rotated rounds, "
+             f"{j['seconds']} s per workload, NetObserv's kernel program from `{j.get('netobserv_src', '?')}`. "
+             "Two CNI bridge pods; every configuration once per round against unhooked in the same round. "
+             "Plots: `pod_cost_cpu.png`, `pod_cost_rate.png`.")
+    L.append("")
+    L.append("```")
+    L += j["table"].splitlines()
+    L.append("```")
+    if j.get("errors"):
+        L.append("")
+        L.append(f"{len(j['errors'])} runs failed:")
+        L += [f"- round {e['round']} {e['config']}: {e['error']}" for e in j["errors"]]
+    L.append("")
+    return L
+
+
 def summary_plot(path, rows):
     """One bar per goal row: how far netring is from its goal (>1 = better than the goal)."""
     items = []
@@ -518,7 +614,7 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, accuracy):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, ipfix, accuracy, pod_cost):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -535,7 +631,7 @@ def main():
     start, end = load(raw, "machine_start.json") or {}, load(raw, "machine_end.json") or {}
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
-                 "k8s_list_bench", "hotplug", "agent_load", "accuracy"):
+                 "k8s_list_bench", "ipfix_bench", "hotplug", "agent_load", "accuracy", "pod_cost"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
@@ -618,6 +714,7 @@ def main():
         if os.path.exists(explain):
             L.append("Why: see [ANALYSIS.md](ANALYSIS.md).")
             L.append("")
+    L += pod_cost_section(raw)
     L.append("## Plots")
     L.append("")
     for p in plots:

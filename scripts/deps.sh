@@ -26,16 +26,24 @@ pkgs=(
   # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
   # bench/ and interop tests).
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libxdp-dev
+  # NetObserv's eBPF kernel program, the reference bench/pod_cost.sh builds
+  # from ../shared/peers/netobserv, needs clang 19 (clang 14 leaves an
+  # unresolved memcmp that libbpf refuses to load).
+  clang-19
   # Real network parts the netns and e2e tests drive: namespaces/veths,
   # traffic, ground truth (conntrack, iptables), pcap readers, CNI plugins,
   # a real Prometheus server and promtool.
   iproute2 iputils-ping iperf3 conntrack iptables tcpdump tshark
   containernetworking-plugins prometheus curl procps psmisc ethtool jq
-  # The command line's and the page's e2e tests: socat forwards an agent's
-  # API port out of its node namespace as kubectl port-forward would;
-  # Debian's Chromium and its WebDriver, driven by Selenium from Debian's
-  # Python, load the page headless.
-  socat chromium chromium-driver python3-selenium
+  # IPFIX collectors the flow exporter is tested against (tests/collector,
+  # e2e/ipfix_export.sh): nfdump's nfcapd, pmacct's nfacctd, libfixbuf's
+  # ipfixDump (reads a TCP stream that socat received).
+  nfdump pmacct libfixbuf-tools socat
+  # The command line's and the page's e2e tests: socat (above) forwards an
+  # agent's API port out of its node namespace as kubectl port-forward
+  # would; Debian's Chromium and its WebDriver, driven by Selenium from
+  # Debian's Python, load the page headless.
+  chromium chromium-driver python3-selenium
   # Containers: the image is built and run with podman (runc, chroot
   # isolation) on a base image debootstrapped from the Debian mirror.
   podman runc debootstrap

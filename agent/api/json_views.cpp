@@ -82,6 +82,28 @@ nlohmann::json to_json(const AgentStatus& s) {
                        {"restarts", w.restarts},
                        {"relists", w.relists},
                        {"errors", w.errors}});
+  const FlowExportStatus& x = s.flow_export;
+  nlohmann::json flow_export = {{"enabled", x.enabled}};
+  if (x.enabled)
+    flow_export.update(
+        {{"collector", x.collector},
+         {"transport", x.transport},
+         {"connected", x.connected},
+         {"messages", x.messages_sent},
+         {"records", x.records_sent},
+         {"bytes", x.bytes_sent},
+         {"template_messages", x.template_messages},
+         {"send_errors", x.send_errors},
+         {"records_lost",
+          {{"send_failed", x.records_send_failed},
+           {"unreachable", x.records_unreachable},
+           {"queue_full", x.records_queue_full},
+           {"too_large", x.records_too_large}}},
+         {"connects", x.connects},
+         {"reconnects", x.reconnects},
+         {"unacked_bytes_lost", x.unacked_bytes_lost},
+         {"last_error", x.last_error},
+         {"last_error_time", x.last_error_ns ? nlohmann::json(format_time_ns(x.last_error_ns)) : nullptr}});
   return {{"version", s.version},
           {"node", s.node},
           {"started", s.started_ns ? nlohmann::json(format_time_ns(s.started_ns)) : nullptr},
@@ -93,7 +115,8 @@ nlohmann::json to_json(const AgentStatus& s) {
           {"parse_errors", s.parse_errors},
           {"flows", {{"active", s.active_flows}, {"evictions", s.flow_evictions}}},
           {"memory", memory_json(s)},
-          {"kubernetes", watches}};
+          {"kubernetes", watches},
+          {"flow_export", flow_export}};
 }
 
 }  // namespace netring::agent::api

@@ -124,6 +124,47 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
     add(w_errors, l, d(w.errors));
   }
   for (auto* f : {&w_up, &w_synced, &w_last, &w_restarts, &w_relists, &w_errors}) out.push_back(std::move(*f));
+
+  // IPFIX flow export (only when it is configured).
+  const FlowExportStatus& x = st.flow_export;
+  if (x.enabled) {
+    const std::vector<ClientMetric::Label> l{{"collector", x.collector}, {"transport", x.transport}};
+    auto with = [&l](const char* k, const char* v) {
+      auto out = l;
+      out.push_back({k, v});
+      return out;
+    };
+    auto messages = family("netring_flow_export_messages_total", "IPFIX messages sent", MetricType::Counter);
+    add(messages, l, d(x.messages_sent));
+    auto records = family("netring_flow_export_records_total", "IPFIX flow records sent", MetricType::Counter);
+    add(records, l, d(x.records_sent));
+    auto bytes = family("netring_flow_export_bytes_total", "IPFIX bytes sent", MetricType::Counter);
+    add(bytes, l, d(x.bytes_sent));
+    auto templates = family("netring_flow_export_template_messages_total", "IPFIX messages that carried the templates",
+                            MetricType::Counter);
+    add(templates, l, d(x.template_messages));
+    auto errors =
+        family("netring_flow_export_send_errors_total", "IPFIX messages the kernel did not send", MetricType::Counter);
+    add(errors, l, d(x.send_errors));
+    auto lost =
+        family("netring_flow_export_records_lost_total", "Flow records not exported, by reason", MetricType::Counter);
+    add(lost, with("reason", "send_failed"), d(x.records_send_failed));
+    add(lost, with("reason", "unreachable"), d(x.records_unreachable));
+    add(lost, with("reason", "queue_full"), d(x.records_queue_full));
+    add(lost, with("reason", "too_large"), d(x.records_too_large));
+    auto reconnects = family("netring_flow_export_reconnects_total",
+                             "TCP connections to the collector established again after one broke or was refused",
+                             MetricType::Counter);
+    add(reconnects, l, d(x.reconnects));
+    auto unacked = family("netring_flow_export_unacked_bytes_lost_total",
+                          "TCP: bytes the collector had not acknowledged when a connection broke", MetricType::Counter);
+    add(unacked, l, d(x.unacked_bytes_lost));
+    auto up = family("netring_flow_export_connected",
+                     "1 while the exporter has a socket (TCP: a connection) to the collector", MetricType::Gauge);
+    add(up, l, x.connected ? 1 : 0);
+    for (auto* f : {&messages, &records, &bytes, &templates, &errors, &lost, &reconnects, &unacked, &up})
+      out.push_back(std::move(*f));
+  }
   return out;
 }
 

@@ -126,7 +126,12 @@ else:
     for a in ["--sample-rate=1000000", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
               "--physical-interfaces=eth0,ens5", "--capture-ports=ens6", "--metrics-listen=0.0.0.0:19990",
               "--interfaces-exclude=^(docker0|cni-podman[0-9]+): #x", "--enable-capture-api=true",
-              "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a"]:
+              "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a",
+              "--ipfix-collector=flows.collectors.svc:2055", "--ipfix-transport=tcp",
+              "--ipfix-template-refresh=5m", "--ipfix-template-refresh-messages=1000000",
+              "--ipfix-active-interval=0s", "--ipfix-observation-domain=4000000000",
+              "--ipfix-enterprise-number=4294967295", "--ipfix-fields=kubernetes", "--ipfix-queue-size=1048576",
+              "--ipfix-max-message-size=9000"]:
         expect(a in args, f"arg {a} in {args}")
     expect(args[-1] == "--log-level=warn", "extraArgs come last")
     expect(ports == {"metrics": 19990, "api": 19991}, f"ports follow the listen addresses: {ports}")

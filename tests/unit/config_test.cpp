@@ -72,6 +72,16 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c.capture_max_duration, milliseconds(60'000));
   EXPECT_EQ(c.capture_max_packets, 100000u);
   EXPECT_EQ(c.kube_api, KubeApi::kAuto);
+  EXPECT_TRUE(c.ipfix_collector.host.empty());  // no export unless asked
+  EXPECT_EQ(c.ipfix_transport, IpfixTransport::kUdp);
+  EXPECT_EQ(c.ipfix_template_refresh, milliseconds(60'000));
+  EXPECT_EQ(c.ipfix_template_refresh_messages, 0u);
+  EXPECT_EQ(c.ipfix_active_interval, milliseconds(60'000));
+  EXPECT_EQ(c.ipfix_observation_domain, 1u);
+  EXPECT_EQ(c.ipfix_enterprise_number, 32473u);
+  EXPECT_EQ(c.ipfix_fields, (std::vector<std::string>{"totals", "interfaces", "kubernetes", "accuracy"}));
+  EXPECT_EQ(c.ipfix_queue_size, 65536u);
+  EXPECT_EQ(c.ipfix_max_message_size, 1400u);
   EXPECT_EQ(c.log_level, netring::log::Level::kInfo);
   EXPECT_EQ(c.log_format, netring::log::Format::kLogfmt);
   EXPECT_FALSE(c.validate);
@@ -136,6 +146,18 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"enable-capture-api", "yes", "true or false"},
       {"capture-max-duration", "0s", "1s..24h"},
       {"capture-max-packets", "0", "1..4294967295"},
+      {"ipfix-collector", "collector", "host:port"},
+      {"ipfix-collector", "127.0.0.1:0", "port 1..65535"},
+      {"ipfix-transport", "sctp", "is not one of udp, tcp"},
+      {"ipfix-template-refresh", "0s", "1s..24h"},
+      {"ipfix-template-refresh-messages", "-3", "0..4294967295"},
+      {"ipfix-active-interval", "25h", "0s..24h"},
+      {"ipfix-observation-domain", "4294967296", "0..4294967295"},
+      {"ipfix-enterprise-number", "0", "1..4294967295"},
+      {"ipfix-fields", "totals,names", "is not one of totals, interfaces, kubernetes, accuracy"},
+      {"ipfix-queue-size", "0", "1..16777216"},
+      {"ipfix-max-message-size", "511", "512..65507"},
+      {"ipfix-max-message-size", "65508", "512..65507"},
       {"kube-api", "on", "is not one of auto, off"},
       {"log-level", "trace", "is not one of debug, info, warn, error"},
       {"log-format", "text", "is not one of logfmt, json"},
@@ -296,7 +318,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 28u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 38u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);
@@ -310,7 +332,8 @@ TEST(Config, Version) {
 
 TEST(Config, EffectiveConfigAsJsonRoundTripsThroughAConfigFile) {
   auto r = parse({"--sample-rate=9", "--label-level=pod", "--physical-interfaces=eth0", "--api-listen=[::1]:9000",
-                  "--flow-idle-timeout=45s", "--kubeconfig=/root/.kube/config", "--log-format=json"});
+                  "--flow-idle-timeout=45s", "--kubeconfig=/root/.kube/config", "--log-format=json",
+                  "--ipfix-collector=[::1]:4739", "--ipfix-fields=kubernetes,totals", "--ipfix-active-interval=0s"});
   ASSERT_EQ(r.exit_code, -1) << r.err;
   auto j = config_to_json(r.config);
   j.erase("config");
@@ -320,6 +343,25 @@ TEST(Config, EffectiveConfigAsJsonRoundTripsThroughAConfigFile) {
   auto j2 = config_to_json(r2.config);
   j2.erase("config");
   EXPECT_EQ(j, j2);
+}
+
+TEST(Config, IpfixCollectorIsOptionalAndFieldsAreASubset) {
+  auto r = parse(
+      {"--ipfix-collector=collector.example:2055", "--ipfix-fields=accuracy,totals,accuracy", "--ipfix-transport=tcp"});
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  EXPECT_EQ(r.config.ipfix_collector, (HostPort{"collector.example", 2055}));
+  EXPECT_EQ(r.config.ipfix_transport, IpfixTransport::kTcp);
+  EXPECT_EQ(r.config.ipfix_fields, (std::vector<std::string>{"accuracy", "totals"}));  // duplicates once
+  auto none = parse({"--ipfix-fields="});
+  ASSERT_EQ(none.exit_code, -1) << none.err;
+  EXPECT_TRUE(none.config.ipfix_fields.empty());
+  // Empty is allowed only where the default is empty (the collector), not for the listeners.
+  EXPECT_EQ(parse({"--ipfix-collector="}).exit_code, -1);
+  EXPECT_EQ(parse({"--metrics-listen="}).exit_code, 2);
+  TempFile f(R"({"ipfix-fields": ["interfaces", "kubernetes"], "ipfix-collector": "127.0.0.1:4739"})");
+  auto rf = parse({"--config=" + f.path()});
+  ASSERT_EQ(rf.exit_code, -1) << rf.err;
+  EXPECT_EQ(rf.config.ipfix_fields, (std::vector<std::string>{"interfaces", "kubernetes"}));
 }
 
 }  // namespace

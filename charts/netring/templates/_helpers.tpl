@@ -95,6 +95,18 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- $a = append $a (printf "--enable-capture-api=%t" $c.enableCaptureApi) -}}
 {{- $a = append $a (printf "--capture-max-duration=%s" $c.captureMaxDuration) -}}
 {{- $a = append $a (printf "--capture-max-packets=%d" (int64 $c.captureMaxPackets)) -}}
+{{- with $c.ipfix }}{{ if .collector -}}
+{{- $a = append $a (printf "--ipfix-collector=%s" .collector) -}}
+{{- $a = append $a (printf "--ipfix-transport=%s" .transport) -}}
+{{- $a = append $a (printf "--ipfix-template-refresh=%s" .templateRefresh) -}}
+{{- $a = append $a (printf "--ipfix-template-refresh-messages=%d" (int64 .templateRefreshMessages)) -}}
+{{- $a = append $a (printf "--ipfix-active-interval=%s" .activeInterval) -}}
+{{- $a = append $a (printf "--ipfix-observation-domain=%d" (int64 .observationDomain)) -}}
+{{- $a = append $a (printf "--ipfix-enterprise-number=%d" (int64 .enterpriseNumber)) -}}
+{{- $a = append $a (printf "--ipfix-fields=%s" (join "," .fields)) -}}
+{{- $a = append $a (printf "--ipfix-queue-size=%d" (int64 .queueSize)) -}}
+{{- $a = append $a (printf "--ipfix-max-message-size=%d" (int64 .maxMessageSize)) -}}
+{{- end }}{{ end -}}
 {{- if $c.kubeconfig }}{{ $a = append $a (printf "--kubeconfig=%s" $c.kubeconfig) }}{{ end -}}
 {{- $a = append $a (printf "--kube-api=%s" $c.kubeApi) -}}
 {{- if $c.podsFrom }}{{ $a = append $a (printf "--pods-from=%s" $c.podsFrom) }}{{ end -}}
