@@ -82,7 +82,7 @@ grep -E 'data path ready|interface hooked|msg=ready' "$state/agent.log" | sed 's
 # reachable on this machine's loopback. Two socats meet at a Unix socket, one
 # inside the node namespace, one here.
 echo "== forwarding the agent's API to 127.0.0.1:$port"
-in_node socat "UNIX-LISTEN:$state/api.sock,fork" TCP:127.0.0.1:9991 &
+ip netns exec "$node" socat "UNIX-LISTEN:$state/api.sock,fork" TCP:127.0.0.1:9991 &
 forward_pids+=($!)
 for _ in $(seq 1 50); do [ -S "$state/api.sock" ] && break; sleep 0.1; done
 socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$state/api.sock" 2>"$state/forward.log" &

@@ -64,7 +64,9 @@ node_agent_start() {
   node_use "$n"
   pods_write_podlist "${NODE_STATE[$n]}/pods.json" "$n"
   NODE_LOG[$n]="$E2E_TMP/agent-$n.log"
-  node_exec_in "$n" "$E2E_BUILD/netring-agent" --node-name="$n" --pods-from="${NODE_STATE[$n]}/pods.json" \
+  # `ip netns exec` itself (it execs the agent): $! is then the agent's pid,
+  # where a backgrounded shell function would give a subshell's.
+  ip netns exec "${NODE_NS[$n]}" "$E2E_BUILD/netring-agent" --node-name="$n" --pods-from="${NODE_STATE[$n]}/pods.json" \
     --kube-api=off --label-level=pod --sample-rate=1 --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 \
     "$@" >"${NODE_LOG[$n]}" 2>&1 &
   NODE_AGENT_PID[$n]=$!
@@ -77,7 +79,7 @@ node_agent_start() {
   # one on the host's loopback.
   local port sock="$E2E_TMP/api-$n.sock"
   port=$(free_port)
-  node_exec_in "$n" socat "UNIX-LISTEN:$sock,fork" TCP:127.0.0.1:9991 2>>"$E2E_TMP/socat-$n.log" &
+  ip netns exec "${NODE_NS[$n]}" socat "UNIX-LISTEN:$sock,fork" TCP:127.0.0.1:9991 2>>"$E2E_TMP/socat-$n.log" &
   NODE_FWD_PID[$n]=$!
   on_exit "kill ${NODE_FWD_PID[$n]}; wait ${NODE_FWD_PID[$n]}"
   wait_for 10 "forwarding socket of $n" test -S "$sock" || die "socat in $n did not listen"
