@@ -132,6 +132,25 @@ std::string words(const Common& c, const std::string& server, const nlohmann::js
   if (kube.lines.empty()) kube.lines.push_back("no watches (names from a file, or none)");
   out.push_back(kube);
 
+  // IPFIX export (doc/ipfix.md): where to, and what did not get there.
+  if (s.contains("flow_export") && s["flow_export"].is_object()) {
+    const auto& x = s["flow_export"];
+    Section ex{"IPFIX export", {}};
+    if (!flag(x, "enabled")) {
+      ex.lines.push_back("off");
+    } else {
+      ex.lines.push_back("to " + str(x, "collector") + " over " + str(x, "transport") +
+                         (flag(x, "connected") ? "" : std::string(", ") + p.red + "NOT connected" + p.reset) + ": " +
+                         count_text(num(x, "records")) + " records in " + count_text(num(x, "messages")) + " messages");
+      double lost = 0;
+      if (x.contains("records_lost") && x["records_lost"].is_object())
+        for (const auto& [k, v] : x["records_lost"].items()) lost += v.is_number() ? v.get<double>() : 0;
+      if (lost > 0) ex.lines.push_back(std::string(p.red) + count_text(lost) + " records lost" + p.reset);
+      if (!str(x, "last_error").empty()) ex.lines.push_back("last error: " + str(x, "last_error"));
+    }
+    out.push_back(ex);
+  }
+
   const auto& capi = s.contains("capture_api") ? s["capture_api"] : nlohmann::json::object();
   if (flag(capi, "enabled"))
     out.push_back(
@@ -167,8 +186,9 @@ CommandInfo status_info() {
   i.synopsis = "netring status [-o table|json|jsonpath=TEMPLATE]";
   i.description =
       "Each agent's state in words: the capture backend and why, the hooked interfaces, samples received and\n"
-      "lost (by stage and reason), fallbacks taken, kernel features, flows, parse errors, Kubernetes watches\n"
-      "and the capture API. -o json prints each agent's /api/v1/status with its \"interfaces\" and \"server\".";
+      "lost (by stage and reason), fallbacks taken, kernel features, flows, parse errors, Kubernetes watches,\n"
+      "IPFIX export and the capture API. -o json prints each agent's /api/v1/status with its \"interfaces\" and "
+      "\"server\".";
   i.options = {
       {"output", 'o', true, false, "FORMAT", "words (table, the default), json, or jsonpath=TEMPLATE"},
   };

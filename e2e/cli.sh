@@ -282,6 +282,7 @@ grep -q "capture  .*($backend)" <<<"$words" || fail "status lacks the backend $b
 for ifc in $(api "$A" /api/v1/interfaces | jq -r '.interfaces[].name'); do
   grep -q "^ *$ifc " <<<"$words" || fail "status lacks interface $ifc"
 done
+grep -q "IPFIX export  *off" <<<"$words" || fail "status words lack the IPFIX export state"
 grep -q "3 interfaces: 3 pod via" <<<"$words" && grep -q "2 interfaces: 2 pod via" <<<"$words" &&
   grep -q "received, " <<<"$words" && pass "status in words: both agents, backend $backend, hooks" ||
   fail "status words: $words"
