@@ -376,6 +376,43 @@ const std::vector<FieldDesc>& schema() {
        "Kubernetes PodList JSON (kubectl get pods -A -o json) instead of/in addition to the API",
        [](Config& c, const Value& v) { c.pods_from = v.text; },
        [](const Config& c) { return json(c.pods_from); }},
+      {"kube-pods",
+       Kind::kEnum,
+       "node",
+       {"node", "cluster"},
+       0,
+       0,
+       "node: watch this node's pods and look the others up when seen; cluster: watch every pod (API load grows "
+       "with pods x nodes, see doc/scaling.md)",
+       [](Config& c, const Value& v) { c.kube_pods = static_cast<KubePods>(v.choice); },
+       [](const Config& c) { return json(to_string(c.kube_pods)); }},
+      {"kube-lookup-ttl",
+       Kind::kDuration,
+       "5m",
+       {},
+       1000,
+       24 * kMsPerHour,
+       "how long a looked-up pod name holds before it is looked up again (kube-pods=node)",
+       [](Config& c, const Value& v) { c.kube_lookup_ttl = v.d; },
+       [](const Config& c) { return json(dur_str(c.kube_lookup_ttl)); }},
+      {"kube-lookup-negative-ttl",
+       Kind::kDuration,
+       "30s",
+       {},
+       1000,
+       kMsPerHour,
+       "how long an address no pod holds stays unnamed before it is looked up again",
+       [](Config& c, const Value& v) { c.kube_lookup_negative_ttl = v.d; },
+       [](const Config& c) { return json(dur_str(c.kube_lookup_negative_ttl)); }},
+      {"kube-lookup-rate",
+       Kind::kUint,
+       "20",
+       {},
+       0,
+       10000,
+       "most pod lookups per second against the API server (0: none, pods of other nodes stay unnamed)",
+       [](Config& c, const Value& v) { c.kube_lookup_rate = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.kube_lookup_rate); }},
       {"log-level",
        Kind::kEnum,
        "info",
@@ -793,6 +830,9 @@ const char* to_string(Backend b) {
 }
 const char* to_string(KubeApi k) {
   return k == KubeApi::kOff ? "off" : "auto";
+}
+const char* to_string(KubePods p) {
+  return p == KubePods::kCluster ? "cluster" : "node";
 }
 const char* to_string(IpfixTransport t) {
   return t == IpfixTransport::kTcp ? "tcp" : "udp";

@@ -24,6 +24,7 @@ namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
 enum class KubeApi { kAuto, kOff };
+enum class KubePods { kNode, kCluster };
 enum class IpfixTransport { kUdp, kTcp };
 
 // A listen address "host:port" or "[v6]:port"; host is an IP literal or a
@@ -72,6 +73,12 @@ struct Config {
   std::string kubeconfig;
   KubeApi kube_api = KubeApi::kAuto;
   std::string pods_from;
+  // Kubernetes API load (doc/scaling.md): which pods are watched, and the
+  // point lookups that name the others.
+  KubePods kube_pods = KubePods::kNode;
+  std::chrono::milliseconds kube_lookup_ttl{300'000};
+  std::chrono::milliseconds kube_lookup_negative_ttl{30'000};
+  uint32_t kube_lookup_rate = 20;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kLogfmt;
   bool validate = false;
@@ -112,6 +119,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
 const char* to_string(KubeApi k);
+const char* to_string(KubePods p);
 const char* to_string(IpfixTransport t);
 
 }  // namespace netring::agent

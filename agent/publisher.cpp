@@ -40,6 +40,7 @@ Identity to_identity(const k8s::Identity& k) {
       id.node = k.node;
       break;
     case k8s::ResourceKind::kService:
+    case k8s::ResourceKind::kEndpointSlice:
       id.ns = k.namespace_;
       id.service = k.name;
       break;
@@ -402,7 +403,7 @@ void Publisher::publish_once() {
 
   for (const auto& [kind, h] : metadata_.health()) {
     WatchHealth w;
-    w.resource = kind == k8s::ResourceKind::kPod ? "pods" : kind == k8s::ResourceKind::kService ? "services" : "nodes";
+    w.resource = k8s::to_string(kind);
     w.connected = h.watching;
     w.synced = h.synced;
     w.restarts = h.watches > 0 ? h.watches - 1 : 0;

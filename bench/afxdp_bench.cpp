@@ -7,7 +7,9 @@
 //       XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, so only the socket code
 //       differs). Both receivers read each packet's sequence number.
 //   TX: the sender under test writes each frame (template copy + sequence
-//       number) and transmits; the rate is completed packets.
+//       number) and transmits; the rate is completed packets: both sides
+//       count the descriptors they reap from the completion ring, not the
+//       ones they queue.
 //
 // Runs alternate (A/B, then B/A) and each figure is the median of --pairs
 // runs with min and max; CPU is the measuring thread's CPU time
@@ -65,7 +67,7 @@ struct Run {
   double ring_full = 0;     // ... of which rx_ring_full: the RX ring had no room (receiver behind)
   double fill_empty = 0;    // ... of which rx_dropped: no frame in the fill ring
   double gen_pps = 0;       // generator rate during an RX run
-  double gen_cpu_ns = 0;    // generator thread CPU per packet it queued (its syscalls and the softirq they run)
+  double gen_cpu_ns = 0;    // generator thread CPU per packet it completed (its syscalls and the softirq they run)
   double idle = 0;          // machine-wide idle fraction of all CPUs over the run (/proc/stat)
 };
 
@@ -172,19 +174,28 @@ std::uint64_t libxdp_rx_step(LibxdpSocket& s, bool block = true) {
   return rcvd;
 }
 
+// Both senders return the packets whose completions they reaped in the
+// step (the kernel has sent them and handed the frame back), not the ones
+// they queued: a queued packet may still be dropped or never sent.
 struct NetringTx {
   XdpSocket& s;
   const Template& t;
   std::uint64_t seq = 0;
+  std::uint64_t submitted = 0;
   std::uint64_t completed_before = 0;
   std::uint64_t step() {
-    auto frames = s.tx_reserve(kBatch);
+    auto frames = s.tx_reserve(kBatch);  // reaps completions first
     for (auto& f : frames) {
       t.write(f.data, seq++);
       f.len = static_cast<std::uint32_t>(t.bytes.size());
     }
-    (void)s.tx_submit(static_cast<std::uint32_t>(frames.size()));
-    return frames.size();  // queued; completions follow at the same rate in steady state
+    auto queued = s.tx_submit(static_cast<std::uint32_t>(frames.size()));
+    if (queued) submitted += *queued;
+    // Everything submitted and no longer outstanding has completed.
+    const std::uint64_t completed = submitted - s.tx_outstanding();
+    const std::uint64_t n = completed - completed_before;
+    completed_before = completed;
+    return n;
   }
 };
 
@@ -216,7 +227,7 @@ struct LibxdpTx {
       outstanding += kBatch;
     }
     if (xsk_ring_prod__needs_wakeup(&s.tx_)) ::sendto(s.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
-    return n;
+    return done;
   }
 };
 
@@ -527,7 +538,7 @@ int sweep(Bench& bench, const Options& opt) {
   }
   std::printf(
       "rx_ring_full: the RX ring had no room (receiver behind); fill empty: XDP_STATISTICS rx_dropped, no frame in\n"
-      "the fill ring; gen ns/p: generator thread CPU per queued packet (copy-mode TX and, on veth, the peer's NAPI\n"
+      "the fill ring; gen ns/p: generator thread CPU per completed packet (copy-mode TX and, on veth, the peer's NAPI\n"
       "poll with the XDP program and the copy into the UMEM, which run in its sendto()); rx ns/p: receiver thread\n"
       "CPU per received packet; idle: machine-wide idle share of all CPUs during the run\n");
   return 0;
@@ -686,6 +697,7 @@ int main(int argc, char** argv) {
       "ratio = netring / libxdp (rate: higher is better for netring; CPU: lower is better); netring receives with\n"
       "for_each_packet(), nr-span with receive() + release() (span/ref = nr-span / libxdp)\n"
       "RX: unthrottled generator, receiver waits in poll() when empty; DRAIN: only the drain of a full RX ring is\n"
-      "timed (user-space per-packet cost); TX: rate of packets queued and sent by sendto() kicks (copy mode)\n");
+      "timed (user-space per-packet cost); TX: rate of completed packets (reaped from the completion ring; copy\n"
+      "mode, sent by sendto() kicks)\n");
   return 0;
 }

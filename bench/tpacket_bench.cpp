@@ -26,10 +26,22 @@
 //    then read empty in one go: the CPU per packet of the reading library
 //    itself, without wake-ups.
 //
+// Both readers get the same ring geometry: libpcap sizes its own (blocks
+// and frames of its maximum snap length), so the bench reads what the
+// kernel reports for libpcap's socket (sock_diag, PACKET_DIAG_RX_RING),
+// gives netring the same block size, block count and frame size, checks
+// netring's socket the same way (the retire timeout too), and prints both.
+//
 //   tpacket_bench [--rounds N] [--seconds S] [--json FILE]
+#include <linux/netlink.h>
+#include <linux/packet_diag.h>
+#include <linux/sock_diag.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +49,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,14 +68,68 @@ using netring::testing::PacketBuilder;
 using netring::testing::RawSender;
 using netring::testing::VethPair;
 
-// 16 MiB for both. libpcap sizes its V3 blocks from the snap length (256 KiB
-// snaplen -> 512 KiB blocks, 32 of them). With a 1 ms retire timeout a block
-// mostly closes on the timer long before it fills, so the ring holds about
-// one millisecond per block: netring uses 64 blocks of 256 KiB so that a
-// reader descheduled on a busy machine has 64 ms of slack.
+// 16 MiB for both; the block geometry is libpcap's (see ring_of()).
 constexpr std::uint32_t kBufferBytes = 16U << 20;
-constexpr std::uint32_t kBlockSize = 256U << 10;
-constexpr std::uint32_t kBlocks = kBufferBytes / kBlockSize;
+
+struct RingGeometry {
+  std::uint32_t block_size = 0, block_nr = 0, frame_size = 0, frame_nr = 0, retire_ms = 0;
+  bool operator==(const RingGeometry&) const = default;
+  std::string str() const {
+    return std::to_string(block_nr) + " blocks x " + std::to_string(block_size >> 10) + " KiB (frames " +
+           std::to_string(frame_nr) + " x " + std::to_string(frame_size) + " B), retire " + std::to_string(retire_ms) +
+           " ms";
+  }
+};
+
+// The RX ring the kernel reports for the packet socket `fd`, which lives in
+// namespace `ns` (sock_diag answers for the namespace of the asking socket).
+std::optional<RingGeometry> ring_of(const Netns& ns, int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return ns.within([&]() -> std::optional<RingGeometry> {
+    const int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) return std::nullopt;
+    struct {
+      nlmsghdr nh;
+      packet_diag_req req;
+    } msg{};
+    msg.nh.nlmsg_len = sizeof(msg);
+    msg.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = AF_PACKET;
+    msg.req.pdiag_show = PACKET_SHOW_RING_CFG;
+    std::optional<RingGeometry> out;
+    if (::send(nl, &msg, sizeof(msg), 0) == static_cast<ssize_t>(sizeof(msg))) {
+      alignas(nlmsghdr) char buf[32768];
+      bool done = false;
+      while (!done) {
+        const ssize_t got = ::recv(nl, buf, sizeof(buf), 0);
+        if (got <= 0) break;
+        auto left = static_cast<unsigned>(got);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+          if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+            done = true;
+            break;
+          }
+          const auto* m = static_cast<const packet_diag_msg*>(NLMSG_DATA(h));
+          if (m->pdiag_ino != st.st_ino) continue;
+          int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+          for (auto* a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(m) + NLMSG_ALIGN(sizeof(*m)));
+               len >= static_cast<int>(sizeof(nlattr)) && a->nla_len >= sizeof(nlattr) && a->nla_len <= len;
+               len -= NLA_ALIGN(a->nla_len),
+                     a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + NLA_ALIGN(a->nla_len))) {
+            if (a->nla_type != PACKET_DIAG_RX_RING) continue;
+            packet_diag_ring r{};
+            std::memcpy(&r, reinterpret_cast<const char*>(a) + NLA_HDRLEN, sizeof(r));
+            out = RingGeometry{r.pdr_block_size, r.pdr_block_nr, r.pdr_frame_size, r.pdr_frame_nr, r.pdr_retire_tmo};
+          }
+        }
+      }
+    }
+    ::close(nl);
+    return out;
+  });
+}
 
 double thread_cpu_s() {
   timespec ts{};
@@ -279,11 +346,29 @@ int main(int argc, char** argv) {
   for (std::uint16_t f = 0; f < 64; ++f)
     frames.push_back(PacketBuilder().eth().ipv4("10.90.0.1", "10.90.0.2").udp(1000 + f, 9).payload(18).build());
 
+  // libpcap's geometry, as the kernel reports it, becomes netring's.
+  RingGeometry lib;
+  {
+    pcap_t* p = open_pcap(cap, v.name_b(), false);
+    if (p == nullptr) return 1;
+    auto g = ring_of(cap, pcap_fileno(p));
+    pcap_close(p);
+    if (!g) {
+      std::fprintf(stderr,
+                   "tpacket_bench: the kernel reports no RX ring for libpcap's socket (sock_diag for "
+                   "AF_PACKET, CONFIG_PACKET_DIAG): cannot give both readers the same geometry\n");
+      return 1;
+    }
+    lib = *g;
+  }
   auto open_netring = [&](std::uint32_t retire_ms) {
     return cap.within([&] {
-      auto s = netring::packet::PacketSocket::create(netring::packet::SocketOptions{
-          .interface = v.name_b(),
-          .ring = {.block_size = kBlockSize, .block_count = kBlocks, .retire_timeout_ms = retire_ms}});
+      auto s = netring::packet::PacketSocket::create(
+          netring::packet::SocketOptions{.interface = v.name_b(),
+                                         .ring = {.block_size = lib.block_size,
+                                                  .block_count = lib.block_nr,
+                                                  .frame_size = lib.frame_size,
+                                                  .retire_timeout_ms = retire_ms}});
       if (!s) {
         std::fprintf(stderr, "netring: %s\n", s.error().message().c_str());
         std::exit(1);
@@ -302,8 +387,31 @@ int main(int argc, char** argv) {
   constexpr int kDrainCycles = 4;
 
   constexpr std::uint32_t kLongRetireMs = 50;
+  // Each scenario's pair of sockets, checked once: same blocks, same timeout.
+  bool geometry_ok = true;
+  auto check_pair = [&](const char* scenario, int netring_fd, pcap_t* p) {
+    auto n = ring_of(cap, netring_fd), l = ring_of(cap, pcap_fileno(p));
+    const bool same = n && l && *n == *l;
+    std::printf("ring geometry (%s): netring %s, libpcap %s%s\n", scenario, n ? n->str().c_str() : "?",
+                l ? l->str().c_str() : "?", same ? "" : "  <-- DIFFERENT");
+    geometry_ok = geometry_ok && same;
+  };
   std::vector<Run> nr, pc, pi, dnr, dpc, nrl, pcl;
   for (int round = 0; round < rounds; ++round) {
+    if (round == 0) {
+      for (std::uint32_t ms : {1U, kLongRetireMs, kDrainTimeoutMs}) {
+        auto sock = open_netring(ms);
+        pcap_t* p = open_pcap(cap, v.name_b(), false, static_cast<int>(ms));
+        if (p == nullptr) return 1;
+        check_pair(ms == 1 ? "stream" : ms == kLongRetireMs ? "stream-50" : "drain", sock.fd(), p);
+        pcap_close(p);
+      }
+      if (!geometry_ok) {
+        std::fprintf(stderr, "tpacket_bench: the two readers' rings differ; the comparison would not be fair\n");
+        return 1;
+      }
+      std::printf("\n");
+    }
     {
       auto sock = open_netring(1);
       nr.push_back(
@@ -445,6 +553,7 @@ int main(int argc, char** argv) {
     auto js = [](Summary s) { return nlohmann::json{{"median", s.med}, {"min", s.min}, {"max", s.max}}; };
     nlohmann::json j = {
         {"rounds", rounds},
+        {"ring", {{"block_size", lib.block_size}, {"block_nr", lib.block_nr}, {"frame_size", lib.frame_size}}},
         {"seconds", seconds},
         {"netring",
          {{"pps", js(nr_pps)},

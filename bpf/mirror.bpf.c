@@ -49,9 +49,24 @@ struct {
 	__type(value, __u64);
 } mirror_stats SEC(".maps");
 
+/* The verifier of Debian 12's kernel (6.1) rejects, without CAP_PERFMON, a
+ * narrow store into an 8-byte stack slot that already holds a narrow spilled
+ * scalar ("attempt to corrupt spilled pointer on stack"); 6.18 accepts it.
+ * So the sample header, all narrow fields, is assembled here rather than on
+ * the stack, and map keys on the stack are 8-byte variables (a 4-byte key is
+ * their low half), each filling a slot of its own. One entry per CPU: a TC
+ * program runs to its end on the CPU it started on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netring_sample_hdr);
+} mirror_hdr SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&mirror_stats, &idx);
+	__u64 key = idx;
+	__u64 *v = bpf_map_lookup_elem(&mirror_stats, &key);
 
 	if (v)
 		*v += 1;
@@ -60,12 +75,12 @@ static __always_inline void stat_inc(__u32 idx)
 SEC("tc")
 int mirror_egress(struct __sk_buff *skb)
 {
-	struct netring_sample_hdr hdr = {
-		.eth_dst = NETRING_SAMPLE_DST_MAC,
-		.eth_src = NETRING_SAMPLE_SRC_MAC,
-	};
+	static const __u8 dst_mac[6] = NETRING_SAMPLE_DST_MAC;
+	static const __u8 src_mac[6] = NETRING_SAMPLE_SRC_MAC;
+	struct netring_sample_hdr *hdr;
 	struct netring_if_config *cfg;
 	__u32 mark = skb->mark, ifindex, orig_len = skb->len;
+	__u64 zero = 0, key;
 
 	if ((mark >> NETRING_MARK_TAG_SHIFT) != NETRING_MARK_TAG) {
 		stat_inc(NETRING_MST_FOREIGN);
@@ -73,27 +88,34 @@ int mirror_egress(struct __sk_buff *skb)
 	}
 	ifindex = mark & NETRING_MARK_IFINDEX_MASK;
 
-	hdr.eth_proto = bpf_htons(NETRING_SAMPLE_ETH_P);
-	hdr.magic = NETRING_SAMPLE_MAGIC;
-	hdr.version = NETRING_SAMPLE_VERSION;
-	hdr.hdr_len = sizeof(hdr);
-	hdr.direction = (mark & NETRING_MARK_DIR_BIT) ? NETRING_DIR_EGRESS : NETRING_DIR_INGRESS;
-	hdr.ifindex = ifindex;
-	cfg = bpf_map_lookup_elem(&config, &ifindex);
-	hdr.rate = cfg ? cfg->rate : 0;
-	hdr.orig_len = orig_len;
+	hdr = bpf_map_lookup_elem(&mirror_hdr, &zero);
+	if (!hdr)
+		return TC_ACT_SHOT;  /* never: index 0 of a one-entry array */
+	__builtin_memset(hdr, 0, sizeof(*hdr));
+	__builtin_memcpy(hdr->eth_dst, dst_mac, sizeof(dst_mac));
+	__builtin_memcpy(hdr->eth_src, src_mac, sizeof(src_mac));
+	hdr->eth_proto = bpf_htons(NETRING_SAMPLE_ETH_P);
+	hdr->magic = NETRING_SAMPLE_MAGIC;
+	hdr->version = NETRING_SAMPLE_VERSION;
+	hdr->hdr_len = sizeof(*hdr);
+	hdr->direction = (mark & NETRING_MARK_DIR_BIT) ? NETRING_DIR_EGRESS : NETRING_DIR_INGRESS;
+	hdr->ifindex = ifindex;
+	key = ifindex;
+	cfg = bpf_map_lookup_elem(&config, &key);
+	hdr->rate = cfg ? cfg->rate : 0;
+	hdr->orig_len = orig_len;
 	/* Same CPU as the sampler: the clone reached this hook synchronously
 	 * through dev_queue_xmit (see sample_meta.h). */
-	hdr.cpu = bpf_get_smp_processor_id();
-	hdr.seq = skb->priority;
-	hdr.gso_segs = skb->gso_segs ? skb->gso_segs : 1;
-	hdr.snap_len = snap_len;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->seq = skb->priority;
+	hdr->gso_segs = skb->gso_segs ? skb->gso_segs : 1;
+	hdr->snap_len = snap_len;
 	if (skb->vlan_present) {
-		hdr.flags |= NETRING_SAMPLE_F_VLAN;
-		hdr.vlan_tci = skb->vlan_tci;
-		hdr.vlan_proto = bpf_ntohs(skb->vlan_proto);
+		hdr->flags |= NETRING_SAMPLE_F_VLAN;
+		hdr->vlan_tci = skb->vlan_tci;
+		hdr->vlan_proto = bpf_ntohs(skb->vlan_proto);
 	}
-	hdr.tstamp_ns = bpf_ktime_get_ns();
+	hdr->tstamp_ns = bpf_ktime_get_ns();
 
 	if (snap_len && orig_len > snap_len) {
 		/* Left whole only if GSO: a GSO skb crosses the mirror at any
@@ -104,10 +126,10 @@ int mirror_egress(struct __sk_buff *skb)
 			stat_inc(NETRING_MST_TRIM_ERRORS);
 			return TC_ACT_SHOT;
 		}
-		hdr.flags |= NETRING_SAMPLE_F_TRUNCATED;
+		hdr->flags |= NETRING_SAMPLE_F_TRUNCATED;
 	}
-	if (bpf_skb_change_head(skb, sizeof(hdr), 0) ||
-	    bpf_skb_store_bytes(skb, 0, &hdr, sizeof(hdr), 0)) {
+	if (bpf_skb_change_head(skb, sizeof(*hdr), 0) ||
+	    bpf_skb_store_bytes(skb, 0, hdr, sizeof(*hdr), 0)) {
 		stat_inc(NETRING_MST_HEAD_ERRORS);
 		return TC_ACT_SHOT;
 	}
@@ -120,7 +142,7 @@ int mirror_egress(struct __sk_buff *skb)
 	 * (queue_mapping - 1) as is. veth delivers on the peer's RX queue of the
 	 * same index. */
 	if (mirror_queues > 1)
-		skb->queue_mapping = hdr.cpu % mirror_queues + 1;
+		skb->queue_mapping = hdr->cpu % mirror_queues + 1;
 	stat_inc(NETRING_MST_PASSES);
 	return TC_ACT_OK;
 }

@@ -79,15 +79,23 @@ static __always_inline void stat_inc(__u32 idx)
 
 static __always_inline void count(struct __sk_buff *skb, __u32 dir, __u32 segs)
 {
-	struct netring_if_key key = { .ifindex = skb->ifindex, .direction = dir };
-	struct netring_if_counters *c = bpf_map_lookup_elem(&counters, &key);
+	/* The key in one 8-byte store. Two field stores put a 4-byte scalar
+	 * spill and then a 4-byte write into the same stack slot, which the
+	 * verifier of Debian 12's kernel (6.1) rejects without CAP_PERFMON
+	 * ("attempt to corrupt spilled pointer on stack"); 6.18 accepts both.
+	 * Little-endian: ifindex is the low half. */
+	union {
+		struct netring_if_key k;
+		__u64 raw;
+	} key = { .raw = (__u64)dir << 32 | skb->ifindex };
+	struct netring_if_counters *c = bpf_map_lookup_elem(&counters, &key.k);
 
 	if (!c) {
 		/* User space creates the entry on hook; this covers a race with
 		 * map updates. Per-CPU values: no atomics needed. */
 		struct netring_if_counters init = { 1, segs, skb->len };
 
-		bpf_map_update_elem(&counters, &key, &init, BPF_NOEXIST);
+		bpf_map_update_elem(&counters, &key.k, &init, BPF_NOEXIST);
 		return;
 	}
 	c->skbs += 1;

@@ -70,11 +70,13 @@ stop_agent() {  # SIGTERM; the exit status must be 0
 }
 
 # Hooks on an interface: tcx programs and classic tc filters, per direction.
+# tc prints a bpf filter as two lines (its priority's, then the filter's
+# own with its handle): count the handles.
 hooks_on() {  # DEV -> "ingress_count egress_count"
   local dev=$1 tcx tcf_in tcf_eg
   tcx=$(in_node python3 "$src/e2e/lib/tcx_count.py" "$dev") || fail "tcx query on $dev"
-  tcf_in=$(in_node tc filter show dev "$dev" ingress 2>/dev/null | grep -c ' bpf ' || true)
-  tcf_eg=$(in_node tc filter show dev "$dev" egress 2>/dev/null | grep -c ' bpf ' || true)
+  tcf_in=$(in_node tc filter show dev "$dev" ingress 2>/dev/null | grep ' bpf ' | grep -c ' handle ' || true)
+  tcf_eg=$(in_node tc filter show dev "$dev" egress 2>/dev/null | grep ' bpf ' | grep -c ' handle ' || true)
   echo "$((${tcx% *} + tcf_in)) $((${tcx#* } + tcf_eg))"
 }
 hooked_since_start() {  # distinct interfaces this agent run has logged as hooked

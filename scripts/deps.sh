@@ -53,6 +53,13 @@ pkgs=(
   golang-github-xeipuuv-gojsonschema-dev nodejs
   # Benchmark report plots.
   python3 python3-matplotlib
+  # Kernel matrix (scripts/kernel-matrix.sh): Debian 12's own kernel booted
+  # under qemu with the host's root file system shared through virtiofs
+  # (qemu-system-x86 brings qemu's virtiofsd); kmod indexes the kernel
+  # package's modules and loads them in the guest. The kernel image and
+  # busybox-static are fetched with apt-get download and unpacked into a
+  # cache, never installed.
+  qemu-system-x86 kmod
 )
 
 # npm fetches the Kubernetes schemas for the chart tests. A nodejs from

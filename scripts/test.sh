@@ -16,4 +16,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETRING_WERROR=ON >/d
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 # --verbose: GoogleTest's own output lands in the log; ctest's summary ends it.
-ctest --verbose --output-on-failure "$@"
+# The kernel matrix (label kernel-matrix: the netns and agent tests again, in
+# a qemu guest on Debian 12's kernel) takes longer under TCG than this run's
+# budget allows: scripts/kernel-matrix.sh runs it (README, "Kernels").
+ctest --verbose --output-on-failure -LE '^kernel-matrix$' "$@"

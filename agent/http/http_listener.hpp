@@ -1,10 +1,12 @@
 // One cpp-httplib server on its own accept thread: the agent's single HTTP
-// stack, used by the metrics listener and the API listener.
+// stack, used by the metrics listener (a GatedServer, so the kubelet's
+// probes survive connection floods) and the API listener.
 #pragma once
 
 #include <httplib.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "agent/http/listen_address.hpp"
@@ -14,13 +16,14 @@ namespace netring::agent::http {
 
 class HttpListener {
  public:
-  HttpListener();
+  HttpListener() : HttpListener(std::make_unique<httplib::Server>()) {}
+  explicit HttpListener(std::unique_ptr<httplib::Server> server);
   ~HttpListener();
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
 
   // Register routes here before start().
-  httplib::Server& server() { return server_; }
+  httplib::Server& server() { return *server_; }
 
   // Binds (an error names the address and errno: EADDRINUSE, EACCES...) and
   // serves on a background thread.
@@ -31,7 +34,7 @@ class HttpListener {
   void stop();
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = -1;
   std::atomic<bool> returned_{false};

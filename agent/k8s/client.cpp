@@ -289,14 +289,19 @@ Result<Client::Response> Client::get(const std::string& path_and_query, const Da
 
   Response resp;
   bool aborted_by_sink = false;
+  requests_.fetch_add(1, std::memory_order_relaxed);
   auto result = http_->Get(
       cfg_.path_prefix + path_and_query, headers,
       [&](const httplib::Response& r) {
         resp.status = r.status;
+        uint64_t head = 17 + r.reason.size();  // "HTTP/1.1 200 " ... CRLF, and the blank line
+        for (const auto& [k, v] : r.headers) head += k.size() + v.size() + 4;
+        bytes_.fetch_add(head, std::memory_order_relaxed);
         if (on_status) on_status(r.status);
         return true;
       },
       [&](const char* data, size_t len) {
+        bytes_.fetch_add(len, std::memory_order_relaxed);
         if (resp.status / 100 != 2) {
           size_t room = kMaxErrorBody - std::min(kMaxErrorBody, resp.error_body.size());
           resp.error_body.append(data, std::min(room, len));
@@ -330,6 +335,10 @@ Result<Client::Response> Client::get(const std::string& path_and_query, const Da
 
 void Client::stop() {
   if (http_) http_->stop();
+}
+
+void Client::set_keep_alive(bool on) {
+  http_->set_keep_alive(on);
 }
 
 }  // namespace netring::agent::k8s

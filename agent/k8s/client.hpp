@@ -66,6 +66,15 @@ class Client {
   // Aborts the request in flight, if any.
   void stop();
 
+  // Reuse the connection between requests (point lookups); watches keep
+  // one request per connection.
+  void set_keep_alive(bool on);
+  // Response bytes received so far: status line, headers and body as
+  // decoded from the chunked encoding (TLS records and chunk framing add a
+  // few percent on the wire).
+  uint64_t bytes_received() const { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+
  private:
   explicit Client(ClientConfig cfg);
   Result<void> init();
@@ -73,6 +82,8 @@ class Client {
 
   ClientConfig cfg_;
   std::unique_ptr<httplib::ClientImpl> http_;
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> requests_{0};
 };
 
 }  // namespace netring::agent::k8s

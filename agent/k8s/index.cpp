@@ -41,6 +41,14 @@ Identity identity_of(ResourceKind kind, const Object& obj) {
       id.workload = obj.name;
       id.node = obj.name;
       break;
+    case ResourceKind::kEndpointSlice:
+      // The address belongs to the service the slice is for.
+      id.kind = ResourceKind::kService;
+      id.namespace_ = obj.namespace_;
+      id.name = obj.service_name.empty() ? obj.name : obj.service_name;
+      id.workload_kind = "Service";
+      id.workload = id.name;
+      break;
   }
   return id;
 }
@@ -64,8 +72,26 @@ std::vector<IpAddress> ips_of(ResourceKind kind, const Object& obj) {
         if (a.type == "InternalIP" || a.type == "ExternalIP") add_ip(ips, a.address);
       }
       break;
+    case ResourceKind::kEndpointSlice:
+      // A pod endpoint is named by the pod itself; FQDN addresses do not parse.
+      for (const auto& ep : obj.endpoints) {
+        if (ep.target_kind == "Pod") continue;
+        for (const auto& a : ep.addresses) add_ip(ips, a);
+      }
+      break;
   }
   return ips;
+}
+
+std::vector<Cidr> cidrs_of(const Object& node) {
+  std::vector<Cidr> out;
+  auto add = [&](const std::string& text) {
+    auto c = Cidr::parse(text);
+    if (c && std::find(out.begin(), out.end(), *c) == out.end()) out.push_back(*c);
+  };
+  for (const auto& c : node.pod_cidrs) add(c);
+  add(node.pod_cidr);
+  return out;
 }
 
 std::string node_port_key(std::string_view protocol, uint16_t port) {
@@ -79,6 +105,7 @@ const char* to_string(ResourceKind k) {
     case ResourceKind::kPod: return "pods";
     case ResourceKind::kService: return "services";
     case ResourceKind::kNode: return "nodes";
+    case ResourceKind::kEndpointSlice: return "endpointslices";
   }
   return "?";
 }
@@ -95,6 +122,7 @@ size_t Index::cap(ResourceKind k) const {
     case ResourceKind::kPod: return limits_.max_pods;
     case ResourceKind::kService: return limits_.max_services;
     case ResourceKind::kNode: return limits_.max_nodes;
+    case ResourceKind::kEndpointSlice: return limits_.max_endpoint_slices;
   }
   return 0;
 }
@@ -143,6 +171,13 @@ void Index::upsert(ResourceKind kind, const Object& obj, Clock::time_point now) 
   if (!e.id || !same_identity(*e.id, id)) e.id = std::make_shared<const Identity>(std::move(id));
   set_ips(t, key, e, ips_of(kind, obj));
 
+  if (kind == ResourceKind::kNode) {
+    auto cidrs = cidrs_of(obj);
+    if (cidrs.empty())
+      node_cidrs_.erase(obj.name);
+    else
+      node_cidrs_[obj.name] = std::move(cidrs);
+  }
   if (kind == ResourceKind::kService) {
     for (const auto& [proto, port] : e.node_ports) {
       auto np = node_ports_.find(node_port_key(proto, port));
@@ -201,6 +236,7 @@ void Index::erase_entry(Table& t, const std::string& key) {
     if (np != node_ports_.end() && np->second == e.id) node_ports_.erase(np);
   }
   if (!e.deleted) --t.live;
+  if (&t == &table(ResourceKind::kNode) && e.id) node_cidrs_.erase(e.id->name);
   if (&t == &table(ResourceKind::kPod) && e.id) {
     gone_log_.push_back(e.id->namespace_ + "/" + e.id->name);
     ++gone_seq_;
@@ -225,6 +261,16 @@ bool Index::evict_one_deleted_pod() {
 }
 
 void Index::expire_locked(Clock::time_point now) {
+  if (!remote_.empty() && now >= next_remote_drop_) {
+    next_remote_drop_ = Clock::time_point::max();
+    size_t before = remote_.size();
+    std::erase_if(remote_, [&](const auto& kv) {
+      if (now >= kv.second.drop_at) return true;
+      next_remote_drop_ = std::min(next_remote_drop_, kv.second.drop_at);
+      return false;
+    });
+    if (remote_.size() != before) ++generation_;
+  }
   Table& t = table(ResourceKind::kPod);
   while (!grace_queue_.empty() && now - grace_queue_.front().first >= limits_.pod_grace) {
     auto& [when, key] = grace_queue_.front();
@@ -279,12 +325,79 @@ void Index::end_resync(ResourceKind kind, Clock::time_point now) {
 }
 
 IdentityRef Index::lookup(const IpAddress& ip) const {
-  std::shared_lock lock(mu_);
-  for (const Table& t : tables_) {
-    auto it = t.ips.find(ip);
-    if (it != t.ips.end()) return it->second.id;
+  IdentityRef found;
+  bool stale = false;
+  MissHandler on_miss;
+  {
+    std::shared_lock lock(mu_);
+    auto in = [&](ResourceKind k) -> bool {
+      const Table& t = tables_[static_cast<size_t>(k)];
+      auto it = t.ips.find(ip);
+      if (it == t.ips.end()) return false;
+      found = it->second.id;
+      return true;
+    };
+    if (!in(ResourceKind::kPod)) {
+      if (auto r = remote_.find(ip); r != remote_.end()) {
+        found = r->second.id;
+        stale = Clock::now() >= r->second.fresh_until;
+      } else if (!in(ResourceKind::kService) && !in(ResourceKind::kNode)) {
+        in(ResourceKind::kEndpointSlice);
+      }
+    }
+    if (on_miss_ && (!found || stale)) on_miss = on_miss_;  // a copy: set_miss_handler() may run meanwhile
   }
-  return nullptr;
+  if (on_miss) on_miss(ip, stale);
+  return found;
+}
+
+void Index::set_miss_handler(MissHandler h) {
+  std::unique_lock lock(mu_);
+  on_miss_ = std::move(h);
+}
+
+void Index::set_remote(const IpAddress& ip, const Object* pod, Clock::time_point fresh_until,
+                       Clock::time_point drop_at) {
+  std::unique_lock lock(mu_);
+  if (!pod) {
+    if (remote_.erase(ip)) ++generation_;
+    return;
+  }
+  auto it = remote_.find(ip);
+  if (it == remote_.end()) {
+    if (remote_.size() >= limits_.max_remote_pods) {
+      // Make room by dropping the answer that would go first anyway.
+      auto oldest = std::min_element(remote_.begin(), remote_.end(),
+                                     [](const auto& a, const auto& b) { return a.second.drop_at < b.second.drop_at; });
+      remote_.erase(oldest);
+      ++evicted_;
+    }
+    it = remote_.emplace(ip, Remote{}).first;
+  }
+  Remote& r = it->second;
+  Identity id = identity_of(ResourceKind::kPod, *pod);
+  if (!r.id || !same_identity(*r.id, id)) {
+    r.id = std::make_shared<const Identity>(std::move(id));
+    ++generation_;
+  }
+  r.fresh_until = fresh_until;
+  r.drop_at = drop_at;
+  next_remote_drop_ = std::min(next_remote_drop_, drop_at);
+}
+
+std::optional<std::string> Index::pod_cidr_node(const IpAddress& ip) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [node, cidrs] : node_cidrs_) {
+    for (const auto& c : cidrs) {
+      if (c.contains(ip)) return node;
+    }
+  }
+  return std::nullopt;
+}
+
+bool Index::has_pod_cidrs() const {
+  std::shared_lock lock(mu_);
+  return !node_cidrs_.empty();
 }
 
 IdentityRef Index::lookup_node_port(std::string_view protocol, uint16_t port) const {
@@ -301,7 +414,10 @@ IndexStats Index::stats() const {
   s.pods_in_grace = pods.entries.size() - pods.live;
   s.services = tables_[1].live;
   s.nodes = tables_[2].live;
+  s.endpoint_slices = tables_[3].live;
+  s.remote_pods = remote_.size();
   for (const Table& t : tables_) s.ips += t.ips.size();
+  s.ips += remote_.size();
   s.refused = refused_;
   s.evicted = evicted_;
   return s;
@@ -315,8 +431,15 @@ uint64_t Index::generation() const {
 std::vector<std::pair<IpAddress, IdentityRef>> Index::snapshot() const {
   std::shared_lock lock(mu_);
   std::vector<std::pair<IpAddress, IdentityRef>> out;
-  for (const Table& t : tables_) {
-    for (const auto& [ip, owner] : t.ips) out.emplace_back(ip, owner.id);
+  // In lookup order, an address once: the first owner is the one lookup() answers with.
+  std::unordered_map<IpAddress, bool, IpAddressHash> seen;
+  auto add = [&](const IpAddress& ip, const IdentityRef& id) {
+    if (seen.emplace(ip, true).second) out.emplace_back(ip, id);
+  };
+  for (const auto& [ip, owner] : tables_[0].ips) add(ip, owner.id);
+  for (const auto& [ip, r] : remote_) add(ip, r.id);
+  for (size_t k = 1; k < kResourceKinds; ++k) {
+    for (const auto& [ip, owner] : tables_[k].ips) add(ip, owner.id);
   }
   return out;
 }

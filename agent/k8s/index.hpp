@@ -10,7 +10,12 @@
 // for it. A deleted (or Succeeded/Failed) pod keeps its IPs for the grace
 // period, so late samples still get its name, unless a live pod takes an IP
 // over. Services map their cluster IPs (and node ports), nodes their
-// InternalIP/ExternalIP addresses. Lookup order: pod, service, node.
+// InternalIP/ExternalIP addresses, EndpointSlices the addresses of their
+// endpoints that are no pods (selector-less services, the API server's own
+// endpoints) as the service. Pods of other nodes, when only this node's pods
+// are watched, come from point lookups (set_remote) and hold for a TTL.
+// Lookup order: watched pod, looked-up pod, service, node, EndpointSlice
+// address (last: a node that also serves the API stays the node).
 // Memory is bounded: each kind has a cap on objects; at the cap the oldest
 // deleted pods go first, then new objects are refused and counted.
 #pragma once
@@ -18,23 +23,27 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "agent/ip_address.hpp"
+#include "agent/k8s/cidr.hpp"
 #include "agent/k8s/object.hpp"
 
 namespace netring::agent::k8s {
 
-enum class ResourceKind : uint8_t { kPod, kService, kNode };
+enum class ResourceKind : uint8_t { kPod, kService, kNode, kEndpointSlice };
+inline constexpr size_t kResourceKinds = 4;
 const char* to_string(ResourceKind k);
 
 struct Identity {
-  ResourceKind kind = ResourceKind::kPod;
-  std::string namespace_;  // empty for nodes
+  ResourceKind kind = ResourceKind::kPod;  // an EndpointSlice address is a kService
+  std::string namespace_;                  // empty for nodes
   std::string name;
   std::string workload_kind;  // Deployment, StatefulSet, ..., "Service", "Node"
   std::string workload;
@@ -46,6 +55,8 @@ struct IndexLimits {
   size_t max_pods = 250'000;  // live + in grace
   size_t max_services = 50'000;
   size_t max_nodes = 20'000;
+  size_t max_endpoint_slices = 50'000;
+  size_t max_remote_pods = 65'536;  // looked-up addresses held at once
   std::chrono::milliseconds pod_grace{60'000};
 };
 
@@ -54,9 +65,11 @@ struct IndexStats {
   size_t pods_in_grace = 0;  // deleted, still resolvable
   size_t services = 0;
   size_t nodes = 0;
-  size_t ips = 0;        // addresses resolvable
-  uint64_t refused = 0;  // objects not stored because a cap was reached
-  uint64_t evicted = 0;  // deleted pods dropped before their grace ended, to make room
+  size_t endpoint_slices = 0;
+  size_t remote_pods = 0;  // addresses answered by a point lookup, held for their TTL
+  size_t ips = 0;          // addresses resolvable
+  uint64_t refused = 0;    // objects not stored because a cap was reached
+  uint64_t evicted = 0;    // deleted pods dropped before their grace ended, to make room
 };
 
 class Index {
@@ -80,7 +93,21 @@ class Index {
   // Drops deleted pods whose grace period has passed.
   void expire(Clock::time_point now = Clock::now());
 
+  // On a miss, and on a hit of a looked-up pod whose TTL has passed, calls
+  // the miss handler (outside the index's lock) so a resolver can look the
+  // address up; the answer arrives through set_remote().
   IdentityRef lookup(const IpAddress& ip) const;
+  using MissHandler = std::function<void(const IpAddress& ip, bool stale)>;
+  void set_miss_handler(MissHandler h);  // before readers start
+
+  // A point lookup's answer for `ip`: the pod holding it (nullptr: no pod
+  // does, forget any earlier answer). It resolves until `drop_at`; past
+  // `fresh_until` a lookup still answers with it but asks for a refresh.
+  void set_remote(const IpAddress& ip, const Object* pod, Clock::time_point fresh_until, Clock::time_point drop_at);
+  // The node whose spec.podCIDR(s) hold `ip`, if any.
+  std::optional<std::string> pod_cidr_node(const IpAddress& ip) const;
+  // Whether any node has spec.podCIDRs (clusters that do not allocate them have none).
+  bool has_pod_cidrs() const;
   // The service exposing `port` as a NodePort for `protocol` ("TCP", "UDP", "SCTP").
   IdentityRef lookup_node_port(std::string_view protocol, uint16_t port) const;
 
@@ -112,6 +139,11 @@ class Index {
     IdentityRef id;
     bool live = true;
   };
+  struct Remote {
+    IdentityRef id;
+    Clock::time_point fresh_until;
+    Clock::time_point drop_at;
+  };
   struct Table {
     std::unordered_map<std::string, Entry> entries;
     std::unordered_map<IpAddress, IpOwner, IpAddressHash> ips;
@@ -131,7 +163,11 @@ class Index {
 
   IndexLimits limits_;
   mutable std::shared_mutex mu_;
-  Table tables_[3];
+  Table tables_[kResourceKinds];
+  std::unordered_map<IpAddress, Remote, IpAddressHash> remote_;
+  Clock::time_point next_remote_drop_ = Clock::time_point::max();  // earliest drop_at in remote_
+  std::unordered_map<std::string, std::vector<Cidr>> node_cidrs_;  // node name -> spec.podCIDRs
+  MissHandler on_miss_;
   std::unordered_map<std::string, IdentityRef> node_ports_;            // "TCP/30080" -> service
   std::deque<std::pair<Clock::time_point, std::string>> grace_queue_;  // deleted pods, in deletion order
   uint64_t generation_ = 0;

@@ -5,7 +5,8 @@
 
 namespace netring::agent::k8s {
 
-Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const EnvLookup& env, WatchOptions base) {
+Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const EnvLookup& env, WatchOptions base,
+                                                  ResolverOptions resolver) {
   IndexLimits limits;
   limits.pod_grace = config.pod_grace_period;
   std::unique_ptr<Metadata> m(new Metadata(limits));
@@ -22,14 +23,44 @@ Result<std::unique_ptr<Metadata>> Metadata::start(const Config& config, const En
       if (config.pods_from.empty()) return std::move(client).take_error();
       log::warn("no Kubernetes API; names come from --pods-from only", {{"reason", client.error().message()}});
     } else {
+      const bool node_scope = config.kube_pods == KubePods::kNode && !config.node_name.empty();
+      if (config.kube_pods == KubePods::kNode && !node_scope)
+        log::warn("--kube-pods=node without a node name; watching every pod", {});
       log::info("watching the Kubernetes API",
-                {{"server", client->host + ":" + std::to_string(client->port)}, {"via", client->source}});
-      for (ResourceKind kind : {ResourceKind::kPod, ResourceKind::kService, ResourceKind::kNode}) {
+                {{"server", client->host + ":" + std::to_string(client->port)},
+                 {"via", client->source},
+                 {"pods", node_scope ? "node " + config.node_name + ", others looked up" : std::string("cluster")}});
+      std::vector<WatchOptions> plan;
+      WatchOptions pods = base;
+      pods.kind = ResourceKind::kPod;
+      if (node_scope) {
+        pods.field_selector = "spec.nodeName=" + config.node_name;
+        pods.small_collection = true;
+      }
+      plan.push_back(pods);
+      for (ResourceKind kind : {ResourceKind::kService, ResourceKind::kNode}) {
         WatchOptions o = base;
         o.kind = kind;
+        plan.push_back(o);
+      }
+      WatchOptions slices = base;
+      slices.kind = ResourceKind::kEndpointSlice;
+      slices.label_selector = kForeignEndpointSlices;
+      slices.small_collection = true;  // a handful of slices in any cluster
+      slices.required = false;
+      plan.push_back(slices);
+      for (const WatchOptions& o : plan) {
         auto w = std::make_unique<Watcher>(*client, o, m->index_);
         if (auto r = w->start(); !r) return std::move(r).take_error();
         m->watchers_.push_back(std::move(w));
+      }
+      if (node_scope && config.kube_lookup_rate > 0) {
+        resolver.node_name = config.node_name;
+        resolver.ttl = config.kube_lookup_ttl;
+        resolver.negative_ttl = config.kube_lookup_negative_ttl;
+        resolver.rate = config.kube_lookup_rate;
+        m->resolver_ = std::make_unique<Resolver>(*client, resolver, m->index_);
+        if (auto r = m->resolver_->start(); !r) return std::move(r).take_error();
       }
     }
   }
@@ -52,6 +83,7 @@ void Metadata::stop() {
   }
   cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
+  if (resolver_) resolver_->stop();
   for (auto& w : watchers_) w->stop();
 }
 
@@ -66,15 +98,14 @@ void Metadata::housekeeping() {
 
 bool Metadata::synced() const {
   for (const auto& w : watchers_) {
-    if (!w->health().synced) return false;
+    if (w->options().required && !w->health().synced) return false;
   }
   return true;
 }
 
 std::vector<std::pair<ResourceKind, WatchHealth>> Metadata::health() const {
   std::vector<std::pair<ResourceKind, WatchHealth>> out;
-  ResourceKind kinds[] = {ResourceKind::kPod, ResourceKind::kService, ResourceKind::kNode};
-  for (size_t i = 0; i < watchers_.size(); ++i) out.emplace_back(kinds[i], watchers_[i]->health());
+  for (const auto& w : watchers_) out.emplace_back(w->options().kind, w->health());
   return out;
 }
 

@@ -38,13 +38,20 @@ enum class F : uint8_t {
   kPortNodePort,
   kAddressType,
   kAddressAddress,
+  kPodCIDR,
+  kPodCIDRs,
+  kInitialEventsEnd,
+  kServiceName,
+  kSliceAddressType,
+  kEndpointAddress,
+  kEndpointTargetKind,
   kCode,
   kReason,
   kMessage,
 };
 
 // Objects inside an object that start a new list element.
-enum class Elem : uint8_t { kOwner, kPodIP, kPort, kAddress };
+enum class Elem : uint8_t { kOwner, kPodIP, kPort, kAddress, kEndpoint };
 
 const std::unordered_map<std::string_view, F>& scalar_fields() {
   static const std::unordered_map<std::string_view, F> m = {
@@ -72,6 +79,14 @@ const std::unordered_map<std::string_view, F>& scalar_fields() {
       {"/spec/ports/[]/nodePort", F::kPortNodePort},
       {"/status/addresses/[]/type", F::kAddressType},
       {"/status/addresses/[]/address", F::kAddressAddress},
+      {"/spec/podCIDR", F::kPodCIDR},
+      {"/spec/podCIDRs/[]", F::kPodCIDRs},
+      // The annotation key holds a "/": the path is still unambiguous.
+      {"/metadata/annotations/k8s.io/initial-events-end", F::kInitialEventsEnd},
+      {"/metadata/labels/kubernetes.io/service-name", F::kServiceName},
+      {"/addressType", F::kSliceAddressType},
+      {"/endpoints/[]/addresses/[]", F::kEndpointAddress},
+      {"/endpoints/[]/targetRef/kind", F::kEndpointTargetKind},
       {"/code", F::kCode},
       {"/reason", F::kReason},
       {"/message", F::kMessage},
@@ -85,6 +100,7 @@ const std::unordered_map<std::string_view, Elem>& element_starts() {
       {"/status/podIPs/[]", Elem::kPodIP},
       {"/spec/ports/[]", Elem::kPort},
       {"/status/addresses/[]", Elem::kAddress},
+      {"/endpoints/[]", Elem::kEndpoint},
   };
   return m;
 }
@@ -225,6 +241,10 @@ class Handler : public nlohmann::json_sax<json> {
         skip_[3] = cur_.addresses.size() >= kMaxListEntries;
         if (!skip_[3]) cur_.addresses.emplace_back();
         break;
+      case Elem::kEndpoint:
+        skip_[4] = cur_.endpoints.size() >= kMaxEndpoints;
+        if (!skip_[4]) cur_.endpoints.emplace_back();
+        break;
     }
   }
 
@@ -300,6 +320,20 @@ class Handler : public nlohmann::json_sax<json> {
         case F::kAddressAddress:
           if (!skip_[3] && !o.addresses.empty()) set_capped(o.addresses.back().address, s, kMaxNameLen);
           break;
+        case F::kPodCIDR: set_capped(o.pod_cidr, s, kMaxShortLen); break;
+        case F::kPodCIDRs:
+          if (o.pod_cidrs.size() < kMaxListEntries) set_capped(o.pod_cidrs.emplace_back(), s, kMaxShortLen);
+          break;
+        case F::kInitialEventsEnd: o.initial_events_end = s == "true"; break;
+        case F::kServiceName: set_capped(o.service_name, s, kMaxNameLen); break;
+        case F::kSliceAddressType: set_capped(o.address_type, s, kMaxShortLen); break;
+        case F::kEndpointAddress:
+          if (!skip_[4] && !o.endpoints.empty() && o.endpoints.back().addresses.size() < kMaxListEntries)
+            set_capped(o.endpoints.back().addresses.emplace_back(), s, kMaxShortLen);
+          break;
+        case F::kEndpointTargetKind:
+          if (!skip_[4] && !o.endpoints.empty()) set_capped(o.endpoints.back().target_kind, s, kMaxShortLen);
+          break;
         case F::kReason: set_capped(o.reason, s, kMaxShortLen); break;
         case F::kMessage: set_capped(o.message, s, kMaxMessageLen); break;
         default: break;
@@ -329,7 +363,7 @@ class Handler : public nlohmann::json_sax<json> {
   std::vector<bool> arrays_;
   bool in_object_ = false;
   Object cur_;
-  std::array<bool, 4> skip_{};
+  std::array<bool, 5> skip_{};
 };
 
 template <class Input>

@@ -12,7 +12,10 @@ namespace {
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 }  // namespace
 
-MetricsServer::MetricsServer(const AgentMetrics& metrics, const SnapshotProvider& provider) {
+MetricsServer::MetricsServer(const AgentMetrics& metrics, const SnapshotProvider& provider)
+    : gate_(new http::GatedServer()), listener_(std::unique_ptr<httplib::Server>(gate_)) {
+  gate_->answer_inline("/healthz");
+  gate_->answer_inline("/readyz");
   auto& s = listener_.server();
   s.Get("/metrics", [this, &metrics](const httplib::Request& req, httplib::Response& res) {
     std::shared_ptr<const std::string> body = metrics.exposition();

@@ -4,9 +4,12 @@
 Usage: tcx_count.py DEVICE  ->  "INGRESS EGRESS"
 bpftool 7.1 (Debian 12) does not list tcx attachments, so this asks the kernel
 directly: BPF_PROG_QUERY on the tcx attach points (Linux >= 6.6) returns the
-number of attached programs when called without an id buffer.
+number of attached programs when called without an id buffer. A kernel
+without tcx (before 6.6) rejects the attach type with EINVAL: nothing can be
+attached there, so the count is 0.
 """
 import ctypes
+import errno
 import os
 import socket
 import sys
@@ -37,6 +40,8 @@ def count(ifindex: int, attach_type: int) -> int:
     q = QueryAttr(target_ifindex=ifindex, attach_type=attach_type)
     if libc.syscall(SYS_BPF, BPF_PROG_QUERY, ctypes.byref(q), ctypes.sizeof(q)) != 0:
         err = ctypes.get_errno()
+        if err == errno.EINVAL and attach_type in (BPF_TCX_INGRESS, BPF_TCX_EGRESS):
+            return 0
         sys.exit(f"bpf(BPF_PROG_QUERY) on ifindex {ifindex}: {os.strerror(err)}")
     return q.count
 

@@ -62,8 +62,11 @@ mounts = {m["mountPath"] for m in ctr.get("volumeMounts", [])}
 
 role = only("ClusterRole")
 expect(role.get("rules") == [{"apiGroups": [""], "resources": ["pods", "services", "nodes"],
-                              "verbs": ["get", "list", "watch"]}],
-       f"ClusterRole: get/list/watch on pods, services, nodes only; got {role.get('rules')}")
+                              "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                              "verbs": ["list", "watch"]}],
+       f"ClusterRole: get/list/watch on pods, services, nodes and list/watch on endpointslices only; "
+       f"got {role.get('rules')}")
 binding = only("ClusterRoleBinding")
 sa = only("ServiceAccount")
 expect(binding.get("roleRef", {}).get("name") == role.get("metadata", {}).get("name"), "binding refers to the role")
@@ -111,7 +114,9 @@ if mode == "default":
                     "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                     "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
                     "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
-                    "--kube-api=auto", "--log-level=info", "--log-format=logfmt"],
+                    "--kube-api=auto", "--kube-pods=node", "--kube-lookup-ttl=5m",
+                    "--kube-lookup-negative-ttl=30s", "--kube-lookup-rate=20", "--log-level=info",
+                    "--log-format=logfmt"],
            f"default args are the contract's defaults: {args}")
     expect(ports == {"metrics": 9990, "api": 9991}, f"ports {ports}")
     expect(pod.get("tolerations") == [{"operator": "Exists"}], "tolerates every taint")

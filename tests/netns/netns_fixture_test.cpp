@@ -23,15 +23,23 @@ using netring::testing::sh;
 using netring::testing::VethOptions;
 using netring::testing::VethPair;
 
-bool netns_exists(const std::string& name) { return sh("ip netns list | grep -qw -- '" + name + "'").ok(); }
+bool netns_exists(const std::string& name) {
+  return sh("ip netns list | grep -qw -- '" + name + "'").ok();
+}
+bool host_link_exists(const std::string& name) {
+  return sh("ip link show dev " + name).ok();
+}
+
 // The kernel tears a namespace down asynchronously (cleanup_net runs from a
 // workqueue), so a veth whose peer lived there vanishes a little later.
-bool host_link_exists(const std::string& name) {
-  for (int i = 0; i < 750; ++i) {
-    if (!sh("ip link show dev " + name).ok()) return false;
+// Polls for 15 s of wall time, however slowly the machine spawns `ip`.
+bool host_link_gone(const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  do {
+    if (!host_link_exists(name)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 TEST(NetnsFixture, NamespaceAppearsAndIsRemoved) {
@@ -63,7 +71,7 @@ TEST(NetnsFixture, HostSideVethIsRemovedWithItsPeerNamespace) {
     EXPECT_TRUE(host_link_exists(host_end));
     pod.run_ok("ping -c 1 -W 2 10.201.0.1");
   }
-  EXPECT_FALSE(host_link_exists(host_end));
+  EXPECT_TRUE(host_link_gone(host_end));
 }
 
 TEST(NetnsFixture, WithinRunsCodeInTheNamespace) {
@@ -126,8 +134,7 @@ ChildOutcome run_child(const std::string& test, int signal_after_report) {
   if (pid == 0) {
     ::setenv("NETRING_FIXTURE_REPORT", report.c_str(), 1);
     std::string filter = "--gtest_filter=NetnsFixtureChild.DISABLED_" + test;
-    ::execl("/proc/self/exe", "child", filter.c_str(), "--gtest_also_run_disabled_tests",
-            static_cast<char*>(nullptr));
+    ::execl("/proc/self/exe", "child", filter.c_str(), "--gtest_also_run_disabled_tests", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ChildOutcome out{};
@@ -154,7 +161,7 @@ TEST(NetnsFixture, CleansUpAfterAFailingTest) {
   ASSERT_FALSE(c.ns.empty()) << "child did not report";
   EXPECT_TRUE(WIFEXITED(c.status) && WEXITSTATUS(c.status) != 0) << "the child test failed";
   EXPECT_FALSE(netns_exists(c.ns));
-  EXPECT_FALSE(host_link_exists(c.link));
+  EXPECT_TRUE(host_link_gone(c.link));
 }
 
 TEST(NetnsFixture, CleansUpAfterSigterm) {
@@ -162,7 +169,7 @@ TEST(NetnsFixture, CleansUpAfterSigterm) {
   ASSERT_FALSE(c.ns.empty()) << "child did not report";
   EXPECT_TRUE(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGTERM);
   EXPECT_FALSE(netns_exists(c.ns));
-  EXPECT_FALSE(host_link_exists(c.link));
+  EXPECT_TRUE(host_link_gone(c.link));
 }
 
 TEST(NetnsFixture, SweepRemovesWhatAKilledTestLeft) {
@@ -174,7 +181,7 @@ TEST(NetnsFixture, SweepRemovesWhatAKilledTestLeft) {
   // swept it already; either way it must be gone after ours.
   netring::testing::sweep_stale();
   EXPECT_FALSE(netns_exists(c.ns));
-  EXPECT_FALSE(host_link_exists(c.link));
+  EXPECT_TRUE(host_link_gone(c.link));
 }
 
 }  // namespace

@@ -35,6 +35,16 @@ struct Topology {
   int hooked = link.ifindex_b();
 };
 
+// The pod's neighbour entry for the host end, pinned: a filter that drops
+// the pod's packets also drops its ARP requests, and then the pod's pings
+// wait in the neighbour queue and never reach the hook; what arrives (how
+// many ARP retries fit in the ping's run) depends on the machine's speed.
+void pin_neighbour(const Topology& t) {
+  std::string mac = t.host.run_ok("cat /sys/class/net/" + t.link.name_b() + "/address");
+  while (!mac.empty() && (mac.back() == '\n' || mac.back() == ' ')) mac.pop_back();
+  t.pod.run_ok("ip neigh replace 10.77.0.1 lladdr " + mac + " dev " + t.link.name_a() + " nud permanent");
+}
+
 Programs load_programs() {
   auto p = Programs::load({});
   if (!p) throw std::runtime_error(p.error().message());
@@ -196,6 +206,7 @@ TEST(TcHook, ClassicFilterAfterOursStillDecides) {
   auto dropper = other_owner_program(TC_ACT_SHOT);
   ASSERT_TRUE(dropper);
   attach_classic(t, dropper.get(), 7, 10);
+  pin_neighbour(t);
   auto r = t.pod.run("ping -c 3 -i 0.1 -W 1 10.77.0.1");
   EXPECT_FALSE(r.ok()) << "the drop filter after ours did not run:\n" << r.output;
   EXPECT_GE(ingress_skbs(p, t.hooked), 3u);
@@ -238,6 +249,7 @@ TEST_P(TcxCoexistence, OursRunsFirstAndTheOtherStillDecides) {
   ASSERT_TRUE(again);
   EXPECT_FALSE(*again);
 
+  pin_neighbour(t);
   auto r = t.pod.run("ping -c 3 -i 0.1 -W 1 10.77.0.1");
   if (verdict == NETRING_TCX_PASS)
     EXPECT_TRUE(r.ok()) << r.output;

@@ -1,6 +1,8 @@
-// Kubernetes objects shaped exactly like the API server (and `kubectl get -o
-// json`) returns them, for the metadata tests: full pods with containers,
-// volumes, conditions and statuses, not only the fields the agent reads.
+// Kubernetes objects shaped exactly like the API server returns them, for the
+// metadata tests and the API load harness: full pods with containers,
+// volumes, conditions, statuses and the managedFields every object carries
+// (kubectl hides them; the API sends them), not only the fields the agent
+// reads, so that byte counts are those of a real cluster.
 #pragma once
 
 #include <string>
@@ -28,7 +30,22 @@ struct PodSpec {
 nlohmann::json pod(const PodSpec& p);
 nlohmann::json service(const std::string& ns, const std::string& name, const std::vector<std::string>& cluster_ips,
                        const std::string& rv, int node_port = 0);
-nlohmann::json node(const std::string& name, const std::string& internal_ip, const std::string& rv);
+// pod_cidr: spec.podCIDR(s), when the cluster allocates node ranges ("" = none).
+nlohmann::json node(const std::string& name, const std::string& internal_ip, const std::string& rv,
+                    const std::string& pod_cidr = "");
+
+// An EndpointSlice (discovery.k8s.io/v1) of `service`. An endpoint with a
+// `pod` name has a Pod targetRef; one without is an address no pod owns.
+struct SliceEndpoint {
+  std::string ip;
+  std::string pod{};
+  std::string node{};
+};
+// managed_by: the endpointslice.kubernetes.io/managed-by label ("" = none,
+// as on the API server's own "kubernetes" slice).
+nlohmann::json endpoint_slice(const std::string& ns, const std::string& name, const std::string& service,
+                              const std::vector<SliceEndpoint>& endpoints, const std::string& managed_by,
+                              const std::string& rv);
 
 // {"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":..,"continue":..},"items":[...]}
 nlohmann::json list(const std::string& kind, const std::vector<nlohmann::json>& items, const std::string& rv,

@@ -1,10 +1,11 @@
 // fake-kube-apiserver: a FAKE Kubernetes API server for the e2e scenarios.
 // No real kube-apiserver (nor kind, k3s, kubelet) can run on the machines
 // netring is tested on (see ENVIRONMENT.md), so this process serves the
-// test fixture FakeKubeApi (tests/testing/fake_kube_api.hpp: list with
-// pagination, watch with resourceVersion, bookmarks, 410 Gone, bearer-token
-// auth over HTTPS with a throw-away CA) with objects shaped exactly as the
-// API server returns them (tests/testing/k8s_objects.hpp).
+// test fixture FakeKubeApi (tests/testing/fake_kube_api.hpp: lists with the
+// API server's resourceVersion and pagination semantics, watch and
+// watch-list with resourceVersion, field and label selectors, bookmarks,
+// 410 Gone, bearer-token auth over HTTPS with a throw-away CA) with objects
+// shaped exactly as the API server returns them (tests/testing/k8s_objects.hpp).
 //
 //   fake-kube-apiserver --objects FILE --kubeconfig-out FILE [--token T]
 //

@@ -72,6 +72,10 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c.capture_max_duration, milliseconds(60'000));
   EXPECT_EQ(c.capture_max_packets, 100000u);
   EXPECT_EQ(c.kube_api, KubeApi::kAuto);
+  EXPECT_EQ(c.kube_pods, KubePods::kNode);
+  EXPECT_EQ(c.kube_lookup_ttl, milliseconds(300'000));
+  EXPECT_EQ(c.kube_lookup_negative_ttl, milliseconds(30'000));
+  EXPECT_EQ(c.kube_lookup_rate, 20u);
   EXPECT_TRUE(c.ipfix_collector.host.empty());  // no export unless asked
   EXPECT_EQ(c.ipfix_transport, IpfixTransport::kUdp);
   EXPECT_EQ(c.ipfix_template_refresh, milliseconds(60'000));
@@ -159,6 +163,10 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"ipfix-max-message-size", "511", "512..65507"},
       {"ipfix-max-message-size", "65508", "512..65507"},
       {"kube-api", "on", "is not one of auto, off"},
+      {"kube-pods", "all", "is not one of node, cluster"},
+      {"kube-lookup-ttl", "500ms", "1s..24h"},
+      {"kube-lookup-negative-ttl", "2h", "1s..1h"},
+      {"kube-lookup-rate", "10001", "0..10000"},
       {"log-level", "trace", "is not one of debug, info, warn, error"},
       {"log-format", "text", "is not one of logfmt, json"},
       {"validate", "maybe", "true or false"},
@@ -266,6 +274,19 @@ TEST(Config, FileErrorsNameTheKeyAndTheFile) {
   EXPECT_EQ(r.config.flow_idle_timeout, milliseconds(120'000));
 }
 
+TEST(Config, KubernetesApiLoadFields) {
+  auto r =
+      parse({"--kube-pods=cluster", "--kube-lookup-ttl=10m", "--kube-lookup-negative-ttl=5s", "--kube-lookup-rate=0"});
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  EXPECT_EQ(r.config.kube_pods, KubePods::kCluster);
+  EXPECT_EQ(r.config.kube_lookup_ttl, milliseconds(600'000));
+  EXPECT_EQ(r.config.kube_lookup_negative_ttl, milliseconds(5'000));
+  EXPECT_EQ(r.config.kube_lookup_rate, 0u);
+  auto j = config_to_json(r.config);
+  EXPECT_EQ(j["kube-pods"], "cluster");
+  EXPECT_EQ(j["kube-lookup-ttl"], "10m");
+}
+
 TEST(Config, BoolFlagForms) {
   EXPECT_TRUE(parse({"--enable-capture-api"}).config.enable_capture_api);
   EXPECT_TRUE(parse({"--enable-capture-api=true"}).config.enable_capture_api);
@@ -318,7 +339,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 38u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 42u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);

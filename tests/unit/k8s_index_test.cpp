@@ -114,6 +114,81 @@ TEST(K8sIndex, PodsServicesNodesAndLookupOrder) {
   EXPECT_EQ(st.ips, 4u);  // 2 pod IPs, 1 service IP, 1 node IP; none for the hostNetwork pod
 }
 
+// Looked-up pods (point lookups of other nodes' pods) and EndpointSlice
+// addresses take their places in the lookup order: a watched pod wins over
+// a looked-up one, a node over an EndpointSlice address.
+TEST(K8sIndex, LookedUpPodsAndEndpointSliceAddressesInLookupOrder) {
+  Index idx;
+  idx.upsert(ResourceKind::kNode, parsed(fx::node("cp-1", "192.168.49.2", "1", "10.244.1.0/24")));
+  idx.upsert(ResourceKind::kEndpointSlice,
+             parsed(fx::endpoint_slice(
+                 "default", "kubernetes", "kubernetes",
+                 {{.ip = "192.168.49.2"}, {.ip = "192.168.49.100"}, {.ip = "10.244.2.8", .pod = "x"}}, "", "1")));
+  auto api = idx.lookup(ip("192.168.49.100"));
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->kind, ResourceKind::kService);
+  EXPECT_EQ(api->name, "kubernetes");
+  EXPECT_EQ(idx.lookup(ip("192.168.49.2"))->kind, ResourceKind::kNode);
+  EXPECT_FALSE(idx.lookup(ip("10.244.2.8")));  // a pod endpoint is named by its pod, not by the slice
+  EXPECT_EQ(idx.stats().endpoint_slices, 1u);
+  EXPECT_EQ(idx.pod_cidr_node(ip("10.244.1.77")), "cp-1");
+  EXPECT_FALSE(idx.pod_cidr_node(ip("10.244.2.77")));
+  EXPECT_TRUE(idx.has_pod_cidrs());
+
+  auto t0 = Index::Clock::now();
+  Object remote = pod({.ns = "shop",
+                       .name = "db-0",
+                       .owner_kind = "StatefulSet",
+                       .owner_name = "db",
+                       .ips = {"10.244.2.8"},
+                       .node = "node-b"});
+  idx.set_remote(ip("10.244.2.8"), &remote, t0 + seconds(10), t0 + seconds(20));
+  auto r = idx.lookup(ip("10.244.2.8"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "db-0");
+  EXPECT_EQ(r->workload, "db");
+  EXPECT_EQ(r->node, "node-b");
+  EXPECT_EQ(idx.stats().remote_pods, 1u);
+  // A watched pod with the address wins.
+  idx.upsert(ResourceKind::kPod, pod({.ns = "shop", .name = "db-1", .ips = {"10.244.2.8"}}));
+  EXPECT_EQ(idx.lookup(ip("10.244.2.8"))->name, "db-1");
+  // The snapshot names each address once, as lookup() does.
+  size_t seen = 0;
+  for (const auto& [addr, id] : idx.snapshot()) {
+    if (addr == ip("10.244.2.8")) {
+      ++seen;
+      EXPECT_EQ(id->name, "db-1");
+    }
+  }
+  EXPECT_EQ(seen, 1u);
+  // Unrefreshed, the looked-up answer goes at its drop time.
+  idx.expire(t0 + seconds(19));
+  EXPECT_EQ(idx.stats().remote_pods, 1u);
+  idx.expire(t0 + seconds(20));
+  EXPECT_EQ(idx.stats().remote_pods, 0u);
+  // "No pod holds it" forgets an answer at once.
+  idx.set_remote(ip("10.244.2.9"), &remote, t0 + seconds(10), t0 + seconds(20));
+  idx.set_remote(ip("10.244.2.9"), nullptr, t0, t0);
+  EXPECT_FALSE(idx.lookup(ip("10.244.2.9")));
+}
+
+// The miss handler hears of addresses nobody names and of looked-up answers past their TTL.
+TEST(K8sIndex, MissHandlerHearsMissesAndStaleAnswers) {
+  Index idx;
+  std::vector<std::pair<std::string, bool>> heard;
+  idx.set_miss_handler([&](const IpAddress& a, bool stale) { heard.emplace_back(a.str(), stale); });
+  EXPECT_FALSE(idx.lookup(ip("10.1.1.1")));
+  Object remote = pod({.ns = "shop", .name = "db-0", .ips = {"10.1.1.2"}});
+  auto now = Index::Clock::now();
+  idx.set_remote(ip("10.1.1.2"), &remote, now + seconds(60), now + seconds(120));
+  EXPECT_TRUE(idx.lookup(ip("10.1.1.2")));  // fresh: nothing heard
+  idx.set_remote(ip("10.1.1.3"), &remote, now - seconds(1), now + seconds(60));
+  EXPECT_TRUE(idx.lookup(ip("10.1.1.3")));  // stale: answered, and heard
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[0], std::make_pair(std::string("10.1.1.1"), false));
+  EXPECT_EQ(heard[1], std::make_pair(std::string("10.1.1.3"), true));
+}
+
 TEST(K8sIndex, DeletedPodsKeepTheirNameForTheGracePeriod) {
   Index idx({.pod_grace = seconds(60)});
   auto t0 = Index::Clock::now();

@@ -110,6 +110,10 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- if $c.kubeconfig }}{{ $a = append $a (printf "--kubeconfig=%s" $c.kubeconfig) }}{{ end -}}
 {{- $a = append $a (printf "--kube-api=%s" $c.kubeApi) -}}
 {{- if $c.podsFrom }}{{ $a = append $a (printf "--pods-from=%s" $c.podsFrom) }}{{ end -}}
+{{- $a = append $a (printf "--kube-pods=%s" $c.kubePods) -}}
+{{- $a = append $a (printf "--kube-lookup-ttl=%s" $c.kubeLookupTtl) -}}
+{{- $a = append $a (printf "--kube-lookup-negative-ttl=%s" $c.kubeLookupNegativeTtl) -}}
+{{- $a = append $a (printf "--kube-lookup-rate=%d" (int64 $c.kubeLookupRate)) -}}
 {{- $a = append $a (printf "--log-level=%s" $c.logLevel) -}}
 {{- $a = append $a (printf "--log-format=%s" $c.logFormat) -}}
 {{- range .Values.extraArgs }}{{ $a = append $a (toString .) }}{{ end -}}

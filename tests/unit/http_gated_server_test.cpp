@@ -1,0 +1,172 @@
+// GatedServer's limits one by one: the header deadline, the cap on pending
+// connections, the header size, and inline answers that never wait behind
+// the worker pool.
+#include "agent/http/gated_server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "agent/http/http_listener.hpp"
+
+namespace {
+
+using netring::agent::http::GatedServer;
+using netring::agent::http::HttpListener;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Served {
+  GatedServer* gate;
+  HttpListener listener;
+  explicit Served(GatedServer::Limits limits)
+      : gate(new GatedServer(limits)), listener(std::unique_ptr<httplib::Server>(gate)) {
+    gate->answer_inline("/healthz");
+    gate->Get("/healthz",
+              [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    auto addr = netring::agent::http::parse_listen_address("127.0.0.1:0");
+    EXPECT_TRUE(addr.ok());
+    EXPECT_TRUE(listener.start(*addr).ok());
+  }
+  int port() const { return listener.port(); }
+};
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  return fd;
+}
+
+// Waits up to `limit` for the server to close `fd`; returns how long it took,
+// or nothing if it stayed open.
+std::optional<std::chrono::milliseconds> closed_within(int fd, std::chrono::milliseconds limit) {
+  const auto t0 = Clock::now();
+  pollfd p{fd, POLLIN, 0};
+  while (Clock::now() - t0 < limit) {
+    if (::poll(&p, 1, 50) > 0) {
+      char c;
+      if (::recv(fd, &c, 1, MSG_DONTWAIT) <= 0)
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    }
+  }
+  return std::nullopt;
+}
+
+int healthz(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(1, 0);
+  auto r = c.Get("/healthz");
+  return r ? r->status : 0;
+}
+
+TEST(GatedServer, ClosesAConnectionThatSendsNoHeaderInTime) {
+  Served s({.header_timeout = 300ms});
+  const int fd = connect_to(s.port());
+  auto t = closed_within(fd, 5s);
+  ASSERT_TRUE(t) << "an idle connection stayed open";
+  EXPECT_GE(t->count(), 250);
+  EXPECT_EQ(s.gate->stats().header_timeouts, 1u);
+  ::close(fd);
+}
+
+TEST(GatedServer, ADripFedHeaderIsCutAtTheDeadline) {
+  Served s({.header_timeout = 400ms});
+  const int fd = connect_to(s.port());
+  std::atomic<bool> stop{false};
+  std::thread drip([&] {
+    (void)!::send(fd, "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL);
+    while (!stop) {
+      (void)!::send(fd, "X: 1\r\n", 6, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  auto t = closed_within(fd, 5s);
+  stop = true;
+  drip.join();
+  ASSERT_TRUE(t) << "a header that never ends kept its connection";
+  EXPECT_EQ(s.gate->stats().header_timeouts, 1u);
+  ::close(fd);
+}
+
+TEST(GatedServer, ThePendingCapClosesTheOldestAndAdmitsTheNewest) {
+  Served s({.header_timeout = 30s, .max_pending = 4});
+  int fds[4];
+  for (int& fd : fds) fd = connect_to(s.port());
+  // The probe is the fifth pending connection: the oldest idle one goes.
+  EXPECT_EQ(healthz(s.port()), 200);
+  auto t = closed_within(fds[0], 5s);
+  EXPECT_TRUE(t) << "the oldest pending connection was not closed";
+  EXPECT_FALSE(closed_within(fds[3], 200ms)) << "a newer pending connection was closed";
+  EXPECT_EQ(s.gate->stats().evicted, 1u);
+  for (int fd : fds) ::close(fd);
+}
+
+TEST(GatedServer, AnOversizedHeaderIsClosed) {
+  Served s({.max_header_bytes = 1024});
+  const int fd = connect_to(s.port());
+  const std::string big = "GET /healthz HTTP/1.1\r\nX: " + std::string(2048, 'a');
+  (void)!::send(fd, big.data(), big.size(), MSG_NOSIGNAL);
+  EXPECT_TRUE(closed_within(fd, 5s));
+  EXPECT_EQ(s.gate->stats().oversized, 1u);
+  ::close(fd);
+}
+
+// The workers busy with slow responses: the inline path still answers.
+TEST(GatedServer, InlinePathsNeverWaitBehindTheWorkers) {
+  Served s({.workers = 1});
+  std::atomic<int> in_slow{0};
+  s.gate->Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    ++in_slow;
+    std::this_thread::sleep_for(1500ms);
+    res.set_content("done\n", "text/plain");
+  });
+  std::thread slow_clients([&] {
+    httplib::Client c("127.0.0.1", s.port());
+    c.set_read_timeout(10, 0);
+    for (int i = 0; i < 2; ++i) EXPECT_TRUE(c.Get("/slow"));
+  });
+  while (in_slow == 0) std::this_thread::sleep_for(5ms);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(healthz(s.port()), 200);
+  EXPECT_LT(Clock::now() - t0, 1s) << "/healthz waited for the busy worker";
+  slow_clients.join();
+  const auto st = s.gate->stats();
+  EXPECT_EQ(st.served_inline, 1u);
+  EXPECT_EQ(st.served_by_workers, 2u);
+}
+
+TEST(GatedServer, ServesWorkerRoutesWithBodiesAndClosesTheConnection) {
+  Served s({});
+  const std::string big(1 << 20, 'x');
+  s.gate->Get("/big", [&](const httplib::Request&, httplib::Response& res) { res.set_content(big, "text/plain"); });
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Get("/big?x=1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, big);
+  EXPECT_EQ(r->get_header_value("Connection"), "close");
+  auto again = c.Get("/healthz");  // the client reconnects
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  auto missing = c.Get("/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+}  // namespace
