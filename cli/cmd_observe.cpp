@@ -172,6 +172,7 @@ CommandInfo observe_info() {
       "Flows the agents see, oldest first, the newest last (20 unless --last). With --follow, then every flow\n"
       "again each time it is new or has grown, until Ctrl-C; --follow alone prints only what changes from now\n"
       "on. The filters are the API's (doc/api.md); a value the API rejects is reported with its message.\n"
+      "In the table ~ marks counts estimated from samples; the others the kernel counted exactly.\n"
       "-o json prints each flow as the API gives it, one a line; -o jsonpath applies a kubectl-style\n"
       "template to each flow.";
   i.options = {

@@ -39,14 +39,20 @@ Row FlowTable::row_of(const nlohmann::json& f, const Palette& pal) {
   const char* flags_color = flags.find("RST") != std::string::npos   ? pal.red
                             : flags.find("SYN") != std::string::npos ? pal.yellow
                                                                      : "";
+  // Estimated counts are marked; exact ones (and those of agents that do
+  // not say) are not.
+  const std::string mark = flow_exact(f) == false ? kEstimateMark : "";
+  // The overflow record (what new flows counted while every table was full)
+  // has no endpoints.
+  const bool overflow = f.contains("overflow") && f["overflow"].is_boolean() && f["overflow"].get<bool>();
   return {
       {local_time_text(str(f, "last_seen")), pal.dim},
-      {f.contains("src") ? endpoint_text(f["src"], proto) : "", pal.cyan},
-      {f.contains("dst") ? endpoint_text(f["dst"], proto) : "", pal.magenta},
+      {overflow ? "(overflow)" : f.contains("src") ? endpoint_text(f["src"], proto) : "", pal.cyan},
+      {overflow ? "(flow tables full)" : f.contains("dst") ? endpoint_text(f["dst"], proto) : "", pal.magenta},
       {proto, proto_color},
       {str(f, "direction"), ""},
-      {count_text(num(f, "packets")), ""},
-      {bytes_text(num(f, "bytes")), ""},
+      {mark + count_text(num(f, "packets")), ""},
+      {mark + bytes_text(num(f, "bytes")), ""},
       {flags, flags_color},
   };
 }

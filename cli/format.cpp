@@ -81,6 +81,13 @@ std::string endpoint_text(const nlohmann::json& e, const std::string& protocol) 
   return out.append(port).append(str("node").empty() ? " (world)" : " (host)");
 }
 
+std::optional<bool> flow_exact(const nlohmann::json& f) {
+  if (!f.is_object()) return std::nullopt;
+  if (f.contains("exact") && f["exact"].is_boolean()) return f["exact"].get<bool>();
+  if (f.contains("bytes_stderr") && f["bytes_stderr"].is_number()) return f["bytes_stderr"].get<double>() == 0;
+  return std::nullopt;
+}
+
 std::string flow_summary(const nlohmann::json& f) {
   if (f.contains("tcp_flags") && f["tcp_flags"].is_array()) {
     std::string s;

@@ -21,6 +21,12 @@ std::string local_time_text(const std::string& rfc3339, bool with_date = false);
 // "10.0.0.1:53 (host)" / "(world)" for the rest; the port only for TCP,
 // UDP and SCTP.
 std::string endpoint_text(const nlohmann::json& endpoint, const std::string& protocol);
+// Whether a flow's counts are exact (the kernel counted every packet, or
+// each was sampled with p = 1): the API's "exact", or for agents before it
+// a zero "bytes_stderr"; nullopt when the flow says neither.
+std::optional<bool> flow_exact(const nlohmann::json& flow);
+// The mark before an estimated count in a table ("~12.3 MB").
+inline constexpr const char* kEstimateMark = "~";
 // "SYN,ACK" or "echo-request" style summary of a flow's flags / ICMP type.
 std::string flow_summary(const nlohmann::json& flow);
 // 3725 s -> "1h2m5s".

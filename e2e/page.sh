@@ -6,8 +6,9 @@
 # demo's traffic (frontend -> cart and cart -> redis iperf3, frontend ->
 # redis ping). e2e/lib/page_check.py drives the browser: the map shows the
 # workloads and the edges the API reports, the status panel the backend and
-# hooks, the table filters (and shows the API's 400 message), follow adds
-# the row of a new flow; no console error (CSP included).
+# hooks and --exact-flows mode, the table filters (and shows the API's 400
+# message) and marks estimated counts, follow adds the row of a new flow; no
+# console error (CSP included).
 # Screenshots stay in <build>/artifacts/page/ (map.png, filtered.png,
 # bad-filter.png, follow.png).
 LIB="$(cd "$(dirname "$0")/lib" && pwd)"
@@ -27,7 +28,10 @@ node_add demo 10.244.93.0/24
 node_pod web shop frontend
 node_pod cart shop cart
 node_pod cache data redis
-node_agent_start demo
+# Sampled 1:4 (not the default 1 of these tests), as the demo samples, so
+# the page shows estimated counts beside exact ones.
+RATE=4
+node_agent_start demo --sample-rate=$RATE
 
 # The demo's traffic, bounded: it runs while the browser looks.
 pod_exec cart iperf3 -s -D -p 5201 --pidfile "$E2E_TMP/iperf-cart.pid"
@@ -45,7 +49,7 @@ on_exit "kill $!"
 
 t0=$SECONDS
 node_exec_in demo /usr/bin/python3 "$LIB/page_check.py" --url http://127.0.0.1:9991/ --artifacts "$ARTIFACTS" \
-  --web-netns "$(pod_netns web)" --cache-ip "$(pod_ip cache)" 2>"$E2E_TMP/selenium.log" || {
+  --web-netns "$(pod_netns web)" --cache-ip "$(pod_ip cache)" --sample-rate $RATE 2>"$E2E_TMP/selenium.log" || {
   tail -20 "$E2E_TMP/selenium.log" >&2
   fail "the page check failed (screenshots so far in $ARTIFACTS)"
 }

@@ -8,7 +8,9 @@ Checks, each against the API's own JSON at the same moment:
     violation or a script error would be one)
   - the service map shows the demo's workloads and an edge for each pair the
     API's top?window= reports, weighted by its bytes/s
-  - the status panel shows the backend and every hooked interface
+  - the status panel shows the backend, every hooked interface and the
+    --exact-flows mode
+  - counts estimated from samples are marked "~" as the API's "exact" says
   - the flows table filters: namespace, protocol; a bad value shows the API's
     400 message and marks the field
   - follow adds a row for a flow that starts after it was switched on
@@ -56,6 +58,7 @@ def main():
     ap.add_argument("--artifacts", required=True)
     ap.add_argument("--web-netns", required=True, help="netns of the frontend pod (makes the new flow)")
     ap.add_argument("--cache-ip", required=True)
+    ap.add_argument("--sample-rate", required=True, help="the agent's --sample-rate (1:N)")
     args = ap.parse_args()
     base = args.url.rstrip("/")
     os.makedirs(args.artifacts, exist_ok=True)
@@ -164,6 +167,10 @@ def run(driver, base, args):
     if sorted(shown) != sorted(ifs):
         fail("interfaces shown %s, API %s" % (shown, ifs))
     ok("status: backend %s, interfaces %s" % (backend, shown))
+    exact_mode = driver.find_element(By.CSS_SELECTOR, "#status div[data-field='exact flows'] dd").text
+    if "exact_flows" in status and not exact_mode.startswith(status["exact_flows"]["mode"] + ":"):
+        fail("status exact flows %r, API mode %r" % (exact_mode, status["exact_flows"]["mode"]))
+    ok("status: exact flows %r" % exact_mode)
 
     # --- flows table and filters --------------------------------------------
     set_filters(driver, namespace="data")
@@ -175,6 +182,32 @@ def run(driver, base, args):
     if abs(len(got) - api_count) > 3:  # traffic runs meanwhile: a few flows may come or go
         fail("namespace=data: %d rows, the API has %d" % (len(got), api_count))
     ok("filter namespace=data: %d rows, each with an end in data (%s)" % (len(got), note))
+
+    # Estimated counts are marked "~", exact ones not, as the API's "exact"
+    # says (before it: a zero bytes_stderr). A flow can turn estimated between
+    # the page's answer and the test's: each try applies the filter again.
+    def marks_match_api(d):
+        set_filters(d, namespace="data")
+        time.sleep(0.5)
+        shown = rows(d)
+        flows = {"%d@%s" % (f["id"], f["first_seen"]): f for f in api(base, "/api/v1/flows?namespace=data")["flows"]}
+        compared = [(r, flows[r["key"]]) for r in shown if r["key"] in flows]
+        if not compared:
+            return None
+        for r, f in compared:
+            exact = f["exact"] if "exact" in f else f["bytes_stderr"] == 0
+            if r["cells"][6].startswith("~") == exact or r["cells"][5].startswith("~") == exact:
+                return None
+        return compared
+
+    compared = wait(driver, 30, "~ marks as the API's exact", marks_match_api)
+    estimated = [r for r, f in compared if r["cells"][6].startswith("~")]
+    if not estimated:
+        fail("no estimated count at 1:%s sampling (the ping flows are sampled)" % args.sample_rate)
+    if not driver.find_element(By.ID, "estimate-note").is_displayed():
+        fail("estimated counts shown without the note saying what ~ means")
+    ok("marks: %d of %d rows estimated (~), as the API says, e.g. %s" % (
+        len(estimated), len(compared), estimated[0]["cells"][6]))
 
     set_filters(driver, protocol="icmp", namespace="data")
     wait(driver, 30, "icmp rows", lambda d: len(rows(d)) > 0 and all(r["protocol"] == "icmp" for r in rows(d)))

@@ -130,5 +130,43 @@ TEST(CliFlowTable, StreamedLinesKeepTheHeadersColumns) {
   EXPECT_NE(row.find("4.50 kB"), std::string::npos) << row;
 }
 
+// The API's "exact" (agents since --exact-flows) or, before it, a zero
+// bytes_stderr says a flow's counts are exact; the table marks the others.
+TEST(CliFlowTable, EstimatedCountsAreMarkedExactOnesAreNot) {
+  const nlohmann::json base = nlohmann::json::parse(R"({"last_seen": "2026-11-25T12:34:56.789Z",
+    "protocol": "tcp", "direction": "egress", "packets": 1200, "bytes": 4500000, "tcp_flags": ["ACK"],
+    "src": {"ip": "10.0.0.1", "port": 40000, "namespace": "shop", "pod": "frontend-1"},
+    "dst": {"ip": "10.0.0.2", "port": 8080, "namespace": "shop", "pod": "cart-1"}})");
+  auto cells = [&](nlohmann::json extra) {
+    nlohmann::json f = base;
+    f.update(extra);
+    Row r = FlowTable::row_of(f, Palette::of(false));
+    return std::make_pair(r[5].text, r[6].text);
+  };
+  EXPECT_EQ(cells({{"exact", true}, {"bytes_stderr", 0}}), std::make_pair(std::string("1200"), std::string("4.50 MB")));
+  EXPECT_EQ(cells({{"exact", false}, {"bytes_stderr", 12000.5}}),
+            std::make_pair(std::string("~1200"), std::string("~4.50 MB")));
+  // "exact" wins over the standard error when both are there.
+  EXPECT_EQ(cells({{"exact", false}, {"bytes_stderr", 0}}).second, "~4.50 MB");
+  // An agent before "exact": its standard error says.
+  EXPECT_EQ(cells({{"bytes_stderr", 3.5}}).second, "~4.50 MB");
+  EXPECT_EQ(cells({{"bytes_stderr", 0}}).second, "4.50 MB");
+  // Neither: nothing to mark.
+  EXPECT_EQ(cells(nlohmann::json::object()).second, "4.50 MB");
+}
+
+// The overflow record has no endpoints: the table says what it is.
+TEST(CliFlowTable, TheOverflowRecordIsNamed) {
+  nlohmann::json f = nlohmann::json::parse(R"({"last_seen": "2026-11-25T12:34:56.789Z", "protocol": "0",
+    "direction": "unknown", "packets": 7, "bytes": 900, "exact": true, "overflow": true,
+    "src": {"ip": "0.0.0.0", "port": 0, "namespace": "", "pod": "", "node": ""},
+    "dst": {"ip": "0.0.0.0", "port": 0, "namespace": "", "pod": "", "node": ""}})");
+  Row r = FlowTable::row_of(f, Palette::of(false));
+  EXPECT_EQ(r[1].text, "(overflow)");
+  EXPECT_EQ(r[2].text, "(flow tables full)");
+  f.erase("overflow");
+  EXPECT_EQ(FlowTable::row_of(f, Palette::of(false))[1].text, "0.0.0.0 (world)");
+}
+
 }  // namespace
 }  // namespace netring::cli

@@ -340,6 +340,7 @@
       ["ready", s.ready ? "yes" : "no: the data path has not reported ready"],
       ["samples", countText(s.samples.received) + " received, " + countText(s.samples.lost) + " lost"],
       ["flows", countText(s.flows.active) + " active, " + countText(s.flows.evictions) + " evicted"],
+      ["exact flows", exactFlowsText(s.exact_flows)],
       [
         "kernel",
         Object.entries(s.kernel_features)
@@ -377,6 +378,23 @@
       (l) => (l ? [l.stage, l.reason, countText(l.count), l.in_total ? "yes" : "no (inside a gap)"] : ["none", "", "", ""]),
       [false, false, true, false]
     );
+  }
+
+  // As `netring status` words --exact-flows; agents before it have no block.
+  function exactFlowsText(x) {
+    if (!x) return "not reported (every count estimated from samples)";
+    const words = {
+      off: "off: every flow count is estimated from samples",
+      bulk: "bulk: the kernel counts GSO/GRO super-packets exactly; the rest is estimated",
+      all: "all: the kernel counts every packet exactly",
+    };
+    let t = words[x.mode] || x.mode;
+    if (x.mode !== "off") {
+      const uncounted = Object.values(x.uncounted_skbs || {}).reduce((a, b) => a + b, 0);
+      t += " \u00b7 " + countText(x.counted_skbs) + " skbs counted, " + countText(uncounted) + " left to the estimator";
+      if (x.drain_errors > 0) t += ", " + countText(x.drain_errors) + " drain errors";
+    }
+    return t;
   }
 
   function fillTable(sel, rows, cells, numeric) {
@@ -439,17 +457,36 @@
     renderFlows(new Set());
   }
 
+  // Exact: the kernel counted every packet (or each was sampled with p = 1).
+  // The API's "exact"; agents before it say so by a zero bytes_stderr.
+  function flowExact(f) {
+    if (typeof f.exact === "boolean") return f.exact;
+    if (typeof f.bytes_stderr === "number") return f.bytes_stderr === 0;
+    return true;
+  }
+  const ESTIMATE_MARK = "~"; // as `netring observe` marks estimated counts
+
   function flowCells(f) {
+    const mark = flowExact(f) ? "" : ESTIMATE_MARK;
+    const overflow = f.overflow === true; // what new flows counted while every table was full
     return [
       timeText(f.last_seen),
-      endpointText(f.src, f.protocol),
-      endpointText(f.dst, f.protocol),
+      overflow ? "(overflow)" : endpointText(f.src, f.protocol),
+      overflow ? "(flow tables full)" : endpointText(f.dst, f.protocol),
       f.protocol,
       f.direction,
-      countText(f.packets),
-      bytesText(f.bytes),
+      mark + countText(f.packets),
+      mark + bytesText(f.bytes),
       flagsText(f),
     ];
+  }
+  // The bytes cell's tooltip: how exact it is, and what the wire carried.
+  function bytesTitle(f) {
+    let t = flowExact(f)
+      ? "exact"
+      : "estimated from samples; 99% between " + bytesText(f.bytes_ci99[0]) + " and " + bytesText(f.bytes_ci99[1]);
+    if (typeof f.wire_bytes === "number") t += "; on the wire (every segment's headers): " + bytesText(f.wire_bytes);
+    return t;
   }
   const NUMERIC = [false, false, false, false, false, true, true, false];
 
@@ -467,13 +504,17 @@
       .attr("data-src", (f) => f.src.namespace + "/" + f.src.pod)
       .attr("data-dst", (f) => f.dst.namespace + "/" + f.dst.pod)
       .attr("data-protocol", (f) => f.protocol)
-      .classed("fresh", (f) => fresh.has(flowKey(f)));
+      .attr("data-exact", (f) => (flowExact(f) ? "true" : "false"))
+      .classed("fresh", (f) => fresh.has(flowKey(f)))
+      .classed("estimated", (f) => !flowExact(f));
     tr.order();
     tr.selectAll("td")
       .data(flowCells)
       .join("td")
       .attr("class", (_, i) => (NUMERIC[i] ? "num" : null))
       .text((c) => c);
+    tr.select("td:nth-child(7)").attr("title", bytesTitle);
+    $("#estimate-note").hidden = !list.slice(0, limit).some((f) => !flowExact(f));
   }
 
   async function startFollow() {

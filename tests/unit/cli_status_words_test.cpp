@@ -1,0 +1,57 @@
+// What `netring status` says, from the agent's own JSON rendering of its
+// status (agent/api/json_views): a field the API renames fails here.
+#include <gtest/gtest.h>
+
+#include "agent/api/json_views.hpp"
+#include "cli/status_words.hpp"
+
+namespace netring::cli {
+namespace {
+
+using agent::AgentStatus;
+
+std::string words_of(const AgentStatus& st) {
+  const nlohmann::json ifs = {{"interfaces", nlohmann::json::array()}};
+  return status_words(Palette::of(false), "127.0.0.1:9991", agent::api::to_json(st), ifs);
+}
+
+AgentStatus base_status() {
+  AgentStatus st;
+  st.version = "0.1.0";
+  st.node = "node-a";
+  st.ready = true;
+  st.backend = "afxdp";
+  return st;
+}
+
+TEST(CliStatusWords, IpfixExportOff) {
+  const std::string w = words_of(base_status());
+  EXPECT_NE(w.find("IPFIX export  off"), std::string::npos) << w;
+}
+
+TEST(CliStatusWords, IpfixExportWhereToAndWhatWasLost) {
+  AgentStatus st = base_status();
+  auto& x = st.flow_export;
+  x.enabled = true;
+  x.collector = "10.0.0.9:4739";
+  x.transport = "tcp";
+  x.connected = true;
+  x.messages_sent = 12;
+  x.records_sent = 340;
+  std::string w = words_of(st);
+  EXPECT_NE(w.find("to 10.0.0.9:4739 over tcp: 340 records in 12 messages"), std::string::npos) << w;
+  EXPECT_EQ(w.find("lost"), std::string::npos) << w;
+  EXPECT_EQ(w.find("NOT connected"), std::string::npos) << w;
+
+  x.connected = false;
+  x.records_queue_full = 5;
+  x.records_unreachable = 2;
+  x.last_error = "connect 10.0.0.9:4739: Connection refused";
+  w = words_of(st);
+  EXPECT_NE(w.find("over tcp, NOT connected: 340 records"), std::string::npos) << w;
+  EXPECT_NE(w.find("7 records lost"), std::string::npos) << w;  // summed over the reasons
+  EXPECT_NE(w.find("last error: connect 10.0.0.9:4739: Connection refused"), std::string::npos) << w;
+}
+
+}  // namespace
+}  // namespace netring::cli
