@@ -32,6 +32,7 @@
 #include "agent/publisher.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
 
@@ -100,6 +101,15 @@ int run_agent(const Config& config) {
   datapath::DatapathOptions dopts;
   dopts.workers = config.workers;
   dopts.programs.snap_len = config.snap_len;
+  switch (config.exact_flows) {
+    case ExactFlows::kOff: dopts.programs.exact_flows = datapath::ExactFlows::kOff; break;
+    case ExactFlows::kBulk: dopts.programs.exact_flows = datapath::ExactFlows::kBulk; break;
+    case ExactFlows::kAll: dopts.programs.exact_flows = datapath::ExactFlows::kAll; break;
+  }
+  // The kernel holds the flows active within one publication period; the
+  // tables hold every flow the agent keeps, so that bounds it too.
+  dopts.programs.flow_map_entries =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(config.flow_table_size, 1u << 22));
   if (config.backend == Backend::kAfpacket) dopts.highest_rung = datapath::Rung::kAfPacketMirror;
   auto dp = datapath::Datapath::create(dopts);
   if (!dp) return fail("data path", dp.error().message());
@@ -157,11 +167,20 @@ int run_agent(const Config& config) {
     log::warn("conntrack unavailable: service backends will not be resolved", {{"error", ct.error().message()}});
   }
 
+  // Exact flow counts exist wherever the sampler runs (both mirror rungs).
+  std::optional<kflow::FlowCountReader> flow_counts;
+  const datapath::Programs* progs = (*dp)->programs();
+  const bool counting = progs != nullptr && config.exact_flows != ExactFlows::kOff;
+  if (counting) flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
+
   Hooks hooks(**dp, config.sample_rate);
   PublisherOptions popts;
   popts.node_name = config.node_name;
   popts.base_status = base_status(config, **dp);
   popts.sample_rate = config.sample_rate;
+  popts.exact_flows = counting ? dopts.programs.exact_flows : datapath::ExactFlows::kOff;
+  popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();
+
   std::unique_ptr<exporter::FlowExporter> flow_exporter;
   if (!config.ipfix_collector.host.empty()) {
     flow_exporter = std::make_unique<exporter::FlowExporter>(exporter::options_from(config), store);
@@ -171,7 +190,8 @@ int run_agent(const Config& config) {
     log::info("ipfix export",
               {{"collector", config.ipfix_collector.str()}, {"transport", to_string(config.ipfix_transport)}});
   }
-  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics);
+  Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics,
+                      flow_counts ? &*flow_counts : nullptr);
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 
   discovery::DiscoveryOptions disc;

@@ -81,9 +81,20 @@ const std::vector<FieldDesc>& schema() {
        {},
        0,
        16777216,
-       "1-in-N sampling per skb (p = min(1, gso_segs/N)); 0 = count only",
+       "1-in-N copies of packets for their headers (p = 1/N per skb where --exact-flows counted the packet, "
+       "min(1, gso_segs/N) where the copy must stand for it in the estimates); 0 = count only",
        [](Config& c, const Value& v) { c.sample_rate = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.sample_rate); }},
+      {"exact-flows",
+       Kind::kEnum,
+       "bulk",
+       {"off", "bulk", "all"},
+       0,
+       0,
+       "which packets the kernel counts per flow exactly (the rest is estimated from copies): bulk = skbs of "
+       "several segments (GSO/GRO: most bytes, few skbs), all = every packet, off = none",
+       [](Config& c, const Value& v) { c.exact_flows = static_cast<ExactFlows>(v.choice); },
+       [](const Config& c) { return json(to_string(c.exact_flows)); }},
       {"backend",
        Kind::kEnum,
        "auto",
@@ -818,6 +829,15 @@ std::optional<milliseconds> parse_duration(std::string_view s) {
   if (unit == "m") return milliseconds(*n * 60'000);
   if (unit == "h") return milliseconds(*n * kMsPerHour);
   return std::nullopt;
+}
+
+const char* to_string(ExactFlows e) {
+  switch (e) {
+    case ExactFlows::kOff: return "off";
+    case ExactFlows::kBulk: return "bulk";
+    case ExactFlows::kAll: return "all";
+  }
+  return "?";
 }
 
 const char* to_string(Backend b) {

@@ -23,6 +23,8 @@
 namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
+// The order is the --exact-flows choices' order.
+enum class ExactFlows { kOff, kBulk, kAll };
 enum class KubeApi { kAuto, kOff };
 enum class KubePods { kNode, kCluster };
 enum class IpfixTransport { kUdp, kTcp };
@@ -40,6 +42,7 @@ struct Config {
   std::string config_file;
   std::string node_name;
   uint32_t sample_rate = 100;
+  ExactFlows exact_flows = ExactFlows::kBulk;
   Backend backend = Backend::kAuto;
   uint32_t workers = 1;
   uint32_t snap_len = 128;
@@ -118,6 +121,7 @@ std::vector<std::string> config_field_names();
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
+const char* to_string(ExactFlows e);
 const char* to_string(KubeApi k);
 const char* to_string(KubePods p);
 const char* to_string(IpfixTransport t);

@@ -3,9 +3,10 @@
 //
 // Readers never touch a worker's flow table: the integration publishes merged,
 // immutable snapshots (AgentSnapshot) through a SnapshotProvider, and the
-// readers keep a shared_ptr to one while they work. Flow values are estimates
-// (sampled with p = min(1, gso_segs / N), weight 1/p); interface counters are
-// exact (counted by the sampler on every packet).
+// readers keep a shared_ptr to one while they work. Flow values are exact
+// where the kernel counted the flow's packets (--exact-flows) and estimates
+// for the rest (sampled with p = min(1, gso_segs / N), weight 1/p);
+// interface counters are exact (counted by the sampler on every packet).
 #pragma once
 
 #include <array>
@@ -88,17 +89,23 @@ struct FlowView {
   Reporter reporter = Reporter::kSource;
   IdentityRef src_id, dst_id;
 
-  // Horvitz-Thompson estimates (sum of 1/p over the samples).
-  double packets = 0;
-  double bytes = 0;     // L3: IP header + payload
-  double l2_bytes = 0;  // as seen on the wire (Ethernet header included)
-  // Standard error of `bytes` (sqrt of sum of (1-p)/p^2 * len^2); 0 when
-  // every packet was taken.
+  // Exact kernel counts plus Horvitz-Thompson estimates (sum of 1/p over
+  // the samples of packets the kernel did not count).
+  double packets = 0;     // skbs: a GSO super-packet is one packet, as conntrack counts (wire packets: segments)
+  double bytes = 0;       // L3: IP header + payload, one IP header per skb (conntrack's unit)
+  double wire_bytes = 0;  // what the wire carries: each segment's L2-L4 headers + payload (no FCS)
+  // Standard error of `bytes` (sqrt of sum of (1-p)/p^2 * len^2, plus what
+  // unseen packets can hide); 0 when every packet was counted or taken.
   double bytes_stderr = 0;
   std::uint64_t samples = 0;
   std::uint8_t tcp_flags = 0;       // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
   std::uint64_t first_seen_ns = 0;  // CLOCK_REALTIME
   std::uint64_t last_seen_ns = 0;
+  // CLOCK_MONOTONIC of the record's start: with id, what tells this flow
+  // from a later one of the same key (a wall-clock step cannot change it).
+  std::uint64_t start_mono_ns = 0;
+  // The overflow record (flow::FlowTable::overflow): no endpoints.
+  bool overflow = false;
   // Where it was sampled; shared by the flows seen on the same interfaces.
   std::shared_ptr<const std::vector<std::string>> interfaces;
   // The first interface its packets entered (sampled on that interface's
@@ -116,6 +123,9 @@ struct InterfaceCounters {
   std::string hook;     // "tcx", "clsact", "socket-filter", ...
   std::uint64_t rx_packets = 0, rx_bytes = 0;
   std::uint64_t tx_packets = 0, tx_bytes = 0;
+  // bytes count one L2-L4 header per skb (skb->len, what a veth counts);
+  // wire bytes every segment's (what a NIC or switch counts).
+  std::uint64_t rx_wire_bytes = 0, tx_wire_bytes = 0;
 };
 
 // Samples lost at one stage of the path, for one reason. The sampler stamps
@@ -146,6 +156,18 @@ struct WatchHealth {
   std::uint64_t restarts = 0;       // reconnects
   std::uint64_t relists = 0;        // 410 Gone and the like
   std::uint64_t errors = 0;
+};
+
+// Exact per-flow counting in the kernel (--exact-flows).
+struct ExactFlowStatus {
+  std::string mode;                // "off", "bulk", "all"
+  std::uint64_t counted_skbs = 0;  // skbs counted in the kernel's flow map
+  // skbs left to the estimator, by reason (map_full, declined, malformed, no_map)
+  std::map<std::string, std::uint64_t> uncounted;
+  std::uint64_t drains = 0;
+  std::uint64_t flows_last_drain = 0;
+  std::uint64_t last_drain_ns = 0;
+  std::uint64_t drain_errors = 0;
 };
 
 // The IPFIX exporter (agent/export): what it sent and what it lost.
@@ -187,6 +209,7 @@ struct AgentStatus {
   std::map<std::string, std::uint64_t> parse_errors;  // by reason
   std::uint64_t active_flows = 0;
   std::uint64_t flow_evictions = 0;
+  ExactFlowStatus exact_flows;
   // Memory the agent holds outside its heap, fixed at start: each worker's
   // flow table and AF_XDP UMEM share (the UMEM is 0 on AF_PACKET).
   std::vector<std::uint64_t> flow_table_bytes;  // per worker

@@ -13,12 +13,23 @@
 #include "agent/log.hpp"
 #include "bpf/sample_meta.h"
 #include "pkg/flow/estimator.hpp"
+#include "pkg/kflow/flow_hash.hpp"
 
 namespace netring::agent {
 
 namespace {
 
 constexpr std::chrono::milliseconds kCollectTimeout{500};
+
+std::int64_t clock_ns(clockid_t c) {
+  timespec ts{};
+  clock_gettime(c, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+flow::Direction to_flow_direction(std::uint32_t d) {
+  return d == NETRING_DIR_EGRESS ? flow::Direction::kEgress : flow::Direction::kIngress;
+}
 
 IpAddress to_ip(const flow::Address& a, std::uint8_t family) {
   if (family == 4) {
@@ -123,7 +134,7 @@ void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
 
 Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
                      const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-                     metrics::AgentMetrics& metrics)
+                     metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts)
     : opts_(std::move(opts)),
       workers_(workers),
       hooks_(hooks),
@@ -131,6 +142,7 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       conntrack_(conntrack),
       store_(store),
       metrics_(metrics),
+      flow_counts_(flow_counts),
       last_(workers.size()),
       seed_(std::random_device{}()) {}
 
@@ -243,12 +255,13 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   v.direction = local_source ? FlowDirection::kEgress : FlowDirection::kIngress;
   v.packets = r.packets;
   v.bytes = r.bytes_l3;
-  v.l2_bytes = r.bytes_l2;
-  v.bytes_stderr = flow::estimate_bytes_l3(r, opts_.sample_rate).std_error();
+  v.wire_bytes = r.bytes_wire;
+  v.bytes_stderr = flow::estimate_bytes_l3(r, unseen_rate_).std_error();
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
-  v.first_seen_ns = r.first_ns;
-  v.last_seen_ns = r.last_ns;
+  v.start_mono_ns = r.first_ns;
+  v.first_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.first_ns) + realtime_offset_ns_);
+  v.last_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.last_ns) + realtime_offset_ns_);
   v.interfaces = interfaces_of(r, links);
   for (int i = flow::FlowRecord::kMaxInterfaces - 1; i >= 0; --i) {  // the first slot wins
     const std::uint8_t d = r.directions(i);
@@ -258,11 +271,47 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   return v;
 }
 
+void Publisher::distribute_exact_counts() {
+  if (flow_counts_ == nullptr || workers_.empty()) return;
+  drained_.clear();
+  if (auto n = flow_counts_->drain(drained_); !n) {
+    if (exact_drain_errors_++ == 0) log::warn("reading the kernel's flow counts", {{"error", n.error().message()}});
+    return;
+  }
+  const std::size_t n = std::max<std::size_t>(1, std::min(opts_.mirror_workers, workers_.size()));
+  std::vector<std::vector<ExactUpdate>> per(n);
+  for (auto& v : per) v.reserve(drained_.size() / n + 16);
+  for (const kflow::KernelFlow& k : drained_) {
+    const netring_flow_counts& c = k.counts;
+    ExactUpdate u{k.key, flow::ExactCounts{.packets = c.skbs,
+                                           .bytes_l3 = c.bytes,
+                                           .wire_bytes = c.wire_bytes,
+                                           .first_ns = c.first_ns,
+                                           .last_ns = c.last_ns,
+                                           .max_seg_len = c.max_seg,
+                                           .ifindex = c.ifindex,
+                                           .direction = to_flow_direction(c.direction),
+                                           .tcp_flags = k.tcp_flags()}};
+    per[n == 1 ? 0 : kflow::flow_key_hash(k.key) % n].push_back(u);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (!per[i].empty()) workers_[i]->add_exact(std::move(per[i]));
+}
+
 void Publisher::publish_once() {
   // Taken before any address is resolved: a pod the index dropped by now
   // resolves to nobody below, so removing its series after this round's
   // increments cannot be undone by one of its still-live flows.
   const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
+  realtime_offset_ns_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+  // The period's exact counts go to the workers before they report.
+  distribute_exact_counts();
+  auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
+  // At 1:N with N > 1 a flow may have packets no sample showed, unless the
+  // kernel counted every packet (all, and none left uncounted so far).
+  unseen_rate_ = opts_.sample_rate;
+  if (opts_.exact_flows == datapath::ExactFlows::kAll && counters && counters->stages.flow_uncounted() == 0)
+    unseen_rate_ = 1;
   std::uint16_t missed = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (auto rep = workers_[i]->collect(kCollectTimeout))
@@ -284,6 +333,10 @@ void Publisher::publish_once() {
     rep.ended.shrink_to_fit();
     std::vector<flow::EndReason>().swap(rep.ended_reasons);
   }
+  // What the tables could not take while full (per worker: each worker's
+  // record only grows, so its totals are reported like a live flow's).
+  flow::FlowRecord overflow;
+  for (const auto& rep : last_) overflow.merge(rep.overflow);
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();
@@ -310,6 +363,12 @@ void Publisher::publish_once() {
     snap.flows.push_back(view_of(k, r, links));
     masks.push_back(workers);
   });
+  if (!overflow.empty()) {
+    // The all-zero key (family 0) is no real flow: it names the overflow.
+    snap.flows.push_back(view_of(flow::FlowKey{}, overflow, links));
+    snap.flows.back().overflow = true;
+    masks.push_back(0);  // rebuilt every round from each worker's latest record, never carried
+  }
   // The tables' copies are in the snapshot now (the snapshot, not a second
   // copy, is what a late worker's flows are carried from).
   for (auto& rep : last_) std::vector<flow::FlowEntry>().swap(rep.live);
@@ -327,7 +386,7 @@ void Publisher::publish_once() {
   st = opts_.base_status;
   st.ready = ready_.load();
   std::uint64_t gaps = 0, invalid = 0, kernel_drops = 0, ring_full = 0, fill_empty = 0, evictions = 0,
-                ended_dropped = 0;
+                overflow_updates = 0;
   for (const auto& rep : last_) {
     st.samples_received += rep.stream.samples;
     gaps += rep.stream.gaps;
@@ -336,7 +395,7 @@ void Publisher::publish_once() {
     ring_full += rep.stream.capture.ring_full;
     fill_empty += rep.stream.capture.fill_empty;
     evictions += rep.table.evictions;
-    ended_dropped += rep.ended_dropped;
+    overflow_updates += rep.table.overflow_updates;
     for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
       if (rep.parser.by_status[s])
         st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
@@ -348,14 +407,14 @@ void Publisher::publish_once() {
   }
   st.flow_evictions = evictions;
 
-  auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
   if (counters) {
     const auto& sc = counters->stages;
     // Capture Stats.kernel_drops includes the ring-full drops reported on
     // their own line; kernel_drop keeps only the rest (rx_dropped).
     const std::uint64_t other_kernel_drops = kernel_drops > ring_full ? kernel_drops - ring_full : 0;
     st.losses = {
-        {"sampler", "clone_failed", sc.clone_failures, false},
+        {"sampler", "clone_failed", sc.clone_failures - sc.clone_nomem, false},
+        {"sampler", "clone_nomem", sc.clone_nomem, false},
         {"sampler", "heartbeat_stale", sc.heartbeat_stale, true},
         {"mirror", "mirror_error", sc.mirror_errors, false},
         {"xdp", "redirect_miss", counters->xdp_misses, false},
@@ -365,8 +424,23 @@ void Publisher::publish_once() {
         {"socket", "kernel_drop", other_kernel_drops, false},
         {"worker", "invalid_sample", invalid, true},
         {"worker", "table_full", evictions, false},
-        {"worker", "ended_buffer_full", ended_dropped, false},
+        // Counted, but into the overflow record: endpoints unknown.
+        {"worker", "unattributed_overflow", overflow_updates, false},
     };
+    ExactFlowStatus& ex = st.exact_flows;
+    ex.mode = datapath::to_string(opts_.exact_flows);
+    ex.counted_skbs = sc.flow_counted;
+    ex.uncounted = {{"map_full", sc.flow_map_full},
+                    {"declined", sc.flow_declined},
+                    {"malformed", sc.flow_malformed},
+                    {"no_map", sc.flow_no_map}};
+    if (flow_counts_) {
+      const auto& fs = flow_counts_->stats();
+      ex.drains = fs.drains;
+      ex.flows_last_drain = fs.last_flows;
+      ex.last_drain_ns = fs.last_drain_ns;
+      ex.drain_errors = exact_drain_errors_;
+    }
     std::map<std::uint32_t, InterfaceCounters> ifs;
     for (const auto& c : counters->interfaces) {
       auto link = links.find(c.ifindex);
@@ -383,9 +457,11 @@ void Publisher::publish_once() {
       if (c.direction == NETRING_DIR_INGRESS) {
         ic.rx_packets += c.segs;
         ic.rx_bytes += c.bytes;
+        ic.rx_wire_bytes += c.wire_bytes;
       } else {
         ic.tx_packets += c.segs;
         ic.tx_bytes += c.bytes;
+        ic.tx_wire_bytes += c.wire_bytes;
       }
     }
     for (const auto& [ifindex, link] : links) {

@@ -28,6 +28,8 @@
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/model.hpp"
 #include "agent/worker.hpp"
+#include "pkg/datapath/programs.hpp"
+#include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
 
@@ -38,6 +40,12 @@ struct PublisherOptions {
   // The sampler's 1-in-N on every hooked interface: scales what a flow's
   // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
   std::uint32_t sample_rate = 1;
+  // What the kernel counts exactly; with kAll and no packet left uncounted
+  // since the start, no flow has unseen packets.
+  datapath::ExactFlows exact_flows = datapath::ExactFlows::kOff;
+  // Workers fed by the mirror's queues (the first ones): a flow's exact
+  // counts go to worker flow_key_hash(key) % mirror_workers.
+  std::size_t mirror_workers = 1;
   // Hooks for the flow exporter (agent/export), called on the publisher's
   // thread; either may be empty. on_ended gets the flows that left the
   // tables this round, before the snapshot without them is published; it
@@ -48,10 +56,11 @@ struct PublisherOptions {
 
 class Publisher {
  public:
-  // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled).
+  // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled);
+  // `flow_counts` null when the kernel counts no flows (no BPF, or off).
   Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
             const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-            metrics::AgentMetrics& metrics);
+            metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts = nullptr);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -64,6 +73,9 @@ class Publisher {
 
  private:
   void run();
+  // Reads the kernel's exact counts of the period and hands each flow's to
+  // its worker.
+  void distribute_exact_counts();
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
                    const std::map<std::uint32_t, HookedLink>& links);
   Identity identity_of(const IpAddress& ip) const;
@@ -81,6 +93,7 @@ class Publisher {
   ConntrackResolver* conntrack_;
   SnapshotStore& store_;
   metrics::AgentMetrics& metrics_;
+  kflow::FlowCountReader* flow_counts_;
 
   // Publisher thread only.
   // Each worker's latest report: cumulative counters; its flows only until
@@ -98,6 +111,13 @@ class Publisher {
       interface_lists_;
   std::uint64_t seed_;
   std::uint64_t gone_cursor_ = 0;  // k8s::Index::pods_gone_since()
+  // This round's view: CLOCK_REALTIME - CLOCK_MONOTONIC (flow times are
+  // monotonic; the API shows wall-clock times), and the rate whose unseen
+  // packets a flow's interval must cover (1: none unseen).
+  std::int64_t realtime_offset_ns_ = 0;
+  std::uint32_t unseen_rate_ = 1;
+  std::vector<kflow::KernelFlow> drained_;  // reused each round
+  std::uint64_t exact_drain_errors_ = 0;
 
   std::atomic<bool> ready_{false};
   std::mutex mu_;

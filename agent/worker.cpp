@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "agent/log.hpp"
 
@@ -10,20 +11,29 @@ namespace netring::agent {
 
 namespace {
 
-std::uint64_t realtime_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 capture::Direction to_capture(datapath::SampleDirection d) {
   return d == datapath::SampleDirection::kIngress ? capture::Direction::kIngress : capture::Direction::kEgress;
+}
+flow::Direction to_flow(datapath::SampleDirection d) {
+  return d == datapath::SampleDirection::kIngress ? flow::Direction::kIngress : flow::Direction::kEgress;
 }
 
 // Slots examined by expire() per loop turn: a full sweep of a big table in
 // one go would pause the worker for milliseconds.
 constexpr std::size_t kExpireSlotsPerTurn = 4096;
 constexpr int kWaitMs = 50;
+// Naps without a frame before the worker blocks in poll() instead.
+constexpr int kIdleNaps = 8;
+// Frames one wake-up should find: the nap halves above kNapHigh, doubles
+// below kNapLow (a 2048-descriptor ring then holds about eight naps' worth).
+constexpr std::uint64_t kNapLow = 64, kNapHigh = 256;
+constexpr std::chrono::microseconds kMinNap{50};
+
+std::uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -33,13 +43,12 @@ Result<std::unique_ptr<Worker>> Worker::create(std::unique_ptr<datapath::SampleS
   // construction: it is bound through a pointer filled right after.
   auto self_slot = std::make_shared<Worker*>(nullptr);
   auto table = flow::FlowTable::create(opts.table, [self_slot](const flow::FlowEntry& e, flow::EndReason why) {
+    // Capacity is reserved, and the table evicts or expires only while
+    // there is room (update_eviction_policy, expire's export cap): no
+    // allocation, and nothing that leaves the table is dropped.
     Worker* w = *self_slot;
-    if (w->ended_.size() < w->ended_capacity_) {
-      w->ended_.push_back(e);  // capacity reserved: no allocation
-      w->ended_reasons_.push_back(why);
-    } else {
-      ++w->ended_dropped_;
-    }
+    w->ended_.push_back(e);
+    w->ended_reasons_.push_back(why);
   });
   if (!table) return std::move(table).take_error();
   std::unique_ptr<Worker> w(new Worker(std::move(stream), std::move(table).value(), opts, tap));
@@ -53,9 +62,10 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       table_(std::move(table)),
       parser_(opts.parser),
       tap_(tap),
-      ended_capacity_(opts.ended_capacity),
+      ended_capacity_(std::max<std::size_t>(opts.ended_capacity, datapath::SampleStream::kBatch)),
       table_bytes_(table_.memory_bytes()),
-      umem_bytes_(stream_->source().umem_bytes()) {
+      umem_bytes_(stream_->source().umem_bytes()),
+      max_nap_(opts.max_nap) {
   ended_.reserve(ended_capacity_);
   ended_reasons_.reserve(ended_capacity_);
 }
@@ -73,54 +83,87 @@ void Worker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::update_eviction_policy() {
+  // A batch evicts at most one flow per sample.
+  table_.allow_eviction(ended_.size() + datapath::SampleStream::kBatch <= ended_capacity_);
+}
+
 void Worker::run() {
+  std::chrono::microseconds nap = max_nap_ / 4;
+  int idle_naps = 0;
+  std::uint64_t since_wake = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
+    update_eviction_policy();
     auto n = stream_->poll(samples_);
     if (!n) {
       if (poll_errors_++ == 0) log::warn("sample stream poll failed", {{"error", n.error().message()}});
       (void)stream_->wait(kWaitMs);
-    } else if (*n == 0) {
-      (void)stream_->wait(kWaitMs);
-    } else {
+      continue;
+    }
+    if (*n > 0) {
       process(std::span<const datapath::Sample>(samples_.data(), *n));
       stream_->release();
+      since_wake += *n;
+      idle_naps = 0;
     }
-    table_.expire(kExpireSlotsPerTurn);
+    table_.expire(kExpireSlotsPerTurn, ended_capacity_ - std::min(ended_capacity_, ended_.size()));
     if (requested_.load(std::memory_order_acquire)) report();
+    if (*n == datapath::SampleStream::kBatch) continue;  // more are waiting: read on
+
+    // The stream is drained. Sleep without poll(): poll() would wake at the
+    // next frame, and at tens of thousands of samples a second the wake-ups
+    // cost more than the samples.
+    if (max_nap_.count() == 0 || idle_naps >= kIdleNaps) {
+      (void)stream_->wait(kWaitMs);
+    } else {
+      if (since_wake > kNapHigh)
+        nap = std::max(kMinNap, nap / 2);
+      else if (since_wake < kNapLow)
+        nap = std::min(max_nap_, nap * 2);
+      if (since_wake == 0) ++idle_naps;
+      std::this_thread::sleep_for(nap);
+    }
+    ++wakeups_;
+    since_wake = 0;
   }
 }
 
 void Worker::process(std::span<const datapath::Sample> samples) {
-  const std::uint64_t now = realtime_now_ns();
   std::size_t ok = 0;
   // Samples sit in the ring, usually out of cache: load frames a few ahead
   // so their misses overlap the parsing of the ones before.
   constexpr std::size_t kFrameAhead = 8;
   for (std::size_t i = 0; i < std::min(kFrameAhead, samples.size()); ++i)
     flow::Parser::prefetch({samples[i].frame.data(), static_cast<std::uint32_t>(samples[i].frame.size())});
+  std::uint64_t now = 0;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     if (i + kFrameAhead < samples.size()) {
       const auto& ahead = samples[i + kFrameAhead].frame;
       flow::Parser::prefetch({ahead.data(), static_cast<std::uint32_t>(ahead.size())});
     }
     const datapath::Sample& s = samples[i];
+    // The mirror stamps CLOCK_MONOTONIC; the direct rung has no stamp.
+    std::uint64_t ts = s.info.tstamp_ns;
+    if (ts == 0) ts = now != 0 ? now : (now = monotonic_now_ns());
     views_[i] = capture::PacketView{.data = s.frame.data(),
                                     .len = static_cast<std::uint32_t>(s.frame.size()),
                                     .orig_len = s.info.orig_len,
-                                    .timestamp_ns = now,
+                                    .timestamp_ns = ts,
                                     .ifindex = s.info.ifindex,
                                     .queue = 0,
                                     .direction = to_capture(s.info.direction)};
-    const double w = s.info.weight();
-    if (w == 0.0) continue;  // interface unhooked meanwhile: nothing to stand for
+    // rate 0: the interface was unhooked meanwhile, nothing to stand for.
+    if (s.info.rate == 0) continue;
     if (parser_.parse(flow::FrameView{s.frame.data(), static_cast<std::uint32_t>(s.frame.size())}, parsed_[ok]) !=
         flow::ParseStatus::kOk)
       continue;  // counted by the parser
-    infos_[ok] = flow::SampleInfo{.weight = w,
-                                  .timestamp_ns = 0,  // the table's clock (CLOCK_REALTIME), read once per batch
+    const std::uint32_t segs = s.info.gso_segs;
+    const std::uint32_t hdr = parsed_[ok].hdr_len;
+    infos_[ok] = flow::SampleInfo{.weight = s.info.weight(),  // 0 for a packet in the exact counts
+                                  .timestamp_ns = ts,
                                   .ifindex = s.info.ifindex,
-                                  .wire_len = s.info.orig_len,
-                                  .direction = to_capture(s.info.direction),
+                                  .wire_len = s.info.orig_len + (segs > 1 ? (segs - 1) * hdr : 0),
+                                  .direction = to_flow(s.info.direction),
                                   .segs = s.info.gso_segs};
     ++ok;
   }
@@ -128,20 +171,39 @@ void Worker::process(std::span<const datapath::Sample> samples) {
   tap_.offer(std::span<const capture::PacketView>(views_.data(), samples.size()));
 }
 
+void Worker::add_exact(std::vector<ExactUpdate> updates) {
+  std::lock_guard lk(mu_);
+  if (pending_exact_.empty()) {
+    pending_exact_ = std::move(updates);
+  } else {
+    pending_exact_.insert(pending_exact_.end(), updates.begin(), updates.end());
+  }
+}
+
 void Worker::report() {
   // Off the hot path (once a second): copying allocates.
+  std::vector<ExactUpdate> exact;
+  {
+    std::lock_guard lk(mu_);
+    exact.swap(pending_exact_);
+  }
+  for (const ExactUpdate& u : exact) {
+    table_.allow_eviction(ended_.size() < ended_capacity_);
+    table_.update_exact(u.key, u.counts);
+  }
   WorkerReport r;
   r.live.reserve(table_.size());
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
   r.ended_reasons.swap(ended_reasons_);
   ended_.reserve(ended_capacity_);
+  r.overflow = table_.overflow();
   ended_reasons_.reserve(ended_capacity_);
   r.parser = parser_.counters();
   r.stream = stream_->stats();
   r.table = table_.stats();
-  r.ended_dropped = ended_dropped_;
   r.poll_errors = poll_errors_;
+  r.wakeups = wakeups_;
   {
     std::lock_guard lk(mu_);
     ready_ = std::move(r);

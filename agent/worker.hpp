@@ -1,12 +1,22 @@
 // One capture worker per sample stream (per mirror queue): samples -> flow
 // parser -> the worker's own flow table, and a copy to the capture API's tap.
+// The flows of a queue are the flows whose samples the sampler sends there
+// (kflow::flow_key_hash), and the publisher hands the worker the exact
+// kernel counts of the same flows (add_exact), so a flow lives in one table.
 //
 // The table belongs to the worker thread alone, so the hot path takes no lock
 // and allocates nothing (fixed arrays per batch). Readers ask for a copy:
 // request_snapshot() raises a flag that the worker checks between batches;
-// it then copies its table (the occupied entries, one flat array: 128 bytes a
-// flow, no per-node allocation), counters and the flows that left the table
-// into a WorkerReport under a mutex, where the publisher collects it.
+// it then applies the exact counts handed to it, copies its table (the
+// occupied entries, one flat array: 128 bytes a flow, no per-node
+// allocation), counters and the flows that left the table into a
+// WorkerReport under a mutex, where the publisher collects it.
+//
+// Waking up costs more than reading a frame: the worker does not sleep in
+// poll() after every batch. After a short batch it naps for a while that
+// adapts to how fast frames arrive (the ring holds several naps' worth), so
+// it drains a few hundred frames per wake-up instead of one; only when the
+// stream has been idle for a while does it block in poll().
 #pragma once
 
 #include <array>
@@ -33,18 +43,29 @@ struct WorkerReport {
   std::vector<flow::FlowEntry> live;           // the table's flows, in slot order
   std::vector<flow::FlowEntry> ended;          // flows that left the table since the last report
   std::vector<flow::EndReason> ended_reasons;  // why, per entry of `ended`
+  // What new flows counted while the table was full and nothing could leave
+  // it (ended buffer full): endpoints unknown, totals that only grow.
+  flow::FlowRecord overflow;
   flow::ParserCounters parser;
   datapath::SampleStreamStats stream;
   flow::FlowTableStats table;
-  std::uint64_t ended_dropped =
-      0;  // ended flows not kept (buffer full): their counts stay in metrics up to the last report
   std::uint64_t poll_errors = 0;
+  std::uint64_t wakeups = 0;  // times the worker woke from a nap or poll()
+};
+
+// A flow's exact counts for one drain period, for the worker that owns it.
+struct ExactUpdate {
+  flow::FlowKey key;
+  flow::ExactCounts counts;
 };
 
 struct WorkerOptions {
   flow::FlowTableConfig table;
   flow::ParserConfig parser;
   std::size_t ended_capacity = 16384;  // flows kept between two reports
+  // Longest nap between two reads of a non-empty stream; the nap shrinks
+  // when a wake-up finds the ring filling up. 0: poll() after every batch.
+  std::chrono::microseconds max_nap{4000};
 };
 
 class Worker {
@@ -62,6 +83,10 @@ class Worker {
   // when the worker did not answer in time (then the next call gets it).
   std::optional<WorkerReport> collect(std::chrono::milliseconds timeout);
 
+  // Exact counts for flows of this worker; applied before its next report
+  // (never dropped: a late worker applies them at the one after).
+  void add_exact(std::vector<ExactUpdate> updates);
+
   // Fixed at creation: the flow table's mapping and this worker's share of
   // the AF_XDP UMEM (0 on AF_PACKET).
   std::size_t table_bytes() const { return table_bytes_; }
@@ -73,6 +98,8 @@ class Worker {
   void run();
   void process(std::span<const datapath::Sample> samples);
   void report();
+  // Room left in the ended buffer decides whether the table may evict.
+  void update_eviction_policy();
 
   std::unique_ptr<datapath::SampleStream> stream_;
   flow::FlowTable table_;
@@ -83,8 +110,9 @@ class Worker {
   std::size_t umem_bytes_;
   std::vector<flow::FlowEntry> ended_;          // reserved once; worker thread only
   std::vector<flow::EndReason> ended_reasons_;  // parallel to ended_
-  std::uint64_t ended_dropped_ = 0;
   std::uint64_t poll_errors_ = 0;
+  std::uint64_t wakeups_ = 0;
+  std::chrono::microseconds max_nap_;
 
   std::array<datapath::Sample, datapath::SampleStream::kBatch> samples_{};
   std::array<flow::ParsedPacket, datapath::SampleStream::kBatch> parsed_{};
@@ -95,7 +123,8 @@ class Worker {
   std::atomic<bool> requested_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<WorkerReport> ready_;  // guarded by mu_
+  std::optional<WorkerReport> ready_;       // guarded by mu_
+  std::vector<ExactUpdate> pending_exact_;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -34,7 +34,8 @@ volatile const __u32 mirror_queues = 1;
  * load). */
 volatile __u32 socket_truncates;
 
-/* The sampler's config map (user space passes the same map): the rate. */
+/* The sampler's config map (user space passes the same map): the rate,
+ * when the clone carries none in skb->cb (see sample_meta.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -79,7 +80,7 @@ int mirror_egress(struct __sk_buff *skb)
 	static const __u8 src_mac[6] = NETRING_SAMPLE_SRC_MAC;
 	struct netring_sample_hdr *hdr;
 	struct netring_if_config *cfg;
-	__u32 mark = skb->mark, ifindex, orig_len = skb->len;
+	__u32 mark = skb->mark, ifindex, orig_len = skb->len, cpu = bpf_get_smp_processor_id(), queue;
 	__u64 zero = 0, key;
 
 	if ((mark >> NETRING_MARK_TAG_SHIFT) != NETRING_MARK_TAG) {
@@ -100,13 +101,25 @@ int mirror_egress(struct __sk_buff *skb)
 	hdr->hdr_len = sizeof(*hdr);
 	hdr->direction = (mark & NETRING_MARK_DIR_BIT) ? NETRING_DIR_EGRESS : NETRING_DIR_INGRESS;
 	hdr->ifindex = ifindex;
-	key = ifindex;
-	cfg = bpf_map_lookup_elem(&config, &key);
-	hdr->rate = cfg ? cfg->rate : 0;
+	if (skb->cb[0] == NETRING_CB_MAGIC) {
+		hdr->rate = skb->cb[1];
+		queue = skb->cb[2] & NETRING_CB_QUEUE_MASK;
+		hdr->flags |= (skb->cb[2] >> NETRING_CB_FLAGS_SHIFT) & NETRING_SAMPLE_F_COUNTED;
+	} else {
+		key = ifindex;
+		cfg = bpf_map_lookup_elem(&config, &key);
+		hdr->rate = cfg ? cfg->rate : 0;
+		queue = cpu;
+	}
+	if (mirror_queues > 1)
+		queue %= mirror_queues;
+	else
+		queue = 0;
 	hdr->orig_len = orig_len;
 	/* Same CPU as the sampler: the clone reached this hook synchronously
 	 * through dev_queue_xmit (see sample_meta.h). */
-	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->cpu = cpu;
+	hdr->queue = queue;
 	hdr->seq = skb->priority;
 	hdr->gso_segs = skb->gso_segs ? skb->gso_segs : 1;
 	hdr->snap_len = snap_len;
@@ -136,13 +149,14 @@ int mirror_egress(struct __sk_buff *skb)
 	/* The clone must not look like the original to anything downstream. */
 	skb->mark = 0;
 	skb->priority = 0;
-	/* One queue per CPU, so each CPU's samples reach one capture socket in
-	 * sequence order. The clone has no socket and veth no XPS by default, so
-	 * netdev_pick_tx falls to skb_tx_hash, which takes a recorded queue
-	 * (queue_mapping - 1) as is. veth delivers on the peer's RX queue of the
-	 * same index. */
+	skb->cb[0] = 0;
+	/* The flow's queue (its worker), chosen by the sampler. The clone has
+	 * no socket and veth no XPS by default, so netdev_pick_tx falls to
+	 * skb_tx_hash, which takes a recorded queue (queue_mapping - 1) as is.
+	 * veth delivers on the peer's RX queue of the same index; a CPU's
+	 * samples for one queue stay in sequence order there. */
 	if (mirror_queues > 1)
-		skb->queue_mapping = hdr->cpu % mirror_queues + 1;
+		skb->queue_mapping = queue + 1;
 	stat_inc(NETRING_MST_PASSES);
 	return TC_ACT_OK;
 }

@@ -3,26 +3,36 @@
  * Plain C (UAPI types only) so that the BPF programs and the C++ library
  * include the same definitions.
  *
- * 1. sampler -> mirror, in the clone's skb->mark and skb->priority
+ * 1. sampler -> mirror, in the clone's skb->mark, skb->priority and skb->cb
  *
  *    The sampler never writes the original packet's bytes (a direct store
  *    makes the verifier add an unclone prologue to every invocation, which
- *    drops the packet when uncloning fails). It sets mark and priority on the
- *    original, calls bpf_clone_redirect (skb_clone copies both fields into the
- *    clone) and restores them right after, before anything else can see them.
+ *    drops the packet when uncloning fails). It sets mark, priority and
+ *    cb[0..2] on the original, calls bpf_clone_redirect (skb_clone copies all
+ *    three into the clone) and restores them right after, before anything
+ *    else can see them.
  *
  *      skb->mark      bits 31..28  NETRING_MARK_TAG (0xA): a clone from the sampler
  *                     bit  27      direction: 0 ingress, 1 egress
  *                     bits 26..24  reserved, 0
  *                     bits 23..0   source ifindex (the sampler clones nothing
  *                                  from an interface whose ifindex needs more)
- *      skb->priority  the per-CPU sequence number of the clone attempt
+ *      skb->priority  the sequence number of the clone attempt, per CPU and queue
+ *      skb->cb[0]     NETRING_CB_MAGIC: cb[1] and cb[2] are valid
+ *      skb->cb[1]     N: the rate the sampler decided with
+ *      skb->cb[2]     bits 15..0 the mirror queue (capture worker) the flow
+ *                     belongs to; bits 31..16 NETRING_SAMPLE_F_* flags
  *
+ *    cb[] is the qdisc layer's scratch area for BPF programs
+ *    (qdisc_skb_cb.data): nothing between bpf_clone_redirect and the mirror's
+ *    egress hook writes it, and the sampler puts the original's values back.
  *    Everything else the header needs comes from the clone itself (skb_clone
- *    shares skb_shinfo, so len and gso_segs are the original's), from the
- *    shared config map (rate), or from the CPU: bpf_clone_redirect to a
- *    device's egress runs dev_queue_xmit and therefore the mirror's egress
- *    hook synchronously, on the sampler's CPU, with bottom halves disabled.
+ *    shares skb_shinfo, so len and gso_segs are the original's) or from the
+ *    CPU: bpf_clone_redirect to a device's egress runs dev_queue_xmit and
+ *    therefore the mirror's egress hook synchronously, on the sampler's CPU,
+ *    with bottom halves disabled. A mirror program that finds no magic in
+ *    cb[0] falls back to the rate in the config map, the CPU's queue and no
+ *    flags.
  *
  * 2. mirror -> user space: the frame on the mirror's far end is
  *
@@ -51,8 +61,9 @@
  *       20   4  ifindex       interface the original passed
  *       24   4  rate          N the sampler used (config at the time of the mirror pass)
  *       28   4  orig_len      skb->len of the original (L2 header included)
- *       32   4  cpu           CPU that sampled it
- *       36   4  seq           per-CPU sequence number (gaps = lost samples)
+ *       32   2  cpu           CPU that sampled it
+ *       34   2  queue         mirror queue = capture worker (the flow's, see flow_key.h)
+ *       36   4  seq           sequence number per (cpu, queue) (gaps = lost samples)
  *       40   2  gso_segs      max(1, gso_segs) of the original: wire packets
  *       42   2  snap_len      snap length the mirror applied (0: none)
  *       44   2  vlan_tci      hardware-accelerated VLAN tag of the original, if
@@ -61,10 +72,13 @@
  *       46   2  vlan_proto    its TPID (0x8100 / 0x88a8), host order
  *       48   8  tstamp_ns     bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the mirror
  *
- *    Sampling probability p = min(1, gso_segs / rate); weight 1/p (skbs the
- *    sample stands for) =
- *    max(1, rate / gso_segs), computed by user space (floating point); wire
- *    packets it stands for = gso_segs / p = max(rate, gso_segs).
+ *    A sample of a packet the kernel counted exactly in its flow map
+ *    (NETRING_SAMPLE_F_COUNTED) was picked with p = min(1, 1 / rate) and
+ *    stands for no estimate: its flow's bytes and packets are the kernel's.
+ *    Any other sample was picked with p = min(1, gso_segs / rate); weight 1/p
+ *    (skbs the sample stands for) = max(1, rate / gso_segs), computed by user
+ *    space (floating point); wire packets it stands for = gso_segs / p =
+ *    max(rate, gso_segs).
  */
 #ifndef NETRING_BPF_SAMPLE_META_H
 #define NETRING_BPF_SAMPLE_META_H
@@ -72,7 +86,7 @@
 #include <linux/types.h>
 
 #define NETRING_SAMPLE_MAGIC 0x524e /* bytes 'N' 'R' */
-#define NETRING_SAMPLE_VERSION 1
+#define NETRING_SAMPLE_VERSION 2
 #define NETRING_SAMPLE_ETH_P 0x88B5
 
 #define NETRING_SAMPLE_DST_MAC {0x06, 0x6e, 0x72, 0x00, 0x00, 0x01}
@@ -83,6 +97,11 @@
 
 #define NETRING_SAMPLE_F_TRUNCATED (1U << 0) /* orig_len > captured frame */
 #define NETRING_SAMPLE_F_VLAN (1U << 1)      /* vlan_tci/vlan_proto are valid */
+#define NETRING_SAMPLE_F_COUNTED (1U << 2)   /* the packet is in the kernel's exact flow counts */
+
+#define NETRING_CB_MAGIC 0x4e524342U /* "NRCB" */
+#define NETRING_CB_QUEUE_MASK 0xffffU
+#define NETRING_CB_FLAGS_SHIFT 16
 
 #define NETRING_MARK_TAG 0xAU
 #define NETRING_MARK_TAG_SHIFT 28
@@ -101,7 +120,8 @@ struct netring_sample_hdr {
 	__u32 ifindex;
 	__u32 rate;
 	__u32 orig_len;
-	__u32 cpu;
+	__u16 cpu;
+	__u16 queue;
 	__u32 seq;
 	__u16 gso_segs;
 	__u16 snap_len;
@@ -121,44 +141,60 @@ enum netring_role {
 struct netring_if_config {
 	__u32 rate; /* N: sample with p = min(1, gso_segs / N); 0 = count only */
 	__u32 role; /* enum netring_role */
+	__u32 slot; /* the interface's counters: if_counters[slot * 2 + direction] */
+	__u32 reserved;
 };
+
+/* Interfaces whose counters can be kept at once (slots, user space assigns). */
+#define NETRING_MAX_INTERFACES 4096
+/* Mirror queues (capture workers) the sequence numbers are kept for. */
+#define NETRING_MAX_QUEUES 64
 
 /* settings map: one entry (key 0). */
 struct netring_settings {
 	__u32 mirror_ifindex;  /* 0: never clone */
 	__u32 flags;           /* NETRING_SET_F_* */
 	__u64 heartbeat_timeout_ns;
+	__u32 exact_mode;      /* NETRING_EXACT_* (flow_key.h) */
+	__u32 mirror_queues;   /* queues of the mirror link, 1..NETRING_MAX_QUEUES */
 };
 
 #define NETRING_SET_F_SKIP_IPIP (1U << 0)  /* IPv4-in-IP (proto 4) */
 #define NETRING_SET_F_SKIP_IP6IP (1U << 1) /* IPv6-in-IP (proto 41) */
 
-/* counters map key: exact per-interface per-direction totals (per-CPU values). */
-struct netring_if_key {
-	__u32 ifindex;
-	__u32 direction;
-};
-
-/* counters map value. bytes sums skb->len (one L2+L3+L4 header per skb, as
- * /sys/class/net/<dev>/statistics counts on veth); segs sums max(1, gso_segs),
- * the packets on the wire, while skbs counts one per skb like rx_packets /
- * tx_packets of a veth. A GSO skb of 45 segments is 1 skb and 45 segs. */
+/* if_counters value (per CPU), at slot * 2 + direction. bytes sums
+ * skb->len (one L2+L3+L4 header per skb, as /sys/class/net/<dev>/statistics
+ * counts on veth); segs sums max(1, gso_segs), the packets on the wire,
+ * while skbs counts one per skb like rx_packets / tx_packets of a veth. A
+ * GSO skb of 45 segments is 1 skb and 45 segs. wire_bytes adds the headers
+ * each segment repeats: skb->len + (segs - 1) * header length, what a NIC
+ * that segments it counts in tx_bytes (gso_unparsed counts the GSO skbs
+ * whose headers could not be read: bytes stand in for their wire bytes). */
 struct netring_if_counters {
 	__u64 skbs;
 	__u64 segs;
 	__u64 bytes;
+	__u64 wire_bytes;
+	__u64 gso_unparsed;
 };
 
 /* Per-CPU stage counters of the sampler (stats map index). */
 enum netring_sampler_stat {
-	NETRING_ST_SEQ = 0,           /* the per-CPU sequence counter itself */
+	NETRING_ST_SEQ = 0,           /* unused (sequence numbers: the seqs map) */
 	NETRING_ST_CLONE_ATTEMPTS,    /* bpf_clone_redirect calls */
-	NETRING_ST_CLONE_FAILURES,    /* ... that returned non-zero */
+	NETRING_ST_CLONE_FAILURES,    /* ... that failed other than ENOMEM */
 	NETRING_ST_HEARTBEAT_STALE,   /* chosen, but not cloned: agent heartbeat stale */
 	NETRING_ST_SKIP_FORWARDED,    /* egress, ingress_ifindex != 0: sampled on ingress */
 	NETRING_ST_SKIP_TUNNEL,       /* egress encapsulation on a physical interface */
 	NETRING_ST_SKIP_IFINDEX,      /* ifindex does not fit the mark */
 	NETRING_ST_NO_CONFIG,         /* interface without a config entry */
+	NETRING_ST_CLONE_NOMEM,       /* bpf_clone_redirect: -ENOMEM (skb_clone, or making
+				       * the original's head writable: a pskb_expand_head copy) */
+	NETRING_ST_FLOW_COUNTED,      /* skbs counted in the exact flow map */
+	NETRING_ST_FLOW_MAP_FULL,     /* skbs not counted: the flow map was full */
+	NETRING_ST_FLOW_DECLINED,     /* skbs not counted: fragments, extension headers */
+	NETRING_ST_FLOW_MALFORMED,    /* skbs not counted: headers user space would reject */
+	NETRING_ST_FLOW_NO_MAP,       /* skbs not counted: no flow map installed */
 	NETRING_ST__MAX,
 };
 
@@ -178,8 +214,10 @@ static_assert(__builtin_offsetof(struct netring_sample_hdr, ifindex) == 20, "ifi
 static_assert(__builtin_offsetof(struct netring_sample_hdr, seq) == 36, "seq offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, vlan_tci) == 44, "vlan offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, tstamp_ns) == 48, "tstamp offset");
-static_assert(sizeof(struct netring_settings) == 16, "settings layout");
-static_assert(sizeof(struct netring_if_counters) == 24, "counters layout");
+static_assert(__builtin_offsetof(struct netring_sample_hdr, queue) == 34, "queue offset");
+static_assert(sizeof(struct netring_settings) == 24, "settings layout");
+static_assert(sizeof(struct netring_if_counters) == 40, "counters layout");
+static_assert(sizeof(struct netring_if_config) == 16, "config layout");
 #else
 _Static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is ABI");
 #endif

@@ -43,7 +43,8 @@ nlohmann::json to_json(const FlowView& f) {
                    {"reporter", to_string(f.reporter)},
                    {"packets", f.packets},
                    {"bytes", f.bytes},
-                   {"l2_bytes", f.l2_bytes},
+                   {"wire_bytes", f.wire_bytes},
+                   {"exact", f.bytes_stderr == 0},
                    {"bytes_stderr", f.bytes_stderr},
                    {"bytes_ci99", {f.bytes - half < 0 ? 0.0 : f.bytes - half, f.bytes + half}},
                    {"samples", f.samples},
@@ -53,15 +54,22 @@ nlohmann::json to_json(const FlowView& f) {
   if (f.protocol == IPPROTO_TCP) j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
+  if (f.overflow) j["overflow"] = true;
   return j;
 }
 
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},   {"name", i.name},
-          {"role", i.role},         {"backend", i.backend},
-          {"hook", i.hook},         {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes}, {"tx_packets", i.tx_packets},
-          {"tx_bytes", i.tx_bytes}};
+  return {{"ifindex", i.ifindex},
+          {"name", i.name},
+          {"role", i.role},
+          {"backend", i.backend},
+          {"hook", i.hook},
+          {"rx_packets", i.rx_packets},
+          {"rx_bytes", i.rx_bytes},
+          {"rx_wire_bytes", i.rx_wire_bytes},
+          {"tx_packets", i.tx_packets},
+          {"tx_bytes", i.tx_bytes},
+          {"tx_wire_bytes", i.tx_wire_bytes}};
 }
 
 nlohmann::json to_json(const AgentStatus& s) {
@@ -114,6 +122,14 @@ nlohmann::json to_json(const AgentStatus& s) {
           {"samples", {{"received", s.samples_received}, {"lost", lost}, {"lost_by_reason", losses}}},
           {"parse_errors", s.parse_errors},
           {"flows", {{"active", s.active_flows}, {"evictions", s.flow_evictions}}},
+          {"exact_flows",
+           {{"mode", s.exact_flows.mode},
+            {"counted_skbs", s.exact_flows.counted_skbs},
+            {"uncounted_skbs", s.exact_flows.uncounted},
+            {"drains", s.exact_flows.drains},
+            {"flows_last_drain", s.exact_flows.flows_last_drain},
+            {"last_drain_ms", static_cast<double>(s.exact_flows.last_drain_ns) / 1e6},
+            {"drain_errors", s.exact_flows.drain_errors}}},
           {"memory", memory_json(s)},
           {"kubernetes", watches},
           {"flow_export", flow_export}};

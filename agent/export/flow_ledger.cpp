@@ -14,9 +14,9 @@ std::uint64_t rounded(double v) {
 }  // namespace
 
 FlowLedger::Sent* FlowLedger::find(const FlowView& f) {
-  const Sent probe{.id = f.id, .first_seen = f.first_seen_ns};
+  const Sent probe{.id = f.id, .first_seen = f.start_mono_ns};
   auto it = std::lower_bound(sent_.begin(), sent_.end(), probe, before);
-  if (it == sent_.end() || it->id != f.id || it->first_seen != f.first_seen_ns || it->gone) return nullptr;
+  if (it == sent_.end() || it->id != f.id || it->first_seen != f.start_mono_ns || it->gone) return nullptr;
   return &*it;
 }
 
@@ -38,7 +38,7 @@ RecordCounts FlowLedger::counts(const FlowView& f, Sent& s) {
 }
 
 RecordCounts FlowLedger::ended(const FlowView& f, ipfix::FlowEndReason why) {
-  Sent fresh{.id = f.id, .first_seen = f.first_seen_ns};
+  Sent fresh{.id = f.id, .first_seen = f.start_mono_ns};
   Sent* s = find(f);
   RecordCounts c = counts(f, s ? *s : fresh);
   if (s) s->gone = true;
@@ -48,7 +48,7 @@ RecordCounts FlowLedger::ended(const FlowView& f, ipfix::FlowEndReason why) {
 
 std::optional<RecordCounts> FlowLedger::active(const FlowView& f) {
   const Sent* old = find(f);
-  Sent s = old ? *old : Sent{.id = f.id, .first_seen = f.first_seen_ns};
+  Sent s = old ? *old : Sent{.id = f.id, .first_seen = f.start_mono_ns};
   RecordCounts c = counts(f, s);
   next_.push_back(s);
   if (c.octet_delta == 0 && c.packet_delta == 0) return std::nullopt;

@@ -5,7 +5,7 @@
 // Counts go out as integers: the flow's estimate rounded at every record,
 // each delta the difference of two rounded totals, so the deltas of a flow
 // add up to its rounded final total exactly (no drift from rounding each
-// delta). A flow is (id, first_seen): a key reused after the flow ended is
+// delta). A flow is (id, start): a key reused after the flow ended is
 // a new flow.
 //
 // Entries live in one array sorted by flow, rebuilt at each active export

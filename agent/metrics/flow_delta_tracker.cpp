@@ -5,9 +5,9 @@
 namespace netring::agent::metrics {
 
 FlowDeltaTracker::Reported* FlowDeltaTracker::find(const FlowView& f) {
-  const Reported probe{.id = f.id, .first_seen = f.first_seen_ns};
+  const Reported probe{.id = f.id, .first_seen = f.start_mono_ns};
   auto it = std::lower_bound(seen_.begin(), seen_.end(), probe, before);
-  if (it == seen_.end() || it->id != f.id || it->first_seen != f.first_seen_ns || it->gone) return nullptr;
+  if (it == seen_.end() || it->id != f.id || it->first_seen != f.start_mono_ns || it->gone) return nullptr;
   return &*it;
 }
 
@@ -37,7 +37,7 @@ void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const Fl
   next.reserve(live.size());
   for (const FlowView& f : live) {
     const Reported* old = find(f);
-    Reported r = old ? *old : Reported{.id = f.id, .first_seen = f.first_seen_ns};
+    Reported r = old ? *old : Reported{.id = f.id, .first_seen = f.start_mono_ns};
     report(f, r);
     next.push_back(r);
   }

@@ -32,11 +32,14 @@ FlowMetrics::FlowMetrics(prometheus::Registry& registry, FlowMetricsOptions opts
     : opts_(opts),
       bytes_(prometheus::BuildCounter()
                  .Name("netring_flow_bytes_total")
-                 .Help("Estimated L3 bytes of sampled flows by source/destination identity (sum of 1/p per sample)")
+                 .Help("L3 bytes (IP header + payload, one IP header per GSO skb: conntrack's unit) of flows by "
+                       "source/destination identity: exact where the kernel counted them (--exact-flows), estimated "
+                       "from samples (sum of 1/p) otherwise")
                  .Register(registry)),
       packets_(prometheus::BuildCounter()
                    .Name("netring_flow_packets_total")
-                   .Help("Estimated packets of sampled flows by source/destination identity")
+                   .Help("Packets of flows by source/destination identity, a GSO/GRO super-packet counting once "
+                         "(conntrack's unit): exact where the kernel counted them, estimated from samples otherwise")
                    .Register(registry)),
       tcp_flags_(prometheus::BuildCounter()
                      .Name("netring_tcp_flags_total")

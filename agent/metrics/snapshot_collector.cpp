@@ -43,12 +43,18 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   const AgentStatus& st = snap->status;
   std::vector<MetricFamily> out;
 
-  auto if_bytes =
-      family("netring_interface_bytes_total",
-             "Bytes through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
-  auto if_packets =
-      family("netring_interface_packets_total",
-             "Packets through a hooked interface, counted exactly by the sampler (every packet)", MetricType::Counter);
+  auto if_bytes = family("netring_interface_bytes_total",
+                         "Bytes through a hooked interface, counted exactly by the sampler (every packet): skb->len, "
+                         "one L2-L4 header per GSO skb, as a veth counts",
+                         MetricType::Counter);
+  auto if_wire = family("netring_interface_wire_bytes_total",
+                        "Bytes through a hooked interface as the wire carries them: every segment of a GSO skb with "
+                        "its own L2-L4 headers, as a NIC or switch port counts (no preamble or FCS)",
+                        MetricType::Counter);
+  auto if_packets = family("netring_interface_packets_total",
+                           "Packets through a hooked interface (wire packets: a GSO skb counts its segments), counted "
+                           "exactly by the sampler (every packet)",
+                           MetricType::Counter);
   for (const InterfaceCounters& i : snap->interfaces) {
     auto labels = [&](const char* dir) {
       return std::vector<ClientMetric::Label>{
@@ -56,11 +62,24 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
     };
     add(if_bytes, labels("rx"), d(i.rx_bytes));
     add(if_bytes, labels("tx"), d(i.tx_bytes));
+    add(if_wire, labels("rx"), d(i.rx_wire_bytes));
+    add(if_wire, labels("tx"), d(i.tx_wire_bytes));
     add(if_packets, labels("rx"), d(i.rx_packets));
     add(if_packets, labels("tx"), d(i.tx_packets));
   }
   out.push_back(std::move(if_bytes));
+  out.push_back(std::move(if_wire));
   out.push_back(std::move(if_packets));
+
+  auto exact = family("netring_exact_flow_skbs_total",
+                      "skbs the kernel counted per flow exactly (result=counted), and those it left to the estimator, "
+                      "by reason (--exact-flows)",
+                      MetricType::Counter);
+  if (!st.exact_flows.mode.empty()) {
+    add(exact, {{"result", "counted"}}, d(st.exact_flows.counted_skbs));
+    for (const auto& [reason, n] : st.exact_flows.uncounted) add(exact, {{"result", reason}}, d(n));
+  }
+  out.push_back(std::move(exact));
 
   auto received =
       family("netring_samples_received_total", "Samples delivered to the flow workers", MetricType::Counter);

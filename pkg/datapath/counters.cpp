@@ -31,36 +31,21 @@ Result<std::vector<std::uint64_t>> read_percpu_u64_array(int map_fd, std::uint32
   return sums;
 }
 
-Result<InterfaceCounters> read_interface_counters(int fd, std::uint32_t ifindex, std::uint32_t direction) {
+Result<InterfaceCounters> read_interface_slot(int fd, std::uint32_t index, std::uint32_t ifindex,
+                                              std::uint32_t direction) {
   auto nc = ncpus();
   if (!nc) return std::move(nc).take_error();
   InterfaceCounters out{ifindex, direction};
   std::vector<netring_if_counters> per_cpu(*nc);
-  netring_if_key key{ifindex, direction};
-  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("bpf_map_lookup_elem", "counters ifindex " + std::to_string(ifindex));
-  }
+  if (bpf_map_lookup_elem(fd, &index, per_cpu.data()) != 0)
+    return Error::from_errno("bpf_map_lookup_elem", "interface counters ifindex " + std::to_string(ifindex));
   for (const auto& c : per_cpu) {
     out.skbs += c.skbs;
     out.segs += c.segs;
     out.bytes += c.bytes;
+    out.wire_bytes += c.wire_bytes;
+    out.gso_unparsed += c.gso_unparsed;
   }
-  return out;
-}
-
-Result<std::vector<InterfaceCounters>> read_all_interface_counters(int fd) {
-  std::vector<InterfaceCounters> out;
-  netring_if_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    auto c = read_interface_counters(fd, next.ifindex, next.direction);
-    if (!c) return std::move(c).take_error();
-    out.push_back(*c);
-    key = next;
-    prev = &key;
-  }
-  if (errno != ENOENT) return Error::from_errno("bpf_map_get_next_key", "sampler counters");
   return out;
 }
 
@@ -70,12 +55,18 @@ Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats
   StageCounters out;
   const auto& v = *s;
   out.clone_attempts = v[NETRING_ST_CLONE_ATTEMPTS];
-  out.clone_failures = v[NETRING_ST_CLONE_FAILURES];
+  out.clone_nomem = v[NETRING_ST_CLONE_NOMEM];
+  out.clone_failures = v[NETRING_ST_CLONE_FAILURES] + out.clone_nomem;
   out.heartbeat_stale = v[NETRING_ST_HEARTBEAT_STALE];
   out.skip_forwarded = v[NETRING_ST_SKIP_FORWARDED];
   out.skip_tunnel = v[NETRING_ST_SKIP_TUNNEL];
   out.skip_ifindex = v[NETRING_ST_SKIP_IFINDEX];
   out.no_config = v[NETRING_ST_NO_CONFIG];
+  out.flow_counted = v[NETRING_ST_FLOW_COUNTED];
+  out.flow_map_full = v[NETRING_ST_FLOW_MAP_FULL];
+  out.flow_declined = v[NETRING_ST_FLOW_DECLINED];
+  out.flow_malformed = v[NETRING_ST_FLOW_MALFORMED];
+  out.flow_no_map = v[NETRING_ST_FLOW_NO_MAP];
   if (mirror_stats_fd >= 0) {
     auto m = read_percpu_u64_array(mirror_stats_fd, NETRING_MST__MAX);
     if (!m) return std::move(m).take_error();

@@ -7,7 +7,8 @@
 // max(1, gso_segs) per skb: the packets that are (or were, before GRO) on
 // the wire. A NIC driver usually counts wire segments in tx_packets and the
 // replicated headers in tx_bytes, so `bytes` is below its tx_bytes by
-// (segs - skbs) header lengths.
+// (segs - skbs) header lengths; `wire_bytes` adds them back (the headers of
+// each GSO skb, read by the sampler, times segs - 1).
 #pragma once
 
 #include <cstdint>
@@ -23,13 +24,16 @@ struct InterfaceCounters {
   std::uint64_t skbs = 0;
   std::uint64_t segs = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t wire_bytes = 0;
+  std::uint64_t gso_unparsed = 0;  // GSO skbs whose headers were unreadable (bytes stand in)
 };
 
 // Every counted sample that did not reach user space shows up in one of
 // these (or in the capture source's own Stats, or as a sequence gap).
 struct StageCounters {
   std::uint64_t clone_attempts = 0;
-  std::uint64_t clone_failures = 0;
+  std::uint64_t clone_failures = 0;   // bpf_clone_redirect failed, any reason (clone_nomem included)
+  std::uint64_t clone_nomem = 0;      // ... with ENOMEM (skb_clone, or the original's head copy)
   std::uint64_t heartbeat_stale = 0;  // chosen but not cloned: agent heartbeat stale
   std::uint64_t skip_forwarded = 0;   // egress packets sampled at their ingress instead
   std::uint64_t skip_tunnel = 0;      // encapsulations leaving a NIC
@@ -39,16 +43,24 @@ struct StageCounters {
   std::uint64_t mirror_foreign = 0;
   std::uint64_t mirror_errors = 0;  // trim + head errors
   std::uint64_t sequence_gaps = 0;  // seen in user space (SampleDecoder)
+  // Exact flow counting in the kernel: skbs counted, and skbs that were not
+  // (left to the estimator) by reason.
+  std::uint64_t flow_counted = 0;
+  std::uint64_t flow_map_full = 0;
+  std::uint64_t flow_declined = 0;   // fragments, IPv6 extension headers
+  std::uint64_t flow_malformed = 0;  // headers the user-space parser rejects too
+  std::uint64_t flow_no_map = 0;
   std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
+  std::uint64_t flow_uncounted() const { return flow_map_full + flow_declined + flow_malformed + flow_no_map; }
 };
 
 // Sums the per-CPU values of a PERCPU_ARRAY of u64, `n` entries.
 Result<std::vector<std::uint64_t>> read_percpu_u64_array(int map_fd, std::uint32_t n);
 
-// One interface and direction; zeroes when the entry does not exist.
-Result<InterfaceCounters> read_interface_counters(int counters_map_fd, std::uint32_t ifindex, std::uint32_t direction);
-// Every entry of the counters map.
-Result<std::vector<InterfaceCounters>> read_all_interface_counters(int counters_map_fd);
+// One slot (interface and direction) of the sampler's if_counters array,
+// summed over CPUs, labelled with the interface it belongs to.
+Result<InterfaceCounters> read_interface_slot(int if_counters_fd, std::uint32_t index, std::uint32_t ifindex,
+                                              std::uint32_t direction);
 
 Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats_fd);
 

@@ -1,5 +1,6 @@
 #include "pkg/datapath/datapath.hpp"
 
+#include <cstddef>
 #include <utility>
 
 #include <ifaddrs.h>
@@ -165,7 +166,7 @@ Result<void> Datapath::heartbeat() {
 Result<DatapathCounters> Datapath::counters() const {
   DatapathCounters c;
   if (!programs_) return c;
-  auto ifs = read_all_interface_counters(programs_->counters_map_fd());
+  auto ifs = programs_->all_interface_counters();
   if (!ifs) return std::move(ifs).take_error();
   c.interfaces = std::move(ifs).value();
   auto st = read_stage_counters(programs_->stats_map_fd(), programs_->mirror_stats_map_fd());
@@ -275,9 +276,12 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirr
   const std::uint32_t snap = opts_.programs.snap_len;
   o.snap_len = snap == 0 ? 0 : static_cast<std::uint32_t>(sizeof(netring_sample_hdr)) + snap;
   o.members = mirror_->queues();
-  // Without XDP, veth receives on the transmitting CPU's backlog: fanout by
-  // CPU keeps each sampling CPU's sequence numbers in one ring, in order.
-  o.fanout = packet::FanoutOptions{.mode = packet::FanoutMode::kCpu};
+  // Without XDP, veth receives every queue on the transmitting CPU's
+  // backlog: the sample header names the flow's queue (the sampler chose
+  // it), and the fanout sends the frame to that member, so a flow stays with
+  // its worker and each (CPU, queue) sequence stays in one ring, in order.
+  o.fanout = packet::FanoutOptions{.mode = packet::FanoutMode::kFrameByte,
+                                   .byte_offset = static_cast<std::uint16_t>(offsetof(netring_sample_hdr, queue))};
   auto sources = capture::open_packet(o);
   if (!sources) return std::move(sources).take_error();
   if (snap != 0) programs_->set_reader_truncates(true);

@@ -3,7 +3,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -22,11 +24,32 @@ Error bpf_error(std::string op, int err, std::string ctx = {}) {
 
 }  // namespace
 
+const char* to_string(ExactFlows e) {
+  switch (e) {
+    case ExactFlows::kOff: return "off";
+    case ExactFlows::kBulk: return "bulk";
+    case ExactFlows::kAll: return "all";
+  }
+  return "?";
+}
+
 Result<Programs> Programs::load(const ProgramOptions& opts) {
   Programs p;
   p.opts_ = opts;
+  if (p.opts_.mirror_queues == 0) p.opts_.mirror_queues = 1;
+  if (p.opts_.mirror_queues > NETRING_MAX_QUEUES)
+    return Error::invalid("Programs::load", "mirror queues " + std::to_string(p.opts_.mirror_queues) + " > " +
+                                                std::to_string(NETRING_MAX_QUEUES));
+  if (p.opts_.flow_map_entries == 0) p.opts_.flow_map_entries = 1;
+  p.slot_used_.assign(NETRING_MAX_INTERFACES, false);
   p.sampler_ = sampler_bpf__open();
   if (p.sampler_ == nullptr) return bpf_error("sampler_bpf__open", errno);
+  // The map-in-map compares an inner hash map with its template by type,
+  // key, value and flags, not size: only the two real maps are sized.
+  for (bpf_map* m : {p.sampler_->maps.flows_a, p.sampler_->maps.flows_b})
+    if (int err = bpf_map__set_max_entries(m, p.opts_.flow_map_entries); err != 0)
+      return bpf_error("bpf_map__set_max_entries", err, "flow count maps");
+  p.sampler_->rodata->parse_fast_path = p.opts_.parse_fast_path ? 1 : 0;
   if (int err = sampler_bpf__load(p.sampler_); err != 0) return bpf_error("sampler_bpf__load", err);
 
   p.mirror_ = mirror_bpf__open();
@@ -38,10 +61,13 @@ Result<Programs> Programs::load(const ProgramOptions& opts) {
     return bpf_error("bpf_map__reuse_fd", err, "mirror config map");
   if (int err = mirror_bpf__load(p.mirror_); err != 0) return bpf_error("mirror_bpf__load", err);
 
-  const std::uint8_t one = 1;
-  for (std::uint16_t port : opts.tunnel_udp_ports) {
-    const std::uint32_t key = port;
-    if (bpf_map_update_elem(bpf_map__fd(p.sampler_->maps.tunnel_ports), &key, &one, BPF_ANY) != 0)
+  std::map<std::uint32_t, std::uint8_t> ports;
+  for (std::uint16_t port : opts.tunnel_udp_ports) ports[port] |= NETRING_PORT_SKIP_EGRESS;
+  for (std::uint16_t port : opts.vxlan_ports) ports[port] |= NETRING_PORT_VXLAN;
+  for (std::uint16_t port : opts.geneve_ports)
+    if (!(ports[port] & NETRING_PORT_VXLAN)) ports[port] |= NETRING_PORT_GENEVE;  // VXLAN wins, as in flow::Parser
+  for (const auto& [port, flags] : ports) {
+    if (bpf_map_update_elem(bpf_map__fd(p.sampler_->maps.tunnel_ports), &port, &flags, BPF_ANY) != 0)
       return Error::from_errno("bpf_map_update_elem", "tunnel_ports " + std::to_string(port));
   }
   if (auto r = p.write_settings(); !r) return std::move(r).take_error();
@@ -52,7 +78,9 @@ Programs::Programs(Programs&& o) noexcept
     : sampler_(std::exchange(o.sampler_, nullptr)),
       mirror_(std::exchange(o.mirror_, nullptr)),
       opts_(std::move(o.opts_)),
-      mirror_ifindex_(o.mirror_ifindex_) {}
+      mirror_ifindex_(o.mirror_ifindex_),
+      slots_(std::move(o.slots_)),
+      slot_used_(std::move(o.slot_used_)) {}
 
 Programs& Programs::operator=(Programs&& o) noexcept {
   if (this != &o) {
@@ -93,8 +121,14 @@ int Programs::settings_map_fd() const {
 int Programs::heartbeat_map_fd() const {
   return bpf_map__fd(sampler_->maps.heartbeat);
 }
-int Programs::counters_map_fd() const {
-  return bpf_map__fd(sampler_->maps.counters);
+int Programs::if_counters_map_fd() const {
+  return bpf_map__fd(sampler_->maps.if_counters);
+}
+int Programs::flow_maps_fd() const {
+  return bpf_map__fd(sampler_->maps.flow_maps);
+}
+int Programs::flow_map_fd(int which) const {
+  return bpf_map__fd(which == 0 ? sampler_->maps.flows_a : sampler_->maps.flows_b);
 }
 int Programs::stats_map_fd() const {
   return bpf_map__fd(sampler_->maps.stats);
@@ -109,6 +143,8 @@ Result<void> Programs::write_settings() {
   s.heartbeat_timeout_ns = opts_.heartbeat_timeout_ns;
   if (opts_.skip_ipip) s.flags |= NETRING_SET_F_SKIP_IPIP;
   if (opts_.skip_ip6ip) s.flags |= NETRING_SET_F_SKIP_IP6IP;
+  s.exact_mode = static_cast<std::uint32_t>(opts_.exact_flows);
+  s.mirror_queues = opts_.mirror_queues;
   const std::uint32_t zero = 0;
   if (bpf_map_update_elem(settings_map_fd(), &zero, &s, BPF_ANY) != 0)
     return Error::from_errno("bpf_map_update_elem", "sampler settings");
@@ -121,18 +157,33 @@ Result<void> Programs::set_mirror_ifindex(std::uint32_t ifindex) {
 }
 
 Result<void> Programs::set_interface(std::uint32_t ifindex, std::uint32_t rate, netring_role role) {
-  netring_if_config c{rate, static_cast<std::uint32_t>(role)};
-  if (bpf_map_update_elem(config_map_fd(), &ifindex, &c, BPF_ANY) != 0)
-    return Error::from_errno("bpf_map_update_elem", "sampler config ifindex " + std::to_string(ifindex));
-  // Counter entries exist from the start so the program never has to insert
-  // them on its hot path.
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return Error("libbpf_num_possible_cpus", -ncpu);
-  std::vector<netring_if_counters> zero(static_cast<std::size_t>(ncpu));
-  for (std::uint32_t dir : {NETRING_DIR_INGRESS, NETRING_DIR_EGRESS}) {
-    netring_if_key k{ifindex, dir};
-    if (bpf_map_update_elem(counters_map_fd(), &k, zero.data(), BPF_NOEXIST) != 0 && errno != EEXIST)
-      return Error::from_errno("bpf_map_update_elem", "sampler counters ifindex " + std::to_string(ifindex));
+  auto it = slots_.find(ifindex);
+  if (it == slots_.end()) {
+    auto free = std::find(slot_used_.begin(), slot_used_.end(), false);
+    if (free == slot_used_.end())
+      return Error::invalid("Programs::set_interface", "ifindex " + std::to_string(ifindex) + ": all " +
+                                                           std::to_string(NETRING_MAX_INTERFACES) +
+                                                           " interface counter slots are in use");
+    const auto slot = static_cast<std::uint32_t>(free - slot_used_.begin());
+    // Zero both directions before the config entry makes the slot
+    // reachable: what a previous interface left there is not ours.
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return Error("libbpf_num_possible_cpus", -ncpu);
+    std::vector<netring_if_counters> zero(static_cast<std::size_t>(ncpu));
+    for (std::uint32_t dir : {NETRING_DIR_INGRESS, NETRING_DIR_EGRESS}) {
+      const std::uint32_t idx = slot * 2 + dir;
+      if (bpf_map_update_elem(if_counters_map_fd(), &idx, zero.data(), BPF_ANY) != 0)
+        return Error::from_errno("bpf_map_update_elem", "interface counters slot " + std::to_string(slot));
+    }
+    slot_used_[slot] = true;
+    it = slots_.emplace(ifindex, slot).first;
+  }
+  netring_if_config c{rate, static_cast<std::uint32_t>(role), it->second, 0};
+  if (bpf_map_update_elem(config_map_fd(), &ifindex, &c, BPF_ANY) != 0) {
+    const Error e = Error::from_errno("bpf_map_update_elem", "sampler config ifindex " + std::to_string(ifindex));
+    slot_used_[it->second] = false;
+    slots_.erase(it);
+    return e;
   }
   return ok();
 }
@@ -140,14 +191,31 @@ Result<void> Programs::set_interface(std::uint32_t ifindex, std::uint32_t rate, 
 Result<void> Programs::remove_interface(std::uint32_t ifindex) {
   if (bpf_map_delete_elem(config_map_fd(), &ifindex) != 0 && errno != ENOENT)
     return Error::from_errno("bpf_map_delete_elem", "sampler config ifindex " + std::to_string(ifindex));
-  // Pods come and go; their counters must not fill the map. The caller
-  // reads the final totals before unhooking.
-  for (std::uint32_t dir : {NETRING_DIR_INGRESS, NETRING_DIR_EGRESS}) {
-    netring_if_key k{ifindex, dir};
-    if (bpf_map_delete_elem(counters_map_fd(), &k) != 0 && errno != ENOENT)
-      return Error::from_errno("bpf_map_delete_elem", "sampler counters ifindex " + std::to_string(ifindex));
+  // The slot is zeroed when it is handed out again, not here: a program run
+  // that found the config entry just before the delete may still add to it.
+  if (auto it = slots_.find(ifindex); it != slots_.end()) {
+    slot_used_[it->second] = false;
+    slots_.erase(it);
   }
   return ok();
+}
+
+Result<InterfaceCounters> Programs::interface_counters(std::uint32_t ifindex, std::uint32_t direction) const {
+  auto it = slots_.find(ifindex);
+  if (it == slots_.end()) return InterfaceCounters{ifindex, direction};
+  return read_interface_slot(if_counters_map_fd(), it->second * 2 + direction, ifindex, direction);
+}
+
+Result<std::vector<InterfaceCounters>> Programs::all_interface_counters() const {
+  std::vector<InterfaceCounters> out;
+  out.reserve(slots_.size() * 2);
+  for (const auto& [ifindex, slot] : slots_)
+    for (std::uint32_t dir : {NETRING_DIR_INGRESS, NETRING_DIR_EGRESS}) {
+      auto c = read_interface_slot(if_counters_map_fd(), slot * 2 + dir, ifindex, dir);
+      if (!c) return std::move(c).take_error();
+      out.push_back(*c);
+    }
+  return out;
 }
 
 }  // namespace netring::datapath

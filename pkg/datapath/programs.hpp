@@ -3,15 +3,27 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
+#include "bpf/flow_key.h"
 #include "bpf/sample_meta.h"
 #include "pkg/common/error.hpp"
+#include "pkg/datapath/counters.hpp"
 
 struct sampler_bpf;
 struct mirror_bpf;
 
 namespace netring::datapath {
+
+// Which packets the sampler counts per flow in the kernel (exactly), the
+// rest being estimated from samples.
+enum class ExactFlows : std::uint32_t {
+  kOff = NETRING_EXACT_OFF,    // none: every flow is estimated
+  kBulk = NETRING_EXACT_BULK,  // skbs of more than one segment (GSO/GRO): most bytes, few skbs
+  kAll = NETRING_EXACT_ALL,    // every skb
+};
+const char* to_string(ExactFlows e);
 
 struct ProgramOptions {
   std::uint32_t snap_len = 128;     // bytes of the original frame kept per sample (0: all)
@@ -20,8 +32,19 @@ struct ProgramOptions {
   // Encapsulations leaving a physical interface carry packets already sampled
   // at the pod veth: VXLAN (4789, Linux 8472), Geneve (6081), WireGuard (51820).
   std::vector<std::uint16_t> tunnel_udp_ports{4789, 8472, 6081, 51820};
+  // Of those, the ones the sampler decapsulates to count the inner flow (as
+  // the user-space parser does, flow::ParserConfig).
+  std::vector<std::uint16_t> vxlan_ports{4789, 8472};
+  std::vector<std::uint16_t> geneve_ports{6081};
   bool skip_ipip = true;   // IPv4-in-IP, protocol 4
   bool skip_ip6ip = true;  // IPv6-in-IP, protocol 41
+  ExactFlows exact_flows = ExactFlows::kBulk;
+  // Entries of each of the two flow-count maps: the flows active within one
+  // drain period. Beyond it packets are estimated (and counted as such).
+  std::uint32_t flow_map_entries = 65536;
+  // false: the sampler parses every packet header by header (its general
+  // path), never in place (tests compare the two paths).
+  bool parse_fast_path = true;
 };
 
 class Programs {
@@ -41,15 +64,27 @@ class Programs {
   int config_map_fd() const;
   int settings_map_fd() const;
   int heartbeat_map_fd() const;
-  int counters_map_fd() const;
+  int if_counters_map_fd() const;
   int stats_map_fd() const;
   int mirror_stats_map_fd() const;
+  // The exact flow counts: the ARRAY_OF_MAPS whose entry 0 the sampler
+  // writes, and the two maps that take turns there (kflow::FlowCountReader).
+  int flow_maps_fd() const;
+  int flow_map_fd(int which) const;  // 0 or 1; entry 0 starts as map 0
 
   // Where clones go; 0 stops cloning (counting goes on).
   Result<void> set_mirror_ifindex(std::uint32_t ifindex);
+  // Configures an interface (rate, role) and gives it counter slots, zeroed
+  // before the sampler can find it. Up to NETRING_MAX_INTERFACES at once.
   Result<void> set_interface(std::uint32_t ifindex, std::uint32_t rate, netring_role role);
-  // Forgets the interface: config and counters (read them first).
+  // Forgets the interface: the sampler stops finding it, and its counter
+  // slots are freed (read them first; detach its hooks before, so that no
+  // program run adds to a slot that another interface gets next).
   Result<void> remove_interface(std::uint32_t ifindex);
+  // The exact counters of a configured interface (zero when it is not).
+  Result<InterfaceCounters> interface_counters(std::uint32_t ifindex, std::uint32_t direction) const;
+  // Both directions of every configured interface.
+  Result<std::vector<InterfaceCounters>> all_interface_counters() const;
 
   // Leaves truncation to the mirror's reader (TPACKET's socket filter):
   // the mirror program then marks a clone truncated without trimming it,
@@ -65,6 +100,8 @@ class Programs {
   mirror_bpf* mirror_ = nullptr;
   ProgramOptions opts_;
   std::uint32_t mirror_ifindex_ = 0;
+  std::map<std::uint32_t, std::uint32_t> slots_;  // ifindex -> counter slot
+  std::vector<bool> slot_used_;
 };
 
 }  // namespace netring::datapath

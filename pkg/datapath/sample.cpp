@@ -40,7 +40,9 @@ DecodeStatus decode_sample(std::span<const std::byte> frame, Sample& out) {
   i.gso_segs = h.gso_segs == 0 ? 1 : h.gso_segs;
   i.snap_len = h.snap_len;
   i.cpu = h.cpu;
+  i.queue = h.queue;
   i.seq = h.seq;
+  i.counted = (h.flags & NETRING_SAMPLE_F_COUNTED) != 0;
   i.tstamp_ns = h.tstamp_ns;
   i.truncated = truncated;
   i.has_vlan = (h.flags & NETRING_SAMPLE_F_VLAN) != 0;

@@ -22,9 +22,13 @@ struct SampleInfo {
   std::uint16_t gso_segs = 1;  // wire packets the original stood for
   std::uint16_t snap_len = 0;
   std::uint32_t cpu = 0;
-  std::uint32_t seq = 0;
+  std::uint32_t queue = 0;  // mirror queue = capture worker of the flow
+  std::uint32_t seq = 0;    // per (cpu, queue)
   std::uint64_t tstamp_ns = 0;  // CLOCK_MONOTONIC
   bool truncated = false;
+  // The kernel counted this packet exactly in its flow map: the sample
+  // stands for no estimate (weight() is 0), it only shows the packet.
+  bool counted = false;
   // A VLAN tag the original carried as skb metadata (hardware-accelerated),
   // which the frame bytes do not show.
   bool has_vlan = false;
@@ -32,9 +36,10 @@ struct SampleInfo {
   std::uint16_t vlan_proto = 0;
 
   // 1/p with p = min(1, gso_segs / rate): how many skbs this sample stands
-  // for (Horvitz-Thompson). 0 when the rate was 0 (interface unhooked meanwhile).
+  // for (Horvitz-Thompson). 0 when the rate was 0 (interface unhooked
+  // meanwhile) and when the packet is in the exact counts.
   double weight() const {
-    if (rate == 0) return 0.0;
+    if (rate == 0 || counted) return 0.0;
     return gso_segs >= rate ? 1.0 : static_cast<double>(rate) / static_cast<double>(gso_segs);
   }
   // How many wire packets it stands for: gso_segs / p = max(rate, gso_segs).
@@ -58,10 +63,10 @@ const char* to_string(DecodeStatus s);
 // No allocation: `out.frame` points into `frame`.
 DecodeStatus decode_sample(std::span<const std::byte> frame, Sample& out);
 
-// Per-CPU sequence numbers: every skipped number is a sample lost between
-// the sampler's clone attempt and user space (clone failure, mirror error,
-// XDP miss, ring full, ...). Needs one tracker per stream in which a CPU's
-// samples stay in order (the mirror pins each CPU to one queue).
+// Sequence numbers per (CPU, queue): every skipped number is a sample lost
+// between the sampler's clone attempt and user space (clone failure, mirror
+// error, XDP miss, ring full, ...). One tracker per stream (= queue), in
+// which each CPU's samples stay in order.
 class SequenceTracker {
  public:
   // Returns how many samples were missing before this one.

@@ -7,7 +7,7 @@ namespace netring::flow {
 void GroupTotals::add(const FlowRecord& r) {
   packets += estimate_packets(r);
   bytes_l3 += estimate_bytes_l3(r);
-  bytes_l2 += r.bytes_l2;
+  bytes_wire += r.bytes_wire;
   samples += r.samples;
   ++flows;
 }

@@ -49,7 +49,7 @@ using GroupFn = std::function<GroupKey(const FlowRef&)>;
 struct GroupTotals {
   Estimate packets;
   Estimate bytes_l3;
-  double bytes_l2 = 0;
+  double bytes_wire = 0;
   std::uint64_t samples = 0;
   std::uint64_t flows = 0;
 

@@ -99,7 +99,7 @@ struct ExactCounters {
   std::uint32_t ifindex = 0;
   Direction direction = Direction::kUnknown;
   std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;  // L2, as the sampler counts skb->len
+  std::uint64_t bytes = 0;  // wire bytes, as the sampler counts them (if_counters wire_bytes)
 };
 
 struct Coverage {

@@ -181,12 +181,14 @@ inline bool Parser::parse_fast(const std::uint8_t* p, std::size_t len, ParsedPac
     if (avail < 14 || (p[l4 + 12] >> 4) < 5) [[unlikely]]
       return false;
     out.tcp_flags = p[l4 + 13];
+    out.hdr_len = static_cast<std::uint32_t>(l4 + (p[l4 + 12] >> 4) * 4);
   } else if (proto == kIpProtoUdp) {
     if (avail < 8) [[unlikely]]
       return false;
     const std::uint16_t ulen = be16(p, l4 + 4);
     if (ulen < 8) [[unlikely]]
       return false;
+    out.hdr_len = static_cast<std::uint32_t>(l4 + 8);
     if (cfg_.decapsulate) {
       const TunnelKind t = tunnel_kind(k.dst_port);
       if (t != TunnelKind::kNone) [[unlikely]] {
@@ -346,6 +348,7 @@ inline ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std:
       k.src_port = be16(p, off);
       k.dst_port = be16(p, off + 2);
       out.tcp_flags = p[off + 13];
+      out.hdr_len = static_cast<std::uint32_t>(off + (p[off + 12] >> 4) * 4);
       return ParseStatus::kOk;
     case kIpProtoUdp: {
       if (!has(len, off, 8)) return ParseStatus::kTruncatedUdp;
@@ -353,6 +356,7 @@ inline ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std:
       if (ulen < 8) return ParseStatus::kBadUdpLength;
       k.src_port = be16(p, off);
       k.dst_port = be16(p, off + 2);
+      out.hdr_len = static_cast<std::uint32_t>(off + 8);
       // A fragmented tunnel packet is kept as the outer flow: its inner
       // frame is spread over fragments this sample does not have.
       if (depth == 0 && cfg_.decapsulate && !out.fragment) {
@@ -365,13 +369,17 @@ inline ParseStatus Parser::parse_l4(const std::uint8_t* p, std::size_t len, std:
     case kIpProtoIcmpv6:
       if (!has(len, off, 4)) return ParseStatus::kTruncatedIcmp;
       k.dst_port = static_cast<std::uint16_t>(p[off] << 8 | p[off + 1]);
+      out.hdr_len = static_cast<std::uint32_t>(off);
       return ParseStatus::kOk;
     case kIpProtoSctp:
       if (!has(len, off, 12)) return ParseStatus::kTruncatedSctp;
       k.src_port = be16(p, off);
       k.dst_port = be16(p, off + 2);
+      out.hdr_len = static_cast<std::uint32_t>(off);
       return ParseStatus::kOk;
-    default: return ParseStatus::kOk;  // ESP, GRE, IPIP, ...: a flow by addresses and protocol
+    default:  // ESP, GRE, IPIP, ...: a flow by addresses and protocol
+      out.hdr_len = static_cast<std::uint32_t>(off);
+      return ParseStatus::kOk;
   }
 }
 

@@ -72,6 +72,10 @@ struct ParsedPacket {
   // Offset of that packet's IP header in the frame: when ip_len is 0 the
   // table takes wire_len - l3_offset instead.
   std::uint32_t l3_offset = 0;
+  // Frame bytes before the innermost L4 payload (after its TCP/UDP header;
+  // at the L4 header for other protocols): what each segment of a GSO skb
+  // repeats on the wire.
+  std::uint32_t hdr_len = 0;
   std::uint8_t tcp_flags = 0;
   bool fragment = false;               // any IPv4/IPv6 fragment
   bool fragment_unattributed = false;  // non-first fragment whose ports were not found

@@ -78,7 +78,7 @@ Result<FlowTable> FlowTable::create(FlowTableConfig cfg, ExportFn on_export) {
 std::uint64_t FlowTable::now() const {
   if (cfg_.clock) return cfg_.clock();
   timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
@@ -182,17 +182,59 @@ void FlowTable::update_hashed(const ParsedPacket& pkt, const SampleInfo& info, s
     i = next(i);
   }
   if (size_ >= max_flows_) {
-    const std::size_t home = home_of(hash);
-    evict_near(home);
-    // Backward shift may have moved the cluster: find the first free slot again.
-    i = home;
-    while (tags_[i] != 0) i = next(i);
+    i = slot_for_new(hash);
+    if (i == slots_) {
+      overflow_.add(info, ip_len, pkt.tcp_flags, ts);
+      ++stats_.overflow_updates;
+      return;
+    }
   }
   set_tag(i, tag);
   FlowEntry& e = entries_[i];
   e.key = pkt.key;
   e.record = FlowRecord{};
   e.record.add(info, ip_len, pkt.tcp_flags, ts);
+  ++size_;
+  ++stats_.inserts;
+}
+
+std::size_t FlowTable::slot_for_new(std::uint64_t hash) {
+  if (!allow_eviction_) return slots_;
+  const std::size_t home = home_of(hash);
+  evict_near(home);
+  // Backward shift may have moved the cluster: find the first free slot again.
+  std::size_t i = home;
+  while (tags_[i] != 0) i = next(i);
+  return i;
+}
+
+void FlowTable::update_exact(const FlowKey& key, const ExactCounts& counts) {
+  ++stats_.exact_updates;
+  const std::uint64_t hash = hash_key(key, seed_);
+  const std::uint32_t tag = tag_of(hash);
+  std::size_t i = home_of(hash);
+  for (;;) {
+    const std::uint32_t t = tags_[i];
+    if (t == tag && entries_[i].key == key) {
+      entries_[i].record.add_exact(counts);
+      return;
+    }
+    if (t == 0) break;
+    i = next(i);
+  }
+  if (size_ >= max_flows_) {
+    i = slot_for_new(hash);
+    if (i == slots_) {
+      overflow_.add_exact(counts);
+      ++stats_.overflow_updates;
+      return;
+    }
+  }
+  set_tag(i, tag);
+  FlowEntry& e = entries_[i];
+  e.key = key;
+  e.record = FlowRecord{};
+  e.record.add_exact(counts);
   ++size_;
   ++stats_.inserts;
 }
@@ -250,15 +292,15 @@ void FlowTable::remove_at(std::size_t hole) {
   ++removals_;
 }
 
-std::size_t FlowTable::expire(std::size_t max_slots) {
+std::size_t FlowTable::expire(std::size_t max_slots, std::size_t max_exports) {
   const std::uint64_t t = now();
   std::size_t removed = 0;
   const std::size_t budget = std::min(max_slots, slots_);
-  for (std::size_t n = 0; n < budget; ++n) {
+  for (std::size_t n = 0; n < budget && removed < max_exports; ++n) {
     const std::size_t i = cursor_;
     // A removal may shift the next entry into slot i: look at i again
     // before moving on (bounded: each pass removes one flow).
-    while (tags_[i] != 0) {
+    while (tags_[i] != 0 && removed < max_exports) {
       const FlowRecord& r = entries_[i].record;
       EndReason why;
       if (t >= r.last_ns && t - r.last_ns >= cfg_.idle_timeout_ns) {
@@ -274,6 +316,7 @@ std::size_t FlowTable::expire(std::size_t max_slots) {
       remove_at(i);
       ++removed;
     }
+    if (removed >= max_exports) break;  // slot i is looked at again next time
     cursor_ = next(cursor_);
   }
   return removed;

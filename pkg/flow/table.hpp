@@ -23,8 +23,13 @@
 // `eviction_window` occupied slots from the new key's home slot is evicted
 // (Redis-style approximated LRU: slots are in hash order, so they are a
 // random sample of flows). eviction_window >= slots() makes it exact LRU.
+// While the owner cannot take exports (allow_eviction(false): its buffer of
+// ended flows is full), a new flow in a full table is not inserted: what it
+// counts goes to overflow(), one record that only grows, so no count is
+// lost while nothing can leave.
 //
-// Timeouts use the records' sample timestamps against an injected clock:
+// Timeouts use the records' timestamps (CLOCK_MONOTONIC: a step of the wall
+// clock neither freezes nor mass-expires flows) against an injected clock:
 // expire() removes flows idle for idle_timeout and flows older than
 // active_timeout (the NetFlow "active timeout": a long flow is exported in
 // pieces, the next sample starts a new record). Every record that leaves the
@@ -61,7 +66,7 @@ struct FlowTableConfig {
   std::uint64_t active_timeout_ns = 60'000'000'000;
   unsigned eviction_window = 8;
   std::uint64_t seed = 0;  // hash seed; 0: random
-  // Nanoseconds, same epoch as the samples' timestamps (CLOCK_REALTIME by
+  // Nanoseconds, same epoch as the samples' timestamps (CLOCK_MONOTONIC by
   // default). Read once per batch and per expire(), never per packet.
   std::function<std::uint64_t()> clock;
 };
@@ -72,6 +77,8 @@ struct FlowTableStats {
   std::uint64_t evictions = 0;
   std::uint64_t expired_idle = 0;
   std::uint64_t expired_active = 0;
+  std::uint64_t exact_updates = 0;     // update_exact() calls
+  std::uint64_t overflow_updates = 0;  // samples and exact updates that went to overflow()
 };
 
 class FlowTable {
@@ -89,11 +96,21 @@ class FlowTable {
   void update(const ParsedPacket& pkt, const SampleInfo& info);
   // A batch (pkts[i] with infos[i]): hashes and prefetches first.
   void update_batch(std::span<const ParsedPacket> pkts, std::span<const SampleInfo> infos);
+  // A flow's exact counts for one period, from the kernel.
+  void update_exact(const FlowKey& key, const ExactCounts& counts);
 
   // Exports and removes timed-out flows, examining at most `max_slots` slots
   // from where the previous call stopped (incremental sweeps keep a worker's
-  // pause short on a big table). Returns how many flows left.
-  std::size_t expire(std::size_t max_slots = SIZE_MAX);
+  // pause short on a big table), and exporting at most `max_exports`.
+  // Returns how many flows left.
+  std::size_t expire(std::size_t max_slots = SIZE_MAX, std::size_t max_exports = SIZE_MAX);
+
+  // Whether a new flow may evict an old one when the table is full (the
+  // export callback must then take the old one). Default true.
+  void allow_eviction(bool allow) { allow_eviction_ = allow; }
+  // What new flows counted while the table was full and eviction was not
+  // allowed: no key (their endpoints are unknown), totals that only grow.
+  const FlowRecord& overflow() const { return overflow_; }
 
   const FlowRecord* find(const FlowKey& key) const;
   template <class F>
@@ -147,9 +164,15 @@ class FlowTable {
   // its share of L3 on current x86 server parts): see update_batch().
   static constexpr std::size_t kCacheSizedBytes = std::size_t{4} << 20;
   bool prefetch_second_line_ = false;
+  // A free slot for a new entry of `hash` (evicting if full), or slots_
+  // when the table is full and eviction is not allowed.
+  std::size_t slot_for_new(std::uint64_t hash);
+
   FlowTableConfig cfg_;
   ExportFn on_export_;
   FlowTableStats stats_;
+  bool allow_eviction_ = true;
+  FlowRecord overflow_;
 };
 
 }  // namespace netring::flow

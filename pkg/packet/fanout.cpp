@@ -1,5 +1,6 @@
 #include "pkg/packet/fanout.hpp"
 
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,7 @@ std::uint32_t kernel_mode(FanoutMode m) {
     case FanoutMode::kRollover: return PACKET_FANOUT_ROLLOVER;
     case FanoutMode::kRandom: return PACKET_FANOUT_RND;
     case FanoutMode::kQueueMapping: return PACKET_FANOUT_QM;
+    case FanoutMode::kFrameByte: return PACKET_FANOUT_CBPF;
   }
   return PACKET_FANOUT_HASH;
 }
@@ -30,6 +32,7 @@ const char* to_string(FanoutMode m) {
     case FanoutMode::kRollover: return "rollover";
     case FanoutMode::kRandom: return "random";
     case FanoutMode::kQueueMapping: return "qm";
+    case FanoutMode::kFrameByte: return "frame-byte";
   }
   return "?";
 }
@@ -57,6 +60,19 @@ Result<void> FanoutGroup::join(int fd) {
     auto id = fanout_group_of(fd);
     if (!id) return std::move(id).take_error();
     id_ = *id;
+    if (opts_.mode == FanoutMode::kFrameByte) {
+      // The group's program, set once through its first member: the kernel
+      // takes its return value modulo the members (fanout_demux_bpf).
+      // SKF_LL_OFF: relative to the link-layer header, wherever skb->data
+      // points when the group's demux runs (the network header on receive).
+      sock_filter prog[] = {
+          BPF_STMT(BPF_LD | BPF_B | BPF_ABS, static_cast<std::uint32_t>(SKF_LL_OFF + opts_.byte_offset)),
+          BPF_STMT(BPF_RET | BPF_A, 0),
+      };
+      sock_fprog fprog{static_cast<unsigned short>(sizeof prog / sizeof prog[0]), prog};
+      if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof(fprog)) != 0)
+        return Error::from_errno("setsockopt(PACKET_FANOUT_DATA)", what);
+    }
   }
   ++joined_;
   return ok();

@@ -22,6 +22,11 @@ enum class FanoutMode : std::uint8_t {
   kRollover,     // fill one member, move on when its ring is full
   kRandom,
   kQueueMapping,  // by the NIC RX queue recorded in the skb
+  // By one byte of the frame (FanoutOptions::byte_offset), modulo the
+  // members, in join order: a classic BPF program (PACKET_FANOUT_CBPF) that
+  // loads the byte. For frames that name their consumer themselves (the
+  // mirror's sample header names the flow's queue).
+  kFrameByte,
 };
 const char* to_string(FanoutMode m);
 
@@ -35,6 +40,8 @@ struct FanoutOptions {
   bool defrag = false;
   // When the chosen member's ring is full, try the others before dropping.
   bool rollover = false;
+  // kFrameByte: offset of the byte from the start of the frame (L2).
+  std::uint16_t byte_offset = 0;
 };
 
 // A fanout group being formed: join() each (bound) socket in turn.

@@ -109,7 +109,7 @@ with open(rules_file, "w") as f:
 expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTES.txt has port-forward + curl")
 
 if mode == "default":
-    expect(args == ["--sample-rate=100", "--backend=auto", "--workers=1", "--snap-len=128",
+    expect(args == ["--sample-rate=100", "--exact-flows=bulk", "--backend=auto", "--workers=1", "--snap-len=128",
                     "--tunnel-ports=4789,8472,6081", "--label-level=workload", "--flow-table-size=65536",
                     "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                     "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
@@ -128,7 +128,7 @@ if mode == "default":
     expect(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9990", "scrape annotations")
     expect("curl -s http://127.0.0.1:9991/api/v1/" in notes, "NOTES: API curl on 9991")
 else:
-    for a in ["--sample-rate=1000000", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
+    for a in ["--sample-rate=1000000", "--exact-flows=all", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
               "--physical-interfaces=eth0,ens5", "--capture-ports=ens6", "--metrics-listen=0.0.0.0:19990",
               "--interfaces-exclude=^(docker0|cni-podman[0-9]+): #x", "--enable-capture-api=true",
               "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a",

@@ -174,6 +174,7 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint8_t p
   f.direction = FlowDirection::kEgress;
   f.tcp_flags = proto == IPPROTO_TCP ? 0x1b : 0;
   f.first_seen_ns = static_cast<std::uint64_t>(realtime_ns() - 5'000'000'000ull);
+  f.start_mono_ns = 5;
   f.last_seen_ns = realtime_ns();
   f.src_id = Identity{"node-a", "shop", std::string(src_pod).substr(0, 3), "Deployment", src_pod, ""};
   f.dst_id = Identity{"node-b", "store", std::string(dst_pod).substr(0, 2), "StatefulSet", dst_pod, ""};

@@ -185,3 +185,55 @@ TEST(MirrorProg, ForeignPacketsAreDroppedAndCounted) {
 }
 
 }  // namespace
+
+namespace {
+
+std::optional<Programs> load_queues(std::uint32_t queues) {
+  ProgramOptions o;
+  o.mirror_queues = queues;
+  auto p = Programs::load(o);
+  EXPECT_TRUE(p) << p.error().message();
+  if (!p) return std::nullopt;
+  return std::optional<Programs>(std::move(p).value());
+}
+
+}  // namespace
+
+// What the sampler puts in cb[] (sample_meta.h) reaches the header: the rate
+// it decided with (not the config map's, which may have changed since), the
+// flow's queue, which the clone is sent to, and the counted flag, after
+// which the sample stands for no estimate. The clone leaves with cb[0]
+// cleared.
+TEST(MirrorProg, SamplerMetadataInCbReachesTheHeaderAndPicksTheQueue) {
+  auto p = load_queues(4);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->set_interface(17, 100, NETRING_ROLE_POD));
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(100).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(17, false);
+  ctx.priority = 7;
+  ctx.cb[0] = NETRING_CB_MAGIC;
+  ctx.cb[1] = 33;
+  ctx.cb[2] = 3 | (NETRING_SAMPLE_F_COUNTED << NETRING_CB_FLAGS_SHIFT);
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  Sample s = decode(r.data);
+  EXPECT_EQ(s.info.rate, 33u);
+  EXPECT_EQ(s.info.queue, 3u);
+  EXPECT_TRUE(s.info.counted);
+  EXPECT_DOUBLE_EQ(s.info.weight(), 0.0);
+  EXPECT_EQ(ctx.cb[0], 0u);
+
+  // Without the magic (a sampler that set no cb): the config map's rate, the
+  // CPU's queue, no flags.
+  __sk_buff plain{};
+  plain.mark = mark_for(17, false);
+  plain.cb[1] = 33;
+  plain.cb[2] = 2 | (NETRING_SAMPLE_F_COUNTED << NETRING_CB_FLAGS_SHIFT);
+  r = prog_run(p->mirror_fd(), pkt, &plain, sizeof plain, &plain);
+  ASSERT_EQ(r.err, 0);
+  s = decode(r.data);
+  EXPECT_EQ(s.info.rate, 100u);
+  EXPECT_FALSE(s.info.counted);
+  EXPECT_EQ(s.info.queue, s.info.cpu % 4);
+}

@@ -46,39 +46,49 @@ TEST(PacketSource, FanoutMembersDeliverViewsWithMetadataAndStats) {
 
   RawSender tx = a.within([&] { return RawSender(v.name_a()); });
   constexpr std::uint32_t kFrames = 1000;
+  // Sent in chunks, each one received before the next goes out: a veth hands
+  // frames to the peer through the per-CPU backlog (netdev_max_backlog), which
+  // overflows on a loaded or emulated machine when the sender runs ahead; those
+  // drops happen before the packet socket and are not what this test is about.
+  constexpr std::uint32_t kChunk = 250;
   std::vector<std::vector<std::uint8_t>> sent;
-  const std::uint64_t t0 = netring::testing::realtime_ns();
-  for (std::uint32_t i = 0; i < kFrames; ++i) {
-    sent.push_back(numbered_frame(i, 100, i % 16));
-    ASSERT_TRUE(tx.send(sent.back()));
-    if (i % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-
   std::map<std::uint32_t, int> seen;
   std::size_t per_source[2] = {0, 0};
+  std::size_t received = 0;
   PacketView batch[32];
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (seen.size() < kFrames && std::chrono::steady_clock::now() < end) {
-    for (std::size_t s = 0; s < 2; ++s) {
-      auto n = sources[s]->poll_batch(batch);
-      ASSERT_TRUE(n.ok());
-      for (std::size_t i = 0; i < *n; ++i) {
-        std::uint32_t num, flow;
-        ASSERT_TRUE(netring::testing::parse_numbered(batch[i].data, batch[i].len, num, flow));
-        ASSERT_LT(num, kFrames);
-        ++seen[num];
-        EXPECT_EQ(batch[i].len, sent[num].size());
-        EXPECT_EQ(batch[i].orig_len, sent[num].size());
-        EXPECT_EQ(std::memcmp(batch[i].data, sent[num].data(), sent[num].size()), 0);
-        EXPECT_EQ(batch[i].ifindex, static_cast<std::uint32_t>(v.ifindex_b()));
-        EXPECT_EQ(batch[i].direction, Direction::kIngress);
-        EXPECT_GE(batch[i].timestamp_ns + 1000000000ULL, t0);
-      }
-      per_source[s] += *n;
-      sources[s]->release();
+  const std::uint64_t t0 = netring::testing::realtime_ns();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (sent.size() < kFrames && std::chrono::steady_clock::now() < end) {
+    for (std::uint32_t i = 0; i < kChunk; ++i) {
+      const auto num = static_cast<std::uint32_t>(sent.size());
+      sent.push_back(numbered_frame(num, 100, num % 16));
+      ASSERT_TRUE(tx.send(sent.back()));
     }
-    ASSERT_TRUE(sources[0]->wait(10).ok());
+    const auto chunk_end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (received < sent.size() && std::chrono::steady_clock::now() < chunk_end) {
+      for (std::size_t s = 0; s < 2; ++s) {
+        auto n = sources[s]->poll_batch(batch);
+        ASSERT_TRUE(n.ok());
+        for (std::size_t i = 0; i < *n; ++i) {
+          std::uint32_t num, flow;
+          ASSERT_TRUE(netring::testing::parse_numbered(batch[i].data, batch[i].len, num, flow));
+          ASSERT_LT(num, sent.size());
+          ++seen[num];
+          EXPECT_EQ(batch[i].len, sent[num].size());
+          EXPECT_EQ(batch[i].orig_len, sent[num].size());
+          EXPECT_EQ(std::memcmp(batch[i].data, sent[num].data(), sent[num].size()), 0);
+          EXPECT_EQ(batch[i].ifindex, static_cast<std::uint32_t>(v.ifindex_b()));
+          EXPECT_EQ(batch[i].direction, Direction::kIngress);
+          EXPECT_GE(batch[i].timestamp_ns + 1000000000ULL, t0);
+        }
+        per_source[s] += *n;
+        received += *n;
+        sources[s]->release();
+      }
+      ASSERT_TRUE(sources[0]->wait(10).ok());
+    }
   }
+  EXPECT_EQ(sent.size(), kFrames);
   EXPECT_EQ(seen.size(), kFrames);
   for (const auto& [num, n] : seen) EXPECT_EQ(n, 1) << num;
   for (std::size_t s = 0; s < 2; ++s) {

@@ -12,9 +12,12 @@
 #include "pkg/datapath/counters.hpp"
 #include "pkg/datapath/heartbeat.hpp"
 #include "pkg/datapath/programs.hpp"
+#include "pkg/flow/parser.hpp"
+#include "pkg/kflow/flow_count_reader.hpp"
 #include "tests/testing/bpf_prog_run.hpp"
 #include "tests/testing/netns.hpp"
 #include "tests/testing/packet_builder.hpp"
+#include "tests/testing/parser_corpus.hpp"
 
 namespace {
 
@@ -31,14 +34,33 @@ constexpr std::uint32_t kUnspec = static_cast<std::uint32_t>(TC_ACT_UNSPEC);
 
 class SamplerProg : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto p = Programs::load(ProgramOptions{});
+  void SetUp() override { load(ProgramOptions{}); }
+
+  // (Re)loads the programs with `o`: the interface must be configured again.
+  void load(const ProgramOptions& o) {
+    progs.reset();
+    auto p = Programs::load(o);
     ASSERT_TRUE(p) << p.error().message();
     progs.emplace(std::move(p).value());
     mirror = static_cast<std::uint32_t>(veth.ifindex_a());
     hooked = static_cast<std::uint32_t>(veth.ifindex_b());
     ASSERT_TRUE(progs->set_mirror_ifindex(mirror));
     ASSERT_TRUE(Heartbeat(progs->heartbeat_map_fd()).beat());
+  }
+  void load_exact(netring::datapath::ExactFlows e, std::uint32_t map_entries = 65536) {
+    ProgramOptions o;
+    o.exact_flows = e;
+    o.flow_map_entries = map_entries;
+    load(o);
+  }
+
+  // Everything the kernel counted per flow since the last drain.
+  std::vector<netring::kflow::KernelFlow> drain() {
+    std::vector<netring::kflow::KernelFlow> out;
+    if (!reader) reader.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
+    auto n = reader->drain(out);
+    EXPECT_TRUE(n) << n.error().message();
+    return out;
   }
 
   void configure(std::uint32_t rate, netring_role role = NETRING_ROLE_POD) {
@@ -58,7 +80,7 @@ class SamplerProg : public ::testing::Test {
   }
 
   netring::datapath::InterfaceCounters if_counters(std::uint32_t dir) {
-    auto c = netring::datapath::read_interface_counters(progs->counters_map_fd(), hooked, dir);
+    auto c = progs->interface_counters(hooked, dir);
     EXPECT_TRUE(c) << c.error().message();
     return c ? *c : netring::datapath::InterfaceCounters{};
   }
@@ -66,6 +88,7 @@ class SamplerProg : public ::testing::Test {
   Netns ns{"sprog"};
   VethPair veth{ns, ns};
   std::optional<Programs> progs;
+  std::optional<netring::kflow::FlowCountReader> reader;
   std::uint32_t mirror = 0, hooked = 0;
 };
 
@@ -200,9 +223,10 @@ TEST_F(SamplerProg, TunnelEncapsulationsLeavingANicAreSkipped) {
   EXPECT_EQ(stages().clone_attempts, 3u);
 }
 
-TEST_F(SamplerProg, GsoSkbsAreSampledWithProbabilitySegsOverRate) {
+TEST_F(SamplerProg, UncountedGsoSkbsAreSampledWithProbabilitySegsOverRate) {
   constexpr std::uint32_t kRate = 100, kSegs = 10;
   constexpr int kRuns = 3000;
+  load_exact(netring::datapath::ExactFlows::kOff);
   configure(kRate);
   __sk_buff ctx{};
   ctx.gso_segs = kSegs;
@@ -247,14 +271,269 @@ TEST_F(SamplerProg, HeartbeatGatesCloning) {
   EXPECT_EQ(stages().clone_attempts, 5u);
 }
 
-TEST_F(SamplerProg, UnconfiguredInterfaceIsCountedNotSampled) {
+// A hook whose interface has no config entry (the moment between an
+// unhook's detach and its config delete) only counts that it happened: the
+// interface's counter slot may already belong to another interface.
+TEST_F(SamplerProg, UnconfiguredInterfaceIsNeitherCountedNorSampled) {
   __sk_buff ctx{};
   auto r = run(progs->sampler_ingress_fd(), udp(53), ctx, 2);
   ASSERT_EQ(r.err, 0);
   EXPECT_EQ(r.retval, kUnspec);
   EXPECT_EQ(stages().no_config, 2u);
   EXPECT_EQ(stages().clone_attempts, 0u);
-  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 2u);
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 0u);
 }
 
 }  // namespace
+
+// ---- exact per-flow counting in the kernel ----
+
+namespace exact {
+
+using netring::datapath::ExactFlows;
+using netring::flow::ParsedPacket;
+using netring::flow::Parser;
+using netring::flow::ParseStatus;
+
+// A TCP segment as a GSO super-packet of `segs` segments would look at the
+// hook: one header, the payload of all of them.
+std::vector<std::uint8_t> tcp_gso(std::size_t payload, std::uint8_t flags = 0x18) {
+  return PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(40000, 5201, flags).payload(payload).build();
+}
+
+ParsedPacket parse_user(const std::vector<std::uint8_t>& frame) {
+  Parser p;
+  ParsedPacket out;
+  const auto st =
+      p.parse({reinterpret_cast<const std::byte*>(frame.data()), static_cast<std::uint32_t>(frame.size())}, out);
+  EXPECT_EQ(st, ParseStatus::kOk);
+  return out;
+}
+
+}  // namespace exact
+
+TEST_F(SamplerProg, BulkCountsGsoSkbsExactlyPerFlowAndCopiesThemOneInN) {
+  using namespace exact;
+  load_exact(ExactFlows::kBulk);
+  constexpr std::uint32_t kRate = 100, kSegs = 10;
+  constexpr int kRuns = 3000;
+  configure(kRate);
+  const auto pkt = tcp_gso(1000);
+  __sk_buff ctx{};
+  ctx.gso_segs = kSegs;
+  ctx.gso_size = 100;
+  auto r = run(progs->sampler_ingress_fd(), pkt, ctx, kRuns);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.data, pkt) << "the original's bytes changed";
+
+  const ParsedPacket want = parse_user(pkt);
+  auto flows = drain();
+  ASSERT_EQ(flows.size(), 1u);
+  const auto& f = flows[0];
+  EXPECT_TRUE(f.key == want.key) << netring::flow::to_string(f.key) << " vs " << netring::flow::to_string(want.key);
+  EXPECT_EQ(f.counts.packets, std::uint64_t{kRuns} * kSegs);
+  EXPECT_EQ(f.counts.skbs, std::uint64_t{kRuns});
+  EXPECT_EQ(f.counts.bytes, std::uint64_t{kRuns} * (pkt.size() - 14));
+  // Each of the 10 segments repeats the 54 bytes of Ethernet, IPv4 and TCP headers.
+  EXPECT_EQ(f.counts.wire_bytes, std::uint64_t{kRuns} * (pkt.size() + (kSegs - 1) * 54));
+  EXPECT_EQ(f.tcp_flags(), 0x18u);
+  EXPECT_EQ(f.counts.ifindex, hooked);
+  EXPECT_EQ(f.counts.direction, static_cast<std::uint32_t>(NETRING_DIR_INGRESS));
+  EXPECT_EQ(f.counts.max_seg, (pkt.size() - 14) / kSegs);
+  EXPECT_GT(f.counts.last_ns, 0u);
+  EXPECT_LE(f.counts.first_ns, f.counts.last_ns);
+
+  auto s = stages();
+  EXPECT_EQ(s.flow_counted, static_cast<std::uint64_t>(kRuns));
+  EXPECT_EQ(s.flow_uncounted(), 0u);
+  // Counted packets are copied for their headers only: 1 in N per skb
+  // (Binomial(3000, 0.01): mean 30, sd 5.4), not segs/N (300).
+  EXPECT_NEAR(static_cast<double>(s.clone_attempts), 30.0, 6 * 5.45);
+  auto ic = if_counters(NETRING_DIR_INGRESS);
+  EXPECT_EQ(ic.wire_bytes, f.counts.wire_bytes) << "interface wire bytes count the same headers";
+  EXPECT_EQ(ic.gso_unparsed, 0u);
+
+  // The drain emptied the map: the next period starts from nothing.
+  EXPECT_TRUE(drain().empty());
+}
+
+TEST_F(SamplerProg, BulkLeavesSingleSegmentSkbsToTheEstimatorAllCountsThem) {
+  using namespace exact;
+  const auto pkt = tcp_gso(100, 0x10);
+  for (ExactFlows mode : {ExactFlows::kBulk, ExactFlows::kAll, ExactFlows::kOff}) {
+    SCOPED_TRACE(netring::datapath::to_string(mode));
+    reader.reset();
+    load_exact(mode);
+    configure(0);
+    __sk_buff ctx{};
+    ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, ctx, 7).err, 0);
+    auto flows = drain();
+    if (mode == ExactFlows::kAll) {
+      ASSERT_EQ(flows.size(), 1u);
+      EXPECT_EQ(flows[0].counts.packets, 7u);
+      EXPECT_EQ(flows[0].counts.bytes, 7u * (pkt.size() - 14));
+      EXPECT_EQ(flows[0].counts.wire_bytes, 7u * pkt.size());
+      EXPECT_EQ(stages().flow_counted, 7u);
+    } else {
+      EXPECT_TRUE(flows.empty());
+      EXPECT_EQ(stages().flow_counted, 0u);
+    }
+  }
+}
+
+TEST_F(SamplerProg, EgressCountsOnlyWhatTheNodeOriginates) {
+  using namespace exact;
+  load_exact(ExactFlows::kAll);
+  configure(0);
+  const auto pkt = tcp_gso(100);
+  __sk_buff fwd{};
+  fwd.ingress_ifindex = 3;  // came in elsewhere: counted there
+  ASSERT_EQ(run(progs->sampler_egress_fd(), pkt, fwd, 4).err, 0);
+  EXPECT_TRUE(drain().empty());
+  __sk_buff local{};
+  ASSERT_EQ(run(progs->sampler_egress_fd(), pkt, local, 4).err, 0);
+  auto flows = drain();
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].counts.packets, 4u);
+  EXPECT_EQ(flows[0].counts.direction, static_cast<std::uint32_t>(NETRING_DIR_EGRESS));
+  // The interface counts both.
+  EXPECT_EQ(if_counters(NETRING_DIR_EGRESS).skbs, 8u);
+}
+
+TEST_F(SamplerProg, FullFlowMapLeavesPacketsToTheEstimatorAndSaysSo) {
+  using namespace exact;
+  load_exact(ExactFlows::kAll, /*map_entries=*/2);
+  constexpr std::uint32_t kRate = 100, kSegs = 200;  // segs >= N: an uncounted skb is always copied
+  configure(kRate);
+  __sk_buff ctx{};
+  ctx.gso_segs = kSegs;
+  for (std::uint16_t port : {1, 2, 3}) {
+    auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").udp(port, 9).payload(1000).build();
+    ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, ctx, 10).err, 0);
+  }
+  auto s = stages();
+  EXPECT_EQ(s.flow_counted, 20u);
+  EXPECT_EQ(s.flow_map_full, 10u);
+  // The third flow's skbs stand for themselves in the estimates: p =
+  // min(1, segs / N) = 1, every one copied.
+  EXPECT_GE(s.clone_attempts, 10u);
+  EXPECT_EQ(drain().size(), 2u);
+  // After the drain the map has room again.
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").udp(3, 9).payload(1000).build();
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, ctx, 1).err, 0);
+  EXPECT_EQ(stages().flow_counted, 21u);
+}
+
+TEST_F(SamplerProg, CopyOfACountedPacketRestoresEveryFieldItBorrowed) {
+  using namespace exact;
+  load_exact(ExactFlows::kAll);
+  configure(1);
+  __sk_buff ctx{};
+  ctx.mark = 0x55;
+  ctx.priority = 9;
+  ctx.cb[0] = 0x11111111;
+  ctx.cb[1] = 0x22222222;
+  ctx.cb[2] = 0x33333333;
+  ctx.cb[3] = 0x44;
+  const auto pkt = tcp_gso(200);
+  auto r = run(progs->sampler_ingress_fd(), pkt, ctx, 5);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.data, pkt);
+  EXPECT_EQ(ctx.mark, 0x55u);
+  EXPECT_EQ(ctx.priority, 9u);
+  EXPECT_EQ(ctx.cb[0], 0x11111111u);
+  EXPECT_EQ(ctx.cb[1], 0x22222222u);
+  EXPECT_EQ(ctx.cb[2], 0x33333333u);
+  EXPECT_EQ(ctx.cb[3], 0x44u);
+  EXPECT_EQ(stages().clone_attempts, 5u);
+  EXPECT_EQ(stages().clone_failures, 0u);
+}
+
+// The kernel's parser and flow::Parser over the whole parser corpus: every
+// packet the kernel counts has the key and L3 length user space gives the
+// same frame, and nothing user space rejects is counted. The kernel may
+// decline (fragments, IPv6 extension headers): those stay estimated.
+TEST_F(SamplerProg, KernelParserAgreesWithUserSpaceParserOnTheCorpus) {
+  using namespace exact;
+  namespace corpus = netring::testing::corpus;
+  std::vector<corpus::Case> cases = corpus::ok_cases();
+  for (auto& c : corpus::malformed_cases()) cases.push_back(std::move(c));
+  for (bool fast : {true, false}) {
+    SCOPED_TRACE(fast ? "fast path first" : "general path only");
+    ProgramOptions o;
+    o.exact_flows = ExactFlows::kAll;
+    o.parse_fast_path = fast;
+    reader.reset();
+    load(o);
+    configure(0);
+    int counted = 0, declined = 0;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name);
+      if (c.frame.size() < 14) continue;  // BPF_PROG_TEST_RUN takes no frame shorter than Ethernet
+      const auto before = stages();
+      __sk_buff ctx{};
+      auto r = run(progs->sampler_ingress_fd(), c.frame, ctx);
+      Parser up;
+      ParsedPacket u;
+      const ParseStatus st =
+          up.parse({reinterpret_cast<const std::byte*>(c.frame.data()), static_cast<std::uint32_t>(c.frame.size())}, u);
+      if (r.err == -EINVAL) {
+        // BPF_PROG_TEST_RUN will not build an skb whose IP header is cut short.
+        EXPECT_NE(std::string(to_string(st)).find("truncated"), std::string::npos) << to_string(st);
+        continue;
+      }
+      ASSERT_EQ(r.err, 0);
+      EXPECT_EQ(r.retval, kUnspec);
+      const auto after = stages();
+      auto flows = drain();
+      if (!flows.empty()) {
+        ++counted;
+        ASSERT_EQ(flows.size(), 1u);
+        ASSERT_EQ(st, ParseStatus::kOk) << "the kernel counted a frame user space rejects: " << to_string(st);
+        EXPECT_TRUE(flows[0].key == u.key)
+            << netring::flow::to_string(flows[0].key) << " vs " << netring::flow::to_string(u.key);
+        const std::uint32_t user_ip_len =
+            u.ip_len != 0 ? u.ip_len : static_cast<std::uint32_t>(c.frame.size()) - u.l3_offset;
+        EXPECT_EQ(flows[0].counts.bytes, user_ip_len);
+        EXPECT_EQ(flows[0].tcp_flags(), u.tcp_flags);
+      } else if (st == ParseStatus::kOk) {
+        EXPECT_EQ(after.flow_declined - before.flow_declined, 1u)
+            << "user space parses it, the kernel neither counted nor declined it";
+        EXPECT_TRUE(u.fragment || c.frame.size() > 54) << "only fragments and extension headers are declined";
+        ++declined;
+      }
+    }
+    EXPECT_GT(counted, 20);
+    EXPECT_GT(declined, 0);
+    std::printf("%s: kernel counted %d corpus frames, declined %d\n", fast ? "fast+general" : "general", counted,
+                declined);
+  }
+}
+
+// Interface counters live in array slots (a full hash map used to lose
+// them): a slot an unhooked interface leaves is zeroed before the next
+// interface gets it, and running out of slots is an error, not a silent loss.
+TEST_F(SamplerProg, InterfaceSlotsAreZeroedForTheNextInterfaceAndBounded) {
+  configure(0);
+  __sk_buff ctx{};
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), udp(53), ctx, 3).err, 0);
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 3u);
+  ASSERT_TRUE(progs->remove_interface(hooked));
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 0u) << "an unconfigured interface reads as zero";
+  // A program run after the config delete (an unhook racing a packet) adds nothing.
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), udp(53), ctx, 2).err, 0);
+  configure(0);  // gets the same slot back
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 0u) << "left over from the previous owner";
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), udp(53), ctx, 1).err, 0);
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 1u);
+
+  std::uint32_t fake = 100000;
+  for (int used = 1; used < NETRING_MAX_INTERFACES; ++used)  // `hooked` has one
+    ASSERT_TRUE(progs->set_interface(fake++, 0, NETRING_ROLE_POD));
+  auto last = progs->set_interface(fake++, 0, NETRING_ROLE_POD);
+  ASSERT_FALSE(last);
+  EXPECT_NE(last.error().message().find("counter slots are in use"), std::string::npos) << last.error().message();
+  // Freeing one makes room again.
+  ASSERT_TRUE(progs->remove_interface(100000));
+  EXPECT_TRUE(progs->set_interface(fake, 0, NETRING_ROLE_POD));
+}

@@ -59,8 +59,7 @@ void configure(Programs& p, const Topology& t) {
 }
 
 std::uint64_t ingress_skbs(const Programs& p, int ifindex) {
-  auto c = netring::datapath::read_interface_counters(p.counters_map_fd(), static_cast<std::uint32_t>(ifindex),
-                                                      NETRING_DIR_INGRESS);
+  auto c = p.interface_counters(static_cast<std::uint32_t>(ifindex), NETRING_DIR_INGRESS);
   EXPECT_TRUE(c);
   return c ? c->skbs : 0;
 }

@@ -37,7 +37,7 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint16_t 
   f.src_id = std::move(s);
   f.dst_id = std::move(d);
   f.bytes = bytes;
-  f.l2_bytes = bytes + 14 * packets;
+  f.wire_bytes = bytes + 14 * packets;
   f.packets = packets;
   f.bytes_stderr = bytes / 10;
   f.samples = static_cast<std::uint64_t>(packets);
@@ -68,7 +68,13 @@ AgentSnapshot fixed_snapshot() {
   };
   s.flows[0].tcp_flags = 0x12;
   s.flows[4].icmp_type = 8;
-  s.interfaces = {{7, "veth1", "pod", "afxdp", "tcx", 1, 2, 3, 4}, {2, "eth0", "physical", "afxdp", "tcx", 5, 6, 7, 8}};
+  s.flows[4].bytes_stderr = 0;  // every packet counted
+  s.status.exact_flows.mode = "bulk";
+  s.status.exact_flows.counted_skbs = 1234;
+  s.status.exact_flows.uncounted = {{"map_full", 3}, {"declined", 1}};
+  s.status.exact_flows.drains = 7;
+  s.interfaces = {{7, "veth1", "pod", "afxdp", "tcx", 1, 2, 3, 4, 2, 4},
+                  {2, "eth0", "physical", "afxdp", "tcx", 5, 6, 7, 8, 9, 10}};
   s.status.version = "0.1.0";
   s.status.node = "node-a";
   s.status.ready = true;
@@ -156,7 +162,9 @@ TEST_F(ApiTest, FlowsDefaultToNewestFirstWithAllFields) {
   EXPECT_EQ(f["direction"], "egress");
   EXPECT_EQ(f["reporter"], "source");
   EXPECT_EQ(f["bytes"], 50000.0);
-  EXPECT_EQ(f["l2_bytes"], 50000.0 + 14 * 40);
+  EXPECT_EQ(f["wire_bytes"], 50000.0 + 14 * 40);
+  EXPECT_EQ(f["exact"], false);
+  EXPECT_EQ(j["flows"][4]["exact"], true);
   EXPECT_EQ(f["packets"], 40.0);
   EXPECT_EQ(f["samples"], 40);
   EXPECT_EQ(f["bytes_stderr"], 5000.0);
@@ -342,8 +350,10 @@ TEST_F(ApiTest, InterfacesAndStatus) {
                                       {"hook", "tcx"},
                                       {"rx_packets", 5},
                                       {"rx_bytes", 6},
+                                      {"rx_wire_bytes", 9},
                                       {"tx_packets", 7},
-                                      {"tx_bytes", 8}}));
+                                      {"tx_bytes", 8},
+                                      {"tx_wire_bytes", 10}}));
   expect_error("/api/v1/interfaces?all=1", 400, "all");
 
   j = get("/api/v1/status");
@@ -360,6 +370,10 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["samples"]["lost_by_reason"][0]["in_total"], false);
   EXPECT_EQ(j["samples"]["lost_by_reason"][1]["in_total"], true);
   EXPECT_EQ(j["flows"]["active"], 5);
+  EXPECT_EQ(j["exact_flows"]["mode"], "bulk");
+  EXPECT_EQ(j["exact_flows"]["counted_skbs"], 1234);
+  EXPECT_EQ(j["exact_flows"]["uncounted_skbs"], json({{"declined", 1}, {"map_full", 3}}));
+  EXPECT_EQ(j["exact_flows"]["drains"], 7);
   EXPECT_EQ(j["memory"]["umem_bytes"], 16777216);
   EXPECT_EQ(j["memory"]["umem_bytes_per_worker"], json({8388608, 8388608}));
   EXPECT_EQ(j["memory"]["flow_table_bytes"], 92274816);

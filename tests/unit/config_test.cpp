@@ -121,6 +121,7 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"sample-rate", "-1", "0..16777216"},
       {"sample-rate", "ten", "not an unsigned integer"},
       {"backend", "dpdk", "is not one of auto, afxdp, afpacket"},
+      {"exact-flows", "some", "is not one of off, bulk, all"},
       {"workers", "0", "1..64"},
       {"workers", "65", "1..64"},
       {"snap-len", "63", "64..65535"},
@@ -339,7 +340,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 42u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 43u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);

@@ -63,7 +63,7 @@ TEST(FlowAggregate, SumsByWorkloadPairWithVariances) {
   EXPECT_DOUBLE_EQ(fe_db.packets.variance, 3 * 90);
   EXPECT_DOUBLE_EQ(fe_db.bytes_l3.value, 10 * (100 + 100 + 200));
   EXPECT_DOUBLE_EQ(fe_db.bytes_l3.variance, 90.0 * (100 * 100 * 2 + 200 * 200));
-  EXPECT_DOUBLE_EQ(fe_db.bytes_l2, 10 * (114 + 114 + 214));
+  EXPECT_DOUBLE_EQ(fe_db.bytes_wire, 10 * (114 + 114 + 214));
 
   const GroupTotals& db_fe = g.at(GroupKey{"shop/db", "shop/frontend"});
   EXPECT_EQ(db_fe.flows, 1u);

@@ -92,6 +92,7 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, double packets
   f.samples = static_cast<std::uint64_t>(packets);
   f.tcp_flags = 0x1b;  // FIN SYN PSH ACK
   f.first_seen_ns = 1'700'000'000'123'000'000ull;
+  f.start_mono_ns = 123'000'000ull;
   f.last_seen_ns = 1'700'000'004'456'000'000ull;
   f.src_id = Identity{"node-a", "shop", "web", "Deployment", "web-7c9d5-x2k4p", ""};
   f.dst_id = Identity{"node-b", "shop", "db", "StatefulSet", "db-0", "db"};
@@ -247,6 +248,7 @@ TEST(FlowExport, DeltasOfAFlowAddUpToItsRoundedTotalAndEndsAreReported) {
   h.round({flow(5, "10.0.0.1", "10.0.0.2", 2, 80)}, true);
   FlowView reused = flow(5, "10.0.0.1", "10.0.0.2", 2, 80);
   reused.first_seen_ns += 60'000'000'000ull;
+  reused.start_mono_ns += 60'000'000'000ull;
   h.round({reused}, true);
   auto more = Harness::records(h.take());
   ASSERT_EQ(more.size(), 2u);

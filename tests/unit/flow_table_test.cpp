@@ -2,6 +2,8 @@
 // injected clock, the memory cap under a flood, and merging worker tables.
 #include <gtest/gtest.h>
 
+#include <time.h>
+
 #include <map>
 #include <random>
 #include <vector>
@@ -121,7 +123,7 @@ TEST(FlowTable, SamplesOfOneFlowAccumulate) {
   EXPECT_EQ(r->samples, 3u);
   EXPECT_DOUBLE_EQ(r->packets, 7.0);
   EXPECT_DOUBLE_EQ(r->bytes_l3, 4.0 * 1500 + 2.0 * 60 + 9000);
-  EXPECT_DOUBLE_EQ(r->bytes_l2, 4.0 * 114 + 2.0 * 114 + 9018);
+  EXPECT_DOUBLE_EQ(r->bytes_wire, 4.0 * 114 + 2.0 * 114 + 9018);
   EXPECT_DOUBLE_EQ(r->var_packets, (16 - 4) + (4 - 2) + 0);
   EXPECT_DOUBLE_EQ(r->var_bytes_l3, 12.0 * 1500 * 1500 + 2.0 * 60 * 60);
   EXPECT_EQ(r->first_ns, 5 * kSec);
@@ -394,3 +396,115 @@ TEST(FlowTable, MergeOfTwoWorkerTables) {
 }
 
 }  // namespace
+
+namespace {
+
+ExactCounts exact(std::uint64_t packets, std::uint64_t bytes, std::uint64_t first, std::uint64_t last,
+                  std::uint8_t flags = 0) {
+  ExactCounts c;
+  c.packets = packets;
+  c.bytes_l3 = bytes;
+  c.wire_bytes = bytes + 14 * packets;
+  c.first_ns = first;
+  c.last_ns = last;
+  c.max_seg_len = static_cast<std::uint32_t>(packets ? bytes / packets : 0);
+  c.ifindex = 3;
+  c.direction = Direction::kIngress;
+  c.tcp_flags = flags;
+  return c;
+}
+
+}  // namespace
+
+// Exact counts from the kernel and samples of the same flow meet in one
+// record: the counts add with no variance, a sample of a counted packet
+// (weight 0) adds only what it shows, a sample standing for uncounted
+// packets adds its estimate and variance.
+TEST(FlowTable, ExactCountsAndSamplesOfOneFlowMeetInOneRecord) {
+  FlowTable t = make({});
+  t.update_exact(packet(1).key, exact(45, 45 * 1400, 5 * kSec, 6 * kSec, 0x10));
+  t.update(packet(1, 80, 1400), sample(7 * kSec, 0.0));  // copy of a counted packet
+  t.update_exact(packet(1).key, exact(90, 90 * 1400, 7 * kSec, 8 * kSec, 0x18));
+  t.update(packet(1, 80, 100), sample(9 * kSec, 10.0));  // an uncounted packet at 1:10
+  const FlowRecord* r = t.find(packet(1).key);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_DOUBLE_EQ(r->packets, 135 + 10);
+  EXPECT_DOUBLE_EQ(r->bytes_l3, 135.0 * 1400 + 10 * 100);
+  EXPECT_DOUBLE_EQ(r->bytes_wire, 135.0 * (1400 + 14) + 10 * 114);
+  EXPECT_DOUBLE_EQ(r->var_packets, 90);  // only the weighted sample: w^2 - w
+  EXPECT_DOUBLE_EQ(r->var_bytes_l3, 90.0 * 100 * 100);
+  EXPECT_EQ(r->samples, 2u);
+  EXPECT_EQ(r->first_ns, 5 * kSec);
+  EXPECT_EQ(r->last_ns, 9 * kSec);
+  EXPECT_EQ(r->tcp_flags, 0x18);
+  EXPECT_EQ(r->max_seg_len(), 1408u) << "the exact counts' segment size, in 64-byte units";
+  EXPECT_EQ(t.stats().exact_updates, 2u);
+
+  // Exact counts alone: a flow no sample showed.
+  t.update_exact(packet(2).key, exact(3, 300, 1, 2));
+  ASSERT_NE(t.find(packet(2).key), nullptr);
+  EXPECT_DOUBLE_EQ(t.find(packet(2).key)->var_bytes_l3, 0);
+  EXPECT_EQ(t.find(packet(2).key)->samples, 0u);
+}
+
+// While the owner cannot take ended flows (allow_eviction(false)), a full
+// table takes nothing in and evicts nothing: new flows' counts go to the
+// overflow record, and no count is lost.
+TEST(FlowTable, FullTableWithoutEvictionCountsNewFlowsInTheOverflowRecord) {
+  Exported ex;
+  FlowTableConfig cfg;
+  cfg.max_flows = 16;
+  FlowTable t = make(cfg, ex.fn());
+  for (std::uint32_t i = 0; i < t.max_flows(); ++i) t.update(packet(i), sample(kSec, 2.0));
+  t.allow_eviction(false);
+  t.update(packet(1000), sample(2 * kSec, 2.0));
+  t.update_exact(packet(1001).key, exact(5, 500, kSec, 2 * kSec));
+  t.update(packet(3), sample(2 * kSec, 2.0));  // a flow the table has: counted there
+  EXPECT_TRUE(ex.items.empty());
+  EXPECT_EQ(t.size(), t.max_flows());
+  EXPECT_EQ(t.find(packet(1000).key), nullptr);
+  EXPECT_DOUBLE_EQ(t.overflow().packets, 2 + 5);
+  EXPECT_DOUBLE_EQ(t.overflow().bytes_l3, 2 * 100 + 500);
+  EXPECT_EQ(t.stats().overflow_updates, 2u);
+  EXPECT_DOUBLE_EQ(t.find(packet(3).key)->packets, 4);
+  double total = t.overflow().packets;
+  t.for_each([&](const FlowEntry& e) { total += e.record.packets; });
+  EXPECT_DOUBLE_EQ(total, 2.0 * t.max_flows() + 2 + 2 + 5);
+
+  t.allow_eviction(true);
+  t.update(packet(1002), sample(3 * kSec, 2.0));
+  EXPECT_EQ(ex.items.size(), 1u);
+  EXPECT_NE(t.find(packet(1002).key), nullptr);
+}
+
+TEST(FlowTable, ExpiryExportsNoMoreThanItIsAllowedAndResumesWhereItStopped) {
+  Exported ex;
+  std::uint64_t clock = kSec;
+  FlowTableConfig cfg;
+  cfg.idle_timeout_ns = 10 * kSec;
+  cfg.clock = [&clock] { return clock; };
+  FlowTable t = make(cfg, ex.fn());
+  for (std::uint32_t i = 0; i < 50; ++i) t.update(packet(i), sample(kSec));
+  clock = 20 * kSec;
+  EXPECT_EQ(t.expire(SIZE_MAX, 7), 7u);
+  EXPECT_EQ(ex.items.size(), 7u);
+  EXPECT_EQ(t.expire(SIZE_MAX, 0), 0u);
+  EXPECT_EQ(t.expire(SIZE_MAX, 100), 43u);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+// Expiry runs on CLOCK_MONOTONIC by default, the clock the sampler and the
+// mirror stamp: a wall-clock step cannot freeze or mass-expire flows.
+TEST(FlowTable, DefaultClockIsMonotonic) {
+  FlowTable t = make({});
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const std::uint64_t before = static_cast<std::uint64_t>(ts.tv_sec) * kSec + static_cast<std::uint64_t>(ts.tv_nsec);
+  t.update(packet(1), sample(0));  // no timestamp: the table's clock
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const std::uint64_t after = static_cast<std::uint64_t>(ts.tv_sec) * kSec + static_cast<std::uint64_t>(ts.tv_nsec);
+  const std::uint64_t got = t.find(packet(1).key)->first_ns;
+  EXPECT_GE(got, before);
+  EXPECT_LE(got, after);
+}

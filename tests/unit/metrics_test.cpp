@@ -40,6 +40,7 @@ FlowView make_flow(std::uint64_t id, Identity src, Identity dst, double packets,
   f.bytes = bytes;
   f.samples = 1;
   f.first_seen_ns = 1000 + id;
+  f.start_mono_ns = 1000 + id;
   f.last_seen_ns = 2000 + id;
   return f;
 }
@@ -145,6 +146,7 @@ TEST(FlowMetrics, CountersStayMonotonicAcrossEviction) {
   // the counter only grows by what the new flow adds.
   FlowView reborn = make_flow(1, fe, be, 2, 80);
   reborn.first_seen_ns = 99999;
+  reborn.start_mono_ns = 99999;
   std::vector<FlowView> live2{live[1], reborn};
   m.update_flows(live2);
   EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1880);
