@@ -47,8 +47,14 @@ Row FlowTable::row_of(const nlohmann::json& f, const Palette& pal) {
   const bool overflow = f.contains("overflow") && f["overflow"].is_boolean() && f["overflow"].get<bool>();
   return {
       {local_time_text(str(f, "last_seen")), pal.dim},
-      {overflow ? "(overflow)" : f.contains("src") ? endpoint_text(f["src"], proto) : "", pal.cyan},
-      {overflow ? "(flow tables full)" : f.contains("dst") ? endpoint_text(f["dst"], proto) : "", pal.magenta},
+      {overflow            ? "(overflow)"
+       : f.contains("src") ? endpoint_text(f["src"], proto)
+                           : "",
+       pal.cyan},
+      {overflow            ? "(flow tables full)"
+       : f.contains("dst") ? endpoint_text(f["dst"], proto)
+                           : "",
+       pal.magenta},
       {proto, proto_color},
       {str(f, "direction"), ""},
       {mark + count_text(num(f, "packets")), ""},

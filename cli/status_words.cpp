@@ -143,8 +143,8 @@ std::string status_words(const Palette& p, const std::string& server, const nloh
                          " left to the estimator" + reasons);
       char last[64];
       std::snprintf(last, sizeof last, "%.1f ms", num(x, "last_drain_ms"));
-      ex.lines.push_back(count_text(num(x, "drains")) + " drains of the kernel's map, the last took " + last +
-                         " for " + count_text(num(x, "flows_last_drain")) + " flows");
+      ex.lines.push_back(count_text(num(x, "drains")) + " drains of the kernel's map, the last took " + last + " for " +
+                         count_text(num(x, "flows_last_drain")) + " flows");
       if (num(x, "drain_errors") > 0)
         ex.lines.push_back(std::string(p.red) + count_text(num(x, "drain_errors")) + " drain errors" + p.reset);
     }

@@ -286,6 +286,11 @@ for ifc in $(api "$A" /api/v1/interfaces | jq -r '.interfaces[].name'); do
   grep -q "^ *$ifc " <<<"$words" || fail "status lacks interface $ifc"
 done
 grep -q "IPFIX export  *off" <<<"$words" || fail "status words lack the IPFIX export state"
+mode=$(api "$A" /api/v1/status | jq -r .exact_flows.mode)
+counted=$(api "$A" /api/v1/status | jq -r .exact_flows.counted_skbs)
+[ "$mode" = bulk ] || fail "agent a's --exact-flows mode is '$mode', the default is bulk"
+grep -q "exact flows  *$mode: " <<<"$words" && grep -q " skbs counted in the kernel, " <<<"$words" &&
+  pass "status in words: exact flows $mode ($counted skbs counted)" || fail "status words lack exact flows $mode"
 grep -q "3 interfaces: 3 pod via" <<<"$words" && grep -q "2 interfaces: 2 pod via" <<<"$words" &&
   grep -q "received, " <<<"$words" && pass "status in words: both agents, backend $backend, hooks" ||
   fail "status words: $words"
