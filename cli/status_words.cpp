@@ -140,7 +140,7 @@ std::string status_words(const Palette& p, const std::string& server, const nloh
         }
       if (!reasons.empty()) reasons += ")";
       ex.lines.push_back(count_text(num(x, "counted_skbs")) + " skbs counted in the kernel, " + count_text(uncounted) +
-                         " left to the estimator" + reasons);
+                         " it could not count, estimated instead" + reasons);
       char last[64];
       std::snprintf(last, sizeof last, "%.1f ms", num(x, "last_drain_ms"));
       ex.lines.push_back(count_text(num(x, "drains")) + " drains of the kernel's map, the last took " + last + " for " +

@@ -28,8 +28,8 @@ node_add demo 10.244.93.0/24
 node_pod web shop frontend
 node_pod cart shop cart
 node_pod cache data redis
-# Sampled 1:4 (not the default 1 of these tests), as the demo samples, so
-# the page shows estimated counts beside exact ones.
+# Sampled 1:4 (not 1 as the other scenarios; the demo samples 1:20), so
+# the page shows estimated counts (marked ~).
 RATE=4
 node_agent_start demo --sample-rate=$RATE
 

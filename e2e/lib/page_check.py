@@ -83,7 +83,7 @@ def wait(driver, seconds, what, cond):
     try:
         return WebDriverWait(driver, seconds, poll_frequency=0.25).until(lambda d: cond(d))
     except TimeoutException:
-        fail("timed out after %ds waiting for: %s" % (seconds, what))
+        fail("timed out after %ds waiting for: %s" % (seconds, what() if callable(what) else what))
 
 
 def shot(driver, args, name):
@@ -173,34 +173,52 @@ def run(driver, base, args):
     ok("status: exact flows %r" % exact_mode)
 
     # --- flows table and filters --------------------------------------------
+    # The traffic runs meanwhile (each iperf3 round adds flows): a few may
+    # come between the page's answer and the test's; then apply again.
+    counts = ["no rows yet"]
+
+    def data_rows(d):
+        got = rows(d)
+        if not got or not all(r["src"].startswith("data/") or r["dst"].startswith("data/") for r in got):
+            return None
+        api_count = api(base, "/api/v1/flows?namespace=data")["count"]
+        if abs(len(got) - api_count) > 3:
+            counts[0] = "%d rows, the API has %d" % (len(got), api_count)
+            set_filters(d, namespace="data")
+            return None
+        return got
+
     set_filters(driver, namespace="data")
-    wait(driver, 30, "namespace=data rows", lambda d: len(rows(d)) > 0 and all(
-        r["src"].startswith("data/") or r["dst"].startswith("data/") for r in rows(d)))
-    got = rows(driver)
+    got = wait(driver, 30, lambda: "namespace=data rows as the API's (last: %s)" % counts[0], data_rows)
     note = driver.find_element(By.ID, "flows-note").text
-    api_count = api(base, "/api/v1/flows?namespace=data")["count"]
-    if abs(len(got) - api_count) > 3:  # traffic runs meanwhile: a few flows may come or go
-        fail("namespace=data: %d rows, the API has %d" % (len(got), api_count))
     ok("filter namespace=data: %d rows, each with an end in data (%s)" % (len(got), note))
 
     # Estimated counts are marked "~", exact ones not, as the API's "exact"
     # says (before it: a zero bytes_stderr). A flow can turn estimated between
     # the page's answer and the test's: each try applies the filter again.
+    last = ["nothing compared yet"]
+
     def marks_match_api(d):
         set_filters(d, namespace="data")
         time.sleep(0.5)
         shown = rows(d)
-        flows = {"%d@%s" % (f["id"], f["first_seen"]): f for f in api(base, "/api/v1/flows?namespace=data")["flows"]}
-        compared = [(r, flows[r["key"]]) for r in shown if r["key"] in flows]
+        # The page's key is id@first_seen with the 64-bit id as a JavaScript
+        # number (a double): match it as one.
+        flows = {(float(f["id"]), f["first_seen"]): f for f in api(base, "/api/v1/flows?namespace=data")["flows"]}
+        key = lambda r: (float(r["key"].split("@")[0]), r["key"].split("@")[1])
+        compared = [(r, flows[key(r)]) for r in shown if key(r) in flows]
         if not compared:
+            last[0] = "no row's key among the API's flows: rows %s, API %s" % (
+                [r["key"] for r in shown][:3], list(flows)[:3])
             return None
         for r, f in compared:
             exact = f["exact"] if "exact" in f else f["bytes_stderr"] == 0
             if r["cells"][6].startswith("~") == exact or r["cells"][5].startswith("~") == exact:
+                last[0] = "row %s shows %s / %s, the API's exact is %s" % (r["key"], r["cells"][5], r["cells"][6], exact)
                 return None
         return compared
 
-    compared = wait(driver, 30, "~ marks as the API's exact", marks_match_api)
+    compared = wait(driver, 30, lambda: "~ marks as the API's exact (last: %s)" % last[0], marks_match_api)
     estimated = [r for r, f in compared if r["cells"][6].startswith("~")]
     if not estimated:
         fail("no estimated count at 1:%s sampling (the ping flows are sampled)" % args.sample_rate)

@@ -391,7 +391,7 @@
     let t = words[x.mode] || x.mode;
     if (x.mode !== "off") {
       const uncounted = Object.values(x.uncounted_skbs || {}).reduce((a, b) => a + b, 0);
-      t += " \u00b7 " + countText(x.counted_skbs) + " skbs counted, " + countText(uncounted) + " left to the estimator";
+      t += " \u00b7 " + countText(x.counted_skbs) + " skbs counted in the kernel, " + countText(uncounted) + " it could not count";
       if (x.drain_errors > 0) t += ", " + countText(x.drain_errors) + " drain errors";
     }
     return t;
