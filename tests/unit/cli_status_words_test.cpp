@@ -64,8 +64,9 @@ TEST(CliStatusWords, ExactFlowsModeInWords) {
   x.last_drain_ns = 1'500'000;
   std::string w = words_of(st);
   EXPECT_NE(w.find("exact flows   bulk: the kernel counts GSO/GRO super-packets exactly"), std::string::npos) << w;
-  EXPECT_NE(w.find("123k skbs counted in the kernel, 43 it could not count, estimated instead (declined 40, map_full 3)"),
-            std::string::npos)
+  EXPECT_NE(
+      w.find("123k skbs counted in the kernel, 43 it could not count, estimated instead (declined 40, map_full 3)"),
+      std::string::npos)
       << w;
   EXPECT_NE(w.find("77 drains of the kernel's map, the last took 1.5 ms for 12 flows"), std::string::npos) << w;
   EXPECT_EQ(w.find("drain errors"), std::string::npos) << w;
