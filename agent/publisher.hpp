@@ -28,6 +28,7 @@
 #include "agent/k8s/metadata.hpp"
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/model.hpp"
+#include "agent/wall_clock_offset.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/programs.hpp"
 #include "pkg/kevents/drop_monitor.hpp"
@@ -139,6 +140,7 @@ class Publisher {
   // monotonic; the API shows wall-clock times), and the rate whose unseen
   // packets a flow's interval must cover (1: none unseen).
   std::int64_t realtime_offset_ns_ = 0;
+  WallClockOffset wall_clock_;  // steady across rounds unless the clock moved
   std::uint32_t unseen_rate_ = 1;
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;

@@ -104,13 +104,17 @@ std::variant<FlowQuery, ApiError> parse_flow_query(const httplib::Request& req, 
     else
       return ApiError{400, "'" + *v + "' is not a sort key (bytes|packets|last_seen)", "sort"};
   }
-  if (auto v = param(req, "limit")) {
-    std::uint64_t n = 0;
-    if (auto e = parse_count("limit", *v, 1, limits.max_limit, n)) return *e;
-    q.limit = n;
-  }
   if (auto v = param(req, "follow")) {
     if (auto e = parse_bool("follow", *v, q.follow)) return *e;
+  }
+  if (auto v = param(req, "limit")) {
+    // A follow stream may skip the flows of the moment: only what changes.
+    std::uint64_t n = 0;
+    if (auto e = parse_count("limit", *v, q.follow ? 0 : 1, limits.max_limit, n)) {
+      if (!q.follow && *v == "0") e->message += " (0 only with follow=true: no flows of the moment, only changes)";
+      return *e;
+    }
+    q.limit = n;
   }
   if (q.follow && q.sort_given)
     return ApiError{400, "sort does not apply to follow=true (flows stream in the order they change)", "sort"};

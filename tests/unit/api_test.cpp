@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -88,6 +89,14 @@ AgentSnapshot fixed_snapshot() {
   s.status.flow_table_bytes = {46137408, 46137408};
   s.status.umem_bytes = {8388608, 8388608};
   return s;
+}
+
+bool eventually(const std::function<bool()>& pred) {
+  for (int i = 0; i < 3000; ++i) {  // 30 s: generous on a loaded machine
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
 }
 
 class ApiTest : public ::testing::Test {
@@ -242,7 +251,8 @@ TEST_F(ApiTest, EveryBadFlowQueryIs400WithTheParameter) {
   expect_error("/api/v1/flows?since=2026-11-25T12:00:00", 400, "since");  // no zone
   expect_error("/api/v1/flows?since=10x", 400, "since");
   expect_error("/api/v1/flows?sort=size", 400, "sort");
-  expect_error("/api/v1/flows?limit=0", 400, "limit");
+  expect_error("/api/v1/flows?limit=0", 400, "limit");  // 0 only with follow=true
+  expect_error("/api/v1/flows?follow=true&limit=-1", 400, "limit");
   expect_error("/api/v1/flows?limit=10001", 400, "limit");
   expect_error("/api/v1/flows?limit=ten", 400, "limit");
   expect_error("/api/v1/flows?follow=yes", 400, "follow");
@@ -290,6 +300,46 @@ TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
   expect_error("/api/v1/top?key=pod&limit=0", 400, "limit");
   expect_error("/api/v1/top?key=pod&limit=1001", 400, "limit");
   expect_error("/api/v1/top?key=pod&sort=bytes", 400, "sort");
+  expect_error("/api/v1/top?key=pair&window=0s", 400, "window");
+  expect_error("/api/v1/top?key=pair&window=500ms", 400, "window");
+  expect_error("/api/v1/top?key=pair&window=6m", 400, "window");  // beyond the history kept
+  expect_error("/api/v1/top?key=pair&window=soon", 400, "window");
+}
+
+// top?window= ranks by the growth within the window, from the publications
+// the rate history took in (not the totals of the flows held).
+TEST_F(ApiTest, TopOverAWindowRanksByRecentGrowth) {
+  auto publish_at = [&](std::uint64_t t, double cart_db_bytes, double fe_cart_bytes) {
+    AgentSnapshot s = fixed_snapshot();
+    s.taken_ns = t * kSec;
+    s.flows[0].bytes = fe_cart_bytes;  // frontend -> cart, 50000 in the fixture
+    s.flows[1].bytes = cart_db_bytes;  // cart -> postgres, 900000 in the fixture
+    store_.publish(std::move(s));
+    const std::uint64_t gen = store_.snapshot()->generation;
+    ASSERT_TRUE(eventually([&] { return server_->rates_generation() == gen; }));
+  };
+  // The fixture's snapshot (published before the server started) is the
+  // baseline; then cart -> postgres stays idle while frontend -> cart grows.
+  ASSERT_TRUE(eventually([&] { return server_->rates_generation() == store_.snapshot()->generation; }));
+  publish_at(kNow + 1, 900000, 60000);
+  publish_at(kNow + 2, 900000, 80000);
+
+  json j = get("/api/v1/top?key=pair&window=1m");
+  EXPECT_EQ(j["window_seconds"], 60.0);
+  EXPECT_EQ(j["covered_seconds"], 2.0);
+  ASSERT_EQ(j["top"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["top"][0]["key"], "shop/frontend -> shop/cart");
+  EXPECT_EQ(j["top"][0]["src"], "shop/frontend");
+  EXPECT_EQ(j["top"][0]["bytes"], 30000.0);
+  EXPECT_EQ(j["top"][0]["bytes_per_second"], 15000.0);
+  EXPECT_FALSE(j["top"][0].contains("flows"));
+  // Without a window, the totals of the flows held: cart -> postgres first.
+  j = get("/api/v1/top?key=pair");
+  EXPECT_EQ(j["top"][0]["key"], "shop/cart -> data/postgres");
+  EXPECT_FALSE(j.contains("window_seconds"));
+  j = get("/api/v1/top?key=pair&window=1s");
+  EXPECT_EQ(j["covered_seconds"], 1.0);
+  EXPECT_EQ(j["top"][0]["bytes_per_second"], 20000.0);
 }
 
 TEST_F(ApiTest, CapturePortsAndTheirFlows) {
@@ -474,14 +524,6 @@ class FollowClient {
   std::size_t keepalives_ = 0;
 };
 
-bool eventually(const std::function<bool()>& pred) {
-  for (int i = 0; i < 3000; ++i) {  // 30 s: generous on a loaded machine
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 TEST_F(ApiTest, FollowStreamsNewAndUpdatedFlowsUntilTheClientGoes) {
   auto follow = std::make_unique<FollowClient>(server_->port(), "/api/v1/flows?follow=true&workload=frontend");
   // First the current matching flows, oldest first.
@@ -517,6 +559,19 @@ TEST_F(ApiTest, FollowStreamsNewAndUpdatedFlowsUntilTheClientGoes) {
   // The client goes away: the server notices and frees the stream.
   follow.reset();
   EXPECT_TRUE(eventually([&] { return server_->follow_streams() == 0; }));
+}
+
+TEST_F(ApiTest, FollowWithLimitZeroSendsOnlyWhatChanges) {
+  FollowClient follow(server_->port(), "/api/v1/flows?follow=true&limit=0");
+  EXPECT_TRUE(eventually([&] { return follow.keepalives() >= 1; }));  // the stream is up
+  EXPECT_EQ(follow.lines(0).size(), 0u);                              // and sent no flow of the moment
+  AgentSnapshot next = fixed_snapshot();
+  next.flows[2].samples += 1;
+  next.flows[2].bytes += 100;
+  store_.publish(std::move(next));
+  auto got = follow.lines(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["id"], 3);
 }
 
 TEST_F(ApiTest, FollowStreamsAreCapped) {
@@ -664,7 +719,82 @@ TEST_F(ApiTest, DropsWhenOffSayWhy) {
   EXPECT_EQ(j["count"], 0);
   EXPECT_EQ(j["enabled"], false);
   EXPECT_EQ(j["reason"], "off (--drops=off)");
-}
+  // Every answer, errors and the page included, names the API version and
+  // carries the security headers.
+  TEST_F(ApiTest, EveryAnswerCarriesTheVersionAndSecurityHeaders) {
+    for (const char* path : {"/api/v1/flows", "/api/v1/status", "/api/v1/flows?bogus=1", "/api/v1/nothing", "/",
+                             "/ui/netring.js", "/healthz"}) {
+      auto res = client_->Get(path);
+      ASSERT_TRUE(res) << path;
+      EXPECT_EQ(res->get_header_value("Netring-Api-Version"), "1") << path;
+      const std::string csp = res->get_header_value("Content-Security-Policy");
+      EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << path << ": " << csp;
+      EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path << ": " << csp;
+      EXPECT_EQ(csp.find("unsafe"), std::string::npos) << path << ": " << csp;
+      EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff") << path;
+      EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY") << path;
+      EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer") << path;
+      EXPECT_EQ(res->get_header_value_count("Cache-Control"), 1u) << path;
+    }
+  }
+
+  std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  TEST_F(ApiTest, ThePageIsServedFromTheBinary) {
+    auto page = client_->Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(page->body, read_file(NETRING_SOURCE_DIR "/agent/api/page/index.html"));
+    // Only scripts and styles from this origin: no inline script, no style attribute.
+    EXPECT_NE(page->body.find("<script src=\"/ui/netring.js\""), std::string::npos);
+    EXPECT_EQ(page->body.find("<script>"), std::string::npos);
+    EXPECT_EQ(page->body.find("style="), std::string::npos);
+    EXPECT_EQ(page->body.find("http://"), std::string::npos);
+    EXPECT_EQ(page->body.find("https://"), std::string::npos);
+
+    auto d3 = client_->Get("/ui/d3.min.js");
+    ASSERT_TRUE(d3);
+    EXPECT_EQ(d3->status, 200);
+    EXPECT_EQ(d3->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_EQ(d3->body, read_file(NETRING_D3_JS));  // Debian's node-d3, embedded at build
+    auto css = client_->Get("/ui/netring.css");
+    ASSERT_TRUE(css);
+    EXPECT_EQ(css->get_header_value("Content-Type"), "text/css; charset=utf-8");
+
+    // Revalidation: the same ETag answers 304 without a body.
+    const std::string etag = d3->get_header_value("ETag");
+    ASSERT_FALSE(etag.empty());
+    EXPECT_EQ(d3->get_header_value("Cache-Control"), "no-cache");
+    auto again = client_->Get("/ui/d3.min.js", httplib::Headers{{"If-None-Match", etag}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304);
+    EXPECT_TRUE(again->body.empty());
+
+    expect_error("/ui/missing.js", 404, "");
+    expect_error("/?x=1", 400, "x");
+  }
+
+  // DNS rebinding: a page of another site whose name now resolves to
+  // 127.0.0.1 sends its own name as Host.
+  TEST_F(ApiTest, RequestsForOtherHostNamesAreRefused) {
+    for (const char* host : {"evil.example", "evil.example:9991", "127.0.0.1.nip.io:9991", "localhost.evil.example"}) {
+      auto res = client_->Get("/api/v1/flows", httplib::Headers{{"Host", host}});
+      ASSERT_TRUE(res) << host;
+      EXPECT_EQ(res->status, 403) << host;
+      auto body = json::parse(res->body, nullptr, false);
+      EXPECT_NE(body.value("error", "").find("refused"), std::string::npos) << host << ": " << res->body;
+    }
+    for (const char* host : {"127.0.0.1:9991", "localhost:9991", "LOCALHOST", "[::1]:9991", "10.1.2.3",
+                             "netring.localhost:9991", "[fd00::1]"}) {
+      auto res = client_->Get("/api/v1/status", httplib::Headers{{"Host", host}});
+      ASSERT_TRUE(res) << host;
+      EXPECT_EQ(res->status, 200) << host << ": " << res->body;
+    }
+  }
 
 }  // namespace
 }  // namespace netring::agent::api
