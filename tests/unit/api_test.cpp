@@ -719,82 +719,84 @@ TEST_F(ApiTest, DropsWhenOffSayWhy) {
   EXPECT_EQ(j["count"], 0);
   EXPECT_EQ(j["enabled"], false);
   EXPECT_EQ(j["reason"], "off (--drops=off)");
-  // Every answer, errors and the page included, names the API version and
-  // carries the security headers.
-  TEST_F(ApiTest, EveryAnswerCarriesTheVersionAndSecurityHeaders) {
-    for (const char* path : {"/api/v1/flows", "/api/v1/status", "/api/v1/flows?bogus=1", "/api/v1/nothing", "/",
-                             "/ui/netring.js", "/healthz"}) {
-      auto res = client_->Get(path);
-      ASSERT_TRUE(res) << path;
-      EXPECT_EQ(res->get_header_value("Netring-Api-Version"), "1") << path;
-      const std::string csp = res->get_header_value("Content-Security-Policy");
-      EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << path << ": " << csp;
-      EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path << ": " << csp;
-      EXPECT_EQ(csp.find("unsafe"), std::string::npos) << path << ": " << csp;
-      EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff") << path;
-      EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY") << path;
-      EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer") << path;
-      EXPECT_EQ(res->get_header_value_count("Cache-Control"), 1u) << path;
-    }
+}
+
+// Every answer, errors and the page included, names the API version and
+// carries the security headers.
+TEST_F(ApiTest, EveryAnswerCarriesTheVersionAndSecurityHeaders) {
+  for (const char* path : {"/api/v1/flows", "/api/v1/status", "/api/v1/flows?bogus=1", "/api/v1/nothing", "/",
+                           "/ui/netring.js", "/healthz"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->get_header_value("Netring-Api-Version"), "1") << path;
+    const std::string csp = res->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << path << ": " << csp;
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path << ": " << csp;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << path << ": " << csp;
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff") << path;
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY") << path;
+    EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer") << path;
+    EXPECT_EQ(res->get_header_value_count("Cache-Control"), 1u) << path;
   }
+}
 
-  std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(ApiTest, ThePageIsServedFromTheBinary) {
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page->body, read_file(NETRING_SOURCE_DIR "/agent/api/page/index.html"));
+  // Only scripts and styles from this origin: no inline script, no style attribute.
+  EXPECT_NE(page->body.find("<script src=\"/ui/netring.js\""), std::string::npos);
+  EXPECT_EQ(page->body.find("<script>"), std::string::npos);
+  EXPECT_EQ(page->body.find("style="), std::string::npos);
+  EXPECT_EQ(page->body.find("http://"), std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
+
+  auto d3 = client_->Get("/ui/d3.min.js");
+  ASSERT_TRUE(d3);
+  EXPECT_EQ(d3->status, 200);
+  EXPECT_EQ(d3->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(d3->body, read_file(NETRING_D3_JS));  // Debian's node-d3, embedded at build
+  auto css = client_->Get("/ui/netring.css");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->get_header_value("Content-Type"), "text/css; charset=utf-8");
+
+  // Revalidation: the same ETag answers 304 without a body.
+  const std::string etag = d3->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(d3->get_header_value("Cache-Control"), "no-cache");
+  auto again = client_->Get("/ui/d3.min.js", httplib::Headers{{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+
+  expect_error("/ui/missing.js", 404, "");
+  expect_error("/?x=1", 400, "x");
+}
+
+// DNS rebinding: a page of another site whose name now resolves to
+// 127.0.0.1 sends its own name as Host.
+TEST_F(ApiTest, RequestsForOtherHostNamesAreRefused) {
+  for (const char* host : {"evil.example", "evil.example:9991", "127.0.0.1.nip.io:9991", "localhost.evil.example"}) {
+    auto res = client_->Get("/api/v1/flows", httplib::Headers{{"Host", host}});
+    ASSERT_TRUE(res) << host;
+    EXPECT_EQ(res->status, 403) << host;
+    auto body = json::parse(res->body, nullptr, false);
+    EXPECT_NE(body.value("error", "").find("refused"), std::string::npos) << host << ": " << res->body;
   }
-
-  TEST_F(ApiTest, ThePageIsServedFromTheBinary) {
-    auto page = client_->Get("/");
-    ASSERT_TRUE(page);
-    EXPECT_EQ(page->status, 200);
-    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
-    EXPECT_EQ(page->body, read_file(NETRING_SOURCE_DIR "/agent/api/page/index.html"));
-    // Only scripts and styles from this origin: no inline script, no style attribute.
-    EXPECT_NE(page->body.find("<script src=\"/ui/netring.js\""), std::string::npos);
-    EXPECT_EQ(page->body.find("<script>"), std::string::npos);
-    EXPECT_EQ(page->body.find("style="), std::string::npos);
-    EXPECT_EQ(page->body.find("http://"), std::string::npos);
-    EXPECT_EQ(page->body.find("https://"), std::string::npos);
-
-    auto d3 = client_->Get("/ui/d3.min.js");
-    ASSERT_TRUE(d3);
-    EXPECT_EQ(d3->status, 200);
-    EXPECT_EQ(d3->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
-    EXPECT_EQ(d3->body, read_file(NETRING_D3_JS));  // Debian's node-d3, embedded at build
-    auto css = client_->Get("/ui/netring.css");
-    ASSERT_TRUE(css);
-    EXPECT_EQ(css->get_header_value("Content-Type"), "text/css; charset=utf-8");
-
-    // Revalidation: the same ETag answers 304 without a body.
-    const std::string etag = d3->get_header_value("ETag");
-    ASSERT_FALSE(etag.empty());
-    EXPECT_EQ(d3->get_header_value("Cache-Control"), "no-cache");
-    auto again = client_->Get("/ui/d3.min.js", httplib::Headers{{"If-None-Match", etag}});
-    ASSERT_TRUE(again);
-    EXPECT_EQ(again->status, 304);
-    EXPECT_TRUE(again->body.empty());
-
-    expect_error("/ui/missing.js", 404, "");
-    expect_error("/?x=1", 400, "x");
+  for (const char* host : {"127.0.0.1:9991", "localhost:9991", "LOCALHOST", "[::1]:9991", "10.1.2.3",
+                           "netring.localhost:9991", "[fd00::1]"}) {
+    auto res = client_->Get("/api/v1/status", httplib::Headers{{"Host", host}});
+    ASSERT_TRUE(res) << host;
+    EXPECT_EQ(res->status, 200) << host << ": " << res->body;
   }
-
-  // DNS rebinding: a page of another site whose name now resolves to
-  // 127.0.0.1 sends its own name as Host.
-  TEST_F(ApiTest, RequestsForOtherHostNamesAreRefused) {
-    for (const char* host : {"evil.example", "evil.example:9991", "127.0.0.1.nip.io:9991", "localhost.evil.example"}) {
-      auto res = client_->Get("/api/v1/flows", httplib::Headers{{"Host", host}});
-      ASSERT_TRUE(res) << host;
-      EXPECT_EQ(res->status, 403) << host;
-      auto body = json::parse(res->body, nullptr, false);
-      EXPECT_NE(body.value("error", "").find("refused"), std::string::npos) << host << ": " << res->body;
-    }
-    for (const char* host : {"127.0.0.1:9991", "localhost:9991", "LOCALHOST", "[::1]:9991", "10.1.2.3",
-                             "netring.localhost:9991", "[fd00::1]"}) {
-      auto res = client_->Get("/api/v1/status", httplib::Headers{{"Host", host}});
-      ASSERT_TRUE(res) << host;
-      EXPECT_EQ(res->status, 200) << host << ": " << res->body;
-    }
-  }
+}
 
 }  // namespace
 }  // namespace netring::agent::api
