@@ -117,7 +117,7 @@ TEST(DatapathAfXdp, IperfCompletesWithSamplesFromEveryCpuInOrder) {
   for (int attempt = 0; attempt < 50 && !done; ++attempt) {
     // A byte count, not a duration: the sample count must not depend on
     // how fast the machine (or an emulated one) is.
-    auto r = s.pod.run("iperf3 -c 10.86.0.1 -p 5302 -n 200M");
+    auto r = s.pod.run("iperf3 -c 10.86.0.1 -p 5302 -n 2G");
     done = r.ok();
     out = r.output;
     if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
