@@ -24,7 +24,9 @@ void send_error(httplib::Response& res, const ApiError& e) {
   nlohmann::json body{{"error", e.message}};
   if (!e.parameter.empty()) body["parameter"] = e.parameter;
   res.status = e.status;
-  res.set_content(body.dump() + "\n", "application/json");
+  // Messages quote what the client sent, which need not be UTF-8 (%ff in a
+  // query): replaced, not thrown on (a throw here became an empty 500).
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
 }
 
 void send_json(httplib::Response& res, const std::string& body) {

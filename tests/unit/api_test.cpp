@@ -433,6 +433,13 @@ TEST_F(ApiTest, OtherMethodsAre405JsonNaming) {
   }
 }
 
+TEST_F(ApiTest, ABadValueThatIsNotUtf8IsStill400Json) {
+  // The message quotes the value: a byte that is not UTF-8 must not turn
+  // the answer into an empty 500.
+  expect_error("/api/v1/flows?protocol=%ff%fe", 400, "protocol");
+  expect_error("/api/v1/top?key=pair&window=%ff", 400, "window");
+}
+
 TEST_F(ApiTest, ARequestLineTooLongIs414Json) {
   // cpp-httplib answers this before any route: the error handler gives it
   // the API's JSON body too.
