@@ -553,7 +553,9 @@ PY
   printf '{"apiVersion": "v1", "kind": "List", "items": [{"metadata": ' >"$state/pods.json"
   reported() { grep 'level=warn' "$state/agent.log" | grep 'reloading --pods-from failed' >/dev/null; }
   wait_for 30 "the malformed PodList is reported" reported
-  pod_exec a ping -c 3 -i 0.1 "$(pod_ip b)" >/dev/null
+  # Bulk TCP: counted in the kernel, so a flow exists whatever the sample
+  # rate draws (three pings at 1:100 would most often leave none).
+  pod_exec a iperf3 -c "$(pod_ip b)" -p 5201 -n 20M >/dev/null || fail "iperf3 after the malformed PodList"
   named() { api '/api/v1/flows?limit=10000' | jq -e --arg s "$(pod_name a)" '[.flows[] | select(.src.pod == $s)] | length >= 1' >/dev/null; }
   wait_for 30 "flows still named after a malformed PodList" named
   mv "$state/pods.good" "$state/pods.json"
