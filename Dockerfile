@@ -1,4 +1,4 @@
-# netring-agent container image.
+# netring-agent container image (with the netring command line).
 #
 #   scripts/image.sh            builds it here (local base image, no registry)
 #   podman build -t netring-agent .      anywhere a registry is reachable
@@ -21,6 +21,7 @@ RUN apt-get update \
       clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev linux-libc-dev \
       prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev \
       libpcap-dev libmnl-dev libnetfilter-conntrack-dev libyaml-cpp-dev \
+      node-d3 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -28,8 +29,8 @@ WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
       -DNETRING_BUILD_TESTS=OFF -DNETRING_BUILD_BENCH=OFF \
- && cmake --build /build -j"$(nproc)" --target netring-agent \
- && /build/netring-agent --version
+ && cmake --build /build -j"$(nproc)" --target netring-agent netring \
+ && /build/netring-agent --version && /build/netring --version
 
 # ---------------------------------------------------------------------------
 FROM ${BASE_IMAGE}
@@ -56,9 +57,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 
 COPY --from=build /build/netring-agent /usr/bin/netring-agent
-# Fails the build if the binary needs a library the list above lacks.
-RUN if ldd /usr/bin/netring-agent | grep 'not found'; then exit 1; fi \
- && /usr/bin/netring-agent --version
+# The command line, for `kubectl -n netring exec ds/netring -- netring observe`
+# (the agent's API is on the pod's loopback) and to copy out of the image.
+COPY --from=build /build/netring /usr/bin/netring
+# Fails the build if a binary needs a library the list above lacks.
+RUN if ldd /usr/bin/netring-agent /usr/bin/netring | grep 'not found'; then exit 1; fi \
+ && /usr/bin/netring-agent --version && /usr/bin/netring --version
 
 # Root: loading BPF and opening AF_XDP sockets needs capabilities that the
 # DaemonSet grants to UID 0 only (it drops all others).

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/agent_options.hpp"
 #include "agent/api/api_server.hpp"
 #include "agent/capture_api/capture_tap.hpp"
 #include "agent/conntrack.hpp"
@@ -32,6 +33,8 @@
 #include "agent/publisher.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "pkg/kevents/drop_monitor.hpp"
+#include "pkg/kevents/retransmit_monitor.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
@@ -68,8 +71,18 @@ AgentStatus base_status(const Config& config, const datapath::Datapath& dp) {
   return st;
 }
 
-Result<http::ListenAddress> listen_of(const HostPort& hp) {
-  return http::parse_listen_address(hp.str());
+// The mirror link's samples are the agent's own: the stack frees them after
+// the capture socket took its copy (AF_PACKET), which are no drops of the
+// node's traffic.
+kevents::DropMonitorOptions drop_options(const datapath::Datapath& dp) {
+  kevents::DropMonitorOptions o;
+  struct stat ns {};
+  if (dp.mirror() != nullptr && ::stat("/proc/self/ns/net", &ns) == 0) {
+    o.ignore_ifindexes = {static_cast<std::uint32_t>(dp.mirror()->near_ifindex()),
+                          static_cast<std::uint32_t>(dp.mirror()->far_ifindex())};
+    o.ignore_netns = static_cast<std::uint32_t>(ns.st_ino);
+  }
+  return o;
 }
 
 }  // namespace
@@ -98,27 +111,11 @@ int run_agent(const Config& config) {
   auto meta = k8s::Metadata::start(config, process_env());
   if (!meta) return fail("kubernetes metadata", meta.error().message());
 
-  datapath::DatapathOptions dopts;
-  dopts.workers = config.workers;
-  dopts.programs.snap_len = config.snap_len;
-  dopts.programs.copy_dns = config.dns;
-  dopts.programs.dns_ports = config.dns_ports;
-  dopts.programs.copy_tcp_control = config.tcp_handshake;
-  switch (config.exact_flows) {
-    case ExactFlows::kOff: dopts.programs.exact_flows = datapath::ExactFlows::kOff; break;
-    case ExactFlows::kBulk: dopts.programs.exact_flows = datapath::ExactFlows::kBulk; break;
-    case ExactFlows::kAll: dopts.programs.exact_flows = datapath::ExactFlows::kAll; break;
-  }
-  // The kernel holds the flows active within one publication period; the
-  // tables hold every flow the agent keeps, so that bounds it too.
-  dopts.programs.flow_map_entries =
-      static_cast<std::uint32_t>(std::min<std::uint64_t>(config.flow_table_size, 1u << 22));
-  if (config.backend == Backend::kAfpacket) dopts.highest_rung = datapath::Rung::kAfPacketMirror;
-  auto dp = datapath::Datapath::create(dopts);
+  auto opts = agent_options(config);
+  if (!opts) return fail("configuration", opts.error().message());
+  auto dp = datapath::Datapath::create(opts->datapath);
   if (!dp) return fail("data path", dp.error().message());
-  datapath::CaptureOptions copts;
-  copts.direct_sample_rate = config.sample_rate;
-  auto streams = (*dp)->open_sources(copts);
+  auto streams = (*dp)->open_sources(opts->capture);
   if (!streams) return fail("capture sources", streams.error().message());
   if (config.backend == Backend::kAfxdp && (*dp)->rung() != datapath::Rung::kAfXdpMirror)
     log::warn("--backend=afxdp requested but AF_XDP cannot serve; using afpacket",
@@ -129,41 +126,25 @@ int run_agent(const Config& config) {
 
   capture_api::CaptureTap tap;
   std::vector<std::unique_ptr<Worker>> workers;
-  WorkerOptions wopts;
-  wopts.table.max_flows = std::max<std::size_t>(1, config.flow_table_size / std::max<std::size_t>(1, streams->size()));
-  wopts.table.idle_timeout_ns = static_cast<std::uint64_t>(config.flow_idle_timeout.count()) * 1'000'000;
-  wopts.table.active_timeout_ns = static_cast<std::uint64_t>(config.flow_active_timeout.count()) * 1'000'000;
   // Forced copies exist only where the sampler runs (not on the direct rung).
   const bool sampler = (*dp)->programs() != nullptr;
-  wopts.control.dns = config.dns && sampler;
-  wopts.control.dns_ports = config.dns_ports;
-  wopts.control.tcp_handshake = config.tcp_handshake && sampler;
+  if (!sampler) opts->worker.control = {};
   for (auto& s : *streams) {
-    auto w = Worker::create(std::move(s), wopts, tap);
+    auto w = Worker::create(std::move(s), for_workers(opts->worker, streams->size()), tap);
     if (!w) return fail("flow table", w.error().message());
     workers.push_back(std::move(w).value());
   }
   for (auto& w : workers) w->start();
+  // Capture ports are opened as discovery finds them (hooks.start below).
+  std::unique_ptr<CapturePorts> capture_ports;
+  if (opts->capture_ports_enabled) capture_ports = std::make_unique<CapturePorts>(opts->capture_ports, tap);
 
   SnapshotStore store;
-  metrics::AgentMetrics metrics(store, metrics::FlowMetricsOptions{
-                                           .level = config.label_level,
-                                           .max_series = config.max_series,
-                                           .pod_grace_period = config.pod_grace_period,
-                                       });
+  metrics::AgentMetrics metrics(store, opts->flow_metrics);
   metrics::MetricsServer metrics_server(metrics, store);
-  auto mlisten = listen_of(config.metrics_listen);
-  if (!mlisten) return fail("--metrics-listen", mlisten.error().message());
-  if (auto r = metrics_server.start(*mlisten); !r) return fail("metrics listener", r.error().message());
+  if (auto r = metrics_server.start(opts->metrics_listen); !r) return fail("metrics listener", r.error().message());
 
-  api::ApiOptions aopts;
-  auto alisten = listen_of(config.api_listen);
-  if (!alisten) return fail("--api-listen", alisten.error().message());
-  aopts.listen = *alisten;
-  aopts.capture.enabled = config.enable_capture_api;
-  aopts.capture.max_duration = config.capture_max_duration;
-  aopts.capture.max_packets = config.capture_max_packets;
-  aopts.capture.snap_len = config.snap_len;
+  api::ApiOptions aopts = opts->api;
   aopts.audit_log = [](const std::string& line) { log::info("capture audit", {{"event", line}}); };
   api::ApiServer api_server(aopts, store, &tap);
   if (auto r = api_server.start(); !r) return fail("api listener", r.error().message());
@@ -175,22 +156,62 @@ int run_agent(const Config& config) {
     log::warn("conntrack unavailable: service backends will not be resolved", {{"error", ct.error().message()}});
   }
 
-  // Exact flow counts exist wherever the sampler runs (both mirror rungs).
+  // Exact flow counts exist wherever the sampler runs (both mirror rungs);
+  // never on a capture port, which the sampler does not hook.
   std::optional<kflow::FlowCountReader> flow_counts;
   const datapath::Programs* progs = (*dp)->programs();
-  const bool counting = progs != nullptr && config.exact_flows != ExactFlows::kOff;
+  const bool counting = progs != nullptr && opts->datapath.programs.exact_flows != datapath::ExactFlows::kOff;
   if (counting) flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
 
-  Hooks hooks(**dp, config.sample_rate);
-  PublisherOptions popts;
-  popts.node_name = config.node_name;
+  // Kernel events: tracing programs of their own, independent of the data
+  // path's rung. A kernel that cannot run them (no BTF, no tracepoint, no
+  // CAP_PERFMON) leaves them off with the reason in the log and the status.
+  KernelEventStatus kevent_status;
+  std::unique_ptr<kevents::DropMonitor> drop_monitor;
+  std::unique_ptr<kevents::RetransmitMonitor> retransmit_monitor;
+  if (!config.drops) {
+    kevent_status.drops_reason = "off (--drops=off)";
+  } else if (auto reasons = kevents::DropReasons::from_kernel(); !reasons) {
+    kevent_status.drops_reason = reasons.error().message();
+  } else if (auto m = kevents::DropMonitor::start(drop_options(**dp), std::move(reasons).value()); !m) {
+    kevent_status.drops_reason = m.error().message();
+  } else {
+    drop_monitor = std::move(m).value();
+    kevent_status.drops = true;
+  }
+  if (!config.tcp_retransmits) {
+    kevent_status.tcp_retransmits_reason = "off (--tcp-retransmits=off)";
+  } else if (auto m = kevents::RetransmitMonitor::start({}); !m) {
+    kevent_status.tcp_retransmits_reason = m.error().message();
+  } else {
+    retransmit_monitor = std::move(m).value();
+    kevent_status.tcp_retransmits = true;
+  }
+  if (config.drops && !kevent_status.drops)
+    log::warn("packet drops unavailable: netring_drops_total and /api/v1/drops stay empty",
+              {{"reason", kevent_status.drops_reason}});
+  if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
+    log::warn("TCP retransmits unavailable: netring_tcp_retransmits_total stays empty",
+              {{"reason", kevent_status.tcp_retransmits_reason}});
+
+  Hooks hooks(**dp, opts->hook_rate, capture_ports.get());
+  PublisherOptions popts = opts->publisher;
   popts.base_status = base_status(config, **dp);
-  popts.sample_rate = config.sample_rate;
-  popts.exact_flows = counting ? dopts.programs.exact_flows : datapath::ExactFlows::kOff;
+  popts.base_status.kernel_features["drops"] = kevent_status.drops;
+  popts.base_status.kernel_features["tcp_retransmits"] = kevent_status.tcp_retransmits;
+  if (config.drops && !kevent_status.drops)
+    popts.base_status.fallbacks.push_back({"drops", "off", kevent_status.drops_reason});
+  if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
+    popts.base_status.fallbacks.push_back({"tcp_retransmits", "off", kevent_status.tcp_retransmits_reason});
+  popts.base_status.kernel_events = kevent_status;
+  popts.drops = drop_monitor.get();
+  popts.retransmits = retransmit_monitor.get();
+  if (!counting) popts.exact_flows = datapath::ExactFlows::kOff;
+  // Only the mirror's workers get the kernel's counts (capture ports' workers
+  // are CapturePorts', not in `workers`).
   popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();
-  popts.control.dns = wopts.control.dns;
-  popts.control.tcp_handshake = wopts.control.tcp_handshake;
-  popts.control.dns_timeout_ns = static_cast<std::uint64_t>(config.dns_timeout.count()) * 1'000'000;
+  popts.control.dns = opts->worker.control.dns;
+  popts.control.tcp_handshake = opts->worker.control.tcp_handshake;
   if ((config.dns || config.tcp_handshake) && !sampler)
     log::warn("DNS and TCP handshake tracking need the sampler program: off on this rung",
               {{"rung", to_string((*dp)->rung())}});
@@ -205,19 +226,16 @@ int run_agent(const Config& config) {
               {{"collector", config.ipfix_collector.str()}, {"transport", to_string(config.ipfix_transport)}});
   }
   Publisher publisher(popts, workers, hooks, **meta, conntrack.get(), store, metrics,
-                      flow_counts ? &*flow_counts : nullptr);
+                      flow_counts ? &*flow_counts : nullptr, capture_ports.get());
   publisher.publish_once();  // not ready yet: /readyz answers 503 until the hooks are in
 
-  discovery::DiscoveryOptions disc;
-  disc.include = config.interfaces_include;
-  disc.exclude = config.interfaces_exclude;
-  disc.physical_interfaces = config.physical_interfaces;
+  discovery::DiscoveryOptions disc = opts->discovery;
   if ((*dp)->mirror()) disc.mirror_prefix = "nr-mirror";
   if (auto r = hooks.start(disc); !r) return fail("interface discovery", r.error().message());
   publisher.set_ready(true);
   publisher.start();
-  log::info("ready", {{"metrics", mlisten->str()},
-                      {"api", alisten->str()},
+  log::info("ready", {{"metrics", opts->metrics_listen.str()},
+                      {"api", opts->api.listen.str()},
                       {"hooked", std::to_string(hooks.hooked().size())},
                       {"capture_api", config.enable_capture_api}});
 
@@ -236,11 +254,21 @@ int run_agent(const Config& config) {
     else
       log::warn("reloading --pods-from failed; keeping the previous names", {{"error", n.error().message()}});
   };
-  int sig = 0;
+  int sig = 0, exit_code = 0;
   for (;;) {
     const timespec one_second{1, 0};
     sig = sigtimedwait(&stop, nullptr, &one_second);
     if (sig == SIGTERM || sig == SIGINT) break;
+    // Someone deleted the mirror link: no sample reaches this process any
+    // more (pods are unaffected: the sampler's clone just fails, counted).
+    // Stopping cleanly lets the kubelet's restart make a new one, rather
+    // than reporting an empty node as healthy.
+    if ((*dp)->mirror() && !(*dp)->mirror()->present()) {
+      log::error("the mirror link was deleted by someone else; stopping so that a restart recreates it",
+                 {{"link", (*dp)->mirror()->near_name()}});
+      exit_code = 1;
+      break;
+    }
     if (config.pods_from.empty()) continue;
     auto m = pods_mtime();
     const bool changed = m && (!last_mtime || m->tv_sec != last_mtime->tv_sec || m->tv_nsec != last_mtime->tv_nsec);
@@ -249,7 +277,7 @@ int run_agent(const Config& config) {
       reload_pods();
     }
   }
-  log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  log::info("stopping", {{"signal", exit_code ? "none" : sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
 
   // Reverse order: no new hooks, then a last publication while the workers
   // still answer (the flush), then detach everything before the mirror goes.
@@ -260,13 +288,14 @@ int run_agent(const Config& config) {
   if (flow_exporter) flow_exporter->stop();  // the last round: every live flow, forced end
   api_server.stop();
   metrics_server.stop();
-  hooks.unhook_all();
+  hooks.unhook_all();  // capture ports too: their workers stop, their XDP programs go
+  capture_ports.reset();
   for (auto& w : workers) w->stop();
   workers.clear();  // the streams go before the Datapath that feeds them
   dp->reset();      // detaches the mirror hook and deletes the mirror link
   (*meta)->stop();
   log::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace netring::agent

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pkg/datapath/datapath.hpp"
+
 namespace netring::agent {
 namespace {
 
@@ -95,6 +97,26 @@ const std::vector<FieldDesc>& schema() {
        "several segments (GSO/GRO: most bytes, few skbs), all = every packet, off = none",
        [](Config& c, const Value& v) { c.exact_flows = static_cast<ExactFlows>(v.choice); },
        [](const Config& c) { return json(to_string(c.exact_flows)); }},
+      {"drops",
+       Kind::kEnum,
+       "on",
+       {"off", "on"},
+       0,
+       0,
+       "packet drops from the kernel (skb:kfree_skb, with the kernel's drop reason), counted in the kernel by "
+       "flow and reason: netring_drops_total and /api/v1/drops",
+       [](Config& c, const Value& v) { c.drops = v.choice == 1; },
+       [](const Config& c) { return json(c.drops ? "on" : "off"); }},
+      {"tcp-retransmits",
+       Kind::kEnum,
+       "on",
+       {"off", "on"},
+       0,
+       0,
+       "TCP segments retransmitted by this node's sockets (tcp:tcp_retransmit_skb), counted in the kernel by "
+       "flow: netring_tcp_retransmits_total and the flows' tcp_retransmits",
+       [](Config& c, const Value& v) { c.tcp_retransmits = v.choice == 1; },
+       [](const Config& c) { return json(c.tcp_retransmits ? "on" : "off"); }},
       {"backend",
        Kind::kEnum,
        "auto",
@@ -156,16 +178,38 @@ const std::vector<FieldDesc>& schema() {
        {},
        0,
        0,
-       "interfaces carrying only mirrored copies (SPAN/TAP): XSKMAP program directly",
+       "interfaces carrying only mirrored copies (SPAN/TAP): the XSKMAP redirect program on each, one AF_XDP "
+       "socket per RX queue (TPACKET_V3 with fanout where XDP cannot be attached); never sampled by the TC "
+       "sampler; flows reported as reporter \"capture\"",
        [](Config& c, const Value& v) { c.capture_ports = v.list; },
        [](const Config& c) { return json(c.capture_ports); }},
+      {"capture-sample-rate",
+       Kind::kUint,
+       "1",
+       {},
+       1,
+       16777216,
+       "1-in-N frames of each capture port go to the flow tables (1: every frame); every frame is counted",
+       [](Config& c, const Value& v) { c.capture_sample_rate = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.capture_sample_rate); }},
+      {"capture-xdp-mode",
+       Kind::kEnum,
+       "auto",
+       {"auto", "native", "generic"},
+       0,
+       0,
+       "XDP on capture ports: auto (native where the driver has it, else generic), native (else TPACKET_V3), "
+       "generic",
+       [](Config& c, const Value& v) { c.capture_xdp_mode = static_cast<CaptureXdpMode>(v.choice); },
+       [](const Config& c) { return json(to_string(c.capture_xdp_mode)); }},
       {"tunnel-ports",
        Kind::kPortList,
-       "4789,8472,6081",
+       "4789,8472,6081,51820",
        {},
        1,
        65535,
-       "UDP ports of encapsulations not sampled on NIC egress; decapsulated by the parser",
+       "UDP ports of encapsulations not sampled on NIC egress (their inner packets were sampled at the pod veth); "
+       "the parser decapsulates 6081 as Geneve, 51820 (WireGuard) not at all, any other as VXLAN",
        [](Config& c, const Value& v) { c.tunnel_ports = v.ports; },
        [](const Config& c) { return json(c.tunnel_ports); }},
       {"dns",
@@ -221,7 +265,8 @@ const std::vector<FieldDesc>& schema() {
        {},
        1024,
        16777216,
-       "flows per worker table",
+       "flows the mirror's workers hold together (split evenly over them), and again each capture port's (split "
+       "over its queues); at least 1024 per worker",
        [](Config& c, const Value& v) { c.flow_table_size = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.flow_table_size); }},
       {"flow-idle-timeout",
@@ -750,6 +795,7 @@ class Parser {
       }
       for (const auto& [name, value] : flags) apply(out.config, *find_field(name), value, "");
 
+      check_combination(out.config);
       if (out.config.node_name.empty()) {
         auto nn = env_("NODE_NAME");
         std::string fallback = nn && !nn->empty() ? *nn : hostname_;
@@ -795,6 +841,21 @@ class Parser {
       }
     }
     return out;
+  }
+
+  // Checks between fields, once every source is applied.
+  static void check_combination(const Config& c) {
+    // The parser has four VXLAN and four Geneve port slots.
+    const auto vxlan = tunnel_parser_ports(c.tunnel_ports, false), geneve = tunnel_parser_ports(c.tunnel_ports, true);
+    if (vxlan.size() > 4 || geneve.size() > 4)
+      throw Failure{"--tunnel-ports: at most 4 VXLAN ports and 4 Geneve ports (6081) are decapsulated; got " +
+                    std::to_string(vxlan.size()) + " and " + std::to_string(geneve.size())};
+    // A sample travels in one AF_XDP frame: longer snap lengths need the
+    // TPACKET_V3 rung, which --backend=auto takes by itself.
+    if (c.backend == Backend::kAfxdp && c.snap_len > datapath::kMaxAfXdpSnapLen)
+      throw Failure{"--snap-len: " + std::to_string(c.snap_len) + " exceeds what one AF_XDP frame carries with " +
+                    "--backend=afxdp (allowed: 64.." + std::to_string(datapath::kMaxAfXdpSnapLen) +
+                    "; --backend=auto or afpacket take longer samples)"};
   }
 
   void apply(Config& c, const FieldDesc& f, std::string_view text, const std::string& source) {
@@ -850,6 +911,15 @@ class Parser {
 
 }  // namespace
 
+std::vector<uint16_t> tunnel_parser_ports(const std::vector<uint16_t>& ports, bool geneve) {
+  std::vector<uint16_t> out;
+  for (uint16_t p : ports) {
+    if (p == kWireGuardPort) continue;  // encrypted: nothing to decapsulate
+    if ((p == kGenevePort) == geneve && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
+
 std::string HostPort::str() const {
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -883,6 +953,14 @@ const char* to_string(Backend b) {
     case Backend::kAuto: return "auto";
     case Backend::kAfxdp: return "afxdp";
     case Backend::kAfpacket: return "afpacket";
+  }
+  return "?";
+}
+const char* to_string(CaptureXdpMode m) {
+  switch (m) {
+    case CaptureXdpMode::kAuto: return "auto";
+    case CaptureXdpMode::kNative: return "native";
+    case CaptureXdpMode::kGeneric: return "generic";
   }
   return "?";
 }

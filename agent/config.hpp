@@ -23,6 +23,8 @@
 namespace netring::agent {
 
 enum class Backend { kAuto, kAfxdp, kAfpacket };
+// How the redirect program goes onto a capture port (--capture-xdp-mode).
+enum class CaptureXdpMode { kAuto, kNative, kGeneric };
 // The order is the --exact-flows choices' order.
 enum class ExactFlows { kOff, kBulk, kAll };
 enum class KubeApi { kAuto, kOff };
@@ -43,6 +45,8 @@ struct Config {
   std::string node_name;
   uint32_t sample_rate = 100;
   ExactFlows exact_flows = ExactFlows::kBulk;
+  bool drops = true;            // --drops: kernel drop reasons (pkg/kevents)
+  bool tcp_retransmits = true;  // --tcp-retransmits
   Backend backend = Backend::kAuto;
   uint32_t workers = 1;
   uint32_t snap_len = 128;
@@ -50,7 +54,9 @@ struct Config {
   std::string interfaces_exclude;
   std::vector<std::string> physical_interfaces;  // empty: devices of the default routes
   std::vector<std::string> capture_ports;
-  std::vector<uint16_t> tunnel_ports = {4789, 8472, 6081};
+  uint32_t capture_sample_rate = 1;
+  CaptureXdpMode capture_xdp_mode = CaptureXdpMode::kAuto;
+  std::vector<uint16_t> tunnel_ports = {4789, 8472, 6081, 51820};
   LabelLevel label_level = LabelLevel::kWorkload;
   // DNS and TCP handshake tracking from always-copied control packets.
   bool dns = true;
@@ -122,10 +128,17 @@ nlohmann::json config_to_json(const Config& c);
 // Names of every field in the schema, in --help order (tests, docs).
 std::vector<std::string> config_field_names();
 
+// The --tunnel-ports the flow parser decapsulates as Geneve (geneve = true:
+// 6081) or VXLAN (every other port but WireGuard's 51820), without repeats.
+inline constexpr uint16_t kGenevePort = 6081;
+inline constexpr uint16_t kWireGuardPort = 51820;
+std::vector<uint16_t> tunnel_parser_ports(const std::vector<uint16_t>& ports, bool geneve);
+
 // Parses "30s", "2m", "1500ms", "1h": an unsigned integer followed by a unit.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 const char* to_string(Backend b);
+const char* to_string(CaptureXdpMode m);
 const char* to_string(ExactFlows e);
 const char* to_string(KubeApi k);
 const char* to_string(KubePods p);

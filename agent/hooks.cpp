@@ -1,5 +1,7 @@
 #include "agent/hooks.hpp"
 
+#include <optional>
+
 #include "agent/log.hpp"
 
 namespace netring::agent {
@@ -25,20 +27,31 @@ void Hooks::stop() {
   if (discovery_) discovery_->stop();
 }
 
+void Hooks::detach(std::uint32_t ifindex, const HookedLink& link) {
+  if (link.role == discovery::LinkRole::kCapturePort) {
+    if (capture_) capture_->release(ifindex);
+    return;
+  }
+  // A vanished link took its tc hooks with it; unhook() forgets it (and
+  // detaches them if the link only stopped qualifying).
+  auto r = with_datapath([&](datapath::Datapath& dp) { return dp.unhook(static_cast<int>(ifindex)); });
+  if (!r) log::debug("unhook", {{"interface", link.name}, {"error", r.error().message()}});
+}
+
 void Hooks::on_event(const discovery::LinkEvent& ev) {
   const int ifindex = static_cast<int>(ev.link.ifindex);
   if (ev.type == discovery::LinkEvent::Type::kRemoved) {
-    bool known;
+    std::optional<HookedLink> known;
     {
       std::lock_guard lk(mu_);
-      known = hooked_.erase(ev.link.ifindex) > 0;
+      if (auto it = hooked_.find(ev.link.ifindex); it != hooked_.end()) {
+        known = it->second;
+        hooked_.erase(it);
+      }
     }
     if (!known) return;
-    // A vanished link took its tc hooks with it; unhook() forgets it (and
-    // detaches them if the link only stopped qualifying).
-    auto r = with_datapath([&](datapath::Datapath& dp) { return dp.unhook(ifindex); });
+    detach(ev.link.ifindex, *known);
     log::info("interface unhooked", {{"interface", ev.link.name}, {"ifindex", std::to_string(ifindex)}});
-    if (!r) log::debug("unhook", {{"interface", ev.link.name}, {"error", r.error().message()}});
     return;
   }
   {
@@ -49,7 +62,13 @@ void Hooks::on_event(const discovery::LinkEvent& ev) {
       return;  // address change only
     }
   }
-  auto r = with_datapath([&](datapath::Datapath& dp) { return dp.hook(ifindex, rate_, to_datapath_role(ev.role)); });
+  Result<void> r;
+  if (ev.role == discovery::LinkRole::kCapturePort) {
+    r = capture_ ? capture_->attach(ev.link.ifindex, ev.link.name)
+                 : Result<void>(Error::invalid("capture port", ev.link.name + ": capture ports are not enabled"));
+  } else {
+    r = with_datapath([&](datapath::Datapath& dp) { return dp.hook(ifindex, rate_, to_datapath_role(ev.role)); });
+  }
   std::lock_guard lk(mu_);
   if (!r) {
     ++errors_;
@@ -57,6 +76,13 @@ void Hooks::on_event(const discovery::LinkEvent& ev) {
     return;
   }
   hooked_[ev.link.ifindex] = HookedLink{ev.link.name, ev.role};
+  if (ev.role == discovery::LinkRole::kCapturePort) {
+    // CapturePorts::attach logged how (mode, backend, queues, sample rate).
+    log::info(
+        "interface hooked",
+        {{"interface", ev.link.name}, {"ifindex", std::to_string(ifindex)}, {"role", discovery::to_string(ev.role)}});
+    return;
+  }
   log::info("interface hooked", {{"interface", ev.link.name},
                                  {"ifindex", std::to_string(ifindex)},
                                  {"role", discovery::to_string(ev.role)},
@@ -70,6 +96,10 @@ void Hooks::unhook_all() {
     links.swap(hooked_);
   }
   for (const auto& [ifindex, link] : links) {
+    if (link.role == discovery::LinkRole::kCapturePort) {
+      if (capture_) capture_->release(ifindex);
+      continue;
+    }
     auto r = with_datapath([&](datapath::Datapath& dp) { return dp.unhook(static_cast<int>(ifindex)); });
     if (!r) log::warn("unhook failed", {{"interface", link.name}, {"error", r.error().message()}});
   }

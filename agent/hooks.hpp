@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "agent/capture_ports.hpp"
 #include "agent/discovery/interface_discovery.hpp"
 #include "pkg/datapath/datapath.hpp"
 
@@ -25,7 +26,10 @@ struct HookedLink {
 
 class Hooks {
  public:
-  Hooks(datapath::Datapath& dp, std::uint32_t rate) : dp_(dp), rate_(rate) {}
+  // Capture ports (role kCapturePort) go to `capture` instead of the TC
+  // sampler; without it they are counted as hook errors.
+  Hooks(datapath::Datapath& dp, std::uint32_t rate, CapturePorts* capture = nullptr)
+      : dp_(dp), rate_(rate), capture_(capture) {}
   ~Hooks() { stop(); }
   Hooks(const Hooks&) = delete;
   Hooks& operator=(const Hooks&) = delete;
@@ -35,7 +39,7 @@ class Hooks {
   Result<void> start(const discovery::DiscoveryOptions& opts);
   // Stops following changes; hooks stay until unhook_all() (or the Datapath goes).
   void stop();
-  // Detaches every hook this agent made.
+  // Detaches every hook this agent made and releases the capture ports.
   void unhook_all();
 
   std::map<std::uint32_t, HookedLink> hooked() const;
@@ -50,8 +54,11 @@ class Hooks {
  private:
   void on_event(const discovery::LinkEvent& ev);
 
+  void detach(std::uint32_t ifindex, const HookedLink& link);
+
   datapath::Datapath& dp_;
   std::uint32_t rate_;
+  CapturePorts* capture_;
   std::unique_ptr<discovery::InterfaceDiscovery> discovery_;
   std::mutex dp_mu_;
   mutable std::mutex mu_;  // guards hooked_ and errors_

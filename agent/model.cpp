@@ -19,7 +19,12 @@ const char* to_string(FlowDirection d) {
 }
 
 const char* to_string(Reporter r) {
-  return r == Reporter::kSource ? "source" : "destination";
+  switch (r) {
+    case Reporter::kSource: return "source";
+    case Reporter::kDestination: return "destination";
+    case Reporter::kCapture: return "capture";
+  }
+  return "?";
 }
 
 std::string protocol_name(std::uint8_t proto) {

@@ -65,7 +65,9 @@ class IdentityRef {
 enum class FlowDirection : std::uint8_t { kUnknown, kIngress, kEgress };
 // Which end of the flow this node is: cross-node pod-to-pod traffic is seen by
 // both nodes, so cluster sums select one reporter (as Hubble and NetObserv).
-enum class Reporter : std::uint8_t { kSource, kDestination };
+// kCapture: seen on a capture port (mirrored copies of traffic that may
+// belong to any node), kept apart from the node's own flows.
+enum class Reporter : std::uint8_t { kSource, kDestination, kCapture };
 // Why a flow left its table; kNone while it lives (the flows a publication
 // reports as ended carry the reason).
 enum class FlowEndReason : std::uint8_t { kNone, kIdleTimeout, kActiveTimeout, kEvicted };
@@ -125,6 +127,12 @@ struct FlowView {
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
   FlowEndReason end_reason = FlowEndReason::kNone;
   std::optional<TcpHandshakeView> handshake;
+  // TCP segments this flow's sender retransmitted, as the kernel counted
+  // them (tcp:tcp_retransmit_skb, the unit of TcpRetransSegs) since the
+  // agent first saw a retransmission of the key; the socket's smoothed RTT
+  // at the latest one (0: none seen). Only for senders on this node.
+  std::uint64_t tcp_retransmits = 0;
+  std::uint32_t tcp_srtt_us = 0;
 };
 
 // One DNS exchange (--dns): a query matched to its response, a query that
@@ -160,18 +168,21 @@ struct ControlStatus {
   std::uint64_t forced_copies = 0;  // sampler copies taken with p = 1
 };
 
-// Exact per-interface counts from the sampler (every packet, not samples).
-struct InterfaceCounters {
-  std::uint32_t ifindex = 0;
-  std::string name;
-  std::string role;     // "pod", "physical", "capture-port", "extra"
-  std::string backend;  // capture backend serving its samples ("afxdp", "afpacket", ...)
-  std::string hook;     // "tcx", "clsact", "socket-filter", ...
-  std::uint64_t rx_packets = 0, rx_bytes = 0;
-  std::uint64_t tx_packets = 0, tx_bytes = 0;
-  // bytes count one L2-L4 header per skb (skb->len, what a veth counts);
-  // wire bytes every segment's (what a NIC or switch counts).
-  std::uint64_t rx_wire_bytes = 0, tx_wire_bytes = 0;
+// One packet the kernel dropped (skb:kfree_skb), in detail: the drop
+// details are rate-limited in the kernel (per CPU), the counts by reason
+// and workload are not (metrics).
+struct DropView {
+  std::uint64_t time_ns = 0;  // CLOCK_REALTIME
+  std::string reason;         // the kernel's name without SKB_DROP_REASON_ ("NETFILTER_DROP")
+  bool has_flow = false;      // false: no IP header to read (ARP, netlink, ...)
+  IpAddress src, dst;
+  std::uint16_t src_port = 0, dst_port = 0;
+  std::uint8_t protocol = 0;
+  std::uint8_t icmp_type = 0, icmp_code = 0;
+  IdentityRef src_id, dst_id;
+  std::uint32_t ifindex = 0;  // the skb's device when it was freed (0: none), in whatever namespace it lives
+  std::string interface;      // its name when it is an interface the agent hooked; empty otherwise
+  std::uint32_t bytes = 0;    // L3 bytes
 };
 
 // Samples lost at one stage of the path, for one reason. The sampler stamps
@@ -181,10 +192,40 @@ struct InterfaceCounters {
 // (in_total = false). The total is gaps + samples never stamped (stale
 // heartbeat) + samples received but unusable.
 struct LossCounter {
-  std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker"
+  std::string stage;   // "sampler", "mirror", "xdp", "socket", "worker", "capture_port"
   std::string reason;  // "sequence_gap", "clone_failed", "xsk_ring_full", "fill_ring_empty", "table_full", ...
   std::uint64_t count = 0;
   bool in_total = true;  // counted in samples.lost (false: already inside sequence_gap, or not a sample)
+};
+
+// A capture port's own state (role "capture-port"): how its frames are
+// taken, how many went on to the flow tables and how many were lost where.
+struct CapturePortState {
+  std::string xdp_mode;  // "native", "generic"; "" on TPACKET_V3
+  std::string reason;    // why this mode/backend rather than native XDP ("" when native)
+  std::uint32_t queues = 0;
+  std::uint32_t sample_rate = 1;
+  bool zero_copy = false;
+  std::uint64_t sampled = 0;      // frames handed to the flow workers
+  std::uint64_t sampled_out = 0;  // frames left out by 1-in-N sampling (XDP)
+  std::vector<LossCounter> losses;
+};
+
+// Exact per-interface counts from the sampler (every packet, not samples);
+// on a capture port from its XDP program (or the device, on TPACKET_V3).
+struct InterfaceCounters {
+  std::uint32_t ifindex = 0;
+  std::string name;
+  std::string role;     // "pod", "physical", "capture-port", "extra"
+  std::string backend;  // capture backend serving its samples ("afxdp", "afpacket", ...)
+  std::string hook;     // "tcx", "clsact", "socket-filter"; capture ports: "xdp", "tpacket"
+  std::uint64_t rx_packets = 0, rx_bytes = 0;
+  std::uint64_t tx_packets = 0, tx_bytes = 0;
+  // bytes count one L2-L4 header per skb (skb->len, what a veth counts);
+  // wire bytes every segment's (what a NIC or switch counts). A capture
+  // port's frames are wire frames: its bytes are wire bytes.
+  std::uint64_t rx_wire_bytes = 0, tx_wire_bytes = 0;
+  std::optional<CapturePortState> capture = std::nullopt;  // capture ports only (initialized: aggregates may omit it)
 };
 
 struct FallbackTaken {
@@ -213,6 +254,23 @@ struct ExactFlowStatus {
   std::uint64_t drains = 0;
   std::uint64_t flows_last_drain = 0;
   std::uint64_t last_drain_ns = 0;
+  std::uint64_t drain_errors = 0;
+};
+
+// Kernel events (pkg/kevents): drops and TCP retransmissions.
+struct KernelEventStatus {
+  bool drops = false;        // the drop program is attached
+  std::string drops_reason;  // why not (off by configuration, or the kernel's error)
+  bool tcp_retransmits = false;
+  std::string tcp_retransmits_reason;
+  std::map<std::string, std::uint64_t> drops_by_reason;  // since start, exact
+  std::uint64_t drops_unattributed = 0;                  // without an IP header (counted by reason only)
+  std::uint64_t drops_map_full = 0;                      // counted by reason only: the (flow, reason) map was full
+  std::uint64_t drop_details = 0;                        // details sent to user space
+  std::uint64_t drop_details_suppressed = 0;             // over the rate limit
+  std::uint64_t drop_details_lost = 0;                   // ring buffer full
+  std::uint64_t tcp_retransmit_segments = 0;             // over all sockets of the node
+  std::uint64_t tcp_retransmits_map_full = 0;            // hits not attributed to a flow: the map was full
   std::uint64_t drain_errors = 0;
 };
 
@@ -263,6 +321,7 @@ struct AgentStatus {
   std::vector<WatchHealth> watches;
   FlowExportStatus flow_export;
   ControlStatus control;
+  KernelEventStatus kernel_events;
 };
 
 struct AgentSnapshot {
@@ -270,6 +329,9 @@ struct AgentSnapshot {
   std::uint64_t taken_ns = 0;    // CLOCK_REALTIME
   std::vector<FlowView> flows;
   std::vector<InterfaceCounters> interfaces;
+  // The latest drop details, oldest first (bounded); shared between
+  // snapshots while no new one arrives.
+  std::shared_ptr<const std::vector<DropView>> drops;
   AgentStatus status;
   // The latest DNS records, oldest first (at most the publisher's
   // recent_dns); shared between snapshots while nothing new came.

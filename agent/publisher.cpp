@@ -72,6 +72,7 @@ const char* role_name(discovery::LinkRole r) {
     case discovery::LinkRole::kPodVeth: return "pod";
     case discovery::LinkRole::kPhysical: return "physical";
     case discovery::LinkRole::kExtra: return "extra";
+    case discovery::LinkRole::kCapturePort: return "capture-port";
   }
   return "extra";
 }
@@ -134,7 +135,7 @@ void for_each_merged(const std::vector<WorkerReport>& reports, F&& f) {
 
 Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
                      const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-                     metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts)
+                     metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts, CapturePorts* capture)
     : opts_(std::move(opts)),
       workers_(workers),
       hooks_(hooks),
@@ -143,6 +144,7 @@ Publisher::Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Work
       store_(store),
       metrics_(metrics),
       flow_counts_(flow_counts),
+      capture_(capture),
       last_(workers.size()),
       seed_(std::random_device{}()),
       control_(opts_.control) {}
@@ -231,9 +233,11 @@ void Publisher::resolve_backend(const flow::FlowKey& key, FlowView& v) {
   if (it->second) v.dst_id = *it->second;
 }
 
-FlowView Publisher::endpoints_of(const flow::FlowKey& key) {
+FlowView Publisher::endpoints_of(const flow::FlowKey& key, bool capture) {
   FlowView v;
-  v.id = flow::hash_key(key, seed_);
+  // A capture port may see the flow this node samples on its own
+  // interfaces: another seed keeps the two apart (ids, metric deltas).
+  v.id = flow::hash_key(key, capture ? ~seed_ : seed_);
   v.src = to_ip(key.src, key.family);
   v.dst = to_ip(key.dst, key.family);
   v.protocol = key.protocol;
@@ -250,8 +254,8 @@ FlowView Publisher::endpoints_of(const flow::FlowKey& key) {
 }
 
 FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                            const std::map<std::uint32_t, HookedLink>& links) {
-  FlowView v = endpoints_of(key);
+                            const std::map<std::uint32_t, HookedLink>& links, bool capture) {
+  FlowView v = endpoints_of(key, capture);
   resolve_backend(key, v);
   if (key.protocol == IPPROTO_TCP && opts_.control.tcp_handshake) {
     if (const handshake::Connection* c = control_.handshakes().find(key)) {
@@ -270,14 +274,23 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   // sees the flow arrive at its destination (a local pod, or the node).
   const bool local_source =
       v.src_id->is_pod() && (v.src_id->node.empty() || opts_.node_name.empty() || v.src_id->node == opts_.node_name);
-  v.reporter = local_source ? Reporter::kSource : Reporter::kDestination;
+  v.reporter = capture ? Reporter::kCapture : local_source ? Reporter::kSource : Reporter::kDestination;
   v.direction = local_source ? FlowDirection::kEgress : FlowDirection::kIngress;
   v.packets = r.packets;
   v.bytes = r.bytes_l3;
   v.wire_bytes = r.bytes_wire;
-  v.bytes_stderr = flow::estimate_bytes_l3(r, unseen_rate_).std_error();
+  // A capture port's frames are never in the kernel's exact counts (the TC
+  // sampler does not hook a capture port): its flows stand on their samples.
+  v.bytes_stderr = flow::estimate_bytes_l3(r, capture ? opts_.capture_sample_rate : unseen_rate_).std_error();
   v.samples = r.samples;
   v.tcp_flags = r.tcp_flags;
+  if (key.protocol == IPPROTO_TCP && !retransmits_.empty()) {
+    if (auto it = retransmits_.find(v.id); it != retransmits_.end()) {
+      v.tcp_retransmits = it->second.segments;
+      v.tcp_srtt_us = it->second.srtt_us;
+      it->second.round = round_;
+    }
+  }
   v.start_mono_ns = r.first_ns;
   v.first_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.first_ns) + realtime_offset_ns_);
   v.last_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.last_ns) + realtime_offset_ns_);
@@ -403,12 +416,96 @@ void Publisher::distribute_exact_counts() {
     if (!per[i].empty()) workers_[i]->add_exact(std::move(per[i]));
 }
 
+void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>& links, KernelEventStatus& st) {
+  if (opts_.drops != nullptr) {
+    kevents::DropMonitor& dm = *opts_.drops;
+    drop_counts_.clear();
+    if (auto n = dm.drain(drop_counts_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's drop counts", {{"error", n.error().message()}});
+    }
+    auto& km = metrics_.kernel_events();
+    for (const kevents::DropCount& d : drop_counts_) {
+      const bool has_flow = d.key.family != 0;
+      if (!has_flow) {
+        km.add_drops(dm.reasons().name(d.reason), false, Identity{}, Identity{}, 0, d.counts.packets);
+        continue;
+      }
+      km.add_drops(dm.reasons().name(d.reason), true, shared_identity_of(to_ip(d.key.src, d.key.family)),
+                   shared_identity_of(to_ip(d.key.dst, d.key.family)), d.key.protocol, d.counts.packets);
+    }
+    drop_events_.clear();
+    if (auto n = dm.poll_events(drop_events_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's drop details", {{"error", n.error().message()}});
+    }
+    for (const kevents::DropEvent& e : drop_events_) {
+      DropView v;
+      v.time_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(e.ts_ns) + realtime_offset_ns_);
+      v.reason = dm.reasons().name(e.reason);
+      v.has_flow = e.key.family != 0;
+      if (v.has_flow) {
+        v.src = to_ip(e.key.src, e.key.family);
+        v.dst = to_ip(e.key.dst, e.key.family);
+        v.protocol = e.key.protocol;
+        if (e.key.protocol == IPPROTO_ICMP || e.key.protocol == IPPROTO_ICMPV6) {
+          v.icmp_type = e.key.icmp_type();
+          v.icmp_code = e.key.icmp_code();
+        } else {
+          v.src_port = e.key.src_port;
+          v.dst_port = e.key.dst_port;
+        }
+        v.src_id = shared_identity_of(v.src);
+        v.dst_id = shared_identity_of(v.dst);
+      }
+      v.ifindex = e.ifindex;
+      if (auto l = links.find(e.ifindex); l != links.end()) v.interface = l->second.name;
+      v.bytes = e.bytes;
+      recent_drops_.push_back(std::move(v));
+      if (recent_drops_.size() > opts_.recent_drops) recent_drops_.pop_front();
+    }
+    if (!drop_events_.empty() || !drops_published_)
+      drops_published_ = std::make_shared<const std::vector<DropView>>(recent_drops_.begin(), recent_drops_.end());
+    if (auto s = dm.stats()) {
+      st.drops_unattributed = s->unparsed;
+      st.drops_map_full = s->map_full;
+      st.drop_details = s->events;
+      st.drop_details_suppressed = s->suppressed;
+      st.drop_details_lost = s->event_lost;
+    }
+    if (auto t = dm.reason_totals())
+      for (const auto& [reason, n] : *t) st.drops_by_reason[dm.reasons().name(reason)] += n;
+  }
+  if (opts_.retransmits != nullptr) {
+    retransmit_counts_.clear();
+    if (auto n = opts_.retransmits->drain(retransmit_counts_); !n) {
+      if (kevent_errors_++ == 0) log::warn("reading the kernel's retransmits", {{"error", n.error().message()}});
+    }
+    for (const kevents::RetransmitCount& r : retransmit_counts_) {
+      const std::uint64_t id = flow::hash_key(r.key, seed_);
+      auto it = retransmits_.find(id);
+      if (it == retransmits_.end() && retransmits_.size() < opts_.retransmit_max_keys)
+        it = retransmits_.emplace(id, RetransmitTotal{}).first;
+      if (it != retransmits_.end()) {
+        it->second.segments += r.counts.segments;
+        it->second.srtt_us = r.counts.srtt_us;
+        it->second.round = round_;
+      }
+      metrics_.kernel_events().add_retransmits(shared_identity_of(to_ip(r.key.src, r.key.family)),
+                                               shared_identity_of(to_ip(r.key.dst, r.key.family)), r.counts.segments);
+    }
+    if (auto s = opts_.retransmits->stats()) {
+      st.tcp_retransmit_segments = s->segments;
+      st.tcp_retransmits_map_full = s->map_full;
+    }
+  }
+  st.drain_errors = kevent_errors_;
+}
+
 void Publisher::publish_once() {
   // Taken before any address is resolved: a pod the index dropped by now
   // resolves to nobody below, so removing its series after this round's
   // increments cannot be undone by one of its still-live flows.
   const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
-  realtime_offset_ns_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+  realtime_offset_ns_ = wall_clock_.update(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
   // The period's exact counts go to the workers before they report.
   distribute_exact_counts();
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
@@ -425,9 +522,16 @@ void Publisher::publish_once() {
       missed |= worker_bit(i);
   }
 
+  // Capture ports keep their own late workers' flows (CapturePorts::collect).
+  std::optional<CaptureRound> cap;
+  if (capture_) cap = capture_->collect(kCollectTimeout);
+
   const auto links = hooks_.hooked();
   identities_.clear();
   interface_lists_.clear();
+  ++round_;
+  KernelEventStatus kernel_events = opts_.base_status.kernel_events;
+  collect_kernel_events(links, kernel_events);
   // Before the flows: their views carry the handshakes this round completed.
   track_control(static_cast<std::uint64_t>(clock_ns(CLOCK_MONOTONIC)));
   std::vector<FlowView> ended;
@@ -440,10 +544,19 @@ void Publisher::publish_once() {
     rep.ended.shrink_to_fit();
     std::vector<flow::EndReason>().swap(rep.ended_reasons);
   }
+  if (cap)
+    for (const auto& rep : cap->reports)
+      for (std::size_t i = 0; i < rep.ended.size(); ++i) {
+        ended.push_back(view_of(rep.ended[i].key, rep.ended[i].record, links, true));
+        if (i < rep.ended_reasons.size()) ended.back().end_reason = end_reason_of(rep.ended_reasons[i]);
+      }
   // What the tables could not take while full (per worker: each worker's
   // record only grows, so its totals are reported like a live flow's).
   flow::FlowRecord overflow;
   for (const auto& rep : last_) overflow.merge(rep.overflow);
+  flow::FlowRecord capture_overflow;
+  if (cap)
+    for (const auto& rep : cap->reports) capture_overflow.merge(rep.overflow);
 
   AgentSnapshot snap;
   snap.taken_ns = realtime_ns();
@@ -456,6 +569,11 @@ void Publisher::publish_once() {
     for (std::size_t k = 0; k < published_->flows.size(); ++k) {
       if ((published_workers_[k] & missed) == 0) continue;
       snap.flows.push_back(published_->flows[k]);
+      if (auto it = retransmits_.find(snap.flows.back().id); it != retransmits_.end()) {
+        snap.flows.back().tcp_retransmits = it->second.segments;  // drained this round, whoever is late
+        snap.flows.back().tcp_srtt_us = it->second.srtt_us;
+        it->second.round = round_;
+      }
       masks.push_back(published_workers_[k]);
       carried.push_back(published_->flows[k].id);
     }
@@ -463,6 +581,8 @@ void Publisher::publish_once() {
   }
   std::size_t upper = snap.flows.size();
   for (const auto& rep : last_) upper += rep.live.size();
+  if (cap)
+    for (const auto& rep : cap->reports) upper += rep.live.size();
   snap.flows.reserve(upper);
   masks.reserve(upper);
   for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
@@ -470,11 +590,23 @@ void Publisher::publish_once() {
     snap.flows.push_back(view_of(k, r, links));
     masks.push_back(workers);
   });
+  // The capture ports' flows, merged over their queues (and ports) apart
+  // from the node's own: never carried from the previous round (mask 0).
+  if (cap)
+    for_each_merged(cap->reports, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t) {
+      snap.flows.push_back(view_of(k, r, links, true));
+      masks.push_back(0);
+    });
   if (!overflow.empty()) {
     // The all-zero key (family 0) is no real flow: it names the overflow.
     snap.flows.push_back(view_of(flow::FlowKey{}, overflow, links));
     snap.flows.back().overflow = true;
     masks.push_back(0);  // rebuilt every round from each worker's latest record, never carried
+  }
+  if (!capture_overflow.empty()) {
+    snap.flows.push_back(view_of(flow::FlowKey{}, capture_overflow, links, true));
+    snap.flows.back().overflow = true;
+    masks.push_back(0);
   }
   // The tables' copies are in the snapshot now (the snapshot, not a second
   // copy, is what a late worker's flows are carried from).
@@ -489,8 +621,16 @@ void Publisher::publish_once() {
                   [&](const auto& kv) { return !std::binary_search(live_ids.begin(), live_ids.end(), kv.first); });
   }
 
+  // Totals of keys neither retransmitting nor shown in a flow for a while
+  // go (their flows ended); the rest stay, so a flow's total only grows.
+  if (!retransmits_.empty())
+    std::erase_if(retransmits_,
+                  [&](const auto& kv) { return round_ - kv.second.round > opts_.retransmit_keep_rounds; });
+  snap.drops = drops_published_;
+
   AgentStatus& st = snap.status;
   st = opts_.base_status;
+  st.kernel_events = std::move(kernel_events);
   st.ready = ready_.load();
   std::uint64_t gaps = 0, invalid = 0, kernel_drops = 0, ring_full = 0, fill_empty = 0, evictions = 0,
                 overflow_updates = 0;
@@ -503,14 +643,30 @@ void Publisher::publish_once() {
     fill_empty += rep.stream.capture.fill_empty;
     evictions += rep.table.evictions;
     overflow_updates += rep.table.overflow_updates;
+    // Every reason, zeros included: a counter that exists from the start
+    // lets rate() and alerts see its first increment (and the dashboard's
+    // panel has series on a node where nothing failed to parse yet).
     for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
-      if (rep.parser.by_status[s])
-        st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+      st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+  }
+  if (cap) {
+    st.samples_received += cap->samples;
+    for (const auto& rep : cap->reports) {
+      evictions += rep.table.evictions;
+      overflow_updates += rep.table.overflow_updates;
+      for (std::size_t s = 1; s < rep.parser.by_status.size(); ++s)
+        if (rep.parser.by_status[s])
+          st.parse_errors[flow::to_string(static_cast<flow::ParseStatus>(s))] += rep.parser.by_status[s];
+    }
   }
   st.active_flows = snap.flows.size();
   for (const auto& w : workers_) {
     st.flow_table_bytes.push_back(w->table_bytes());
     st.umem_bytes.push_back(w->umem_bytes());
+  }
+  if (cap) {
+    st.flow_table_bytes.insert(st.flow_table_bytes.end(), cap->table_bytes.begin(), cap->table_bytes.end());
+    st.umem_bytes.insert(st.umem_bytes.end(), cap->umem_bytes.begin(), cap->umem_bytes.end());
   }
   st.flow_evictions = evictions;
   {
@@ -603,7 +759,7 @@ void Publisher::publish_once() {
       }
     }
     for (const auto& [ifindex, link] : links) {
-      if (ifs.contains(ifindex)) continue;
+      if (ifs.contains(ifindex) || link.role == discovery::LinkRole::kCapturePort) continue;
       InterfaceCounters& ic = ifs[ifindex];
       ic.ifindex = ifindex;
       ic.name = link.name;
@@ -613,6 +769,12 @@ void Publisher::publish_once() {
     for (auto& [_, ic] : ifs) snap.interfaces.push_back(std::move(ic));
   } else {
     log::warn("datapath counters", {{"error", counters.error().message()}});
+  }
+  if (cap) {
+    st.losses.insert(st.losses.end(), cap->losses.begin(), cap->losses.end());
+    for (auto& ic : cap->interfaces) snap.interfaces.push_back(std::move(ic));
+    std::sort(snap.interfaces.begin(), snap.interfaces.end(),
+              [](const InterfaceCounters& a, const InterfaceCounters& b) { return a.ifindex < b.ifindex; });
   }
 
   for (const auto& [kind, h] : metadata_.health()) {

@@ -29,8 +29,11 @@
 #include "agent/k8s/metadata.hpp"
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/model.hpp"
+#include "agent/wall_clock_offset.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/programs.hpp"
+#include "pkg/kevents/drop_monitor.hpp"
+#include "pkg/kevents/retransmit_monitor.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
@@ -42,6 +45,8 @@ struct PublisherOptions {
   // The sampler's 1-in-N on every hooked interface: scales what a flow's
   // unseen packets can hide (flow::estimate_bytes_l3 with a rate).
   std::uint32_t sample_rate = 1;
+  // The same for flows seen on capture ports (--capture-sample-rate).
+  std::uint32_t capture_sample_rate = 1;
   // What the kernel counts exactly; with kAll and no packet left uncounted
   // since the start, no flow has unseen packets.
   datapath::ExactFlows exact_flows = datapath::ExactFlows::kOff;
@@ -57,15 +62,28 @@ struct PublisherOptions {
   // DNS and TCP handshake tracking from the workers' control events.
   ControlPacketsOptions control;
   std::size_t recent_dns = 4096;  // DNS records the snapshot keeps (the API's window)
+  // Kernel events (pkg/kevents), each null when off or unavailable; owned
+  // by the caller, who keeps them alive while the publisher runs.
+  kevents::DropMonitor* drops = nullptr;
+  kevents::RetransmitMonitor* retransmits = nullptr;
+  std::size_t recent_drops = 1000;  // drop details kept for /api/v1/drops
+  // Rounds a flow key's retransmit total is kept after its last
+  // retransmission while no live flow shows it.
+  std::uint64_t retransmit_keep_rounds = 300;
+  // Flow keys whose retransmit totals are kept for the flows' tcp_retransmits;
+  // keys past it are counted in the metrics only.
+  std::size_t retransmit_max_keys = 65536;
 };
 
 class Publisher {
  public:
   // `conntrack` may be null (no CAP_NET_ADMIN over conntrack, or disabled);
-  // `flow_counts` null when the kernel counts no flows (no BPF, or off).
+  // `flow_counts` null when the kernel counts no flows (no BPF, or off);
+  // `capture` null without capture ports.
   Publisher(PublisherOptions opts, std::span<const std::unique_ptr<Worker>> workers, Hooks& hooks,
             const k8s::Metadata& metadata, ConntrackResolver* conntrack, SnapshotStore& store,
-            metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts = nullptr);
+            metrics::AgentMetrics& metrics, kflow::FlowCountReader* flow_counts = nullptr,
+            CapturePorts* capture = nullptr);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -81,10 +99,11 @@ class Publisher {
   // Reads the kernel's exact counts of the period and hands each flow's to
   // its worker.
   void distribute_exact_counts();
+  // `capture`: a capture port's flow (reporter kCapture, an id of its own).
   FlowView view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
-                   const std::map<std::uint32_t, HookedLink>& links);
+                   const std::map<std::uint32_t, HookedLink>& links, bool capture = false);
   // Endpoints, ports, protocol and identities of a key; nothing else.
-  FlowView endpoints_of(const flow::FlowKey& key);
+  FlowView endpoints_of(const flow::FlowKey& key, bool capture = false);
   // Feeds this round's control events to the matchers, the metrics and the
   // recent DNS records.
   void track_control(std::uint64_t now_mono_ns);
@@ -96,6 +115,10 @@ class Publisher {
   std::shared_ptr<const std::vector<std::string>> interfaces_of(const flow::FlowRecord& r,
                                                                 const std::map<std::uint32_t, HookedLink>& links);
   void resolve_backend(const flow::FlowKey& key, FlowView& v);
+  // Drains the kernel's drop and retransmit counts of the period into the
+  // metrics and the per-flow retransmit totals, and the drop details into
+  // the recent list; fills st.kernel_events.
+  void collect_kernel_events(const std::map<std::uint32_t, HookedLink>& links, KernelEventStatus& st);
 
   PublisherOptions opts_;
   std::span<const std::unique_ptr<Worker>> workers_;
@@ -105,6 +128,7 @@ class Publisher {
   SnapshotStore& store_;
   metrics::AgentMetrics& metrics_;
   kflow::FlowCountReader* flow_counts_;
+  CapturePorts* capture_;
 
   // Publisher thread only.
   // Each worker's latest report: cumulative counters; its flows only until
@@ -126,6 +150,7 @@ class Publisher {
   // monotonic; the API shows wall-clock times), and the rate whose unseen
   // packets a flow's interval must cover (1: none unseen).
   std::int64_t realtime_offset_ns_ = 0;
+  WallClockOffset wall_clock_;  // steady across rounds unless the clock moved
   std::uint32_t unseen_rate_ = 1;
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
@@ -134,6 +159,22 @@ class Publisher {
   std::shared_ptr<const std::vector<DnsRecord>> dns_published_;
   bool dns_changed_ = true;
   std::uint64_t dns_seq_ = 0;
+
+  struct RetransmitTotal {
+    std::uint64_t segments = 0;
+    std::uint32_t srtt_us = 0;
+    std::uint64_t round = 0;  // the latest round that added to it or showed it in a flow
+  };
+  std::uint64_t round_ = 0;
+  // By flow id (flow::hash_key with seed_, as FlowView::id): a flow carried
+  // over from the previous snapshot (a late worker) is updated by its id.
+  std::unordered_map<std::uint64_t, RetransmitTotal> retransmits_;
+  std::deque<DropView> recent_drops_;
+  std::shared_ptr<const std::vector<DropView>> drops_published_;
+  std::vector<kevents::DropCount> drop_counts_;  // reused each round
+  std::vector<kevents::DropEvent> drop_events_;
+  std::vector<kevents::RetransmitCount> retransmit_counts_;
+  std::uint64_t kevent_errors_ = 0;
 
   std::atomic<bool> ready_{false};
   std::mutex mu_;

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xsk_bench_util.hpp"
 #include "pkg/xdp/builder.hpp"
 #include "pkg/xdp/redirect_program.hpp"
 #include "tests/testing/libxdp_socket.hpp"
@@ -41,6 +42,14 @@ namespace {
 
 using namespace netring;
 using namespace netring::xdp;
+using netring::bench::cpu_idle_total;
+using netring::bench::NetringTx;
+using netring::bench::now_s;
+using netring::bench::retry_busy;
+using netring::bench::summarize;
+using netring::bench::Summary;
+using netring::bench::Template;
+using netring::bench::thread_cpu_s;
 using netring::testing::LibxdpSocket;
 using netring::testing::Netns;
 using netring::testing::VethPair;
@@ -48,17 +57,6 @@ using netring::testing::VethPair;
 constexpr std::uint32_t kRing = 2048;
 constexpr std::uint32_t kBatch = 64;
 constexpr std::uint32_t kFrame = 2048;
-
-double now_s() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-double thread_cpu_s() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 struct Run {
   double pps = 0;
@@ -70,16 +68,6 @@ struct Run {
   double gen_cpu_ns = 0;    // generator thread CPU per packet it completed (its syscalls and the softirq they run)
   double idle = 0;          // machine-wide idle fraction of all CPUs over the run (/proc/stat)
 };
-
-// Machine-wide CPU time from /proc/stat's "cpu" line: (idle + iowait, total).
-std::pair<double, double> cpu_idle_total() {
-  std::ifstream f("/proc/stat");
-  std::string tag;
-  f >> tag;
-  double v[10] = {}, total = 0;
-  for (double& x : v) f >> x, total += x;
-  return {v[3] + v[4], total};
-}
 
 struct Options {
   int pairs = 9;
@@ -94,16 +82,6 @@ struct Options {
 };
 
 volatile std::uint64_t g_sink;
-
-// The frame every sender copies: sequence number patched per packet.
-struct Template {
-  explicit Template(std::size_t size) : bytes(netring::testing::seq_frame(0, size)) {}
-  void write(std::byte* dst, std::uint64_t seq) const {
-    std::memcpy(dst, bytes.data(), bytes.size());
-    std::memcpy(dst + 42, &seq, sizeof(seq));
-  }
-  std::vector<std::uint8_t> bytes;
-};
 
 // ---- the measured loops; both sides do the same work per packet ----
 
@@ -150,54 +128,11 @@ std::uint64_t netring_rx_step(XdpSocket& s, bool block = true) {
 }
 
 std::uint64_t libxdp_rx_step(LibxdpSocket& s, bool block = true) {
-  __u32 idx_rx = 0, idx_fq = 0;
-  const unsigned rcvd = xsk_ring_cons__peek(&s.rx_, kBatch, &idx_rx);
-  if (rcvd == 0) {
-    if (xsk_ring_prod__needs_wakeup(&s.fq_)) ::recvfrom(s.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
-    if (block) {
-      pollfd p{s.fd(), POLLIN, 0};
-      ::poll(&p, 1, 10);
-    }
-    return 0;
-  }
-  while (xsk_ring_prod__reserve(&s.fq_, rcvd, &idx_fq) != rcvd) {
-  }
   std::uint64_t sum = 0;
-  for (unsigned i = 0; i < rcvd; ++i) {
-    const xdp_desc* d = xsk_ring_cons__rx_desc(&s.rx_, idx_rx + i);
-    sum += netring::testing::seq_of(static_cast<const std::byte*>(xsk_umem__get_data(s.area(), d->addr)), d->len);
-    *xsk_ring_prod__fill_addr(&s.fq_, idx_fq + i) = xsk_umem__extract_addr(d->addr) & ~std::uint64_t{kFrame - 1};
-  }
+  const std::uint64_t n = netring::bench::libxdp_rx_step(s, kBatch, sum, block);
   g_sink = sum;
-  xsk_ring_prod__submit(&s.fq_, rcvd);
-  xsk_ring_cons__release(&s.rx_, rcvd);
-  return rcvd;
+  return n;
 }
-
-// Both senders return the packets whose completions they reaped in the
-// step (the kernel has sent them and handed the frame back), not the ones
-// they queued: a queued packet may still be dropped or never sent.
-struct NetringTx {
-  XdpSocket& s;
-  const Template& t;
-  std::uint64_t seq = 0;
-  std::uint64_t submitted = 0;
-  std::uint64_t completed_before = 0;
-  std::uint64_t step() {
-    auto frames = s.tx_reserve(kBatch);  // reaps completions first
-    for (auto& f : frames) {
-      t.write(f.data, seq++);
-      f.len = static_cast<std::uint32_t>(t.bytes.size());
-    }
-    auto queued = s.tx_submit(static_cast<std::uint32_t>(frames.size()));
-    if (queued) submitted += *queued;
-    // Everything submitted and no longer outstanding has completed.
-    const std::uint64_t completed = submitted - s.tx_outstanding();
-    const std::uint64_t n = completed - completed_before;
-    completed_before = completed;
-    return n;
-  }
-};
 
 struct LibxdpTx {
   LibxdpSocket& s;
@@ -230,19 +165,6 @@ struct LibxdpTx {
     return done;
   }
 };
-
-// A queue stays busy for a moment after its last socket closed (the
-// kernel tears the buffer pool down asynchronously): retry EBUSY briefly.
-template <class Make>
-auto retry_busy(Make&& make) {
-  const double deadline = now_s() + 5;
-  for (;;) {
-    errno = 0;
-    auto r = make();
-    if (r || errno != EBUSY || now_s() > deadline) return r;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 // ---- scenarios ----
 
@@ -395,19 +317,7 @@ struct Bench {
     // receiver finds the packets in another core's cache; left to the
     // scheduler, the drain would run on either core at random and the
     // figure would swing with it.
-    cpu_set_t saved;
-    CPU_ZERO(&saved);
-    const bool pin = ::sched_getaffinity(0, sizeof saved, &saved) == 0 && CPU_COUNT(&saved) >= 2;
-    int cpus[2] = {-1, -1};
-    for (int c = 0, k = 0; pin && c < CPU_SETSIZE && k < 2; ++c)
-      if (CPU_ISSET(c, &saved)) cpus[k++] = c;
-    auto move_to = [&](int c) {
-      if (!pin) return;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(c, &one);
-      (void)::sched_setaffinity(0, sizeof one, &one);
-    };
+    const netring::bench::CpuPair cpus;
     constexpr std::uint32_t kPerCycle = kRing - 128;  // room for the veth's own IPv6 chatter
     double busy = 0, cpu = 0;
     std::uint64_t pkts = 0;
@@ -418,7 +328,7 @@ struct Bench {
     };
     while (now_s() < end) {
       drain_untimed();  // stragglers of the last cycle: start from an empty ring
-      move_to(cpus[0]);
+      cpus.move_to(0);
       std::uint64_t queued = 0;
       while (queued < kPerCycle) {
         auto frames = gen->tx_reserve(static_cast<std::uint32_t>(std::min<std::uint64_t>(kBatch, kPerCycle - queued)));
@@ -431,7 +341,7 @@ struct Bench {
       }
       while (gen->tx_outstanding() != 0) (void)gen->flush();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let the peer's NAPI deliver everything
-      move_to(cpus[1]);
+      cpus.move_to(1);
       const double c0 = thread_cpu_s(), t0 = now_s();
       std::uint64_t got = 0;
       for (;;) {
@@ -443,7 +353,6 @@ struct Bench {
       cpu += thread_cpu_s() - c0;
       pkts += got;
     }
-    if (pin) (void)::sched_setaffinity(0, sizeof saved, &saved);
     (void)prog->unregister_socket(0);
     r.pps = busy > 0 ? pkts / busy : 0;
     r.cpu_per_mpkt = pkts ? cpu / pkts * 1e6 : 0;
@@ -473,17 +382,6 @@ struct Bench {
     return r;
   }
 };
-
-struct Summary {
-  double med = 0, min = 0, max = 0;
-};
-Summary summarize(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return {};
-  const std::size_t n = v.size();
-  const double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  return {med, v.front(), v.back()};
-}
 
 // Drops against offered rate: the same receivers as RX, the generator
 // throttled to each rate in turn (0 = unthrottled), netring and libxdp

@@ -46,6 +46,13 @@ NETRING_CONFIGS = {
     "netring-default": {"label": "netring default", "short": "netring\ndefault", "flags": [], "needs": None},
     "netring-detailed": {"label": "netring most detailed (--exact-flows=all)", "short": "netring\nmost detailed",
                          "flags": ["--exact-flows=all"], "needs": "--exact-flows"},
+    # The default minus the kernel events (drops on skb:kfree_skb, TCP
+    # retransmits): the default row against this one is what they cost. The
+    # UDP workload is the worst case for drops: every datagram is dropped
+    # (by the receiver's raw-table rule), over 10,000 flows.
+    "netring-no-kevents": {"label": "netring default, --drops=off --tcp-retransmits=off",
+                           "short": "netring\nno kernel events",
+                           "flags": ["--drops=off", "--tcp-retransmits=off"], "needs": "--drops"},
     "netring-rate1": {"label": "netring --sample-rate=1", "short": "netring\nrate 1", "flags": ["--sample-rate=1"],
                       "needs": None},
     "netring-rate1-afpacket": {"label": "netring --sample-rate=1 --backend=afpacket",

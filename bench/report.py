@@ -174,6 +174,59 @@ def wakeup_note(j):
             f"{w['ratio_bound_free_walk']:.2f}x")
 
 
+def capture_port(raw, out, F, status):
+    """Figure 11: a capture port (counting XSKMAP program, AF_XDP per queue) read by netring's capture-port
+    path against a libxdp xsk receiver behind the same program with the same ring sizes; and the shared
+    against the per-queue UMEM (informational, it picks the default)."""
+    j = load(raw, "capture_port_bench.json")
+    if not j:
+        for s in ("RX 64B", "RX 1500B"):
+            F.missing(11, "capture port " + s, ">= 1.0x rate, <= 1.0x CPU/pkt", status("capture_port_bench"))
+        return None
+    pairs = j.get("pairs", 0)
+    groups, nr_pps, ref_pps, nr_cpu, ref_cpu = [], [], [], [], []
+    for r in j["results"]:
+        scen = r["scenario"]
+        if scen.startswith("RX2Q"):
+            a = {"median": r["shared_pps"], "min": r["shared_pps_min"], "max": r["shared_pps_max"]}
+            b = {"median": r["per_queue_pps"], "min": r["per_queue_pps_min"], "max": r["per_queue_pps_max"]}
+            F.add(11, "capture port " + scen + ", shared UMEM", "packets/s", a, "one UMEM per queue", b,
+                  r["rate_ratio"], None, None, f"{pairs} alternating pairs; informational: picks the default")
+            a = {"median": r["shared_cpu_s_per_mpkt"], "min": r["shared_cpu_min"], "max": r["shared_cpu_max"]}
+            b = {"median": r["per_queue_cpu_s_per_mpkt"], "min": r["per_queue_cpu_min"],
+                 "max": r["per_queue_cpu_max"]}
+            F.add(11, "capture port " + scen + ", shared UMEM", "CPU s per Mpkt", a, "one UMEM per queue", b,
+                  r["cpu_ratio"], None, None, "ratio = shared / per queue, lower is better")
+            continue
+        n = {"median": r["netring_pps"], "min": r["netring_pps_min"], "max": r["netring_pps_max"]}
+        x = {"median": r["libxdp_pps"], "min": r["libxdp_pps_min"], "max": r["libxdp_pps_max"]}
+        note = f"{pairs} alternating pairs, default ring {r.get('ring', '?')}" + ("" if pairs >= 9 else
+                                                                                 " (goal asks >= 9)")
+        F.add(11, "capture port " + scen, "packets/s", n, "libxdp xsk", x, r["rate_ratio"], ">= 1.0x rate",
+              r["rate_ratio"] >= 1.0, note)
+        nc = {"median": r["netring_cpu_s_per_mpkt"], "min": r["netring_cpu_min"], "max": r["netring_cpu_max"]}
+        xc = {"median": r["libxdp_cpu_s_per_mpkt"], "min": r["libxdp_cpu_min"], "max": r["libxdp_cpu_max"]}
+        F.add(11, "capture port " + scen, "CPU s per Mpkt", nc, "libxdp xsk", xc, r["cpu_ratio"], "<= 1.0x CPU/pkt",
+              r["cpu_ratio"] <= 1.0, "receiving thread's CPU; ratio = netring/libxdp, lower is better")
+        F.add(11, "capture port " + scen, "rx_dropped per run (max)", {"median": r["netring_rx_dropped_max"]},
+              "libxdp xsk", {"median": r["libxdp_rx_dropped_max"]}, None, "0 at generator maximum",
+              r["netring_rx_dropped_max"] == 0,
+              f"XDP_STATISTICS rx_dropped + rx_ring_full with the default ring sizes; generator "
+              f"{fmt(r['netring_gen_pps'])} pkt/s (median)")
+        groups.append(scen)
+        nr_pps.append(n)
+        ref_pps.append(x)
+        nr_cpu.append(nc)
+        ref_cpu.append(xc)
+    if not groups:
+        return None
+    bar_plot(os.path.join(out, "capture_port_rate.png"), "Capture port on veth: netring vs libxdp xsk", "packets/s",
+             groups, [("netring", nr_pps), ("libxdp", ref_pps)])
+    bar_plot(os.path.join(out, "capture_port_cpu.png"), "Capture port: CPU per packet (lower is better)",
+             "CPU s per Mpkt", groups, [("netring", nr_cpu), ("libxdp", ref_cpu)])
+    return ["capture_port_rate.png", "capture_port_cpu.png"]
+
+
 def ring_note(j):
     r = j.get("ring")
     if not r:
@@ -637,6 +690,72 @@ def pod_cost_section(raw):
     return L
 
 
+def reliability_section(raw):
+    """REPORT.md lines: e2e/reliability.sh's figures (churn, SIGKILLs, overload,
+    hostile input, faults, soak), each with the command that produced it."""
+    j = load(raw, "reliability.json")
+    L = ["## Reliability: churn, overload, faults and hostile input (issue 18)", ""]
+    if not j:
+        st = load(raw, "reliability.status")
+        why = f"e2e/reliability.sh exited {st['rc']} (see raw/reliability.log)" if st else "not run (--reliability=off)"
+        return L + [f"Not measured: {why}.", ""]
+    L.append(f"Profile `{j.get('profile')}` from commit `{j.get('commit', '?')}` on kernel {j.get('kernel', '?')} at "
+             f"{j.get('when', '?')}. Pods made by the real CNI bridge plugin in a node namespace; ground truth from "
+             "ping's own counts, iperf3's exit status, /proc and bpftool.")
+    L.append("")
+    c = j.get("churn")
+    if c:
+        L.append(f"**Churn** (`{c['command']}`): {c['cycles']} pods created and deleted in {c['seconds']} s while "
+                 f"a ping ran ({c['ping_sent']} sent, 0 lost); {c['hooked']} interfaces hooked, every deleted pod's "
+                 "series gone after the grace period. Slopes over the steady part (after the first fifth):")
+        L.append("")
+        L.append("| resource | first | last | max | slope per 1,000 cycles |")
+        L.append("|---|---|---|---|---|")
+        for name, r in c["resources"].items():
+            L.append(f"| {name} | {r['first']:g} | {r['last']:g} | {r['max']:g} | {r['slope_per_1000']:+.3g} |")
+        L.append("")
+    k = j.get("kill")
+    if k:
+        L.append(f"**SIGKILL** (`{k['command']}`): {k['kills']} SIGKILLs, one every {k['every_s']} s, under iperf3 and a "
+                 f"ping every 10 ms: {k['ping_sent']} echo requests, {k['ping_lost']} lost; iperf3 completed; one hook "
+                 "per interface and direction and one mirror link at the end.")
+        L.append("")
+    o = j.get("overload")
+    if o:
+        load_x = o["samples_offered"] / o["samples_received"] if o.get("samples_received") else 0
+        L.append(f"**Overload** (`{o['command']}`): {o['seconds']} s of 64-byte UDP floods at sample rate 1 on one "
+                 f"worker: samples offered {o['samples_offered']:,}, received {o['samples_received']:,}, lost "
+                 f"{o['samples_lost']:,} (offered {load_x:.2f}x what was consumed), every loss counted by stage; "
+                 f"/healthz at most {o['healthz_max_ms']} ms, /metrics at most {o['metrics_max_ms']} ms (goal: 100 ms; "
+                 f"CPU limit {o.get('cpu_limit', 'none')}); RSS at most "
+                 f"{o['rss_max_mib']} MiB (the chart's limit {o['memory_limit_mib']} MiB); ping {o['ping_sent']} sent, "
+                 "0 lost; no sample lost once the flood ended.")
+        L.append("")
+    h = j.get("hostile")
+    if h:
+        L.append(f"**Hostile input** (`{h['command']}`): {h['bad_requests']} bad requests, each a 4xx JSON answer; "
+                 f"{h['random_requests']} random requests (answers by status: {h['random_answers']}); "
+                 f"{h['stalled_per_port']} stalled half-requests per port and follow streams ({h['follows']}) held "
+                 f"open at once: /healthz at most {h['healthz_max_ms']} ms, threads {h['threads']['before']} -> "
+                 f"{h['threads']['under_load']}; a capture client that stops reading ends at its duration; a "
+                 "malformed PodList keeps the last good names.")
+        L.append("")
+    f = j.get("faults")
+    if f:
+        L.append(f"**Faults** (`{f['command']}`): the mirror link deleted by someone else: {f['mirror_deleted']}, "
+                 f"pods lost nothing; bpffs not mounted: {json.dumps(f['no_bpffs'])}.")
+        L.append("")
+    s = j.get("soak")
+    if s:
+        r = s["rss_kb"]
+        L.append(f"**Soak** (`{s['command']}`): {s['seconds']} s at the default sample rate with iperf3, a ping and "
+                 f"short connections: agent CPU {s['cpu_cores']} cores, RSS {r['first']:g} -> {r['last']:g} kB (max "
+                 f"{r['max']:g}, slope {r['slope_kb_per_s']:+.3g} kB/s), samples lost {s['samples_lost']}; at the end a pod "
+                 f"veth's {s['exact_bytes']:,} bytes both ways counted exactly (its kernel counters).")
+        L.append("")
+    return L
+
+
 def summary_plot(path, rows):
     """One bar per goal row: how far netring is from its goal (>1 = better than the goal)."""
     items = []
@@ -686,7 +805,8 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost):
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost,
+               capture_port):
         try:
             p = fn(raw, out, F, status)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
@@ -704,7 +824,7 @@ def main():
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
                  "k8s_list_bench", "k8s_scale_bench", "series_bench", "ipfix_bench", "hotplug", "agent_load",
-                 "accuracy", "pod_cost"):
+                 "accuracy", "pod_cost", "capture_port_bench"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
@@ -788,6 +908,7 @@ def main():
             L.append("Why: see [ANALYSIS.md](ANALYSIS.md).")
             L.append("")
     L += pod_cost_section(raw)
+    L += reliability_section(raw)
     L.append("## Plots")
     L.append("")
     for p in plots:

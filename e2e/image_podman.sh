@@ -3,7 +3,8 @@
 # on the base image scripts/base-image.sh bootstraps), run with podman in the
 # host's network namespace on pods made by the real CNI plugins.
 #
-# 1. --privileged: samples arrive (the flow API shows the pods' flows).
+# 1. --privileged: samples arrive (the flow API shows the pods' flows), and
+#    the image's netring command line shows them too.
 # 2. The capability proof for the chart's list: --cap-drop=ALL plus exactly
 #    BPF, NET_ADMIN, PERFMON, NET_RAW, IPC_LOCK (not --privileged): samples
 #    arrive. Then each of the five removed in turn: the agent fails, or falls
@@ -127,6 +128,12 @@ if ready && samples_arrive; then
 else
   fail "--privileged: no samples"
 fi
+# The image's command line, as `kubectl exec ds/netring -- netring ...` runs it.
+got=$(podman exec "$CNAME" netring observe --server "$API" --ip "$SIP" --last 1000 -o json | jq -sc 'sort_by(.id) | map(.id)')
+want=$(curl -sf "http://$API/api/v1/flows?ip=$SIP&limit=1000" | jq -c '.flows | sort_by(.id) | map(.id)')
+[ "$got" = "$want" ] && [ "$got" != "[]" ] && pass "netring in the image: observe gives the API's flows" ||
+  fail "netring in the image: $got, API $want"
+podman exec "$CNAME" netring status --server "$API" | grep -q "capture " || fail "netring status in the image"
 stop_image privileged
 no_hooks_left
 

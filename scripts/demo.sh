@@ -2,7 +2,9 @@
 # The demo: installs what is missing, builds the agent, creates three pods
 # with the real CNI plugins (bridge + host-local, called as a container
 # runtime calls them), starts netring-agent with --pods-from describing them,
-# runs traffic between the pods and prints where to look.
+# forwards its API port to this machine's loopback (as `kubectl
+# port-forward` would), runs traffic between the pods and prints where to
+# look: the page at http://127.0.0.1:9991/ and `netring` commands.
 #
 # The pods' bridge and host-side veths live in a namespace of their own
 # (nr-demo-node, standing in for a node), so the agent hooks only the demo's
@@ -10,6 +12,7 @@
 #
 # Usage (as root): ./scripts/demo.sh            runs until Ctrl-C
 #                  DEMO_DURATION=20 ./scripts/demo.sh   stops after 20 s
+#                  DEMO_PORT=19991 ./scripts/demo.sh    the API forwarded to another local port
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/pods.sh
@@ -21,17 +24,21 @@ fi
 
 ./scripts/deps.sh
 build=${NETRING_BUILD_DIR:-build/demo}
-echo "== building netring-agent (Release) in $build"
+echo "== building netring-agent and netring (Release) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNETRING_BUILD_TESTS=OFF -DNETRING_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target netring-agent >/dev/null
+cmake --build "$build" -j"$(nproc)" --target netring-agent netring >/dev/null
 agent_bin=$(realpath "$build/netring-agent")
+cli_bin=$(realpath "$build/netring")
 "$agent_bin" --version
+port=${DEMO_PORT:-9991}
 
 node=nr-demo-node
 state=$(mktemp -d /tmp/netring-demo.XXXXXX)
 agent_pid=""
+forward_pids=()
 cleanup() {
   set +e
+  for p in "${forward_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
     kill -TERM "$agent_pid"
     wait "$agent_pid"
@@ -71,6 +78,23 @@ done
 in_node curl -sf http://127.0.0.1:9990/readyz >/dev/null || { echo "agent not ready"; cat "$state/agent.log"; exit 1; }
 grep -E 'data path ready|interface hooked|msg=ready' "$state/agent.log" | sed 's/^/   /'
 
+# What `kubectl port-forward` does for a cluster: the agent's loopback API
+# reachable on this machine's loopback. Two socats meet at a Unix socket, one
+# inside the node namespace, one here.
+echo "== forwarding the agent's API to 127.0.0.1:$port"
+ip netns exec "$node" socat "UNIX-LISTEN:$state/api.sock,fork" TCP:127.0.0.1:9991 &
+forward_pids+=($!)
+for _ in $(seq 1 50); do [ -S "$state/api.sock" ] && break; sleep 0.1; done
+socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$state/api.sock" 2>"$state/forward.log" &
+forward_pids+=($!)
+sleep 0.3
+if ! curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
+  echo "   127.0.0.1:$port does not answer (taken by something else? $(cat "$state/forward.log")); try DEMO_PORT=19991" >&2
+  exit 1
+fi
+server_flag=""
+[ "$port" = 9991 ] || server_flag=" --server 127.0.0.1:$port"
+
 echo "== traffic: web -> cart (iperf3 TCP), cart -> cache (iperf3 TCP :6379), web -> cache (ping)"
 ip netns exec "$(pod_netns cart)" iperf3 -s -p 5201 >/dev/null 2>&1 &
 ip netns exec "$(pod_netns cache)" iperf3 -s -p 6379 >/dev/null 2>&1 &
@@ -89,7 +113,18 @@ sleep 2
 
 cat <<TXT
 
-== where to look (the agent runs in the node namespace $node):
+== the page (service map, flows, follow, the agent's status): open
+   http://127.0.0.1:$port/
+
+== the command line (like hubble observe; doc/cli.md):
+   $cli_bin observe$server_flag --namespace shop
+   $cli_bin observe$server_flag --follow --protocol tcp          # Ctrl-C ends it
+   $cli_bin top$server_flag                                      # bytes/s by workload pair, refreshing
+   $cli_bin top workloads$server_flag --by packets --window 1m
+   $cli_bin status$server_flag
+   $cli_bin capture$server_flag -w demo.pcap --filter 'tcp port 6379' --duration 3s
+
+== raw API and metrics (the agent runs in the node namespace $node):
    ip netns exec $node curl -s http://127.0.0.1:9990/metrics | grep netring_flow
    ip netns exec $node curl -s 'http://127.0.0.1:9991/api/v1/flows?protocol=tcp&sort=bytes&limit=5'
    ip netns exec $node curl -s 'http://127.0.0.1:9991/api/v1/top?key=pair&by=bytes'

@@ -19,6 +19,9 @@ pkgs=(
   # rtnetlink (libmnl), conntrack look-ups, kubeconfig (YAML) files.
   prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
   libpcap-dev libmnl-dev libnetfilter-conntrack-dev libyaml-cpp-dev
+  # The page the agent serves at / of its API port is built on d3 from
+  # Debian's node-d3 (v5), compiled into the agent at build time.
+  node-d3
   # Tests and benchmarks: GoogleTest/GoogleMock, Google Benchmark, clang's
   # sanitizer and libFuzzer runtimes, libxdp (the AF_XDP reference, only in
   # bench/ and interop tests).
@@ -36,6 +39,11 @@ pkgs=(
   # e2e/ipfix_export.sh): nfdump's nfcapd, pmacct's nfacctd, libfixbuf's
   # ipfixDump (reads a TCP stream that socat received).
   nfdump pmacct libfixbuf-tools socat
+  # The command line's and the page's e2e tests: socat (above) forwards an
+  # agent's API port out of its node namespace as kubectl port-forward
+  # would; Debian's Chromium and its WebDriver, driven by Selenium from
+  # Debian's Python, load the page headless.
+  chromium chromium-driver python3-selenium
   # A real DNS server and client for the DNS truth tests (e2e/dns_tcp_truth.sh,
   # e2e/prometheus_accuracy.sh): dnsmasq serves a zone of its own, dig asks.
   dnsmasq-base bind9-dnsutils

@@ -18,5 +18,7 @@ cd "$build"
 # --verbose: GoogleTest's own output lands in the log; ctest's summary ends it.
 # The kernel matrix (label kernel-matrix: the netns and agent tests again, in
 # a qemu guest on Debian 12's kernel) takes longer under TCG than this run's
-# budget allows: scripts/kernel-matrix.sh runs it (README, "Kernels").
-ctest --verbose --output-on-failure -LE '^kernel-matrix$' "$@"
+# budget allows: scripts/kernel-matrix.sh runs it (README, "Kernels"). The
+# long reliability profile (label soak, over an hour) runs with
+# `ctest -L soak` or `bench/run --reliability=long`; its short variant is here.
+ctest --verbose --output-on-failure -LE '^(kernel-matrix|soak)$' "$@"

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "pkg/common/duration.hpp"
+
 namespace netring::agent::api {
 
 namespace {
@@ -22,7 +24,9 @@ void send_error(httplib::Response& res, const ApiError& e) {
   nlohmann::json body{{"error", e.message}};
   if (!e.parameter.empty()) body["parameter"] = e.parameter;
   res.status = e.status;
-  res.set_content(body.dump() + "\n", "application/json");
+  // Messages quote what the client sent, which need not be UTF-8 (%ff in a
+  // query): replaced, not thrown on (a throw here became an empty 500).
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
 }
 
 void send_json(httplib::Response& res, const std::string& body) {
@@ -63,31 +67,14 @@ std::optional<ApiError> parse_count(std::string_view name, std::string_view text
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-    return ApiError{
-        400, quoted(text, " is not an integer in " + std::to_string(min) + ".." + std::to_string(max)),
-        std::string(name)};
+    return ApiError{400, quoted(text, " is not an integer in " + std::to_string(min) + ".." + std::to_string(max)),
+                    std::string(name)};
   out = v;
   return std::nullopt;
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end == text.data()) return std::nullopt;
-  std::string_view unit(end, text.data() + text.size() - end);
-  std::uint64_t ms_per;
-  if (unit == "ms")
-    ms_per = 1;
-  else if (unit == "s")
-    ms_per = 1000;
-  else if (unit == "m")
-    ms_per = 60'000;
-  else if (unit == "h")
-    ms_per = 3'600'000;
-  else
-    return std::nullopt;
-  if (n > (std::uint64_t{1} << 40) / ms_per) return std::nullopt;
-  return std::chrono::milliseconds(n * ms_per);
+  return netring::parse_duration(text);
 }
 
 std::optional<std::uint64_t> parse_since(std::string_view text, std::uint64_t now_ns) {

@@ -1,17 +1,58 @@
 #include "agent/api/api_server.hpp"
+#include <algorithm>
 
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "agent/api/drop_query.hpp"
+#include "agent/api/host_guard.hpp"
 #include "agent/api/json_views.hpp"
+#include "agent/api/page_assets.hpp"
 #include "agent/api/top_talkers.hpp"
 
 namespace netring::agent::api {
+namespace {
+
+// The page loads its script, style and data from this listener only: no
+// inline script or style, no other origin, no framing.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+httplib::Headers default_headers() {
+  return {{std::string(kApiVersionHeader), std::string(kApiVersion)},
+          {"Content-Security-Policy", kContentSecurityPolicy},
+          {"X-Content-Type-Options", "nosniff"},
+          {"X-Frame-Options", "DENY"},
+          {"Referrer-Policy", "no-referrer"},
+          {"Cross-Origin-Opener-Policy", "same-origin"},
+          {"Cross-Origin-Resource-Policy", "same-origin"},
+          {"Cache-Control", "no-store"}};
+}
+
+void serve_page_asset(const httplib::Request& req, httplib::Response& res) {
+  if (auto e = check_parameters(req, {})) return send_error(res, *e);
+  const PageAsset* a = find_page_asset(req.path);
+  if (a == nullptr) return send_error(res, ApiError{404, "no such file: " + req.path, ""});
+  // Revalidated on every load (the agent may have been upgraded), sent
+  // again only when it changed.
+  res.headers.erase("Cache-Control");
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("ETag", std::string(a->etag));
+  if (req.get_header_value("If-None-Match") == a->etag) {
+    res.status = 304;
+    return;
+  }
+  res.status = 200;
+  res.set_content(a->body.data(), a->body.size(), std::string(a->content_type).c_str());
+}
+
+}  // namespace
 
 ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_api::CaptureTap* tap)
-    : opts_(std::move(opts)), provider_(provider), have_tap_(tap != nullptr) {
+    : opts_(std::move(opts)), provider_(provider), have_tap_(tap != nullptr), rates_(opts_.max_rate_window) {
   if (tap == nullptr) {
     own_tap_ = std::make_unique<capture_api::CaptureTap>();
     tap = own_tap_.get();
@@ -19,8 +60,22 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
   capture_ = std::make_unique<capture_api::CaptureApi>(opts_.capture, *tap, opts_.audit_log, stopping_);
 
   auto& s = listener_.server();
+  s.set_default_headers(default_headers());
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    std::string host = req.get_header_value("Host");
+    if (host_header_allowed(host)) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, ApiError{403,
+                             "request for host '" + host +
+                                 "' refused: this API answers only to localhost or an IP address (use the "
+                                 "address kubectl port-forward listens on, e.g. 127.0.0.1:9991)",
+                             ""});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  s.Get("/", serve_page_asset);
+  s.Get("/ui/.*", serve_page_asset);
   s.Get("/api/v1/flows", [this](const httplib::Request& req, httplib::Response& res) { flows(req, res); });
   s.Get("/api/v1/dns", [this](const httplib::Request& req, httplib::Response& res) { dns(req, res); });
+  s.Get("/api/v1/drops", [this](const httplib::Request& req, httplib::Response& res) { drops(req, res); });
   s.Get("/api/v1/top", [this](const httplib::Request& req, httplib::Response& res) { top(req, res); });
   s.Get("/api/v1/interfaces", [this](const httplib::Request& req, httplib::Response& res) { interfaces(req, res); });
   s.Get("/api/v1/status", [this](const httplib::Request& req, httplib::Response& res) { status(req, res); });
@@ -35,13 +90,34 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "not ready: the data path has not reported ready\n", "text/plain");
   });
+  // Every error gets a JSON body, including those cpp-httplib answers
+  // itself before any route (414 URI too long, 400 unparsable request, 413).
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty())
-      send_error(res, ApiError{404,
-                               "no such endpoint: " + req.path +
-                                   " (see /api/v1/flows, /api/v1/dns, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
-                                   "/api/v1/capture)",
-                               ""});
+    if (!res.body.empty()) return;
+    static const char* const kEndpoints[] = {"/api/v1/flows",     "/api/v1/dns",        "/api/v1/drops",
+                                             "/api/v1/top",       "/api/v1/interfaces", "/api/v1/status",
+                                             "/api/v1/capture",   "/healthz",           "/readyz",
+                                             "/"};
+    const bool known = std::find(std::begin(kEndpoints), std::end(kEndpoints), req.path) != std::end(kEndpoints);
+    if (res.status == 404 && known && req.method != "GET") {
+      res.set_header("Allow", "GET, HEAD");
+      return send_error(res, ApiError{405, "method " + req.method + " not allowed on " + req.path + " (GET only)", ""});
+    }
+    if (res.status == 404)
+      return send_error(
+          res, ApiError{404,
+                        "no such endpoint: " + req.path +
+                            " (see /api/v1/flows, /api/v1/dns, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                            "/api/v1/capture, and the page at /)",
+                        ""});
+    if (res.status >= 400 && res.status < 500) {
+      const int status = res.status;
+      const char* why = status == 414   ? "the request line is too long"
+                        : status == 413 ? "the request body is too large"
+                        : status == 431 ? "the request headers are too large"
+                                        : "the request could not be read";
+      send_error(res, ApiError{status, std::string(why) + " (HTTP " + std::to_string(status) + ")", ""});
+    }
   });
 }
 
@@ -51,12 +127,27 @@ ApiServer::~ApiServer() {
 
 Result<void> ApiServer::start() {
   stopping_ = false;
-  return listener_.start(opts_.listen);
+  if (auto r = listener_.start(opts_.listen); !r) return r;
+  if (!rates_thread_.joinable()) rates_thread_ = std::thread([this] { follow_rates(); });
+  return ok();
 }
 
 void ApiServer::stop() {
   stopping_ = true;
   listener_.stop();
+  if (rates_thread_.joinable()) rates_thread_.join();
+}
+
+// Takes in every publication (or the latest, when several came while it
+// worked: growth is measured between the totals it saw) for top?window=.
+void ApiServer::follow_rates() {
+  std::uint64_t generation = 0;
+  while (!stopping_.load()) {
+    auto snap = provider_.wait_newer(generation, std::chrono::milliseconds(200));
+    if (snap->generation == generation) continue;
+    generation = snap->generation;
+    rates_.add(*snap);
+  }
 }
 
 void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
@@ -74,6 +165,28 @@ void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {
                      {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
   auto& arr = out["flows"];
   for (const FlowView* f : sel.flows) arr.push_back(to_json(*f));
+  send_json(res, out.dump() + "\n");
+}
+
+void ApiServer::drops(const httplib::Request& req, httplib::Response& res) {
+  auto parsed = parse_drop_query(req, opts_.flows, realtime_ns());
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+  const DropQuery q = std::get<DropQuery>(std::move(parsed));
+  auto snap = provider_.snapshot();
+  static const std::vector<DropView> kNone;
+  const std::vector<DropView>& all = snap->drops ? *snap->drops : kNone;
+  DropSelection sel = select_drops(all, q);
+  const KernelEventStatus& k = snap->status.kernel_events;
+  nlohmann::json out{{"drops", nlohmann::json::array()},
+                     {"count", sel.drops.size()},
+                     {"matched", sel.matched},
+                     {"truncated", sel.matched > sel.drops.size()},
+                     {"enabled", k.drops},
+                     {"details_suppressed", k.drop_details_suppressed},
+                     {"taken", snap->taken_ns ? nlohmann::json(format_time_ns(snap->taken_ns)) : nullptr}};
+  if (!k.drops) out["reason"] = k.drops_reason;
+  auto& arr = out["drops"];
+  for (const DropView* d : sel.drops) arr.push_back(to_json(*d));
   send_json(res, out.dump() + "\n");
 }
 
@@ -207,7 +320,7 @@ void ApiServer::dns_follow(DnsQuery q, httplib::Response& res) {
 }
 
 void ApiServer::top(const httplib::Request& req, httplib::Response& res) {
-  if (auto e = check_parameters(req, {"key", "by", "limit"})) return send_error(res, *e);
+  if (auto e = check_parameters(req, {"key", "by", "limit", "window"})) return send_error(res, *e);
   auto key_text = param(req, "key");
   if (!key_text)
     return send_error(res, ApiError{400, "key is required (src_workload|dst_workload|pair|namespace|pod)", "key"});
@@ -228,25 +341,53 @@ void ApiServer::top(const httplib::Request& req, httplib::Response& res) {
   if (auto v = param(req, "limit")) {
     if (auto e = parse_count("limit", *v, 1, opts_.top_max_limit, limit)) return send_error(res, *e);
   }
-  auto snap = provider_.snapshot();
+  std::optional<std::chrono::milliseconds> window;
+  if (auto v = param(req, "window")) {
+    window = parse_duration(*v);
+    if (!window || *window < std::chrono::seconds(1) || *window > opts_.max_rate_window) {
+      auto max_s = std::chrono::duration_cast<std::chrono::seconds>(opts_.max_rate_window).count();
+      return send_error(res, ApiError{400,
+                                      "'" + *v + "' is not a window in 1s.." + std::to_string(max_s) +
+                                          "s (e.g. 10s, 1m: the growth history kept)",
+                                      "window"});
+    }
+  }
   std::size_t groups = 0;
-  auto entries = top_talkers(snap->flows, *key, by, limit, &groups);
+  std::vector<TopEntry> entries;
+  double covered = 0;
+  if (window) {
+    WindowedTop w = rates_.top(*key, by, limit, *window);
+    entries = std::move(w.entries);
+    groups = w.groups;
+    covered = w.covered_seconds;
+  } else {
+    entries = top_talkers(provider_.snapshot()->flows, *key, by, limit, &groups);
+  }
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& e : entries) {
-    nlohmann::json j{{"key", e.key}, {"bytes", e.bytes}, {"packets", e.packets}, {"flows", e.flows}};
+    nlohmann::json j{{"key", e.key}, {"bytes", e.bytes}, {"packets", e.packets}};
+    if (window) {
+      j["bytes_per_second"] = covered > 0 ? e.bytes / covered : 0.0;
+      j["packets_per_second"] = covered > 0 ? e.packets / covered : 0.0;
+    } else {
+      j["flows"] = e.flows;
+    }
     if (*key == TopKey::kPair) {
       j["src"] = e.src;
       j["dst"] = e.dst;
     }
     arr.push_back(std::move(j));
   }
-  send_json(res, nlohmann::json{{"key", *key_text},
-                                {"by", by == TopBy::kBytes ? "bytes" : "packets"},
-                                {"top", arr},
-                                {"groups", groups},
-                                {"truncated", groups > entries.size()}}
-                         .dump() +
-                     "\n");
+  nlohmann::json out{{"key", *key_text},
+                     {"by", by == TopBy::kBytes ? "bytes" : "packets"},
+                     {"top", arr},
+                     {"groups", groups},
+                     {"truncated", groups > entries.size()}};
+  if (window) {
+    out["window_seconds"] = std::chrono::duration<double>(*window).count();
+    out["covered_seconds"] = covered;
+  }
+  send_json(res, out.dump() + "\n");
 }
 
 void ApiServer::interfaces(const httplib::Request& req, httplib::Response& res) {

@@ -14,14 +14,23 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string_view>
+#include <thread>
 
 #include "agent/api/dns_query.hpp"
 #include "agent/api/flow_query.hpp"
+#include "agent/api/rate_history.hpp"
 #include "agent/capture_api/capture_api.hpp"
 #include "agent/http/http_listener.hpp"
 #include "agent/model.hpp"
 
 namespace netring::agent::api {
+
+// Every answer of the API listener names the API versions it serves
+// ("1"), so a client tells a version mismatch, and a port that is not this
+// API at all, from an ordinary error.
+inline constexpr std::string_view kApiVersionHeader = "Netring-Api-Version";
+inline constexpr std::string_view kApiVersion = "1";
 
 struct ApiOptions {
   http::ListenAddress listen{"127.0.0.1", 9991};
@@ -34,6 +43,8 @@ struct ApiOptions {
   // An idle follow stream sends an empty line this often: it is how a client
   // that went away is noticed (the write fails) without new flows to send.
   std::chrono::milliseconds follow_keepalive{std::chrono::seconds(5)};
+  // The longest /api/v1/top?window= (the growth history kept).
+  std::chrono::milliseconds max_rate_window = RateHistory::kDefaultMaxWindow;
   capture_api::CaptureOptions capture;
   capture_api::AuditLog audit_log;  // default: stderr
 };
@@ -52,6 +63,8 @@ class ApiServer {
   void stop();
 
   std::size_t follow_streams() const { return follow_streams_.load(); }
+  // The generation of the latest snapshot the rate history has taken in.
+  std::uint64_t rates_generation() const { return rates_.generation(); }
 
  private:
   void flows(const httplib::Request& req, httplib::Response& res);
@@ -61,8 +74,10 @@ class ApiServer {
   void stream(httplib::Response& res, std::function<std::string(const AgentSnapshot&)> opening,
               std::function<std::string(const AgentSnapshot&)> update);
   void top(const httplib::Request& req, httplib::Response& res);
+  void drops(const httplib::Request& req, httplib::Response& res);
   void interfaces(const httplib::Request& req, httplib::Response& res);
   void status(const httplib::Request& req, httplib::Response& res);
+  void follow_rates();
 
   ApiOptions opts_;
   const SnapshotProvider& provider_;
@@ -71,6 +86,8 @@ class ApiServer {
   std::unique_ptr<capture_api::CaptureTap> own_tap_;  // when none was given
   std::unique_ptr<capture_api::CaptureApi> capture_;
   bool have_tap_;
+  RateHistory rates_;
+  std::thread rates_thread_;
   http::HttpListener listener_;
 };
 

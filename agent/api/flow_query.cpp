@@ -31,16 +31,7 @@ double key_of(const FlowView& f, FlowSort s) {
 }  // namespace
 
 bool FlowQuery::matches(const FlowView& f) const {
-  if (from_pod && (f.src_id->pod != *from_pod || (from_pod_ns && f.src_id->ns != *from_pod_ns))) return false;
-  if (to_pod && (f.dst_id->pod != *to_pod || (to_pod_ns && f.dst_id->ns != *to_pod_ns))) return false;
-  if (ns && f.src_id->ns != *ns && f.dst_id->ns != *ns) return false;
-  if (workload) {
-    auto side = [&](const Identity& id) { return id.workload == *workload && (!workload_ns || id.ns == *workload_ns); };
-    if (!side(f.src_id) && !side(f.dst_id)) return false;
-  }
-  if (ip && f.src != *ip && f.dst != *ip) return false;
-  if (port && f.src_port != *port && f.dst_port != *port) return false;
-  if (protocol && f.protocol != *protocol) return false;
+  if (!matches_endpoints(*this, f)) return false;
   if (direction && f.direction != *direction) return false;
   if (reporter && f.reporter != *reporter) return false;
   if (since_ns && f.last_seen_ns < *since_ns) return false;
@@ -97,8 +88,10 @@ std::variant<FlowQuery, ApiError> parse_flow_filters(const httplib::Request& req
       q.reporter = Reporter::kSource;
     else if (*v == "destination")
       q.reporter = Reporter::kDestination;
+    else if (*v == "capture")
+      q.reporter = Reporter::kCapture;
     else
-      return ApiError{400, "'" + *v + "' is not a reporter (source|destination)", "reporter"};
+      return ApiError{400, "'" + *v + "' is not a reporter (source|destination|capture)", "reporter"};
   }
   if (auto v = param(req, "since")) {
     q.since_ns = parse_since(*v, now_ns);
@@ -116,13 +109,17 @@ std::variant<FlowQuery, ApiError> parse_flow_filters(const httplib::Request& req
     else
       return ApiError{400, "'" + *v + "' is not a sort key (bytes|packets|last_seen)", "sort"};
   }
-  if (auto v = param(req, "limit")) {
-    std::uint64_t n = 0;
-    if (auto e = parse_count("limit", *v, 1, limits.max_limit, n)) return *e;
-    q.limit = n;
-  }
   if (auto v = param(req, "follow")) {
     if (auto e = parse_bool("follow", *v, q.follow)) return *e;
+  }
+  if (auto v = param(req, "limit")) {
+    // A follow stream may skip the flows of the moment: only what changes.
+    std::uint64_t n = 0;
+    if (auto e = parse_count("limit", *v, q.follow ? 0 : 1, limits.max_limit, n)) {
+      if (!q.follow && *v == "0") e->message += " (0 only with follow=true: no flows of the moment, only changes)";
+      return *e;
+    }
+    q.limit = n;
   }
   if (q.follow && q.sort_given)
     return ApiError{400, "sort does not apply to follow=true (flows stream in the order they change)", "sort"};

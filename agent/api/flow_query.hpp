@@ -36,6 +36,25 @@ struct FlowQuery {
   bool matches(const FlowView& f) const;
 };
 
+// The filters a flow shares with other records of two endpoints (a drop):
+// pods, namespace, workload, address, port, protocol.
+template <class V>
+bool matches_endpoints(const FlowQuery& q, const V& v) {
+  if (q.from_pod && (v.src_id->pod != *q.from_pod || (q.from_pod_ns && v.src_id->ns != *q.from_pod_ns))) return false;
+  if (q.to_pod && (v.dst_id->pod != *q.to_pod || (q.to_pod_ns && v.dst_id->ns != *q.to_pod_ns))) return false;
+  if (q.ns && v.src_id->ns != *q.ns && v.dst_id->ns != *q.ns) return false;
+  if (q.workload) {
+    auto side = [&](const Identity& id) {
+      return id.workload == *q.workload && (!q.workload_ns || id.ns == *q.workload_ns);
+    };
+    if (!side(v.src_id) && !side(v.dst_id)) return false;
+  }
+  if (q.ip && v.src != *q.ip && v.dst != *q.ip) return false;
+  if (q.port && v.src_port != *q.port && v.dst_port != *q.port) return false;
+  if (q.protocol && v.protocol != *q.protocol) return false;
+  return true;
+}
+
 struct FlowQueryLimits {
   std::size_t default_limit = 100;
   std::size_t max_limit = 10000;

@@ -23,6 +23,17 @@ nlohmann::json memory_json(const AgentStatus& s) {
           {"umem_bytes_per_worker", s.umem_bytes}};
 }
 
+// Losses as a list, and the number counted once (entries with in_total).
+std::pair<nlohmann::json, std::uint64_t> losses_json(const std::vector<LossCounter>& losses) {
+  nlohmann::json out = nlohmann::json::array();
+  std::uint64_t lost = 0;
+  for (const auto& l : losses) {
+    out.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
+    if (l.in_total) lost += l.count;
+  }
+  return {std::move(out), lost};
+}
+
 }  // namespace
 
 nlohmann::json tcp_flag_names(std::uint8_t flags) {
@@ -52,7 +63,11 @@ nlohmann::json to_json(const FlowView& f) {
                    {"first_seen", format_time_ns(f.first_seen_ns)},
                    {"last_seen", format_time_ns(f.last_seen_ns)},
                    {"interfaces", f.interfaces ? nlohmann::json(*f.interfaces) : nlohmann::json::array()}};
-  if (f.protocol == IPPROTO_TCP) j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
+  if (f.protocol == IPPROTO_TCP) {
+    j["tcp_flags"] = tcp_flag_names(f.tcp_flags);
+    j["tcp_retransmits"] = f.tcp_retransmits;
+    if (f.tcp_srtt_us != 0) j["tcp_srtt_ms"] = static_cast<double>(f.tcp_srtt_us) / 1e3;
+  }
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
   if (f.overflow) j["overflow"] = true;
@@ -94,29 +109,56 @@ nlohmann::json to_json(const DnsRecord& d) {
   return j;
 }
 
+nlohmann::json to_json(const DropView& d) {
+  nlohmann::json j{{"time", format_time_ns(d.time_ns)},
+                   {"reason", d.reason},
+                   {"bytes", d.bytes},
+                   {"ifindex", d.ifindex},
+                   {"interface", d.interface}};
+  if (!d.has_flow) {
+    j["flow"] = nullptr;
+    return j;
+  }
+  j["src"] = endpoint(d.src, d.src_port, d.src_id);
+  j["dst"] = endpoint(d.dst, d.dst_port, d.dst_id);
+  j["protocol"] = protocol_name(d.protocol);
+  if (d.protocol == IPPROTO_ICMP || d.protocol == IPPROTO_ICMPV6)
+    j["icmp"] = {{"type", d.icmp_type}, {"code", d.icmp_code}};
+  return j;
+}
+
 nlohmann::json to_json(const InterfaceCounters& i) {
-  return {{"ifindex", i.ifindex},
-          {"name", i.name},
-          {"role", i.role},
-          {"backend", i.backend},
-          {"hook", i.hook},
-          {"rx_packets", i.rx_packets},
-          {"rx_bytes", i.rx_bytes},
-          {"rx_wire_bytes", i.rx_wire_bytes},
-          {"tx_packets", i.tx_packets},
-          {"tx_bytes", i.tx_bytes},
-          {"tx_wire_bytes", i.tx_wire_bytes}};
+  nlohmann::json j{{"ifindex", i.ifindex},
+                   {"name", i.name},
+                   {"role", i.role},
+                   {"backend", i.backend},
+                   {"hook", i.hook},
+                   {"rx_packets", i.rx_packets},
+                   {"rx_bytes", i.rx_bytes},
+                   {"rx_wire_bytes", i.rx_wire_bytes},
+                   {"tx_packets", i.tx_packets},
+                   {"tx_bytes", i.tx_bytes},
+                   {"tx_wire_bytes", i.tx_wire_bytes}};
+  if (i.capture) {
+    const CapturePortState& c = *i.capture;
+    auto [losses, lost] = losses_json(c.losses);
+    j["capture"] = {{"xdp_mode", c.xdp_mode.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.xdp_mode)},
+                    {"reason", c.reason},
+                    {"queues", c.queues},
+                    {"zero_copy", c.zero_copy},
+                    {"sample_rate", c.sample_rate},
+                    {"sampled", c.sampled},
+                    {"sampled_out", c.sampled_out},
+                    {"lost", lost},
+                    {"lost_by_reason", losses}};
+  }
+  return j;
 }
 
 nlohmann::json to_json(const AgentStatus& s) {
   nlohmann::json fallbacks = nlohmann::json::array();
   for (const auto& f : s.fallbacks) fallbacks.push_back({{"what", f.what}, {"chosen", f.chosen}, {"reason", f.reason}});
-  nlohmann::json losses = nlohmann::json::array();
-  std::uint64_t lost = 0;
-  for (const auto& l : s.losses) {
-    losses.push_back({{"stage", l.stage}, {"reason", l.reason}, {"count", l.count}, {"in_total", l.in_total}});
-    if (l.in_total) lost += l.count;
-  }
+  auto [losses, lost] = losses_json(s.losses);
   nlohmann::json watches = nlohmann::json::array();
   for (const auto& w : s.watches)
     watches.push_back({{"resource", w.resource},
@@ -169,6 +211,7 @@ nlohmann::json to_json(const AgentStatus& s) {
           {"memory", memory_json(s)},
           {"kubernetes", watches},
           {"flow_export", flow_export},
+          {"kernel_events", to_json(s.kernel_events)},
           {"dns",
            {{"enabled", s.control.dns},
             {"queries", s.control.dns_queries},
@@ -191,6 +234,24 @@ nlohmann::json to_json(const AgentStatus& s) {
             {"table_full", s.control.tcp_table_full},
             {"events_dropped", s.control.tcp_events_dropped}}},
           {"forced_copies", s.control.forced_copies}};
+}
+
+nlohmann::json to_json(const KernelEventStatus& k) {
+  return {{"drops",
+           {{"enabled", k.drops},
+            {"reason", k.drops_reason},
+            {"by_reason", k.drops_by_reason},
+            {"unattributed", k.drops_unattributed},
+            {"map_full", k.drops_map_full},
+            {"details", k.drop_details},
+            {"details_suppressed", k.drop_details_suppressed},
+            {"details_lost", k.drop_details_lost}}},
+          {"tcp_retransmits",
+           {{"enabled", k.tcp_retransmits},
+            {"reason", k.tcp_retransmits_reason},
+            {"segments", k.tcp_retransmit_segments},
+            {"map_full", k.tcp_retransmits_map_full}}},
+          {"drain_errors", k.drain_errors}};
 }
 
 }  // namespace netring::agent::api

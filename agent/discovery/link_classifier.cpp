@@ -9,6 +9,7 @@ const char* to_string(LinkRole r) {
     case LinkRole::kPodVeth: return "pod";
     case LinkRole::kPhysical: return "physical";
     case LinkRole::kExtra: return "extra";
+    case LinkRole::kCapturePort: return "capture-port";
   }
   return "?";
 }
@@ -27,6 +28,7 @@ Result<LinkClassifier> LinkClassifier::create(const DiscoveryOptions& opts) {
   if (auto r = compile(opts.include, "interfaces-include", c.include_); !r) return std::move(r).take_error();
   if (auto r = compile(opts.exclude, "interfaces-exclude", c.exclude_); !r) return std::move(r).take_error();
   c.physical_ = opts.physical_interfaces;
+  c.capture_ = opts.capture_ports;
   c.mirror_prefix_ = opts.mirror_prefix;
   return c;
 }
@@ -34,6 +36,7 @@ Result<LinkClassifier> LinkClassifier::create(const DiscoveryOptions& opts) {
 std::optional<LinkRole> LinkClassifier::classify(const LinkInfo& link,
                                                  const std::set<std::uint32_t>& default_route_devices) const {
   if (!mirror_prefix_.empty() && link.name.rfind(mirror_prefix_, 0) == 0) return std::nullopt;
+  if (std::find(capture_.begin(), capture_.end(), link.name) != capture_.end()) return LinkRole::kCapturePort;
   if (exclude_ && std::regex_search(link.name, *exclude_)) return std::nullopt;
   std::optional<LinkRole> role;
   if (link.kind == "veth" && link.link_netnsid.has_value()) {

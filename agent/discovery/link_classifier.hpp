@@ -2,6 +2,10 @@
 //
 //   nr-mirror*            the agent's own mirror links: never (sampling them
 //                         would sample the samples)
+//   --capture-ports       always, as capture ports (never sampled by TC:
+//                         the XSKMAP program takes their frames); named
+//                         explicitly, so neither --interfaces-exclude nor
+//                         any other role applies to them
 //   --interfaces-exclude  never
 //   --interfaces-include  always (role "extra" unless it is also one below)
 //   veth + IFLA_LINK_NETNSID   host side of a pod veth: its peer lives in
@@ -24,7 +28,7 @@
 
 namespace netring::agent::discovery {
 
-enum class LinkRole : std::uint8_t { kPodVeth, kPhysical, kExtra };
+enum class LinkRole : std::uint8_t { kPodVeth, kPhysical, kExtra, kCapturePort };
 const char* to_string(LinkRole r);
 
 struct LinkInfo {
@@ -41,6 +45,7 @@ struct DiscoveryOptions {
   std::string include;                           // --interfaces-include
   std::string exclude;                           // --interfaces-exclude
   std::vector<std::string> physical_interfaces;  // --physical-interfaces; empty: default-route devices
+  std::vector<std::string> capture_ports;        // --capture-ports
   std::string mirror_prefix = "nr-mirror";
 };
 
@@ -56,6 +61,7 @@ class LinkClassifier {
   LinkClassifier() = default;
   std::optional<std::regex> include_, exclude_;
   std::vector<std::string> physical_;
+  std::vector<std::string> capture_;
   std::string mirror_prefix_;
 };
 

@@ -15,6 +15,7 @@ AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions 
     : registry_(std::make_shared<prometheus::Registry>()),
       flows_(*registry_, opts),
       control_(*registry_, opts.level, opts.max_series),
+      kernel_events_(*registry_, opts.level, opts.max_series),
       tracker_(flows_),
       collector_(provider),
       provider_(provider) {

@@ -15,6 +15,7 @@
 #include "agent/metrics/control_metrics.hpp"
 #include "agent/metrics/flow_delta_tracker.hpp"
 #include "agent/metrics/flow_metrics.hpp"
+#include "agent/metrics/kernel_event_metrics.hpp"
 #include "agent/metrics/snapshot_collector.hpp"
 #include "agent/model.hpp"
 
@@ -38,6 +39,9 @@ class AgentMetrics {
 
   FlowMetrics& flows() { return flows_; }
   ControlMetrics& control() { return control_; }
+  // Drops and retransmits, fed by the publisher before it publishes the
+  // snapshot of the same round (a new snapshot renders the exposition anew).
+  KernelEventMetrics& kernel_events() { return kernel_events_; }
   prometheus::Registry& registry() { return *registry_; }
 
   // The whole exposition (text format 0.0.4), shared. Rendering 10k series
@@ -70,6 +74,7 @@ class AgentMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   FlowMetrics flows_;
   ControlMetrics control_;
+  KernelEventMetrics kernel_events_;
   std::mutex tracker_mu_;
   FlowDeltaTracker tracker_;
   SnapshotCollector collector_;

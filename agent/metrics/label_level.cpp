@@ -18,10 +18,9 @@ EndpointLabels endpoint_labels(const Identity& id) {
   return l;
 }
 
-prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst) {
+void add_endpoint_labels(prometheus::Labels& labels, LabelLevel level, const Identity& src, const Identity& dst) {
   const EndpointLabels s = endpoint_labels(src);
   const EndpointLabels d = endpoint_labels(dst);
-  prometheus::Labels labels;
   switch (level) {
     case LabelLevel::kNode:
       labels.emplace("src_node", s.node);
@@ -44,11 +43,17 @@ prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Iden
       labels.emplace("dst_pod", d.pod);
       break;
   }
+}
+
+prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst) {
+  prometheus::Labels labels;
+  add_endpoint_labels(labels, level, src, dst);
   return labels;
 }
 
 prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow) {
-  prometheus::Labels labels = pair_labels(level, flow.src_id, flow.dst_id);
+  prometheus::Labels labels;
+  add_endpoint_labels(labels, level, flow.src_id, flow.dst_id);
   labels.emplace("direction", to_string(flow.direction));
   labels.emplace("protocol", protocol_name(flow.protocol));
   labels.emplace("reporter", to_string(flow.reporter));

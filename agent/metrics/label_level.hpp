@@ -33,6 +33,8 @@ EndpointLabels endpoint_labels(const Identity& id);
 //   workload:  src_namespace src_workload dst_namespace dst_workload
 //   pod:       src_namespace src_pod dst_namespace dst_pod
 prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow);
+// The src_/dst_ labels of that list alone (kernel event counters).
+void add_endpoint_labels(prometheus::Labels& labels, LabelLevel level, const Identity& src, const Identity& dst);
 // The src_/dst_ labels of flow_labels alone (DNS: client and server, TCP
 // connections: client and server).
 prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst);

@@ -43,17 +43,18 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   const AgentStatus& st = snap->status;
   std::vector<MetricFamily> out;
 
-  auto if_bytes = family("netring_interface_bytes_total",
-                         "Bytes through a hooked interface, counted exactly by the sampler (every packet): skb->len, "
-                         "one L2-L4 header per GSO skb, as a veth counts",
-                         MetricType::Counter);
+  auto if_bytes =
+      family("netring_interface_bytes_total",
+             "Bytes through a hooked interface, counted exactly (every packet: by the sampler, on capture "
+             "ports by their XDP program or device): skb->len, one L2-L4 header per GSO skb, as a veth counts",
+             MetricType::Counter);
   auto if_wire = family("netring_interface_wire_bytes_total",
                         "Bytes through a hooked interface as the wire carries them: every segment of a GSO skb with "
                         "its own L2-L4 headers, as a NIC or switch port counts (no preamble or FCS)",
                         MetricType::Counter);
   auto if_packets = family("netring_interface_packets_total",
                            "Packets through a hooked interface (wire packets: a GSO skb counts its segments), counted "
-                           "exactly by the sampler (every packet)",
+                           "exactly (every packet: by the sampler, on capture ports by their XDP program or device)",
                            MetricType::Counter);
   for (const InterfaceCounters& i : snap->interfaces) {
     auto labels = [&](const char* dir) {
@@ -71,6 +72,34 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   out.push_back(std::move(if_wire));
   out.push_back(std::move(if_packets));
 
+  // Capture ports: how each is read, and what became of its frames (the
+  // frames themselves are netring_interface_*_total{role="capture-port"}).
+  auto cp_info = family("netring_capture_port_info",
+                        "A capture port and how its frames are taken: backend, XDP mode (none on TPACKET_V3) and why "
+                        "(always 1)",
+                        MetricType::Gauge);
+  auto cp_sampled =
+      family("netring_capture_port_sampled_total",
+             "Frames of a capture port handed to the flow tables (1 in --capture-sample-rate)", MetricType::Counter);
+  auto cp_lost = family("netring_capture_port_lost_total",
+                        "Frames of a capture port kept by sampling but lost before the flow tables, by reason",
+                        MetricType::Counter);
+  for (const InterfaceCounters& i : snap->interfaces) {
+    if (!i.capture) continue;
+    const CapturePortState& c = *i.capture;
+    add(cp_info,
+        {{"interface", i.name},
+         {"backend", i.backend},
+         {"xdp_mode", c.xdp_mode.empty() ? "none" : c.xdp_mode},
+         {"zero_copy", c.zero_copy ? "true" : "false"},
+         {"reason", c.reason.empty() ? "preferred" : c.reason}},
+        1);
+    add(cp_sampled, {{"interface", i.name}}, d(c.sampled));
+    for (const LossCounter& l : c.losses) add(cp_lost, {{"interface", i.name}, {"reason", l.reason}}, d(l.count));
+  }
+  out.push_back(std::move(cp_info));
+  out.push_back(std::move(cp_sampled));
+  out.push_back(std::move(cp_lost));
   auto exact = family("netring_exact_flow_skbs_total",
                       "skbs the kernel counted per flow exactly (result=counted), and those it left to the estimator, "
                       "by reason (--exact-flows)",

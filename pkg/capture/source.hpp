@@ -23,8 +23,8 @@ enum class Direction : std::uint8_t { kUnknown, kIngress, kEgress };
 
 struct PacketView {
   const std::byte* data = nullptr;
-  std::uint32_t len = 0;        // bytes captured (valid at data)
-  std::uint32_t orig_len = 0;   // length on the wire
+  std::uint32_t len = 0;           // bytes captured (valid at data)
+  std::uint32_t orig_len = 0;      // length on the wire
   std::uint64_t timestamp_ns = 0;  // CLOCK_REALTIME, 0 if the backend has none
   std::uint32_t ifindex = 0;
   std::uint32_t queue = 0;
@@ -34,12 +34,12 @@ struct PacketView {
 // Running totals: never reset by reading (PACKET_STATISTICS and
 // XDP_STATISTICS semantics are folded in by the backends).
 struct Stats {
-  std::uint64_t packets = 0;        // delivered to the caller
-  std::uint64_t bytes = 0;          // captured bytes delivered
-  std::uint64_t kernel_drops = 0;   // dropped by the kernel: ring full / rx_dropped
-  std::uint64_t ring_full = 0;      // AF_XDP rx_ring_full / AF_PACKET freeze_q_cnt
-  std::uint64_t fill_empty = 0;     // AF_XDP rx_fill_ring_empty_descs
-  std::uint64_t invalid = 0;        // invalid descriptors / malformed frames dropped
+  std::uint64_t packets = 0;       // delivered to the caller
+  std::uint64_t bytes = 0;         // captured bytes delivered
+  std::uint64_t kernel_drops = 0;  // dropped by the kernel: ring full / rx_dropped
+  std::uint64_t ring_full = 0;     // AF_XDP rx_ring_full / AF_PACKET freeze_q_cnt
+  std::uint64_t fill_empty = 0;    // AF_XDP rx_fill_ring_empty_descs
+  std::uint64_t invalid = 0;       // invalid descriptors / malformed frames dropped
 };
 
 class Source {
@@ -65,6 +65,8 @@ class Source {
   // Bytes of packet buffer this source registered with the kernel (its
   // share of an AF_XDP UMEM); 0 for sockets whose buffers the kernel owns.
   virtual std::size_t umem_bytes() const { return 0; }
+  // AF_XDP bound in zero-copy mode (the driver's own buffers are the UMEM).
+  virtual bool zero_copy() const { return false; }
 };
 
 // What the caller wants; open() decides how.
@@ -82,11 +84,12 @@ struct OpenRequest {
   // goes to AF_PACKET fanout instead).
   bool attach_redirect_program = true;
   bool require_native_xdp = false;
-  std::uint32_t sample_rate = 1;   // AF_PACKET: 1-in-N socket filter; 1 = all
-  bool allow_ebpf_filter = true;   // false: classic BPF (SKF_AD_RANDOM) filter
-  std::uint32_t snap_len = 0;      // 0 = whole packet
+  std::uint32_t sample_rate = 1;  // AF_PACKET: 1-in-N socket filter; 1 = all
+  bool allow_ebpf_filter = true;  // false: classic BPF (SKF_AD_RANDOM) filter
+  std::uint32_t snap_len = 0;     // 0 = whole packet
   std::uint32_t frame_size = 4096;
   std::uint32_t ring_size = 2048;  // AF_XDP descriptors / AF_PACKET frames (approx.)
+  std::uint32_t fill_size = 0;     // AF_XDP fill ring (and the socket's frames); 0: 2 x ring_size
 };
 
 struct Opened {

@@ -25,18 +25,19 @@ class XdpSource final : public Source {
   }
 
   Result<std::size_t> poll_batch(std::span<PacketView> out) override {
-    auto batch = sock_.receive(static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), UINT32_MAX)));
-    if (!batch) return std::move(batch).take_error();
     const std::uint32_t ifindex = sock_.ifindex();
     const std::uint32_t queue = sock_.queue();
+    const std::uint32_t snap = snap_len_;
+    PacketView* const v = out.data();
     std::size_t n = 0;
-    for (const xdp::RxPacket& p : *batch) {
-      // A multi-buffer packet is shown by its first fragment (headers are
-      // there); orig_len tells the whole length.
-      std::uint32_t len = p.len;
-      if (snap_len_ != 0 && len > snap_len_) len = snap_len_;
-      out[n++] = PacketView{p.data, len, p.total_len, 0, ifindex, queue, Direction::kIngress};
-    }
+    // A multi-buffer packet is shown by its first fragment (headers are
+    // there); orig_len tells the whole length.
+    auto got = sock_.receive_each(static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), UINT32_MAX)),
+                                  [&](const std::byte* data, std::uint32_t len, std::uint32_t total) {
+                                    if (snap != 0 && len > snap) len = snap;
+                                    v[n++] = PacketView{data, len, total, 0, ifindex, queue, Direction::kIngress};
+                                  });
+    if (!got) return std::move(got).take_error();
     return n;
   }
 
@@ -50,6 +51,7 @@ class XdpSource final : public Source {
 
   int fd() const override { return sock_.fd(); }
   std::size_t umem_bytes() const override { return umem_bytes_; }
+  bool zero_copy() const override { return sock_.zero_copy(); }
 
   Stats stats() override {
     Stats s;
@@ -103,6 +105,7 @@ Result<std::vector<std::unique_ptr<Source>>> open_xdp(const OpenRequest& req) {
 
   xdp::XdpSocketBuilder proto;
   proto.interface(req.interface).rx_ring(req.ring_size).frame_size(req.frame_size);
+  if (req.fill_size != 0) proto.fill_ring(req.fill_size);
   if (auto v = proto.validate(); !v) return std::move(v).take_error();
   xdp::UmemConfig uc;
   uc.frame_size = req.frame_size;

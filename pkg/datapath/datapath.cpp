@@ -1,5 +1,6 @@
 #include "pkg/datapath/datapath.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 
@@ -76,13 +77,18 @@ Result<std::unique_ptr<Datapath>> Datapath::create(const DatapathOptions& opts) 
     return std::move(r).take_error();
   if (auto r = Heartbeat(d->programs_->heartbeat_map_fd()).beat(); !r) return std::move(r).take_error();
 
-  if (highest == Rung::kAfXdpMirror && d->features_.af_xdp) {
+  const std::uint32_t snap = d->opts_.programs.snap_len;
+  const bool snap_fits = snap != 0 && snap <= kMaxAfXdpSnapLen;
+  if (highest == Rung::kAfXdpMirror && d->features_.af_xdp && snap_fits) {
     d->rung_ = Rung::kAfXdpMirror;
     step(Rung::kAfXdpMirror, true, d->mirror_->far_name() + ", " + std::to_string(d->opts_.workers) + " queue(s)");
   } else {
     step(Rung::kAfXdpMirror, false,
          highest != Rung::kAfXdpMirror ? "skipped by configuration"
-                                       : "AF_XDP unavailable: " + d->features_.af_xdp_error);
+         : !d->features_.af_xdp
+             ? "AF_XDP unavailable: " + d->features_.af_xdp_error
+             : "snap length " + std::to_string(snap) + " exceeds what one AF_XDP frame carries (at most " +
+                   std::to_string(kMaxAfXdpSnapLen) + " bytes after the sample header)");
     d->rung_ = Rung::kAfPacketMirror;
     step(Rung::kAfPacketMirror, true, d->mirror_->far_name() + " with fanout");
   }
@@ -207,7 +213,7 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_xdp(const C
   for (std::uint32_t q = 0; q < mirror_->queues(); ++q) req.queues.push_back(q);
   req.mode = capture::OpenRequest::Mode::kForceAfXdp;
   req.attach_redirect_program = false;  // ours, with the drop miss action
-  req.frame_size = opts.frame_size;
+  req.frame_size = std::max(opts.frame_size, afxdp_frame_size(opts_.programs.snap_len));
   req.ring_size = opts.ring_size;
   auto sources = capture::open_xdp(req);
   if (!sources) return std::move(sources).take_error();

@@ -40,6 +40,20 @@ const char* to_string(Rung r);
 
 enum class Role : std::uint8_t { kPod, kPhysical };
 
+// The longest snap length the AF_XDP rung carries. A sample (the 56-byte
+// header and snap_len bytes of the original) must reach the far end of the
+// mirror as one XDP buffer: veth builds one of at most a page less its
+// 256 bytes of XDP headroom and the skb_shared_info (320 bytes on x86-64)
+// and makes anything longer a multi-buffer packet, which a socket bound
+// without XDP_USE_SG drops. The UMEM frame is sized from the snap length
+// (afxdp_frame_size). Longer snap lengths take the TPACKET_V3 rung.
+constexpr std::uint32_t kMaxAfXdpSnapLen = 4096 - 256 - 320 - sizeof(netring_sample_hdr);
+// The UMEM frame a sample of `snap_len` needs: 2048 bytes while the header,
+// the snap length and the kernel's 256 bytes of headroom fit, else 4096.
+constexpr std::uint32_t afxdp_frame_size(std::uint32_t snap_len) {
+  return snap_len != 0 && 256 + sizeof(netring_sample_hdr) + snap_len <= 2048 ? 2048 : 4096;
+}
+
 struct DatapathOptions {
   std::uint32_t workers = 1;  // capture workers = mirror queues
   ProgramOptions programs;    // snap length, heartbeat timeout, tunnel rules
@@ -66,7 +80,7 @@ struct DatapathCounters {
 };
 
 struct CaptureOptions {
-  std::uint32_t frame_size = 2048;       // AF_XDP UMEM frame: a sample is header + snap length
+  std::uint32_t frame_size = 2048;       // AF_XDP UMEM frame, at least afxdp_frame_size(snap length)
   std::uint32_t ring_size = 2048;        // AF_XDP descriptors per queue
   std::uint32_t packet_block_count = 4;  // TPACKET_V3 ring: blocks of 1 MiB per worker
   // The no-BPF rung samples all hooked interfaces with one socket filter

@@ -169,6 +169,14 @@ MirrorLink::~MirrorLink() {
   (void)remove();
 }
 
+bool MirrorLink::present() const {
+  auto same = [](int ifindex, const std::string& want) {
+    char name[IF_NAMESIZE] = {};
+    return ifindex > 0 && ::if_indextoname(static_cast<unsigned>(ifindex), name) != nullptr && want == name;
+  };
+  return same(near_ifindex_, opts_.near_name) && same(far_ifindex_, opts_.far_name);
+}
+
 Result<void> MirrorLink::remove() {
   if (!owned_) return ok();
   owned_ = false;

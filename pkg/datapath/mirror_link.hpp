@@ -44,6 +44,10 @@ class MirrorLink {
   const std::string& far_name() const { return opts_.far_name; }
   std::uint32_t queues() const { return opts_.queues; }
 
+  // Whether both ends still exist with the index and name they were made
+  // with: anyone with CAP_NET_ADMIN in the namespace can delete them.
+  bool present() const;
+
   // Deletes the pair now (the destructor does it otherwise).
   Result<void> remove();
 

@@ -9,20 +9,26 @@ Result<std::size_t> SampleStream::poll(std::span<Sample> out) {
   auto got = source_->poll_batch(std::span(views_.data(), want));
   if (!got) return got;
   std::size_t n = 0;
-  for (std::size_t i = 0; i < *got; ++i) {
-    const auto& v = views_[i];
-    if (mode_ == Mode::kDirect) {
-      Sample& o = out[n++];
+  if (mode_ == Mode::kDirect) {
+    // Capture ports and the no-BPF rung: one pass, no header to decode.
+    const std::uint32_t rate = direct_rate_;
+    for (std::size_t i = 0; i < *got; ++i) {
+      const auto& v = views_[i];
+      Sample& o = out[i];
       o.info = SampleInfo{};
       o.info.ifindex = v.ifindex;
       o.info.direction =
           v.direction == capture::Direction::kEgress ? SampleDirection::kEgress : SampleDirection::kIngress;
-      o.info.rate = direct_rate_;
+      o.info.rate = rate;
       o.info.orig_len = v.orig_len;
       o.info.truncated = v.len < v.orig_len;
       o.frame = std::span<const std::byte>(v.data, v.len);
-      continue;
     }
+    samples_ += *got;
+    return *got;
+  }
+  for (std::size_t i = 0; i < *got; ++i) {
+    const auto& v = views_[i];
     if (decode_sample(std::span<const std::byte>(v.data, v.len), out[n]) != DecodeStatus::kOk) {
       ++invalid_;
       continue;

@@ -83,7 +83,28 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
     s.umem_ = std::move(*u);
   }
   Umem& um = *s.umem_;
+  if (um.broken()) return *um.broken();
+
+  // Everything taken from the UMEM before bind is given back if the build
+  // fails before the kernel has it (libxdp's xsk_socket__create unwinds the
+  // same way): the frames, and the claim on the registration socket, so a
+  // failed first socket does not leave the shared UMEM unusable.
+  struct Unwind {
+    Umem& um;
+    bool claimed = false;      // this build took the registration socket
+    bool rings_set = false;    // ... and sized rings on it
+    std::uint64_t frames = 0;  // first frame taken
+    std::uint32_t nframes = 0;
+    bool bound = false;
+    ~Unwind() {
+      if (bound) return;
+      um.return_frames(frames, nframes);
+      if (claimed) um.unclaim_registration_fd(rings_set);
+    }
+  } unwind{um};
+
   if (um.claim_registration_fd()) {
+    unwind.claimed = true;
     s.fd_ = um.fd();
   } else {
     if (!um.bound()) return Error::invalid("AF_XDP shared UMEM", ctx + ": the UMEM's first socket is not bound yet");
@@ -97,8 +118,13 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
     return Error("AF_XDP UMEM", ENOBUFS, ctx,
                  "the UMEM has " + std::to_string(um.frames_left()) + " free frames, this socket needs " +
                      std::to_string(frames_needed()));
+  auto first = um.take_frames(frames_needed());
+  if (!first) return std::move(first).take_error();
+  unwind.frames = *first;
+  unwind.nframes = frames_needed();
 
   const int fd = s.fd_;
+  unwind.rings_set = !s.shared_;
   if (rx_ != 0)
     if (auto r = sys::set_ring_size(fd, XDP_RX_RING, rx_, ctx); !r) return std::move(r).take_error();
   if (tx_ != 0)
@@ -126,10 +152,12 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
   s.fill_ = FillRing(s.fill_map_.view());
   if (auto r = map(RingKind::kCompletion, comp_size(), s.comp_map_); !r) return std::move(r).take_error();
   s.comp_ = CompletionRing(s.comp_map_.view());
+  // Before bind: nothing may fail once the socket is bound (its frames are
+  // the kernel's from then on, and could not be given back).
+  if (busy_poll_.usecs || busy_poll_.budget || busy_poll_.prefer)
+    if (auto r = sys::set_busy_poll(fd, busy_poll_, ctx); !r) return std::move(r).take_error();
 
   // Stock the fill ring before bind so the first packets find frames.
-  auto first = um.take_frames(frames_needed());
-  if (!first) return std::move(first).take_error();
   const std::uint32_t fs = um.frame_size();
   s.rx_free_ = FrameAllocator(rx_ ? fill_size() : 0);
   s.tx_free_ = FrameAllocator(tx_);
@@ -158,13 +186,13 @@ Result<XdpSocket> XdpSocketBuilder::build() const {
   }
   if (auto r = sys::bind(fd, info->ifindex, queue_, flags, s.shared_ ? um.fd() : -1, ctx); !r)
     return std::move(r).take_error();
+  unwind.bound = true;
   if (!s.shared_) um.mark_bound(s.need_wakeup_);
 
+  // XDP_OPTIONS cannot fail on a bound socket short of a kernel without
+  // it (before 5.3), where zero-copy is not reported: copy is then assumed.
   auto zc = sys::zero_copy_in_force(fd);
-  if (!zc) return std::move(zc).take_error();
-  s.zero_copy_ = *zc;
-  if (busy_poll_.usecs || busy_poll_.budget || busy_poll_.prefer)
-    if (auto r = sys::set_busy_poll(fd, busy_poll_, ctx); !r) return std::move(r).take_error();
+  s.zero_copy_ = zc && *zc;
 
   s.packets_.resize(rx_);
   if (sg_) s.frags_.resize(rx_);

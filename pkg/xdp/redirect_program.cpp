@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bpf/xsk_redirect.skel.h"
@@ -60,7 +61,13 @@ Result<RedirectProgram> RedirectProgram::attach(std::uint32_t ifindex, const Red
   p.ifindex_ = ifindex;
   p.skel_.reset(xsk_redirect_bpf__open());
   if (!p.skel_) return bpf_error("xsk_redirect_bpf__open", errno, ctx);
+  if (opts.sample_rate == 0 || (opts.sample_rate > 1 && !opts.count_frames))
+    return Error::invalid("XDP redirect program", ctx + ": sample rate " + std::to_string(opts.sample_rate) +
+                                                      " (1-in-N, N >= 1, and only with frame counting)");
   p.skel_->rodata->miss_action = opts.miss_action == MissAction::kDrop ? XDP_DROP : XDP_PASS;
+  p.skel_->rodata->count_frames = opts.count_frames ? 1 : 0;
+  p.skel_->rodata->sample_rate = opts.sample_rate;
+  p.sample_rate_ = opts.sample_rate;
   if (int err = xsk_redirect_bpf__load(p.skel_.get()); err != 0) return load_error(-err, ctx);
 
   const int prog = p.program_fd();
@@ -109,18 +116,26 @@ Result<void> RedirectProgram::unregister_socket(std::uint32_t queue) {
 }
 
 Result<RedirectCounters> RedirectProgram::counters(std::uint32_t queue) const {
-  struct Slot {
-    std::uint64_t redirected, missed;
-  };
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return Error("libbpf_num_possible_cpus", -ncpu);
-  std::vector<Slot> per_cpu(static_cast<std::size_t>(ncpu));
+  std::vector<RedirectCounters> per_cpu(static_cast<std::size_t>(ncpu));
+  static_assert(sizeof(RedirectCounters) == 5 * sizeof(std::uint64_t), "the map value's layout (xsk_redirect.bpf.c)");
   const std::uint32_t key = queue;
   if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, per_cpu.data()) != 0)
     return bpf_error("bpf(BPF_MAP_LOOKUP_ELEM) counters", errno, ifname_of(ifindex_));
   RedirectCounters c;
-  for (const auto& s : per_cpu) c.redirected += s.redirected, c.missed += s.missed;
+  for (const auto& s : per_cpu) c += s;
   return c;
+}
+
+Result<RedirectCounters> RedirectProgram::totals(std::uint32_t queues) const {
+  RedirectCounters t;
+  for (std::uint32_t q = 0; q < std::min(queues, kMaxQueues); ++q) {
+    auto c = counters(q);
+    if (!c) return std::move(c).take_error();
+    t += *c;
+  }
+  return t;
 }
 
 }  // namespace netring::xdp

@@ -26,12 +26,25 @@ enum class MissAction : std::uint8_t { kPass, kDrop };
 struct RedirectOptions {
   MissAction miss_action = MissAction::kPass;
   bool require_native = false;
-  bool force_generic = false;  // straight to SKB mode (tests)
+  bool force_generic = false;  // straight to SKB mode
+  // For ports that carry copies only (SPAN/TAP): count every frame (packets
+  // and bytes, all fragments) and hand 1 in sample_rate of them to the
+  // sockets, dropping the others. sample_rate needs count_frames.
+  bool count_frames = false;
+  std::uint32_t sample_rate = 1;
 };
 
 struct RedirectCounters {
   std::uint64_t redirected = 0;
   std::uint64_t missed = 0;
+  std::uint64_t packets = 0;  // with count_frames: every frame
+  std::uint64_t bytes = 0;
+  std::uint64_t skipped = 0;  // left out by sampling (dropped)
+
+  RedirectCounters& operator+=(const RedirectCounters& o) {
+    redirected += o.redirected, missed += o.missed, packets += o.packets, bytes += o.bytes, skipped += o.skipped;
+    return *this;
+  }
 };
 
 class RedirectProgram {
@@ -58,6 +71,10 @@ class RedirectProgram {
   Result<void> unregister_socket(std::uint32_t queue);
   // Summed over CPUs.
   Result<RedirectCounters> counters(std::uint32_t queue) const;
+  // Summed over CPUs and the slots of queues 0..queues-1 (queues past the
+  // last slot count in it).
+  Result<RedirectCounters> totals(std::uint32_t queues) const;
+  std::uint32_t sample_rate() const { return sample_rate_; }
 
  private:
   // The skeleton's functions are static inline: keep them out of the
@@ -70,6 +87,7 @@ class RedirectProgram {
   UniqueFd link_;  // declared after skel_: detached before the program is freed
   std::uint32_t ifindex_ = 0;
   bool native_ = false;
+  std::uint32_t sample_rate_ = 1;
   std::string fallback_reason_;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "pkg/xdp/socket.hpp"
@@ -53,13 +54,19 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
   u->area_.name("netring-umem");
   u->layout_ = UmemLayout{u->area_.bytes(), len, config.frame_size, config.unaligned};
 
+  auto fd = register_area(config, u->area_.data(), len);
+  if (!fd) return std::move(fd).take_error();
+  u->fd_ = std::move(*fd);
+  return u;
+}
+
+Result<UniqueFd> Umem::register_area(const UmemConfig& config, void* area, std::size_t len) {
   const std::string ctx = std::to_string(config.frame_count) + " frames x " + std::to_string(config.frame_size) + " B";
   auto fd = sys::open_socket("UMEM registration");
   if (!fd) return std::move(fd).take_error();
-  u->fd_ = std::move(*fd);
 
   ffi::UmemReg reg{};
-  reg.addr = reinterpret_cast<std::uintptr_t>(u->area_.data());
+  reg.addr = reinterpret_cast<std::uintptr_t>(area);
   reg.len = len;
   reg.chunk_size = config.frame_size;
   reg.headroom = config.headroom;
@@ -68,7 +75,7 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
     reg.flags |= XDP_UMEM_TX_METADATA_LEN;
     reg.tx_metadata_len = config.tx_metadata_len;
   }
-  if (::setsockopt(u->fd_.get(), SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) != 0) {
+  if (::setsockopt(fd->get(), SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) != 0) {
     auto e = Error::from_errno("setsockopt(XDP_UMEM_REG)", ctx);
     if (e.code() == ENOBUFS || e.code() == ENOMEM) {
       struct rlimit rl {};
@@ -83,19 +90,80 @@ Result<std::shared_ptr<Umem>> Umem::create(const UmemConfig& config) {
     if (e.code() == EINVAL && config.unaligned) return std::move(e).with_hint("unaligned chunks need Linux 5.4+");
     return e;
   }
-  return u;
+  return std::move(*fd);
+}
+
+void Umem::unclaim_registration_fd(bool rings_set) {
+  if (bound_.load()) return;  // bound after all: nothing to undo
+  if (rings_set) {
+    // Close first: the old registration's pinned pages are released with
+    // it, so RLIMIT_MEMLOCK is not charged twice by the new one.
+    fd_.reset();
+    auto fd = register_area(config_, area_.data(), area_.size());
+    if (!fd) {
+      broken_ =
+          Error(fd.error().op(), fd.error().code(),
+                "re-registering the UMEM after its first socket failed: " + fd.error().context(), fd.error().hint());
+      return;
+    }
+    fd_ = std::move(*fd);
+  }
+  claimed_.store(false);
 }
 
 Result<std::uint64_t> Umem::take_frames(std::uint32_t n) {
-  std::uint32_t first = next_frame_.load();
-  do {
-    if (config_.frame_count - first < n)
-      return Error("UMEM frames", ENOBUFS,
-                   "need " + std::to_string(n) + ", " + std::to_string(config_.frame_count - first) + " left of " +
-                       std::to_string(config_.frame_count),
-                   "create the shared UMEM with enough frames for every socket");
-  } while (!next_frame_.compare_exchange_weak(first, first + n));
+  std::lock_guard lk(frames_mu_);
+  for (auto it = returned_.begin(); it != returned_.end(); ++it) {
+    if (it->second < n) continue;
+    const std::uint32_t first = it->first;
+    it->first += n;
+    it->second -= n;
+    if (it->second == 0) returned_.erase(it);
+    return static_cast<std::uint64_t>(first) * config_.frame_size;
+  }
+  if (config_.frame_count - next_frame_ < n) {
+    std::uint32_t left = config_.frame_count - next_frame_;
+    for (const auto& r : returned_) left += r.second;
+    return Error("UMEM frames", ENOBUFS,
+                 "need " + std::to_string(n) + " consecutive, " + std::to_string(left) + " left of " +
+                     std::to_string(config_.frame_count),
+                 "create the shared UMEM with enough frames for every socket");
+  }
+  const std::uint32_t first = next_frame_;
+  next_frame_ += n;
   return static_cast<std::uint64_t>(first) * config_.frame_size;
+}
+
+void Umem::return_frames(std::uint64_t first_addr, std::uint32_t n) {
+  if (n == 0) return;
+  std::lock_guard lk(frames_mu_);
+  auto first = static_cast<std::uint32_t>(first_addr / config_.frame_size);
+  if (first + n == next_frame_) {
+    next_frame_ = first;  // the last range lent: the bump pointer takes it back
+  } else {
+    returned_.emplace_back(first, n);
+  }
+  // Merge adjacent returned ranges, and give the tail back to the bump pointer.
+  std::sort(returned_.begin(), returned_.end());
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> merged;
+  for (const auto& r : returned_) {
+    if (!merged.empty() && merged.back().first + merged.back().second == r.first)
+      merged.back().second += r.second;
+    else
+      merged.push_back(r);
+  }
+  while (!merged.empty() && merged.back().first + merged.back().second == next_frame_) {
+    next_frame_ = merged.back().first;
+    merged.pop_back();
+  }
+  returned_ = std::move(merged);
+}
+
+std::uint32_t Umem::frames_left() const {
+  std::lock_guard lk(frames_mu_);
+  std::uint32_t left = config_.frame_count - next_frame_;
+  for (const auto& r : returned_) left += r.second;
+  return left;
 }
 
 }  // namespace netring::xdp

@@ -8,6 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "pkg/common/error.hpp"
 #include "pkg/common/fd.hpp"
@@ -58,6 +62,16 @@ class Umem {
   // unmapped and out of any XSKMAP) until the last one goes.
   int fd() const { return fd_.get(); }
   bool claim_registration_fd() { return !claimed_.exchange(true); }
+  // Undoes claim_registration_fd() for a first socket whose build failed
+  // before bind succeeded, so the next build can be the first one (libxdp's
+  // create path drops the UMEM's refcount the same way). `rings_set`: the
+  // failed build sized rings on the registration socket; the kernel sizes a
+  // ring once per socket (a second XDP_*_RING on it is EINVAL), so the UMEM
+  // is registered afresh on a new socket and the old one closed. If that
+  // fails, every later build gets the error.
+  void unclaim_registration_fd(bool rings_set);
+  // Why the UMEM cannot serve another socket (its re-registration failed).
+  const std::optional<Error>& broken() const { return broken_; }
   bool bound() const { return bound_.load(); }
   // Shared binds inherit need_wakeup from the first socket: the others
   // must know whether the kernel will ever raise the ring flags.
@@ -68,12 +82,16 @@ class Umem {
   bool need_wakeup() const { return need_wakeup_; }
 
   // Reserves n consecutive frames for one socket; returns the first frame's
-  // address, or an error when the UMEM has fewer left.
+  // address, or an error when the UMEM has no n consecutive frames left.
   Result<std::uint64_t> take_frames(std::uint32_t n);
-  std::uint32_t frames_left() const { return config_.frame_count - next_frame_.load(); }
+  // Gives back frames take_frames() lent to a socket that was never bound
+  // (the kernel never saw them), for the next socket to take.
+  void return_frames(std::uint64_t first_addr, std::uint32_t n);
+  std::uint32_t frames_left() const;
 
  private:
   Umem() = default;
+  static Result<UniqueFd> register_area(const UmemConfig& config, void* area, std::size_t len);
   UmemConfig config_;
   Mapping area_;
   UniqueFd fd_;
@@ -81,7 +99,12 @@ class Umem {
   std::atomic<bool> claimed_{false};
   std::atomic<bool> bound_{false};
   bool need_wakeup_ = false;
-  std::atomic<std::uint32_t> next_frame_{0};
+  std::optional<Error> broken_;
+  // Frame bookkeeping (control path only): frames below next_frame_ were
+  // lent out, except the ranges returned since; (first frame, count).
+  mutable std::mutex frames_mu_;
+  std::uint32_t next_frame_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> returned_;
 };
 
 }  // namespace netring::xdp

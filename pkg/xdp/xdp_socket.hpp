@@ -98,6 +98,13 @@ class XdpSocket {
   // sockets take the receive()/release() path underneath.
   template <class F>
   Result<std::uint32_t> for_each_packet(std::uint32_t max, F&& fn);
+  // receive() for callers that build views of their own: calls
+  // fn(data, len, total_len) for each packet of up to max, in one pass over
+  // a checked copy of the descriptors (no RxPacket array in between); the
+  // data stays valid until release(), as with receive(). Multi-buffer
+  // sockets show each packet's first fragment and its total length.
+  template <class F>
+  Result<std::uint32_t> receive_each(std::uint32_t max, F&& fn);
   // poll(2) for readability.
   Result<bool> wait(int timeout_ms) const { return sys::wait_readable(fd_, timeout_ms, ifname_); }
 
@@ -158,6 +165,50 @@ class XdpSocket {
 
   SocketStats counters_;
 };
+
+template <class F>
+Result<std::uint32_t> XdpSocket::receive_each(std::uint32_t max, F&& fn) {
+  if (sg_ || !rx_.valid()) [[unlikely]] {
+    auto batch = receive(max);
+    if (!batch) return std::move(batch).take_error();
+    for (const RxPacket& p : *batch) fn(p.data, p.len, p.total_len);
+    return static_cast<std::uint32_t>(batch->size());
+  }
+  if (rx_.outstanding() != 0) [[unlikely]]
+    release();
+  std::uint32_t idx = 0;
+  const std::uint32_t n = rx_.peek(max < rx_.size() ? max : rx_.size(), &idx);
+  if (n == 0) return rx_idle();
+  rx_batch_idx_ = idx;  // release() recycles them from the ring
+  const UmemLayout um = umem_->layout();
+  struct xdp_desc* const batch = rx_descs_.data();
+  // As for_each_packet: copy, check and prefetch first, then hand out.
+  const bool ok = take_checked(rx_, idx, n, um, batch);
+  std::uint32_t got = 0;
+  std::uint64_t bytes = 0;
+  if (ok) [[likely]] {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const struct xdp_desc d = batch[i];
+      fn(um.base + d.addr, d.len, d.len);
+      bytes += d.len;
+    }
+    got = n;
+  } else {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const struct xdp_desc d = batch[i];
+      if (!um.contains(d.addr, d.len)) [[unlikely]]
+        continue;
+      fn(um.data(d.addr), d.len, d.len);
+      bytes += d.len;
+      ++got;
+    }
+  }
+  counters_.rx_fragments += n;
+  counters_.rx_invalid_packets += n - got;
+  counters_.rx_packets += got;
+  counters_.rx_bytes += bytes;
+  return got;
+}
 
 template <class F>
 Result<std::uint32_t> XdpSocket::for_each_packet(std::uint32_t max, F&& fn) {

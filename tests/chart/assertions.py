@@ -9,6 +9,7 @@ and prints the agent's rendered arguments, one per line, on stdout.
 Exits 1 listing every failed expectation.
 """
 import json
+import os
 import re
 import sys
 
@@ -87,7 +88,8 @@ expect(labels.get("grafana_dashboard") == ("1" if mode == "default" else "netrin
 dash = json.loads(cm.get("data", {}).get("netring.json", "{}"))
 panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
 titles = {p["title"] for p in panels}
-for t in ["Top workloads by flow bytes", "Interface throughput", "Samples received and lost", "Capture backend"]:
+for t in ["Top workloads by flow bytes", "Interface throughput", "Samples received and lost", "Capture backend",
+          "Packet drops by reason", "Packet drops by workload", "TCP retransmitted segments by workload"]:
     expect(t in titles, f"dashboard panel {t!r}")
 metrics = {"netring_flow_bytes_total", "netring_flow_packets_total", "netring_interface_bytes_total",
            "netring_interface_packets_total", "netring_samples_received_total", "netring_samples_lost_total",
@@ -95,7 +97,8 @@ metrics = {"netring_flow_bytes_total", "netring_flow_packets_total", "netring_in
            "netring_dns_queries_total", "netring_dns_responses_total", "netring_dns_timeouts_total",
            "netring_dns_latency_seconds_bucket", "netring_tcp_connection_attempts_total",
            "netring_tcp_connections_established_total", "netring_tcp_resets_total",
-           "netring_tcp_handshake_seconds_bucket"}
+           "netring_tcp_handshake_seconds_bucket",
+           "netring_drops_total", "netring_tcp_retransmits_total"}
 exprs = [(p["title"], t["expr"]) for p in panels for t in p.get("targets", [])]
 expect(len(exprs) >= len(panels), "every panel has a query")
 used = set()
@@ -112,17 +115,17 @@ with open(rules_file, "w") as f:
 
 expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTES.txt has port-forward + curl")
 
+DEFAULT_ARGS = ["--sample-rate=100", "--exact-flows=bulk", "--drops=on", "--tcp-retransmits=on", "--backend=auto", "--workers=1", "--snap-len=128",
+                "--capture-sample-rate=1", "--capture-xdp-mode=auto",
+                "--tunnel-ports=4789,8472,6081,51820", "--label-level=workload", "--flow-table-size=65536",
+                "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
+                "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
+                "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
+                "--kube-api=auto", "--kube-pods=node", "--kube-lookup-ttl=5m", "--kube-lookup-negative-ttl=30s",
+                "--kube-lookup-rate=20", "--log-level=info", "--log-format=logfmt"]
+
 if mode == "default":
-    expect(args == ["--sample-rate=100", "--exact-flows=bulk", "--backend=auto", "--workers=1", "--snap-len=128",
-                    "--tunnel-ports=4789,8472,6081", "--dns=on", "--dns-ports=53", "--dns-timeout=5s",
-                    "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
-                    "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
-                    "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
-                    "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
-                    "--kube-api=auto", "--kube-pods=node", "--kube-lookup-ttl=5m",
-                    "--kube-lookup-negative-ttl=30s", "--kube-lookup-rate=20", "--log-level=info",
-                    "--log-format=logfmt"],
-           f"default args are the contract's defaults: {args}")
+    expect(args == DEFAULT_ARGS, f"default args are the contract's defaults: {args}")
     expect(ports == {"metrics": 9990, "api": 9991}, f"ports {ports}")
     expect(pod.get("tolerations") == [{"operator": "Exists"}], "tolerates every taint")
     expect("priorityClassName" not in pod, "no priorityClassName by default")
@@ -133,7 +136,7 @@ if mode == "default":
     expect(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9990", "scrape annotations")
     expect("curl -s http://127.0.0.1:9991/api/v1/" in notes, "NOTES: API curl on 9991")
 else:
-    for a in ["--sample-rate=1000000", "--exact-flows=all", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
+    for a in ["--sample-rate=1000000", "--exact-flows=all", "--drops=off", "--tcp-retransmits=off", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
               "--physical-interfaces=eth0,ens5", "--capture-ports=ens6", "--metrics-listen=0.0.0.0:19990",
               "--interfaces-exclude=^(docker0|cni-podman[0-9]+): #x", "--enable-capture-api=true",
               "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a",
@@ -145,6 +148,25 @@ else:
               "--tcp-handshake=off"]:
         expect(a in args, f"arg {a} in {args}")
     expect(args[-1] == "--log-level=warn", "extraArgs come last")
+    # Every config value has an effect: the non-default set moves each one,
+    # and each renders its own flag with a value the defaults do not have.
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    schema = json.load(open(os.path.join(repo, "charts", "netring", "values.schema.json")))
+    def kebab(name):
+        return re.sub(r"[A-Z]", lambda m: "-" + m.group(0).lower(), name)
+
+    values = []  # (config value path, its flag); a nested group (config.ipfix) names flags --group-key
+    for key, prop in schema["properties"]["config"]["properties"].items():
+        if prop.get("type") == "object" and "properties" in prop:
+            values += [(f"{key}.{sub}", f"--{kebab(key)}-{kebab(sub)}") for sub in prop["properties"]]
+        else:
+            values.append((key, "--config" if key == "file" else "--" + kebab(key)))
+    for key, flag in values:
+        mine = [a for a in args if a.startswith(flag + "=")]
+        expect(mine and all(a not in DEFAULT_ARGS for a in mine),
+               f"config.{key}: renders no {flag}= off its default (args {args})")
+    for a in ["--capture-sample-rate=2000000", "--capture-xdp-mode=native"]:
+        expect(a in args, f"arg {a} in {args}")
     expect(ports == {"metrics": 19990, "api": 19991}, f"ports follow the listen addresses: {ports}")
     expect(pod.get("priorityClassName") == "system-node-critical", "priorityClassName")
     expect("/sys/fs/bpf" in mounts and "/etc/netring" in mounts, f"mounts {mounts}")

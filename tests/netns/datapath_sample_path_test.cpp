@@ -168,7 +168,9 @@ TEST(DatapathSamplePath, IperfCompletesAndWeightsEstimateTheWirePackets) {
   std::string out;
   bool done = false;
   for (int attempt = 0; attempt < 50 && !done; ++attempt) {  // until the server listens
-    auto r = t.pod.run("iperf3 -c 10.79.0.1 -p 5301 -t 2");
+    // A byte count, not a duration: the number of samples (and so the
+    // estimate's spread) must not depend on how fast the machine is.
+    auto r = t.pod.run("iperf3 -c 10.79.0.1 -p 5301 -n 300M");
     done = r.ok();
     out = r.output;
     if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -77,12 +77,16 @@ bool parse(const PacketView& v, Key& k) {
   return true;
 }
 
-// Reads all sources until nothing new arrives for two seconds.
+// Reads all sources until nothing new arrives for two seconds, or a minute
+// has passed (frames that never stop arriving end in a failed count, not a
+// hung test).
 std::map<Key, Seen> collect(std::vector<std::unique_ptr<Source>>& sources) {
   std::map<Key, Seen> seen;
   PacketView batch[64];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   auto quiet_since = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(2)) {
+  while (std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(2) &&
+         std::chrono::steady_clock::now() < deadline) {
     bool any = false;
     for (auto& s : sources) {
       auto n = s->poll_batch(batch);

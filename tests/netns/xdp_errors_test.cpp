@@ -18,6 +18,7 @@
 #include "pkg/xdp/builder.hpp"
 #include "pkg/xdp/features.hpp"
 #include "pkg/xdp/redirect_program.hpp"
+#include "tests/testing/capabilities.hpp"
 #include "tests/testing/netns.hpp"
 
 namespace {
@@ -32,46 +33,8 @@ bool contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;
 }
 
-// Clears capabilities from the effective, permitted and inheritable sets.
-// Root keeps uid 0, but the kernel checks capabilities, not the uid.
-bool drop_caps(std::initializer_list<int> caps) {
-  struct __user_cap_header_struct hdr {
-    _LINUX_CAPABILITY_VERSION_3, 0
-  };
-  struct __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) return false;
-  for (int c : caps) {
-    const unsigned bit = 1u << (c % 32);
-    data[c / 32].effective &= ~bit;
-    data[c / 32].permitted &= ~bit;
-    data[c / 32].inheritable &= ~bit;
-  }
-  return syscall(SYS_capset, &hdr, data) == 0;
-}
-
-// Runs fn in a forked child; fn returns "" on success or what went wrong.
-std::string in_child(const std::function<std::string()>& fn) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    std::string r = fn();
-    if (!r.empty()) (void)!::write(pipefd[1], r.data(), r.size());
-    ::_exit(r.empty() ? 0 : 1);
-  }
-  ::close(pipefd[1]);
-  std::string out;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status)) return "child died";
-  if (WEXITSTATUS(status) != 0 && out.empty()) return "child failed";
-  return out;
-}
+using netring::testing::drop_caps;
+using netring::testing::in_child;
 
 TEST(XdpErrors, RingSizeNotAPowerOfTwo) {
   auto s = XdpSocketBuilder().interface("lo").rx_ring(1000).build();

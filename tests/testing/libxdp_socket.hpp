@@ -19,20 +19,22 @@ namespace netring::testing {
 
 class LibxdpSocket {
  public:
-  // rx_size/tx_size 0 = no such ring. Fill = 2 x rx, completion = tx, one
-  // UMEM of fill + tx frames, all RX frames put in the fill ring.
+  // rx_size/tx_size 0 = no such ring. Fill = fill_size (0: 2 x rx),
+  // completion = tx, one UMEM of fill + tx frames, all RX frames put in the
+  // fill ring.
   static std::unique_ptr<LibxdpSocket> create(const std::string& ifname, unsigned queue, unsigned rx_size,
-                                              unsigned tx_size, unsigned frame_size, std::string* err) {
+                                              unsigned tx_size, unsigned frame_size, std::string* err,
+                                              unsigned fill_size = 0) {
     std::unique_ptr<LibxdpSocket> s(new LibxdpSocket());
     s->frame_size_ = frame_size;
-    s->rx_frames_ = rx_size ? 2 * rx_size : 0;
+    s->rx_frames_ = rx_size ? (fill_size ? fill_size : 2 * rx_size) : 0;
     s->tx_frames_ = tx_size;
     s->len_ = static_cast<std::size_t>(s->rx_frames_ + s->tx_frames_) * frame_size;
     void* area = ::mmap(nullptr, s->len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (area == MAP_FAILED) return fail(err, "mmap", errno);
     s->area_ = static_cast<std::byte*>(area);
     xsk_umem_config uc{};
-    uc.fill_size = rx_size ? 2 * rx_size : 64;
+    uc.fill_size = rx_size ? s->rx_frames_ : 64;
     uc.comp_size = tx_size ? tx_size : 64;
     uc.frame_size = frame_size;
     uc.frame_headroom = 0;

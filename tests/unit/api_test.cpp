@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -88,6 +89,14 @@ AgentSnapshot fixed_snapshot() {
   s.status.flow_table_bytes = {46137408, 46137408};
   s.status.umem_bytes = {8388608, 8388608};
   return s;
+}
+
+bool eventually(const std::function<bool()>& pred) {
+  for (int i = 0; i < 3000; ++i) {  // 30 s: generous on a loaded machine
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
 }
 
 class ApiTest : public ::testing::Test {
@@ -236,11 +245,14 @@ TEST_F(ApiTest, EveryBadFlowQueryIs400WithTheParameter) {
   expect_error("/api/v1/flows?protocol=256", 400, "protocol");
   expect_error("/api/v1/flows?direction=up", 400, "direction");
   expect_error("/api/v1/flows?reporter=both", 400, "reporter");
+  json bad = get("/api/v1/flows?reporter=both", 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("source|destination|capture"), std::string::npos) << bad.dump();
   expect_error("/api/v1/flows?since=yesterday", 400, "since");
   expect_error("/api/v1/flows?since=2026-11-25T12:00:00", 400, "since");  // no zone
   expect_error("/api/v1/flows?since=10x", 400, "since");
   expect_error("/api/v1/flows?sort=size", 400, "sort");
-  expect_error("/api/v1/flows?limit=0", 400, "limit");
+  expect_error("/api/v1/flows?limit=0", 400, "limit");  // 0 only with follow=true
+  expect_error("/api/v1/flows?follow=true&limit=-1", 400, "limit");
   expect_error("/api/v1/flows?limit=10001", 400, "limit");
   expect_error("/api/v1/flows?limit=ten", 400, "limit");
   expect_error("/api/v1/flows?follow=yes", 400, "follow");
@@ -288,6 +300,78 @@ TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
   expect_error("/api/v1/top?key=pod&limit=0", 400, "limit");
   expect_error("/api/v1/top?key=pod&limit=1001", 400, "limit");
   expect_error("/api/v1/top?key=pod&sort=bytes", 400, "sort");
+  expect_error("/api/v1/top?key=pair&window=0s", 400, "window");
+  expect_error("/api/v1/top?key=pair&window=500ms", 400, "window");
+  expect_error("/api/v1/top?key=pair&window=6m", 400, "window");  // beyond the history kept
+  expect_error("/api/v1/top?key=pair&window=soon", 400, "window");
+}
+
+// top?window= ranks by the growth within the window, from the publications
+// the rate history took in (not the totals of the flows held).
+TEST_F(ApiTest, TopOverAWindowRanksByRecentGrowth) {
+  auto publish_at = [&](std::uint64_t t, double cart_db_bytes, double fe_cart_bytes) {
+    AgentSnapshot s = fixed_snapshot();
+    s.taken_ns = t * kSec;
+    s.flows[0].bytes = fe_cart_bytes;  // frontend -> cart, 50000 in the fixture
+    s.flows[1].bytes = cart_db_bytes;  // cart -> postgres, 900000 in the fixture
+    store_.publish(std::move(s));
+    const std::uint64_t gen = store_.snapshot()->generation;
+    ASSERT_TRUE(eventually([&] { return server_->rates_generation() == gen; }));
+  };
+  // The fixture's snapshot (published before the server started) is the
+  // baseline; then cart -> postgres stays idle while frontend -> cart grows.
+  ASSERT_TRUE(eventually([&] { return server_->rates_generation() == store_.snapshot()->generation; }));
+  publish_at(kNow + 1, 900000, 60000);
+  publish_at(kNow + 2, 900000, 80000);
+
+  json j = get("/api/v1/top?key=pair&window=1m");
+  EXPECT_EQ(j["window_seconds"], 60.0);
+  EXPECT_EQ(j["covered_seconds"], 2.0);
+  ASSERT_EQ(j["top"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["top"][0]["key"], "shop/frontend -> shop/cart");
+  EXPECT_EQ(j["top"][0]["src"], "shop/frontend");
+  EXPECT_EQ(j["top"][0]["bytes"], 30000.0);
+  EXPECT_EQ(j["top"][0]["bytes_per_second"], 15000.0);
+  EXPECT_FALSE(j["top"][0].contains("flows"));
+  // Without a window, the totals of the flows held: cart -> postgres first.
+  j = get("/api/v1/top?key=pair");
+  EXPECT_EQ(j["top"][0]["key"], "shop/cart -> data/postgres");
+  EXPECT_FALSE(j.contains("window_seconds"));
+  j = get("/api/v1/top?key=pair&window=1s");
+  EXPECT_EQ(j["covered_seconds"], 1.0);
+  EXPECT_EQ(j["top"][0]["bytes_per_second"], 20000.0);
+}
+
+TEST_F(ApiTest, CapturePortsAndTheirFlows) {
+  AgentSnapshot s = fixed_snapshot();
+  s.flows.push_back(flow(6, "10.1.0.1", "10.1.0.2", 40001, 8080, IPPROTO_TCP, pod("shop", "frontend", "frontend-1"),
+                         pod("shop", "cart", "cart-1"), 7000, 70, kNow - 1, FlowDirection::kEgress,
+                         Reporter::kCapture));
+  CapturePortState cs;
+  cs.xdp_mode = "generic";
+  cs.reason = "native XDP attach failed: Operation not supported";
+  cs.queues = 4;
+  cs.sample_rate = 10;
+  cs.sampled = 90;
+  cs.sampled_out = 900;
+  cs.losses = {{"capture_port", "xsk_ring_full", 9, true}, {"capture_port", "fill_ring_empty", 3, false}};
+  s.interfaces.push_back({9, "span0", "capture-port", "afxdp", "xdp", 1000, 64000, 0, 0, 64000, 0, cs});
+  store_.publish(s);
+  EXPECT_EQ(ids("/api/v1/flows?reporter=capture"), (Ids{6}));
+  EXPECT_EQ(ids("/api/v1/flows?reporter=source&port=8080"), (Ids{1}));
+  json j = get("/api/v1/interfaces");
+  ASSERT_EQ(j["interfaces"].size(), 3u);
+  EXPECT_FALSE(j["interfaces"][0].contains("capture")) << "only capture ports carry it";
+  const json& c = j["interfaces"][2]["capture"];
+  EXPECT_EQ(c["xdp_mode"], "generic");
+  EXPECT_EQ(c["reason"], "native XDP attach failed: Operation not supported");
+  EXPECT_EQ(c["queues"], 4);
+  EXPECT_EQ(c["sample_rate"], 10);
+  EXPECT_EQ(c["sampled"], 90);
+  EXPECT_EQ(c["sampled_out"], 900);
+  EXPECT_EQ(c["lost"], 9) << "fill_ring_empty is inside kernel_drop, not counted again";
+  EXPECT_EQ(c["lost_by_reason"].size(), 2u);
+  EXPECT_EQ(j["interfaces"][2]["rx_packets"], 1000);
 }
 
 TEST_F(ApiTest, InterfacesAndStatus) {
@@ -334,6 +418,37 @@ TEST_F(ApiTest, InterfacesAndStatus) {
 
 TEST_F(ApiTest, UnknownPathIs404Json) {
   expect_error("/api/v1/flow", 404, "");
+}
+
+TEST_F(ApiTest, OtherMethodsAre405JsonNaming) {
+  for (const char* path : {"/api/v1/flows", "/api/v1/status"}) {
+    auto put = client_->Put(path, "", "application/json");
+    ASSERT_TRUE(put) << path;
+    EXPECT_EQ(put->status, 405) << put->body;
+    EXPECT_EQ(put->get_header_value("Allow"), "GET, HEAD");
+    EXPECT_NE(json::parse(put->body, nullptr, false).value("error", "").find("PUT"), std::string::npos) << put->body;
+    auto del = client_->Delete(path);
+    ASSERT_TRUE(del) << path;
+    EXPECT_EQ(del->status, 405) << del->body;
+  }
+}
+
+TEST_F(ApiTest, ABadValueThatIsNotUtf8IsStill400Json) {
+  // The message quotes the value: a byte that is not UTF-8 must not turn
+  // the answer into an empty 500.
+  expect_error("/api/v1/flows?protocol=%ff%fe", 400, "protocol");
+  expect_error("/api/v1/top?key=pair&window=%ff", 400, "window");
+}
+
+TEST_F(ApiTest, ARequestLineTooLongIs414Json) {
+  // cpp-httplib answers this before any route: the error handler gives it
+  // the API's JSON body too.
+  const std::string path = "/api/v1/flows?limit=1&x=" + std::string(20000, 'a');
+  auto res = client_->Get(path.c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 414);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_NE(json::parse(res->body, nullptr, false).value("error", "").find("too long"), std::string::npos) << res->body;
 }
 
 TEST_F(ApiTest, HealthAndReadiness) {
@@ -416,14 +531,6 @@ class FollowClient {
   std::size_t keepalives_ = 0;
 };
 
-bool eventually(const std::function<bool()>& pred) {
-  for (int i = 0; i < 3000; ++i) {  // 30 s: generous on a loaded machine
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 TEST_F(ApiTest, FollowStreamsNewAndUpdatedFlowsUntilTheClientGoes) {
   auto follow = std::make_unique<FollowClient>(server_->port(), "/api/v1/flows?follow=true&workload=frontend");
   // First the current matching flows, oldest first.
@@ -459,6 +566,19 @@ TEST_F(ApiTest, FollowStreamsNewAndUpdatedFlowsUntilTheClientGoes) {
   // The client goes away: the server notices and frees the stream.
   follow.reset();
   EXPECT_TRUE(eventually([&] { return server_->follow_streams() == 0; }));
+}
+
+TEST_F(ApiTest, FollowWithLimitZeroSendsOnlyWhatChanges) {
+  FollowClient follow(server_->port(), "/api/v1/flows?follow=true&limit=0");
+  EXPECT_TRUE(eventually([&] { return follow.keepalives() >= 1; }));  // the stream is up
+  EXPECT_EQ(follow.lines(0).size(), 0u);                              // and sent no flow of the moment
+  AgentSnapshot next = fixed_snapshot();
+  next.flows[2].samples += 1;
+  next.flows[2].bytes += 100;
+  store_.publish(std::move(next));
+  auto got = follow.lines(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["id"], 3);
 }
 
 TEST_F(ApiTest, FollowStreamsAreCapped) {
@@ -585,6 +705,207 @@ TEST_F(DnsApiTest, FollowStreamsNewRecords) {
   ASSERT_EQ(after.size(), 3u);
   EXPECT_EQ(after[2]["seq"], 5);
   EXPECT_EQ(after[2]["qname"], "y.test");
+}
+
+DropView drop(const char* reason, std::uint64_t at_s, const char* src = nullptr, const char* dst = nullptr,
+              std::uint16_t sport = 0, std::uint16_t dport = 0, std::uint8_t proto = 0, Identity s = {},
+              Identity d = {}) {
+  DropView v;
+  v.time_ns = at_s * kSec;
+  v.reason = reason;
+  v.bytes = 128;
+  v.ifindex = 7;
+  v.interface = "veth1";
+  if (src != nullptr) {
+    v.has_flow = true;
+    v.src = *IpAddress::parse(src);
+    v.dst = *IpAddress::parse(dst);
+    v.src_port = sport;
+    v.dst_port = dport;
+    v.protocol = proto;
+    v.src_id = std::move(s);
+    v.dst_id = std::move(d);
+  }
+  return v;
+}
+
+class DropApiTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    AgentSnapshot s = fixed_snapshot();
+    auto fe = pod("shop", "frontend", "frontend-1"), cart = pod("shop", "cart", "cart-1"),
+         db = pod("data", "postgres", "postgres-0");
+    // Oldest first, as the publisher keeps them.
+    s.drops = std::make_shared<const std::vector<DropView>>(std::vector<DropView>{
+        drop("NETFILTER_DROP", kNow - 30, "10.1.0.1", "10.1.0.2", 40001, 8080, IPPROTO_TCP, fe, cart),
+        drop("NO_SOCKET", kNow - 10, "10.1.0.1", "10.2.0.1", 40009, 7, IPPROTO_UDP, fe, db),
+        drop("NOT_SPECIFIED", kNow - 5),
+    });
+    s.status.kernel_events.drops = true;
+    s.status.kernel_events.drops_by_reason = {{"NETFILTER_DROP", 5}, {"NO_SOCKET", 1}, {"NOT_SPECIFIED", 1}};
+    s.status.kernel_events.drop_details_suppressed = 4;
+    s.flows[0].tcp_retransmits = 17;
+    s.flows[0].tcp_srtt_us = 1500;
+    store_.publish(std::move(s));
+  }
+  std::vector<std::string> reasons(const std::string& path) {
+    json j = get(path);
+    std::vector<std::string> out;
+    for (const auto& d : j["drops"]) out.push_back(d["reason"].get<std::string>());
+    return out;
+  }
+};
+
+using Reasons = std::vector<std::string>;
+
+TEST_F(DropApiTest, DropsNewestFirstWithReasonFlowAndPods) {
+  json j = get("/api/v1/drops");
+  ASSERT_EQ(j["count"], 3);
+  EXPECT_EQ(j["matched"], 3);
+  EXPECT_EQ(j["enabled"], true);
+  EXPECT_EQ(j["details_suppressed"], 4);
+  EXPECT_EQ(reasons("/api/v1/drops"), (Reasons{"NOT_SPECIFIED", "NO_SOCKET", "NETFILTER_DROP"}));
+  EXPECT_TRUE(j["drops"][0]["flow"].is_null()) << "no IP header: no flow";
+  const json& nf = j["drops"][2];
+  EXPECT_EQ(nf["src"]["pod"], "frontend-1");
+  EXPECT_EQ(nf["dst"]["pod"], "cart-1");
+  EXPECT_EQ(nf["dst"]["port"], 8080);
+  EXPECT_EQ(nf["protocol"], "tcp");
+  EXPECT_EQ(nf["bytes"], 128);
+  EXPECT_EQ(nf["interface"], "veth1");
+}
+
+TEST_F(DropApiTest, DropFiltersAreTheFlowFiltersPlusReason) {
+  EXPECT_EQ(reasons("/api/v1/drops?reason=NETFILTER_DROP"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=netfilter_drop"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=SKB_DROP_REASON_NO_SOCKET"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?reason=TCP_CSUM"), (Reasons{}));
+  EXPECT_EQ(reasons("/api/v1/drops?from_pod=shop/frontend-1"), (Reasons{"NO_SOCKET", "NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?to_pod=postgres-0"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?namespace=data"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?workload=shop/cart"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?ip=10.2.0.1"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?port=8080"), (Reasons{"NETFILTER_DROP"}));
+  EXPECT_EQ(reasons("/api/v1/drops?protocol=udp"), (Reasons{"NO_SOCKET"}));
+  EXPECT_EQ(reasons("/api/v1/drops?since=20s"), (Reasons{"NOT_SPECIFIED", "NO_SOCKET"}));
+  json j = get("/api/v1/drops?limit=1");
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(j["matched"], 3);
+  EXPECT_EQ(j["truncated"], true);
+}
+
+TEST_F(DropApiTest, EveryBadDropQueryIs400WithTheParameter) {
+  expect_error("/api/v1/drops?reason=no-such", 400, "reason");
+  expect_error("/api/v1/drops?reason=", 400, "reason");
+  expect_error("/api/v1/drops?reason=A&reason=B", 400, "reason");
+  expect_error("/api/v1/drops?direction=egress", 400, "direction");  // flows only
+  expect_error("/api/v1/drops?sort=bytes", 400, "sort");
+  expect_error("/api/v1/drops?follow=true", 400, "follow");
+  expect_error("/api/v1/drops?port=65536", 400, "port");
+  expect_error("/api/v1/drops?ip=1.2.3", 400, "ip");
+  expect_error("/api/v1/drops?since=yesterday", 400, "since");
+  expect_error("/api/v1/drops?limit=0", 400, "limit");
+}
+
+TEST_F(DropApiTest, FlowsCarryRetransmitsAndStatusTheKernelEvents) {
+  json j = get("/api/v1/flows?port=8080");
+  ASSERT_EQ(j["count"], 1);
+  EXPECT_EQ(j["flows"][0]["tcp_retransmits"], 17);
+  EXPECT_DOUBLE_EQ(j["flows"][0]["tcp_srtt_ms"].get<double>(), 1.5);
+  json u = get("/api/v1/flows?protocol=udp");
+  EXPECT_FALSE(u["flows"][0].contains("tcp_retransmits"));
+  json st = get("/api/v1/status");
+  EXPECT_EQ(st["kernel_events"]["drops"]["enabled"], true);
+  EXPECT_EQ(st["kernel_events"]["drops"]["by_reason"]["NETFILTER_DROP"], 5);
+  EXPECT_EQ(st["kernel_events"]["drops"]["details_suppressed"], 4);
+}
+
+TEST_F(ApiTest, DropsWhenOffSayWhy) {
+  AgentSnapshot s = fixed_snapshot();
+  s.status.kernel_events.drops_reason = "off (--drops=off)";
+  store_.publish(std::move(s));
+  json j = get("/api/v1/drops");
+  EXPECT_EQ(j["count"], 0);
+  EXPECT_EQ(j["enabled"], false);
+  EXPECT_EQ(j["reason"], "off (--drops=off)");
+}
+
+// Every answer, errors and the page included, names the API version and
+// carries the security headers.
+TEST_F(ApiTest, EveryAnswerCarriesTheVersionAndSecurityHeaders) {
+  for (const char* path : {"/api/v1/flows", "/api/v1/status", "/api/v1/flows?bogus=1", "/api/v1/nothing", "/",
+                           "/ui/netring.js", "/healthz"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->get_header_value("Netring-Api-Version"), "1") << path;
+    const std::string csp = res->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << path << ": " << csp;
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path << ": " << csp;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << path << ": " << csp;
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff") << path;
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY") << path;
+    EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer") << path;
+    EXPECT_EQ(res->get_header_value_count("Cache-Control"), 1u) << path;
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(ApiTest, ThePageIsServedFromTheBinary) {
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page->body, read_file(NETRING_SOURCE_DIR "/agent/api/page/index.html"));
+  // Only scripts and styles from this origin: no inline script, no style attribute.
+  EXPECT_NE(page->body.find("<script src=\"/ui/netring.js\""), std::string::npos);
+  EXPECT_EQ(page->body.find("<script>"), std::string::npos);
+  EXPECT_EQ(page->body.find("style="), std::string::npos);
+  EXPECT_EQ(page->body.find("http://"), std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
+
+  auto d3 = client_->Get("/ui/d3.min.js");
+  ASSERT_TRUE(d3);
+  EXPECT_EQ(d3->status, 200);
+  EXPECT_EQ(d3->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(d3->body, read_file(NETRING_D3_JS));  // Debian's node-d3, embedded at build
+  auto css = client_->Get("/ui/netring.css");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->get_header_value("Content-Type"), "text/css; charset=utf-8");
+
+  // Revalidation: the same ETag answers 304 without a body.
+  const std::string etag = d3->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(d3->get_header_value("Cache-Control"), "no-cache");
+  auto again = client_->Get("/ui/d3.min.js", httplib::Headers{{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+
+  expect_error("/ui/missing.js", 404, "");
+  expect_error("/?x=1", 400, "x");
+}
+
+// DNS rebinding: a page of another site whose name now resolves to
+// 127.0.0.1 sends its own name as Host.
+TEST_F(ApiTest, RequestsForOtherHostNamesAreRefused) {
+  for (const char* host : {"evil.example", "evil.example:9991", "127.0.0.1.nip.io:9991", "localhost.evil.example"}) {
+    auto res = client_->Get("/api/v1/flows", httplib::Headers{{"Host", host}});
+    ASSERT_TRUE(res) << host;
+    EXPECT_EQ(res->status, 403) << host;
+    auto body = json::parse(res->body, nullptr, false);
+    EXPECT_NE(body.value("error", "").find("refused"), std::string::npos) << host << ": " << res->body;
+  }
+  for (const char* host : {"127.0.0.1:9991", "localhost:9991", "LOCALHOST", "[::1]:9991", "10.1.2.3",
+                           "netring.localhost:9991", "[fd00::1]"}) {
+    auto res = client_->Get("/api/v1/status", httplib::Headers{{"Host", host}});
+    ASSERT_TRUE(res) << host;
+    EXPECT_EQ(res->status, 200) << host << ": " << res->body;
+  }
 }
 
 }  // namespace

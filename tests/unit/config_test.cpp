@@ -59,7 +59,10 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c.workers, 1u);
   EXPECT_EQ(c.snap_len, 128u);
   EXPECT_TRUE(c.physical_interfaces.empty());
-  EXPECT_EQ(c.tunnel_ports, (std::vector<uint16_t>{4789, 8472, 6081}));
+  EXPECT_TRUE(c.capture_ports.empty());
+  EXPECT_EQ(c.capture_sample_rate, 1u);
+  EXPECT_EQ(c.capture_xdp_mode, CaptureXdpMode::kAuto);
+  EXPECT_EQ(c.tunnel_ports, (std::vector<uint16_t>{4789, 8472, 6081, 51820}));
   EXPECT_EQ(c.label_level, LabelLevel::kWorkload);
   EXPECT_TRUE(c.dns);
   EXPECT_EQ(c.dns_ports, (std::vector<uint16_t>{53}));
@@ -126,6 +129,8 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"sample-rate", "ten", "not an unsigned integer"},
       {"backend", "dpdk", "is not one of auto, afxdp, afpacket"},
       {"exact-flows", "some", "is not one of off, bulk, all"},
+      {"drops", "yes", "is not one of off, on"},
+      {"tcp-retransmits", "1", "is not one of off, on"},
       {"workers", "0", "1..64"},
       {"workers", "65", "1..64"},
       {"snap-len", "63", "64..65535"},
@@ -135,6 +140,9 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"physical-interfaces", "eth0,a/b", "not an interface name"},
       {"physical-interfaces", "averyveryverylongname", "1-15 characters"},
       {"capture-ports", "span 0", "not an interface name"},
+      {"capture-sample-rate", "0", "1..16777216"},
+      {"capture-sample-rate", "16777217", "1..16777216"},
+      {"capture-xdp-mode", "driver", "is not one of auto, native, generic"},
       {"tunnel-ports", "4789,0", "1..65535"},
       {"tunnel-ports", "65536", "1..65535"},
       {"tunnel-ports", "vxlan", "not a port"},
@@ -358,7 +366,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 47u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 51u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);
@@ -383,6 +391,40 @@ TEST(Config, EffectiveConfigAsJsonRoundTripsThroughAConfigFile) {
   auto j2 = config_to_json(r2.config);
   j2.erase("config");
   EXPECT_EQ(j, j2);
+}
+
+TEST(Config, SnapLenBeyondOneAfXdpFrameIsRefusedWithBackendAfxdp) {
+  // A sample (56-byte header + snap length) travels in one AF_XDP frame.
+  auto r = parse({"--backend=afxdp", "--snap-len=3465"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("netring-agent: --snap-len: 3465 exceeds what one AF_XDP frame carries", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("64..3464"), std::string::npos) << r.err;
+  EXPECT_EQ(parse({"--backend=afxdp", "--snap-len=3464"}).exit_code, -1);
+  // auto takes the TPACKET_V3 rung for it; afpacket has no such bound.
+  EXPECT_EQ(parse({"--snap-len=9000"}).exit_code, -1);
+  EXPECT_EQ(parse({"--backend=afpacket", "--snap-len=65535"}).exit_code, -1);
+  // Whichever source set them.
+  Env env;
+  env.vars["NETRING_BACKEND"] = "afxdp";
+  EXPECT_EQ(parse({"--snap-len=4000"}, env).exit_code, 2);
+}
+
+TEST(Config, TunnelPortsBeyondTheParsersSlotsAreRefused) {
+  EXPECT_EQ(parse({"--tunnel-ports=4789,8472,6081,51820,1,2"}).exit_code, -1);  // 4 VXLAN, 1 Geneve
+  auto r = parse({"--tunnel-ports=4789,8472,1,2,3"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("netring-agent: --tunnel-ports: at most 4 VXLAN ports", 0), 0u) << r.err;
+  EXPECT_EQ(tunnel_parser_ports({4789, 6081, 51820, 8472, 4789}, false), (std::vector<uint16_t>{4789, 8472}));
+  EXPECT_EQ(tunnel_parser_ports({4789, 6081, 51820, 8472}, true), (std::vector<uint16_t>{6081}));
+}
+
+TEST(Config, CapturePortFields) {
+  auto r = parse({"--capture-ports=span0,tap1", "--capture-sample-rate=64", "--capture-xdp-mode=generic"});
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  EXPECT_EQ(r.config.capture_ports, (std::vector<std::string>{"span0", "tap1"}));
+  EXPECT_EQ(r.config.capture_sample_rate, 64u);
+  EXPECT_EQ(r.config.capture_xdp_mode, CaptureXdpMode::kGeneric);
+  EXPECT_EQ(config_to_json(r.config)["capture-xdp-mode"], "generic");
 }
 
 TEST(Config, IpfixCollectorIsOptionalAndFieldsAreASubset) {

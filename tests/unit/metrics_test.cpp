@@ -319,6 +319,71 @@ AgentSnapshot full_snapshot() {
   return s;
 }
 
+TEST(KernelEventMetrics, DropsByReasonAndRetransmitsByWorkloadPassPromtool) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kWorkload, 1000, std::chrono::seconds(60)});
+  auto fe = pod_id("shop", "frontend", "frontend-1"), cart = pod_id("shop", "cart", "cart-1");
+  auto& k = m.kernel_events();
+  k.add_drops("NETFILTER_DROP", true, fe, cart, IPPROTO_UDP, 25);
+  k.add_drops("NETFILTER_DROP", true, fe, cart, IPPROTO_UDP, 5);  // the same series grows
+  k.add_drops("NO_SOCKET", true, fe, cart, IPPROTO_UDP, 3);
+  k.add_drops("NOT_SPECIFIED", false, {}, {}, 0, 2);
+  k.add_retransmits(fe, cart, 11);
+  k.add_retransmits(fe, cart, 1);
+  const std::string expo = m.expose();
+  const prometheus::Labels pair{
+      {"src_namespace", "shop"}, {"src_workload", "frontend"}, {"dst_namespace", "shop"}, {"dst_workload", "cart"}};
+  auto with = [&](prometheus::Labels l, std::initializer_list<std::pair<const std::string, std::string>> more) {
+    l.insert(more);
+    return l;
+  };
+  EXPECT_DOUBLE_EQ(
+      value_of(expo, "netring_drops_total", with(pair, {{"reason", "NETFILTER_DROP"}, {"protocol", "udp"}})), 30);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_drops_total", with(pair, {{"reason", "NO_SOCKET"}, {"protocol", "udp"}})),
+                   3);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_drops_total",
+                            {{"reason", "NOT_SPECIFIED"},
+                             {"protocol", "none"},
+                             {"src_namespace", "none"},
+                             {"src_workload", "none"},
+                             {"dst_namespace", "none"},
+                             {"dst_workload", "none"}}),
+                   2);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_tcp_retransmits_total", pair), 12);
+  EXPECT_EQ(k.series(), 4u);
+
+  char path[] = "/tmp/netring-kevents-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, expo.data(), expo.size()), static_cast<ssize_t>(expo.size()));
+  close(fd);
+  auto r = testing::sh(std::string("promtool check metrics < ") + path);
+  unlink(path);
+  EXPECT_TRUE(r.ok()) << r.output;
+}
+
+TEST(KernelEventMetrics, SeriesCapCountsWhatItLeavesOut) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kPod, 2, std::chrono::seconds(60)});
+  auto a = pod_id("shop", "frontend", "frontend-1"), b = pod_id("shop", "cart", "cart-1");
+  auto& k = m.kernel_events();
+  k.add_drops("NETFILTER_DROP", true, a, b, IPPROTO_TCP, 1);
+  k.add_retransmits(a, b, 1);
+  k.add_drops("NO_SOCKET", true, a, b, IPPROTO_UDP, 1);       // a third series: over the cap
+  k.add_drops("NETFILTER_DROP", true, a, b, IPPROTO_TCP, 1);  // an existing one still grows
+  const std::string expo = m.expose();
+  EXPECT_EQ(k.series(), 2u);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kernel_event_series_dropped_total", {}), 1);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_drops_total",
+                            {{"reason", "NETFILTER_DROP"},
+                             {"protocol", "tcp"},
+                             {"src_namespace", "shop"},
+                             {"src_pod", "frontend-1"},
+                             {"dst_namespace", "shop"},
+                             {"dst_pod", "cart-1"}}),
+                   2);
+}
+
 TEST(AgentMetrics, FullExpositionPassesPromtool) {
   SnapshotStore store;
   store.publish(full_snapshot());

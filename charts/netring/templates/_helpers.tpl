@@ -75,6 +75,8 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- if $c.nodeName }}{{ $a = append $a (printf "--node-name=%s" $c.nodeName) }}{{ end -}}
 {{- $a = append $a (printf "--sample-rate=%d" (int64 $c.sampleRate)) -}}
 {{- $a = append $a (printf "--exact-flows=%s" $c.exactFlows) -}}
+{{- $a = append $a (printf "--drops=%s" $c.drops) -}}
+{{- $a = append $a (printf "--tcp-retransmits=%s" $c.tcpRetransmits) -}}
 {{- $a = append $a (printf "--backend=%s" $c.backend) -}}
 {{- $a = append $a (printf "--workers=%d" (int64 $c.workers)) -}}
 {{- $a = append $a (printf "--snap-len=%d" (int64 $c.snapLen)) -}}
@@ -82,6 +84,8 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- if $c.interfacesExclude }}{{ $a = append $a (printf "--interfaces-exclude=%s" $c.interfacesExclude) }}{{ end -}}
 {{- if $c.physicalInterfaces }}{{ $a = append $a (printf "--physical-interfaces=%s" (join "," $c.physicalInterfaces)) }}{{ end -}}
 {{- if $c.capturePorts }}{{ $a = append $a (printf "--capture-ports=%s" (join "," $c.capturePorts)) }}{{ end -}}
+{{- $a = append $a (printf "--capture-sample-rate=%d" (int64 $c.captureSampleRate)) -}}
+{{- $a = append $a (printf "--capture-xdp-mode=%s" $c.captureXdpMode) -}}
 {{- $ports := list -}}
 {{- range $c.tunnelPorts }}{{ $ports = append $ports (int64 .) }}{{ end -}}
 {{- $a = append $a (printf "--tunnel-ports=%s" (join "," $ports)) -}}

@@ -1,0 +1,108 @@
+// How much each (source, destination) pair of endpoints grew over the recent
+// publications: what /api/v1/top?window= and the page's service map rank by
+// (bytes/s over the last minute, not since the flows began).
+//
+// The flow tables hold running totals per flow, and a flow's totals vanish
+// from them when it is evicted, so summing totals by group and subtracting
+// two such sums would lose every connection that ended in between. This
+// keeps what it last saw per flow (id + first_seen, so a reused key is a new
+// flow) and books only the growth, into one bucket per publication, summed by
+// endpoint pair. Growth between a flow's last publication and its eviction
+// is not seen (an idle flow is evicted for not growing).
+//
+// Memory: the last totals of every flow (32 bytes each, one sorted array,
+// rebuilt per publication), plus buckets of growth, each as long as the
+// number of endpoint pairs that grew in it. Buckets coarsen with age (one
+// per publication for the last 10 s, 5 s wide up to a minute, 30 s wide
+// beyond), so a window ends at most one bucket's width before its start
+// (covered_seconds says by how much) and the history holds about 30
+// buckets, not one per second of the 5 minutes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/api/top_talkers.hpp"
+#include "agent/model.hpp"
+
+namespace netring::agent::api {
+
+struct WindowedTop {
+  std::vector<TopEntry> entries;  // bytes and packets: growth within the window; flows: 0
+  std::size_t groups = 0;         // before the limit
+  // The time the growth was measured over: the window, or less right after
+  // start, or somewhat more when publication periods straddle its start.
+  double covered_seconds = 0;
+};
+
+class RateHistory {
+ public:
+  static constexpr std::chrono::minutes kDefaultMaxWindow{5};
+
+  explicit RateHistory(std::chrono::milliseconds max_window = kDefaultMaxWindow) : max_window_(max_window) {}
+  RateHistory(const RateHistory&) = delete;
+  RateHistory& operator=(const RateHistory&) = delete;
+
+  // One publication, in order. The first only records the totals; a
+  // publication not newer than the previous one (the wall clock stepped
+  // back) starts the history over.
+  void add(const AgentSnapshot& snap);
+
+  // Growth within `window` before the latest publication, grouped by `key`.
+  WindowedTop top(TopKey key, TopBy by, std::size_t limit, std::chrono::milliseconds window) const;
+
+  std::chrono::milliseconds max_window() const { return max_window_; }
+  std::size_t tracked_flows() const { return seen_.size(); }
+  std::size_t endpoints() const;
+  std::size_t buckets() const;
+  std::uint64_t generation() const;  // of the latest publication added
+  // What the history holds, in bytes (arrays and names; not allocator overhead).
+  std::size_t memory_bytes() const;
+
+ private:
+  struct Seen {
+    std::uint64_t id = 0, first_seen = 0;
+    double bytes = 0, packets = 0;
+  };
+  struct Growth {
+    std::uint32_t src = 0, dst = 0;  // endpoints_ indices
+    double bytes = 0, packets = 0;
+  };
+  struct Bucket {
+    std::uint64_t start_ns = 0, end_ns = 0;  // the previous publication's time, this one's
+    std::vector<Growth> growth;
+  };
+  struct Endpoint {
+    metrics::EndpointLabels labels;
+    std::string key;
+    std::uint64_t last_used_ns = 0;
+    bool used = false;
+  };
+
+  std::uint32_t intern(const Identity& id, std::uint64_t now_ns);
+  void coarsen();
+  void forget_unused_endpoints();
+  void reset_locked();
+
+  const std::chrono::milliseconds max_window_;
+  // add() only (one thread).
+  std::vector<Seen> seen_;  // sorted by (id, first_seen)
+  std::unordered_map<const Identity*, std::uint32_t> identity_cache_;
+  std::size_t adds_ = 0;
+
+  mutable std::mutex mu_;  // the rest
+  bool started_ = false;
+  std::uint64_t latest_ns_ = 0;
+  std::uint64_t generation_ = 0;
+  std::deque<Bucket> buckets_;
+  std::vector<Endpoint> endpoints_;
+  std::vector<std::uint32_t> free_endpoints_;
+  std::unordered_map<std::string, std::uint32_t> endpoint_index_;
+};
+
+}  // namespace netring::agent::api

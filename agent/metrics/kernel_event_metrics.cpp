@@ -1,0 +1,72 @@
+#include "agent/metrics/kernel_event_metrics.hpp"
+
+namespace netring::agent::metrics {
+
+KernelEventMetrics::KernelEventMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series)
+    : level_(level),
+      max_series_(max_series),
+      drops_(prometheus::BuildCounter()
+                 .Name("netring_drops_total")
+                 .Help("Packets (skbs) the kernel of this node dropped, by the kernel's drop reason (skb:kfree_skb; "
+                       "NOT_SPECIFIED: freed with kfree_skb() without a reason) and source/destination identity "
+                       "(\"none\": no IP header), counted in the kernel")
+                 .Register(registry)),
+      retransmits_(prometheus::BuildCounter()
+                       .Name("netring_tcp_retransmits_total")
+                       .Help("TCP segments retransmitted by sockets of this node (tcp:tcp_retransmit_skb, the unit of "
+                             "TcpRetransSegs), by sender (src) and receiver (dst) identity")
+                       .Register(registry)),
+      dropped_(prometheus::BuildCounter()
+                   .Name("netring_kernel_event_series_dropped_total")
+                   .Help("Drop and retransmit counter updates dropped because their series would have passed "
+                         "--max-series")
+                   .Register(registry)
+                   .Add({})) {}
+
+prometheus::Counter* KernelEventMetrics::counter(prometheus::Family<prometheus::Counter>& family,
+                                                 prometheus::Labels labels) {
+  std::string key = &family == &drops_ ? "d" : "r";
+  for (const auto& [name, value] : labels) {
+    key += '\x1f';
+    key += value;
+  }
+  std::lock_guard lock(mu_);
+  if (auto it = series_.find(key); it != series_.end()) return it->second;
+  if (series_.size() + 1 > max_series_) {
+    dropped_.Increment();
+    return nullptr;
+  }
+  prometheus::Counter* c = &family.Add(labels);
+  series_.emplace(std::move(key), c);
+  return c;
+}
+
+void KernelEventMetrics::add_drops(const std::string& reason, bool has_flow, const Identity& src, const Identity& dst,
+                                   std::uint8_t protocol, std::uint64_t packets) {
+  prometheus::Labels labels{{"reason", reason}};
+  if (has_flow) {
+    add_endpoint_labels(labels, level_, src, dst);
+    labels.emplace("protocol", protocol_name(protocol));
+  } else {
+    // The same label names, so one query covers both.
+    Identity none;
+    add_endpoint_labels(labels, level_, none, none);
+    for (auto& [name, value] : labels)
+      if (name != "reason") value = "none";
+    labels.emplace("protocol", "none");
+  }
+  if (auto* c = counter(drops_, std::move(labels))) c->Increment(static_cast<double>(packets));
+}
+
+void KernelEventMetrics::add_retransmits(const Identity& src, const Identity& dst, std::uint64_t segments) {
+  prometheus::Labels labels;
+  add_endpoint_labels(labels, level_, src, dst);
+  if (auto* c = counter(retransmits_, std::move(labels))) c->Increment(static_cast<double>(segments));
+}
+
+std::size_t KernelEventMetrics::series() const {
+  std::lock_guard lock(mu_);
+  return series_.size();
+}
+
+}  // namespace netring::agent::metrics

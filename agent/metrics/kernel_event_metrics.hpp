@@ -1,0 +1,50 @@
+// Counters of kernel events by identity: packet drops by the kernel's drop
+// reason and TCP retransmitted segments, at the configured label level.
+// Fed with increments by the publisher (what the kernel counted since the
+// previous drain), so they only ever grow. Series are capped like the flow
+// series (--max-series, counted apart): past the cap an increment goes to
+// netring_kernel_event_series_dropped_total.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "agent/metrics/label_level.hpp"
+#include "agent/model.hpp"
+
+namespace netring::agent::metrics {
+
+class KernelEventMetrics {
+ public:
+  KernelEventMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series);
+  KernelEventMetrics(const KernelEventMetrics&) = delete;
+  KernelEventMetrics& operator=(const KernelEventMetrics&) = delete;
+
+  // `has_flow` false: the packet had no IP header; its endpoint labels are
+  // "none". protocol is IPPROTO_*.
+  void add_drops(const std::string& reason, bool has_flow, const Identity& src, const Identity& dst,
+                 std::uint8_t protocol, std::uint64_t packets);
+  // Segments the source retransmitted towards the destination.
+  void add_retransmits(const Identity& src, const Identity& dst, std::uint64_t segments);
+
+  std::size_t series() const;
+
+ private:
+  prometheus::Counter* counter(prometheus::Family<prometheus::Counter>& family, prometheus::Labels labels);
+
+  LabelLevel level_;
+  std::size_t max_series_;
+  prometheus::Family<prometheus::Counter>& drops_;
+  prometheus::Family<prometheus::Counter>& retransmits_;
+  prometheus::Counter& dropped_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, prometheus::Counter*> series_;
+};
+
+}  // namespace netring::agent::metrics

@@ -1,0 +1,103 @@
+/* Kernel events: the contract between bpf/drops.bpf.c,
+ * bpf/tcp_retrans.bpf.c and user space (pkg/kevents).
+ *
+ * Plain C (UAPI types only), included by the BPF programs and by the C++
+ * library. Both programs count in the kernel, into two hash maps that take
+ * turns behind an ARRAY_OF_MAPS slot exactly like the sampler's flow maps
+ * (bpf/sampler.bpf.c): user space swaps in the idle map (the map-in-map
+ * update returns after an RCU grace period, when no program run can still
+ * add to the old one) and empties the old one, so every event is read once.
+ */
+#ifndef NETRING_BPF_KEVENTS_H
+#define NETRING_BPF_KEVENTS_H
+
+#include <linux/types.h>
+
+#include "bpf/flow_key.h"
+
+/* ---- packet drops (raw tracepoint skb:kfree_skb) ---- */
+
+/* Key of the drop map: the dropped packet's flow (all zero, family 0, when
+ * the packet has no IPv4/IPv6 header the program could read) and the
+ * kernel's drop reason (enum skb_drop_reason: its numbering differs between
+ * kernels, user space names it from the kernel's BTF). */
+struct netring_drop_key {
+	struct netring_flow_key flow;
+	__u32 reason;
+	__u32 reserved;
+};
+
+struct netring_drop_counts {
+	__u64 packets;  /* skbs freed as dropped (a GSO skb is one, as in iptables' counters) */
+	__u64 bytes;    /* L3 bytes: skb->len measured from the network header */
+	__u64 first_ns; /* bpf_ktime_get_ns() of the period's first drop */
+	__u64 last_ns;  /* ... and of its latest */
+	__u32 ifindex;  /* skb->dev at the latest drop (0: none) */
+	__u32 reserved;
+};
+
+/* One drop in detail, through the ring buffer; rate-limited per CPU
+ * (drops.bpf.c: events_per_sec). */
+struct netring_drop_event {
+	struct netring_flow_key flow;
+	__u64 ts_ns;    /* bpf_ktime_get_ns() */
+	__u64 location; /* kernel address that freed the skb (the tracepoint's location) */
+	__u32 reason;
+	__u32 ifindex;
+	__u32 bytes;
+	__u32 reserved;
+};
+
+/* Per-CPU counters of the drop program (drop_stats map index). */
+#define NETRING_DROP_STAT_SEEN 0       /* kfree_skb events */
+#define NETRING_DROP_STAT_NOT_DROP 1   /* reason SKB_NOT_DROPPED_YET / SKB_CONSUMED: not counted */
+#define NETRING_DROP_STAT_COUNTED 2    /* drops counted (by reason in drop_reasons) */
+#define NETRING_DROP_STAT_UNPARSED 3   /* ... of which without an IP header to key by */
+#define NETRING_DROP_STAT_MAP_FULL 4   /* ... not in the drop map (full): in the reason totals only */
+#define NETRING_DROP_STAT_NO_MAP 5     /* ... no map in the slot (never expected) */
+#define NETRING_DROP_STAT_EVENTS 6     /* details sent through the ring buffer */
+#define NETRING_DROP_STAT_SUPPRESSED 7 /* details not sent: over the rate limit */
+#define NETRING_DROP_STAT_EVENT_LOST 8 /* details not sent: ring buffer full */
+#define NETRING_DROP_STAT_IGNORED 9    /* on the agent's own mirror link: not counted */
+#define NETRING_DROP_STAT_MAX 10
+
+/* Interfaces whose drops are the agent's own business (its mirror link):
+ * ifindex and network namespace inode, set before load. */
+#define NETRING_DROP_IGNORE_MAX 4
+
+/* Reasons at or above this share the last slot of drop_reasons (exact per
+ * reason for every reason of the core enum, about 130 on 6.18). */
+#define NETRING_DROP_REASON_SLOTS 512
+
+/* ---- TCP retransmissions (raw tracepoint tcp:tcp_retransmit_skb) ---- */
+
+/* Key: the flow of the retransmitted segment (local -> remote, as the
+ * sampler keys the same packet). */
+struct netring_retrans_counts {
+	__u64 segments; /* tcp_skb_pcount of each retransmitted skb: the unit of TcpRetransSegs */
+	__u64 skbs;     /* tracepoint hits */
+	__u64 last_ns;  /* bpf_ktime_get_ns() of the latest */
+	__u32 srtt_us;  /* the socket's smoothed RTT at the latest (tcp_sock.srtt_us >> 3) */
+	__u32 reserved;
+};
+
+#define NETRING_RETRANS_STAT_SEEN 0     /* tracepoint hits */
+#define NETRING_RETRANS_STAT_SEGMENTS 1 /* segments over all flows */
+#define NETRING_RETRANS_STAT_MAP_FULL 2 /* hits not in the map (full) */
+#define NETRING_RETRANS_STAT_NO_MAP 3
+#define NETRING_RETRANS_STAT_UNKEYED 4 /* socket of another family: counted in SEGMENTS only */
+#define NETRING_RETRANS_STAT_MAX 5
+
+#ifdef __cplusplus
+static_assert(sizeof(struct netring_drop_key) == 56, "drop key layout");
+static_assert(sizeof(struct netring_drop_counts) == 40, "drop counts layout");
+static_assert(sizeof(struct netring_drop_event) == 80, "drop event layout");
+static_assert(sizeof(struct netring_retrans_counts) == 32, "retrans counts layout");
+#else
+_Static_assert(sizeof(struct netring_drop_key) == 56, "drop key layout");
+_Static_assert(sizeof(struct netring_drop_counts) == 40, "drop counts layout");
+_Static_assert(sizeof(struct netring_drop_event) == 80, "drop event layout");
+_Static_assert(sizeof(struct netring_retrans_counts) == 32, "retrans counts layout");
+#endif
+
+#endif /* NETRING_BPF_KEVENTS_H */

@@ -1,0 +1,131 @@
+#include "pkg/kevents/drop_monitor.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bpf/drops.skel.h"
+#include "pkg/bpf/skeleton.hpp"
+#include "pkg/kevents/bpf_error.hpp"
+#include "pkg/kevents/percpu.hpp"
+#include "pkg/kevents/swapped_maps.hpp"
+
+namespace netring::kevents {
+
+struct DropMonitor::Impl {
+  bpf::Skeleton<drops_bpf, drops_bpf__destroy> skel;
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring{nullptr, ring_buffer__free};
+  std::unique_ptr<SwappedMaps> maps;
+  std::vector<DropEvent>* sink = nullptr;  // poll_events' output while it runs
+};
+
+namespace {
+
+int on_event(void* ctx, void* data, std::size_t size) {
+  auto* impl = static_cast<DropMonitor::Impl*>(ctx);
+  if (impl->sink == nullptr || size < sizeof(netring_drop_event)) return 0;
+  netring_drop_event e;
+  std::memcpy(&e, data, sizeof e);
+  DropEvent d;
+  std::memcpy(static_cast<void*>(&d.key), &e.flow, sizeof d.key);  // same layout (flow_key.h)
+  d.reason = e.reason;
+  d.ifindex = e.ifindex;
+  d.bytes = e.bytes;
+  d.ts_ns = e.ts_ns;
+  d.location = e.location;
+  impl->sink->push_back(d);
+  return 0;
+}
+
+}  // namespace
+
+DropMonitor::DropMonitor(std::unique_ptr<Impl> impl, DropReasons reasons)
+    : impl_(std::move(impl)), reasons_(std::move(reasons)) {}
+
+DropMonitor::~DropMonitor() = default;
+
+Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions& opts, DropReasons reasons) {
+  auto impl = std::make_unique<Impl>();
+  impl->skel.reset(drops_bpf__open());
+  if (!impl->skel) return tracing_error("drops_bpf__open", errno, "skb:kfree_skb");
+  auto& s = *impl->skel;
+  const std::uint32_t entries = opts.map_entries == 0 ? 1 : opts.map_entries;
+  for (bpf_map* m : {s.maps.drops_a, s.maps.drops_b})
+    if (int err = bpf_map__set_max_entries(m, entries); err != 0)
+      return tracing_error("bpf_map__set_max_entries", err, "drop maps");
+  s.rodata->reason_not_dropped = reasons.not_dropped();
+  s.rodata->reason_consumed = reasons.consumed().value_or(~0u);
+  s.rodata->events_per_sec = opts.events_per_sec;
+  if (opts.ignore_ifindexes.size() > NETRING_DROP_IGNORE_MAX)
+    return Error::invalid("DropMonitor::start", "more than " + std::to_string(NETRING_DROP_IGNORE_MAX) +
+                                                    " interfaces to ignore");
+  for (std::size_t i = 0; i < opts.ignore_ifindexes.size(); ++i) s.rodata->ignore_ifindex[i] = opts.ignore_ifindexes[i];
+  s.rodata->ignore_netns = opts.ignore_ifindexes.empty() ? 0 : opts.ignore_netns;
+  if (int err = drops_bpf__load(&s); err != 0)
+    return tracing_error("drops_bpf__load", err, "skb:kfree_skb", true);
+  if (opts.attach) {
+    if (int err = drops_bpf__attach(&s); err != 0)
+      return tracing_error("bpf_raw_tracepoint_open", err, "skb:kfree_skb");
+  }
+  impl->maps =
+      std::make_unique<SwappedMaps>(bpf_map__fd(s.maps.drop_maps), bpf_map__fd(s.maps.drops_a),
+                                    bpf_map__fd(s.maps.drops_b), sizeof(netring_drop_key), sizeof(netring_drop_counts));
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(s.maps.drop_events), on_event, impl.get(), nullptr));
+  if (!impl->ring) return tracing_error("ring_buffer__new", errno, "drop events");
+  return std::unique_ptr<DropMonitor>(new DropMonitor(std::move(impl), std::move(reasons)));
+}
+
+Result<std::size_t> DropMonitor::drain(std::vector<DropCount>& out) {
+  return impl_->maps->drain([&out](const void* k, const void* v) {
+    netring_drop_key key;
+    std::memcpy(&key, k, sizeof key);
+    DropCount c;
+    std::memcpy(static_cast<void*>(&c.key), &key.flow, sizeof c.key);
+    c.reason = key.reason;
+    std::memcpy(&c.counts, v, sizeof c.counts);
+    out.push_back(c);
+  });
+}
+
+Result<std::size_t> DropMonitor::poll_events(std::vector<DropEvent>& out) {
+  const std::size_t before = out.size();
+  impl_->sink = &out;
+  const int n = ring_buffer__consume(impl_->ring.get());
+  impl_->sink = nullptr;
+  if (n < 0) return Error("ring_buffer__consume", -n, "drop events");
+  return out.size() - before;
+}
+
+Result<DropStats> DropMonitor::stats() const {
+  auto v = percpu_sums(bpf_map__fd(impl_->skel->maps.drop_stats), NETRING_DROP_STAT_MAX, "drop stats");
+  if (!v) return v.error();
+  DropStats s;
+  s.seen = (*v)[NETRING_DROP_STAT_SEEN];
+  s.not_drop = (*v)[NETRING_DROP_STAT_NOT_DROP];
+  s.counted = (*v)[NETRING_DROP_STAT_COUNTED];
+  s.unparsed = (*v)[NETRING_DROP_STAT_UNPARSED];
+  s.map_full = (*v)[NETRING_DROP_STAT_MAP_FULL];
+  s.no_map = (*v)[NETRING_DROP_STAT_NO_MAP];
+  s.events = (*v)[NETRING_DROP_STAT_EVENTS];
+  s.suppressed = (*v)[NETRING_DROP_STAT_SUPPRESSED];
+  s.event_lost = (*v)[NETRING_DROP_STAT_EVENT_LOST];
+  s.ignored = (*v)[NETRING_DROP_STAT_IGNORED];
+  return s;
+}
+
+Result<std::vector<std::pair<std::uint32_t, std::uint64_t>>> DropMonitor::reason_totals() const {
+  auto v = percpu_sums(bpf_map__fd(impl_->skel->maps.drop_reasons), NETRING_DROP_REASON_SLOTS, "drop reasons");
+  if (!v) return v.error();
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> out;
+  for (std::uint32_t i = 0; i < v->size(); ++i)
+    if ((*v)[i] != 0) out.emplace_back(i, (*v)[i]);
+  return out;
+}
+
+int DropMonitor::program_fd() const {
+  return bpf_program__fd(impl_->skel->progs.netring_kfree_skb);
+}
+
+}  // namespace netring::kevents

@@ -1,0 +1,82 @@
+// Packet drops from the kernel (bpf/drops.bpf.c on skb:kfree_skb): exact
+// counts by (flow, reason), exact totals by reason, and a rate-limited
+// stream of single drops in detail.
+//
+// Owns the loaded program, its maps and its attachment (the skeleton); the
+// tracepoint is detached when the monitor dies.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bpf/kevents.h"
+#include "pkg/common/error.hpp"
+#include "pkg/flow/key.hpp"
+#include "pkg/kevents/drop_reasons.hpp"
+
+namespace netring::kevents {
+
+struct DropMonitorOptions {
+  std::uint32_t map_entries = 4096;    // (flow, reason) pairs per drain period; more go to the totals only
+  std::uint32_t events_per_sec = 100;  // detailed drops per CPU and second; 0: none
+  bool attach = true;                  // false: loaded only (tests run it with BPF_PROG_TEST_RUN)
+  // Interfaces whose drops are not counted (the agent's mirror link), in
+  // the network namespace of inode ignore_netns (st_ino of /proc/self/ns/net);
+  // at most NETRING_DROP_IGNORE_MAX.
+  std::vector<std::uint32_t> ignore_ifindexes;
+  std::uint32_t ignore_netns = 0;
+};
+
+// One (flow, reason) pair's drops during one drain period.
+struct DropCount {
+  flow::FlowKey key;  // all zero (family 0): no IP header to key by
+  std::uint32_t reason = 0;
+  netring_drop_counts counts{};
+};
+
+struct DropEvent {
+  flow::FlowKey key;
+  std::uint32_t reason = 0;
+  std::uint32_t ifindex = 0;
+  std::uint32_t bytes = 0;
+  std::uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
+  std::uint64_t location = 0;
+};
+
+// Sums over CPUs of the program's counters (NETRING_DROP_STAT_*).
+struct DropStats {
+  std::uint64_t seen = 0, not_drop = 0, counted = 0, unparsed = 0, map_full = 0, no_map = 0, events = 0, suppressed = 0,
+                event_lost = 0, ignored = 0;
+};
+
+class DropMonitor {
+ public:
+  static Result<std::unique_ptr<DropMonitor>> start(const DropMonitorOptions& opts, DropReasons reasons);
+  ~DropMonitor();
+  DropMonitor(const DropMonitor&) = delete;
+  DropMonitor& operator=(const DropMonitor&) = delete;
+
+  // The counts of the period since the previous drain (appended to out).
+  Result<std::size_t> drain(std::vector<DropCount>& out);
+  // The detailed drops waiting in the ring buffer (appended to out).
+  Result<std::size_t> poll_events(std::vector<DropEvent>& out);
+  Result<DropStats> stats() const;
+  // Cumulative drops by reason value (reasons >= NETRING_DROP_REASON_SLOTS
+  // share the last slot); only reasons with drops.
+  Result<std::vector<std::pair<std::uint32_t, std::uint64_t>>> reason_totals() const;
+
+  const DropReasons& reasons() const { return reasons_; }
+  int program_fd() const;
+
+  // Defined in the .cpp (the skeleton's type stays out of this header); public
+  // for the ring buffer's C callback.
+  struct Impl;
+
+ private:
+  explicit DropMonitor(std::unique_ptr<Impl> impl, DropReasons reasons);
+  std::unique_ptr<Impl> impl_;
+  DropReasons reasons_;
+};
+
+}  // namespace netring::kevents
