@@ -284,8 +284,8 @@ wait_for 30 "five NO_SOCKET drops in /api/v1/drops" no_socket || fail "drops: $(
 got=$(n drops --server "$A" --last 1000 -o json | jq -sc 'sort_by(.time)')
 want=$(api "$A" '/api/v1/drops?limit=1000' | jq -c '.drops | sort_by(.time)')
 [ "$got" = "$want" ] && pass "drops -o json = the API's drops ($(jq length <<<"$got"))" || fail "drops -o json differs"
-got=$(n drops --server "$A" --reason NO_SOCKET --to-pod "data/$CACHE" -o jsonpath='{.reason} {.src.pod} {.dst.port}' | sort -u)
-[ "$got" = "NO_SOCKET $WEB 9" ] && pass "drops --reason --to-pod: $got" || fail "drops --reason --to-pod: '$got'"
+got=$(n drops --server "$A" --reason NO_SOCKET --to-pod "data/$CACHE" --port 9 -o jsonpath='{.reason} {.src.pod} {.dst.port}' | sort -u)
+[ "$got" = "NO_SOCKET $WEB 9" ] && pass "drops --reason --to-pod --port: $got" || fail "drops --reason --to-pod --port: '$got'"
 COLUMNS=200 n drops --server "$A" --reason NO_SOCKET >"$E2E_TMP/drops.txt" || fail "drops (table) failed"
 grep -q '^TIME .*SOURCE .*DESTINATION .*REASON .*BYTES' "$E2E_TMP/drops.txt" &&
   grep "NO_SOCKET" "$E2E_TMP/drops.txt" | grep -q "data/$CACHE:9" &&

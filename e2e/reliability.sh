@@ -522,6 +522,16 @@ PY
   echo "   $(cat "$state/slow.txt"); with $SLOW stalled requests per port: /healthz max ${hmax} ms, flows ${api_ms} ms; threads $thr0 -> $thr, RSS $((rss0 / 1024)) -> $((rss / 1024)) MiB"
   awk -v h="$hmax" 'BEGIN {exit !(h <= 1000)}' || fail "/healthz took ${hmax} ms with stalled clients (the kubelet gives up at 1 s)"
   awk -v h="$api_ms" 'BEGIN {exit !(h > 0)}' || fail "the API did not answer with stalled clients and follows open"
+  # The API listener is gated as the metrics one is: stalled connections
+  # wait on its event thread, so every follow request gets its answer (a
+  # stream, or 429 past the cap) at once.
+  follows=$(sed -n 's/^follows: //p' "$state/slow.txt")
+  case " $follows " in
+    *unanswered*) fail "follow requests unanswered with $SLOW stalled connections per port: $follows" ;;
+  esac
+  for c in $follows; do
+    case "${c%%:*}" in 200 | 429) ;; *) fail "a follow request got ${c%%:*} ($follows)" ;; esac
+  done
   [ "$thr" -le $((thr0 + 64)) ] || fail "threads grew from $thr0 to $thr"
   kill "$slow_pid" 2>/dev/null || true
   wait "$slow_pid" 2>/dev/null || true

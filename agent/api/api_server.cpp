@@ -32,6 +32,14 @@ httplib::Headers default_headers() {
           {"Cache-Control", "no-store"}};
 }
 
+http::GatedServer::Limits gate_limits(const ApiOptions& o) {
+  http::GatedServer::Limits l;
+  // A stream and the one capture each hold a worker for as long as they run.
+  l.workers = o.max_follow_streams + 1 + std::max<std::size_t>(1, o.request_workers);
+  l.oversized_headers = default_headers();
+  return l;
+}
+
 void serve_page_asset(const httplib::Request& req, httplib::Response& res) {
   if (auto e = check_parameters(req, {})) return send_error(res, *e);
   const PageAsset* a = find_page_asset(req.path);
@@ -52,7 +60,14 @@ void serve_page_asset(const httplib::Request& req, httplib::Response& res) {
 }  // namespace
 
 ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_api::CaptureTap* tap)
-    : opts_(std::move(opts)), provider_(provider), have_tap_(tap != nullptr), rates_(opts_.max_rate_window) {
+    : opts_(std::move(opts)),
+      provider_(provider),
+      have_tap_(tap != nullptr),
+      rates_(opts_.max_rate_window),
+      gate_(new http::GatedServer(gate_limits(opts_))),
+      listener_(std::unique_ptr<httplib::Server>(gate_)) {
+  gate_->answer_inline("/healthz");
+  gate_->answer_inline("/readyz");
   if (tap == nullptr) {
     own_tap_ = std::make_unique<capture_api::CaptureTap>();
     tap = own_tap_.get();
@@ -136,6 +151,8 @@ void ApiServer::stop() {
   stopping_ = true;
   listener_.stop();
   if (rates_thread_.joinable()) rates_thread_.join();
+  // Streams notice stopping_ within 200 ms and end on the gate's workers.
+  for (int i = 0; i < 500 && follow_streams_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 // Takes in every publication (or the latest, when several came while it

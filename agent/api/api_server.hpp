@@ -21,6 +21,7 @@
 #include "agent/api/flow_query.hpp"
 #include "agent/api/rate_history.hpp"
 #include "agent/capture_api/capture_api.hpp"
+#include "agent/http/gated_server.hpp"
 #include "agent/http/http_listener.hpp"
 #include "agent/model.hpp"
 
@@ -37,9 +38,11 @@ struct ApiOptions {
   FlowQueryLimits flows;
   std::size_t top_default_limit = 10;
   std::size_t top_max_limit = 1000;
-  // Each follow stream holds one of cpp-httplib's worker threads; the cap
-  // keeps the others free for ordinary requests.
+  // Each follow stream (and the capture) holds one of the listener's worker
+  // threads; the cap keeps the others free for ordinary requests.
   std::size_t max_follow_streams = 4;
+  // Workers for ordinary requests, beyond those the streams may hold.
+  std::size_t request_workers = 4;
   // An idle follow stream sends an empty line this often: it is how a client
   // that went away is noticed (the write fails) without new flows to send.
   std::chrono::milliseconds follow_keepalive{std::chrono::seconds(5)};
@@ -88,6 +91,10 @@ class ApiServer {
   bool have_tap_;
   RateHistory rates_;
   std::thread rates_thread_;
+  // Connections that never finish their request (a stalled client, a port
+  // scanner) wait on the gate's event thread, not on a worker: they cannot
+  // starve the follow streams and ordinary requests.
+  http::GatedServer* gate_;  // listener_'s server
   http::HttpListener listener_;
 };
 

@@ -200,7 +200,7 @@ void GatedServer::event_loop() {
     }
     const auto now = Clock::now();
     while (!pending_.empty() && pending_.front().deadline <= now) {
-      ++header_timeouts_;
+      if (!pending_.front().refused) ++header_timeouts_;
       drop(pending_.begin());
     }
   }
@@ -235,6 +235,7 @@ void GatedServer::on_readable(int fd) {
   char buf[4096];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0 && it->refused) continue;
     if (n > 0) {
       const std::size_t from = h.size() < 3 ? 0 : h.size() - 3;
       h.append(buf, static_cast<std::size_t>(n));
@@ -248,8 +249,10 @@ void GatedServer::on_readable(int fd) {
       }
       if (h.size() > limits_.max_header_bytes) {
         ++oversized_;
-        drop(it);
-        return;
+        refuse_oversized(fd, h);
+        it->refused = true;
+        std::string().swap(h);
+        continue;
       }
       continue;
     }
@@ -268,6 +271,25 @@ void GatedServer::dispatch(int fd, std::string header) {
   }
   ++served_by_workers_;
   workers_->enqueue([this, fd, header = std::move(header)] { serve(fd, header, limits_.write_timeout); });
+}
+
+// One non-blocking send of a small answer on the event thread: a client
+// that sent 16 kB of header has room for it, and one that has not loses it.
+void GatedServer::refuse_oversized(int fd, const std::string& header) {
+  const bool line = header.find("\r\n") == std::string::npos;
+  const int status = line ? 414 : 431;
+  const std::string body = std::string("{\"error\":\"") +
+                           (line ? "the request line is too long" : "the request headers are too large") +
+                           " (HTTP " + std::to_string(status) + ", at most " +
+                           std::to_string(limits_.max_header_bytes) + " bytes)\"}\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                    (line ? "URI Too Long" : "Request Header Fields Too Large") +
+                    "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n";
+  for (const auto& [k, v] : limits_.oversized_headers) out += k + ": " + v + "\r\n";
+  out += "\r\n" + body;
+  (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
 }
 
 void GatedServer::serve(int fd, const std::string& header, std::chrono::milliseconds write_timeout) {

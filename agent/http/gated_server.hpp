@@ -11,6 +11,7 @@
 // routes: paths registered with answer_inline() (cheap handlers: the probes)
 // are answered on the event thread itself, never queued; the others on a
 // small worker pool. One request per connection ("Connection: close").
+// A header longer than the limit is answered 414 or 431 and closed.
 #pragma once
 
 #include <httplib.h>
@@ -43,6 +44,10 @@ class GatedServer : public httplib::Server {
     std::chrono::milliseconds write_timeout{10000};
     // Writing an inline answer: it is small and must not hold the event thread.
     std::chrono::milliseconds inline_write_timeout{200};
+    // Sent with the answer to a header past max_header_bytes (414 when its
+    // request line alone is that long, else 431; a JSON body), which httplib
+    // never sees: the server's default headers do not reach it.
+    httplib::Headers oversized_headers{};
   };
   struct Stats {
     std::uint64_t accepted = 0;
@@ -70,6 +75,10 @@ class GatedServer : public httplib::Server {
     int fd;
     std::chrono::steady_clock::time_point deadline;
     std::string header;
+    // Answered 414/431: what it still sends is read and dropped until it
+    // closes or the deadline passes, since closing a socket with unread data
+    // sends a reset that can destroy the answer before the client reads it.
+    bool refused = false;
   };
 
   // Called for each accepted connection on the accept thread (the task
@@ -82,6 +91,7 @@ class GatedServer : public httplib::Server {
   void drop(std::list<Pending>::iterator it);
   void dispatch(int fd, std::string header);
   void serve(int fd, const std::string& header, std::chrono::milliseconds write_timeout);
+  void refuse_oversized(int fd, const std::string& header);
 
   const Limits limits_;
   std::set<std::string> inline_paths_;

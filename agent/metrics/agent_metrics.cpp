@@ -32,8 +32,14 @@ void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const 
   std::lock_guard lock(tracker_mu_);
   tracker_.update(live, evicted);
   for (const std::string& p : pods_gone) flows_.pod_gone(p);
-  // Publications are periodic, so they also drive the pod grace periods.
-  flows_.expire(FlowMetrics::Clock::now());
+  // Publications are periodic, so they also drive the pod grace periods,
+  // the same for every family that names pods.
+  std::vector<std::string> gone;
+  flows_.expire(FlowMetrics::Clock::now(), &gone);
+  if (!gone.empty()) {
+    kernel_events_.remove_pods(gone);
+    control_.remove_pods(gone);
+  }
 }
 
 std::string AgentMetrics::render(std::size_t size_hint) const {

@@ -86,8 +86,16 @@ T* ControlMetrics::get(prometheus::Family<T>& family, const prometheus::Labels& 
   else
     m = &family.Add(labels);
   ++series_;
+  if (level_ == LabelLevel::kPod) pod_series_.add(k, labels, [&family, m] { family.Remove(m); });
   cache.emplace(k, m);
   return m;
+}
+
+void ControlMetrics::remove_pods(std::span<const std::string> pods) {
+  std::lock_guard lk(mu_);
+  for (const std::string& k : pod_series_.remove(pods)) {
+    series_ -= counters_.erase(k) + histograms_.erase(k);
+  }
 }
 
 void ControlMetrics::dns_query(const Identity& client, const Identity& server) {

@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "agent/metrics/label_level.hpp"
+#include "agent/metrics/pod_series.hpp"
 #include "agent/model.hpp"
 
 namespace netring::agent::metrics {
@@ -36,6 +38,10 @@ class ControlMetrics {
   void tcp_attempt(const Identity& client, const Identity& server);
   void tcp_established(const Identity& client, const Identity& server, double syn_synack_s, double synack_ack_s);
   void tcp_reset(const Identity& client, const Identity& server, const char* side);
+
+  // The pods ("ns/pod") are gone and their grace period passed: their
+  // series go (label level pod; at other levels no series names a pod).
+  void remove_pods(std::span<const std::string> pods);
 
   std::size_t series() const;
 
@@ -61,6 +67,7 @@ class ControlMetrics {
   std::size_t series_ = 0;
   std::map<std::string, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;
+  PodSeries pod_series_;
 };
 
 }  // namespace netring::agent::metrics

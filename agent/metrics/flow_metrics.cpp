@@ -120,7 +120,7 @@ void FlowMetrics::pod_restored(std::string_view ns, std::string_view pod) {
   deleted_pods_.erase(pod_key(ns, pod));
 }
 
-std::size_t FlowMetrics::expire(Clock::time_point now) {
+std::size_t FlowMetrics::expire(Clock::time_point now, std::vector<std::string>* gone_pods) {
   std::lock_guard lock(mu_);
   std::vector<std::string> gone;
   for (auto it = deleted_pods_.begin(); it != deleted_pods_.end();) {
@@ -131,6 +131,7 @@ std::size_t FlowMetrics::expire(Clock::time_point now) {
       ++it;
     }
   }
+  if (gone_pods != nullptr) gone_pods->insert(gone_pods->end(), gone.begin(), gone.end());
   if (gone.empty() || opts_.level != LabelLevel::kPod) return 0;
   auto is_gone = [&](const std::string& p) {
     if (p.empty()) return false;

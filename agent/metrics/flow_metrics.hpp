@@ -57,8 +57,9 @@ class FlowMetrics {
   // The pod came back (same name) before its grace period ended.
   void pod_restored(std::string_view ns, std::string_view pod);
   // Removes the series of pods whose grace period has passed; returns how
-  // many series went.
-  std::size_t expire(Clock::time_point now);
+  // many series went. `gone` (if given) gets those pods ("ns/pod"), for the
+  // other families that name pods.
+  std::size_t expire(Clock::time_point now, std::vector<std::string>* gone_pods = nullptr);
 
   std::size_t series() const;
   LabelLevel level() const { return opts_.level; }

@@ -37,8 +37,14 @@ prometheus::Counter* KernelEventMetrics::counter(prometheus::Family<prometheus::
     return nullptr;
   }
   prometheus::Counter* c = &family.Add(labels);
+  if (level_ == LabelLevel::kPod) pod_series_.add(key, labels, [&family, c] { family.Remove(c); });
   series_.emplace(std::move(key), c);
   return c;
+}
+
+void KernelEventMetrics::remove_pods(std::span<const std::string> pods) {
+  std::lock_guard lock(mu_);
+  for (const std::string& k : pod_series_.remove(pods)) series_.erase(k);
 }
 
 void KernelEventMetrics::add_drops(const std::string& reason, bool has_flow, const Identity& src, const Identity& dst,

@@ -12,10 +12,12 @@
 
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 
 #include "agent/metrics/label_level.hpp"
+#include "agent/metrics/pod_series.hpp"
 #include "agent/model.hpp"
 
 namespace netring::agent::metrics {
@@ -33,6 +35,10 @@ class KernelEventMetrics {
   // Segments the source retransmitted towards the destination.
   void add_retransmits(const Identity& src, const Identity& dst, std::uint64_t segments);
 
+  // The pods ("ns/pod") are gone and their grace period passed: their
+  // series go (label level pod; at other levels no series names a pod).
+  void remove_pods(std::span<const std::string> pods);
+
   std::size_t series() const;
 
  private:
@@ -45,6 +51,7 @@ class KernelEventMetrics {
   prometheus::Counter& dropped_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, prometheus::Counter*> series_;
+  PodSeries pod_series_;
 };
 
 }  // namespace netring::agent::metrics

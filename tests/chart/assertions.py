@@ -117,7 +117,8 @@ expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTE
 
 DEFAULT_ARGS = ["--sample-rate=100", "--exact-flows=bulk", "--drops=on", "--tcp-retransmits=on", "--backend=auto", "--workers=1", "--snap-len=128",
                 "--capture-sample-rate=1", "--capture-xdp-mode=auto",
-                "--tunnel-ports=4789,8472,6081,51820", "--label-level=workload", "--flow-table-size=65536",
+                "--tunnel-ports=4789,8472,6081,51820", "--dns=on", "--dns-ports=53", "--dns-timeout=5s",
+                "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
                 "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                 "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
                 "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <fstream>
@@ -589,6 +590,41 @@ TEST_F(ApiTest, FollowStreamsAreCapped) {
   a.lines(5);
   ASSERT_EQ(server_->follow_streams(), 1u);
   expect_error("/api/v1/flows?follow=true", 429, "follow");
+}
+
+// Connections that never finish their request (stalled clients) wait on
+// the listener's gate, not on its workers: every follow stream the cap
+// allows and ordinary requests are still answered at once.
+TEST_F(ApiTest, StalledConnectionsStarveNeitherFollowStreamsNorRequests) {
+  std::vector<std::unique_ptr<FollowClient>> follows;
+  for (int i = 0; i < 4; ++i)
+    follows.push_back(std::make_unique<FollowClient>(server_->port(), "/api/v1/flows?follow=true"));
+  for (auto& f : follows) EXPECT_GE(f->lines(3).size(), 3u);
+  EXPECT_EQ(server_->follow_streams(), 4u);
+  const std::string partial = "GET /api/v1/flows HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  std::vector<int> stalled;
+  for (int i = 0; i < 40; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(server_->port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    (void)!::send(fd, partial.data(), partial.size(), MSG_NOSIGNAL);
+    stalled.push_back(fd);
+  }
+  // httplib's own pool (8 threads, a 5 s read timeout each) would leave
+  // these behind the stalled connections for seconds, the streams holding
+  // the other threads.
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_read_timeout(1, 500'000);
+  for (int i = 0; i < 10; ++i) {
+    auto r = c.Get("/api/v1/status");
+    ASSERT_TRUE(r) << "request " << i << " not answered beside 4 streams and 40 stalled connections";
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server_->follow_streams(), 4u);
+  for (int fd : stalled) ::close(fd);
 }
 
 TEST_F(ApiTest, StopEndsFollowStreams) {

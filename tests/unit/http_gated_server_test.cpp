@@ -117,13 +117,54 @@ TEST(GatedServer, ThePendingCapClosesTheOldestAndAdmitsTheNewest) {
   for (int fd : fds) ::close(fd);
 }
 
-TEST(GatedServer, AnOversizedHeaderIsClosed) {
-  Served s({.max_header_bytes = 1024});
-  const int fd = connect_to(s.port());
+// Everything the server sends until it closes (or `limit` passes).
+std::string read_to_close(int fd, std::chrono::milliseconds limit) {
+  std::string out;
+  const auto t0 = Clock::now();
+  pollfd p{fd, POLLIN, 0};
+  char buf[4096];
+  while (Clock::now() - t0 < limit) {
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+// A header past the limit is answered (JSON, with the configured headers)
+// and closed: 431 when the request line ended within it, 414 when not.
+TEST(GatedServer, AnOversizedHeaderIsAnswered431Or414AndClosed) {
+  Served s({.max_header_bytes = 1024, .oversized_headers = {{"Netring-Api-Version", "1"}}});
+  int fd = connect_to(s.port());
   const std::string big = "GET /healthz HTTP/1.1\r\nX: " + std::string(2048, 'a');
   (void)!::send(fd, big.data(), big.size(), MSG_NOSIGNAL);
-  EXPECT_TRUE(closed_within(fd, 5s));
-  EXPECT_EQ(s.gate->stats().oversized, 1u);
+  std::string got = read_to_close(fd, 5s);
+  EXPECT_EQ(got.rfind("HTTP/1.1 431 ", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\nNetring-Api-Version: 1\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("{\"error\":\"the request headers are too large (HTTP 431, at most 1024 bytes)\"}"),
+            std::string::npos)
+      << got;
+  ::close(fd);
+
+  // A 100 kB request line, still being sent when the answer goes out: the
+  // rest is read and dropped, so the client gets the answer, not a reset.
+  fd = connect_to(s.port());
+  std::thread sender([fd] {
+    const std::string line = "GET /healthz?q=" + std::string(100 * 1024, 'a');
+    for (std::size_t off = 0; off < line.size();) {
+      const ssize_t n = ::send(fd, line.data() + off, std::min<std::size_t>(4096, line.size() - off), MSG_NOSIGNAL);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  got = read_to_close(fd, 5s);
+  sender.join();
+  EXPECT_EQ(got.rfind("HTTP/1.1 414 URI Too Long\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Content-Type: application/json"), std::string::npos) << got;
+  EXPECT_EQ(s.gate->stats().oversized, 2u);
+  EXPECT_EQ(s.gate->stats().header_timeouts, 0u);
   ::close(fd);
 }
 

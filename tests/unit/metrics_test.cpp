@@ -241,6 +241,34 @@ TEST(FlowMetrics, DeletedPodSeriesGoAfterTheGracePeriod) {
   EXPECT_EQ(m.flows().series(), 2u);
 }
 
+// Drop, retransmit, DNS and TCP handshake series name pods too (label level
+// pod): a deleted pod's go with its flow series, the others stay.
+TEST(FlowMetrics, AGonePodsKernelEventAndControlSeriesGoToo) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kPod, 1000, std::chrono::seconds(60)});
+  const Identity fe0 = pod_id("shop", "fe", "fe-0"), fe1 = pod_id("shop", "fe", "fe-1"),
+                 dns = pod_id("kube-system", "coredns", "coredns-0");
+  m.kernel_events().add_drops("NO_SOCKET", true, fe0, dns, IPPROTO_UDP, 3);
+  m.kernel_events().add_drops("NO_SOCKET", true, fe1, dns, IPPROTO_UDP, 1);
+  m.kernel_events().add_retransmits(dns, fe0, 2);
+  m.control().dns_query(fe0, dns);
+  m.control().dns_answered(fe0, dns, 0.001);
+  m.control().tcp_attempt(fe1, dns);
+  const std::size_t kernel = m.kernel_events().series(), control = m.control().series();
+  ASSERT_EQ(kernel, 3u);
+  m.update_flows({}, {}, std::vector<std::string>{"shop/fe-0"});
+  EXPECT_EQ(m.kernel_events().series(), 1u);
+  EXPECT_EQ(m.control().series(), 1u) << "fe-1's connection attempts stay";
+  const std::string expo = m.expose();
+  EXPECT_EQ(expo.find("\"fe-0\""), std::string::npos) << expo;
+  EXPECT_NE(expo.find("\"fe-1\""), std::string::npos) << expo;
+  EXPECT_GT(control, 1u);
+  // The name comes back with new traffic (a new pod of the same name).
+  m.kernel_events().add_drops("NO_SOCKET", true, fe0, dns, IPPROTO_UDP, 1);
+  store.publish(AgentSnapshot{});  // the publisher's next round: the exposition is rendered again
+  EXPECT_NE(m.expose().find("\"fe-0\""), std::string::npos);
+}
+
 // What the publisher does each second: take the pods the index dropped, then
 // resolve the flows' addresses through the index, then update the counters.
 // A deleted pod whose flow is still live keeps its series through the grace
