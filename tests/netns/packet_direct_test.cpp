@@ -128,13 +128,18 @@ class DirectCaptureTest : public ::testing::Test {
     // neighbour resolution.
     pod_a_.run_ok("ping -c1 -W5 10.81.2.2 && ping -c1 -W5 10.81.9.2");
     node_.run_ok("ping -c1 -W5 10.81.9.2");
+    // Read once: ifindex_a() runs a command in the namespace (tens of ms
+    // here, about a second under an emulated kernel), far too slow to ask
+    // per datagram.
+    va_if_ = static_cast<std::uint32_t>(va_.ifindex_a());
+    vb_if_ = static_cast<std::uint32_t>(vb_.ifindex_a());
+    up_if_ = static_cast<std::uint32_t>(up_.ifindex_a());
   }
 
   DirectCaptureRule rule() const {
     DirectCaptureRule r;
-    r.hooked = {static_cast<std::uint32_t>(va_.ifindex_a()), static_cast<std::uint32_t>(vb_.ifindex_a()),
-                static_cast<std::uint32_t>(up_.ifindex_a())};
-    r.physical = {static_cast<std::uint32_t>(up_.ifindex_a())};
+    r.hooked = {va_if_, vb_if_, up_if_};
+    r.physical = {up_if_};
     for (const char* a : {"10.81.1.1", "10.81.2.1", "10.81.9.1"}) {
       in_addr x{};
       ::inet_pton(AF_INET, a, &x);
@@ -145,6 +150,7 @@ class DirectCaptureTest : public ::testing::Test {
 
   Netns node_, pod_a_, pod_b_, outside_;
   VethPair va_, vb_, up_;
+  std::uint32_t va_if_ = 0, vb_if_ = 0, up_if_ = 0;  // node-side ends
 };
 
 constexpr std::uint32_t kPodToPod = 1, kNodeToOutside = 2, kPodToOutside = 3, kOutsideToPod = 4;
@@ -171,15 +177,15 @@ TEST_F(DirectCaptureTest, EveryPacketIsKeptOnceWhateverItsPath) {
     switch (k.scenario) {
       case kPodToPod:
       case kPodToOutside:
-        EXPECT_EQ(s.ifindex, static_cast<std::uint32_t>(va_.ifindex_a())) << "kept where it entered: A's veth";
+        EXPECT_EQ(s.ifindex, va_if_) << "kept where it entered: A's veth";
         EXPECT_EQ(s.dir, Direction::kIngress);
         break;
       case kNodeToOutside:
-        EXPECT_EQ(s.ifindex, static_cast<std::uint32_t>(up_.ifindex_a())) << "kept leaving the NIC";
+        EXPECT_EQ(s.ifindex, up_if_) << "kept leaving the NIC";
         EXPECT_EQ(s.dir, Direction::kEgress);
         break;
       case kOutsideToPod:
-        EXPECT_EQ(s.ifindex, static_cast<std::uint32_t>(up_.ifindex_a())) << "kept where it entered: the NIC";
+        EXPECT_EQ(s.ifindex, up_if_) << "kept where it entered: the NIC";
         EXPECT_EQ(s.dir, Direction::kIngress);
         break;
     }
@@ -206,7 +212,7 @@ TEST_F(DirectCaptureTest, WithoutTheRuleThePodToPodPathIsSeenTwice) {
 
 TEST_F(DirectCaptureTest, UnhookedInterfacesAreIgnoredAndRuleCanChange) {
   DirectCaptureRule only_b = rule();
-  only_b.hooked = {static_cast<std::uint32_t>(vb_.ifindex_a())};
+  only_b.hooked = {vb_if_};
   only_b.physical.clear();
   auto dc = node_.within([&] {
     return DirectCapture::open(
