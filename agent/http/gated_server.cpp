@@ -278,14 +278,13 @@ void GatedServer::dispatch(int fd, std::string header) {
 void GatedServer::refuse_oversized(int fd, const std::string& header) {
   const bool line = header.find("\r\n") == std::string::npos;
   const int status = line ? 414 : 431;
-  const std::string body = std::string("{\"error\":\"") +
-                           (line ? "the request line is too long" : "the request headers are too large") +
-                           " (HTTP " + std::to_string(status) + ", at most " +
-                           std::to_string(limits_.max_header_bytes) + " bytes)\"}\n";
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
-                    (line ? "URI Too Long" : "Request Header Fields Too Large") +
-                    "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+  const std::string body =
+      std::string("{\"error\":\"") + (line ? "the request line is too long" : "the request headers are too large") +
+      " (HTTP " + std::to_string(status) + ", at most " + std::to_string(limits_.max_header_bytes) + " bytes)\"}\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + (line ? "URI Too Long" : "Request Header Fields Too Large") +
+      "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n";
   for (const auto& [k, v] : limits_.oversized_headers) out += k + ": " + v + "\r\n";
   out += "\r\n" + body;
   (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
