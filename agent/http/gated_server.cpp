@@ -273,8 +273,9 @@ void GatedServer::dispatch(int fd, std::string header) {
   workers_->enqueue([this, fd, header = std::move(header)] { serve(fd, header, limits_.write_timeout); });
 }
 
-// One non-blocking send of a small answer on the event thread: a client
-// that sent 16 kB of header has room for it, and one that has not loses it.
+// One non-blocking send on the event thread: the answer is a few hundred
+// bytes, which an empty send buffer takes at once; what follows from the
+// client is read and dropped (on_readable) until it closes or the deadline.
 void GatedServer::refuse_oversized(int fd, const std::string& header) {
   const bool line = header.find("\r\n") == std::string::npos;
   const int status = line ? 414 : 431;
