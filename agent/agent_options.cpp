@@ -79,6 +79,7 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.flow_metrics.level = c.label_level;
   o.flow_metrics.max_series = c.max_series;
   o.flow_metrics.pod_grace_period = c.pod_grace_period;
+  o.flow_metrics.dns_qname_label = c.dns_qname_label;
 
   auto m = http::parse_listen_address(c.metrics_listen.str());
   if (!m) return Error("--metrics-listen", m.error().code(), m.error().message());
@@ -94,10 +95,10 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.publisher.node_name = c.node_name;
   o.publisher.sample_rate = c.sample_rate;
   o.publisher.capture_sample_rate = c.capture_sample_rate;
-  o.publisher.exact_flows = o.datapath.programs.exact_flows;
+  o.publisher.exact_flows = o.datapath.programs.exact_flows;  // kOff when the data path has no sampler
   o.publisher.control.dns = c.dns;
   o.publisher.control.tcp_handshake = c.tcp_handshake;
-  o.publisher.control.dns_timeout_ns = static_cast<std::uint64_t>(c.dns_timeout.count()) * 1'000'000;  // kOff when the data path has no sampler
+  o.publisher.control.dns_timeout_ns = static_cast<std::uint64_t>(c.dns_timeout.count()) * 1'000'000;
   return o;
 }
 

@@ -62,6 +62,7 @@ struct Config {
   bool dns = true;
   std::vector<uint16_t> dns_ports = {53};
   std::chrono::milliseconds dns_timeout{5'000};
+  bool dns_qname_label = false;
   bool tcp_handshake = true;
   uint32_t flow_table_size = 65536;
   std::chrono::milliseconds flow_idle_timeout{30'000};

@@ -91,6 +91,18 @@ struct TcpHandshakeView {
   const char* fin_by = "none";
 };
 
+// The DNS exchanges of a flow between a client and a DNS server (--dns):
+// the query direction's flow and the response direction's carry the same
+// tally. Exact (every DNS message is copied), as /api/v1/dns lists them.
+struct FlowDnsView {
+  std::uint64_t exchanges = 0;  // answered + timeouts + unmatched responses
+  std::uint64_t answered = 0, timeouts = 0, unmatched = 0;
+  std::uint64_t queries = 0;                    // query messages, retries included
+  std::map<std::string, std::uint64_t> rcodes;  // responses by code name
+  std::string last_qname;
+  std::uint64_t last_latency_ns = 0, max_latency_ns = 0;  // answered exchanges
+};
+
 struct FlowView {
   // Stable while the flow lives in its table; with first_seen_ns it tells a
   // flow apart from a later one that reuses the key.
@@ -127,6 +139,7 @@ struct FlowView {
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
   FlowEndReason end_reason = FlowEndReason::kNone;
   std::optional<TcpHandshakeView> handshake;
+  std::optional<FlowDnsView> dns;
   // TCP segments this flow's sender retransmitted, as the kernel counted
   // them (tcp:tcp_retransmit_skb, the unit of TcpRetransSegs) since the
   // agent first saw a retransmission of the key; the socket's smoothed RTT

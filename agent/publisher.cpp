@@ -291,6 +291,12 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
       it->second.round = round_;
     }
   }
+  if (!dns_by_flow_.empty() && (key.protocol == IPPROTO_UDP || key.protocol == IPPROTO_TCP)) {
+    if (auto it = dns_by_flow_.find(v.id); it != dns_by_flow_.end()) {
+      v.dns = it->second.view;
+      it->second.round = round_;
+    }
+  }
   v.start_mono_ns = r.first_ns;
   v.first_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.first_ns) + realtime_offset_ns_);
   v.last_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.last_ns) + realtime_offset_ns_);
@@ -352,19 +358,21 @@ void Publisher::track_control(std::uint64_t now_mono_ns) {
   // their labels.
   sink.dns_message = [&](const flow::FlowKey& key, const dns::Message& msg) {
     if (!msg.response)
-      m.dns_query(*shared_identity_of(to_ip(key.src, key.family)), *shared_identity_of(to_ip(key.dst, key.family)));
+      m.dns_query(*shared_identity_of(to_ip(key.src, key.family)), *shared_identity_of(to_ip(key.dst, key.family)),
+                  msg.qname());
   };
   sink.dns_exchange = [&](const dns::Exchange& x) {
     const Identity& client = *shared_identity_of(to_ip(x.key.src, x.key.family));
     const Identity& server = *shared_identity_of(to_ip(x.key.dst, x.key.family));
     switch (x.outcome) {
       case dns::Exchange::Outcome::kAnswered:
-        m.dns_response(client, server, x.rcode);
-        m.dns_answered(client, server, static_cast<double>(x.latency_ns()) / 1e9);
+        m.dns_response(client, server, x.qname(), x.rcode);
+        m.dns_answered(client, server, x.qname(), static_cast<double>(x.latency_ns()) / 1e9);
         break;
-      case dns::Exchange::Outcome::kTimeout: m.dns_timeout(client, server); break;
-      case dns::Exchange::Outcome::kUnmatchedResponse: m.dns_response(client, server, x.rcode); break;
+      case dns::Exchange::Outcome::kTimeout: m.dns_timeout(client, server, x.qname()); break;
+      case dns::Exchange::Outcome::kUnmatchedResponse: m.dns_response(client, server, x.qname(), x.rcode); break;
     }
+    tally_dns(x);
     dns_recent_.push_back(dns_record(x));
     if (dns_recent_.size() > opts_.recent_dns) dns_recent_.pop_front();
     dns_changed_ = true;
@@ -386,6 +394,42 @@ void Publisher::track_control(std::uint64_t now_mono_ns) {
     // Handed over once; the capacity goes too (a burst must not pin memory).
     std::vector<DnsEvent>().swap(r.dns);
     std::vector<TcpControlEvent>().swap(r.tcp);
+  }
+}
+
+// Both directions: the query's flow, and the response's (from the
+// responder, which answered for a Service address when the client asked one).
+void Publisher::tally_dns(const dns::Exchange& x) {
+  flow::FlowKey response = flow::reversed(x.key);
+  if (x.responder != flow::Address{}) {
+    response.src = x.responder;
+    response.src_port = x.responder_port;
+  }
+  for (const flow::FlowKey& k : {x.key, response}) {
+    const std::uint64_t id = flow::hash_key(k, seed_);
+    auto it = dns_by_flow_.find(id);
+    if (it == dns_by_flow_.end()) {
+      if (dns_by_flow_.size() >= opts_.dns_max_flows) continue;
+      it = dns_by_flow_.emplace(id, DnsTally{}).first;
+    }
+    FlowDnsView& v = it->second.view;
+    it->second.round = round_;
+    ++v.exchanges;
+    v.queries += x.queries;
+    switch (x.outcome) {
+      case dns::Exchange::Outcome::kAnswered:
+        ++v.answered;
+        v.last_latency_ns = x.latency_ns();
+        v.max_latency_ns = std::max(v.max_latency_ns, v.last_latency_ns);
+        ++v.rcodes[dns::rcode_name(x.rcode)];
+        break;
+      case dns::Exchange::Outcome::kTimeout: ++v.timeouts; break;
+      case dns::Exchange::Outcome::kUnmatchedResponse:
+        ++v.unmatched;
+        ++v.rcodes[dns::rcode_name(x.rcode)];
+        break;
+    }
+    v.last_qname.assign(x.qname());
   }
 }
 
@@ -625,6 +669,9 @@ void Publisher::publish_once() {
   // go (their flows ended); the rest stay, so a flow's total only grows.
   if (!retransmits_.empty())
     std::erase_if(retransmits_,
+                  [&](const auto& kv) { return round_ - kv.second.round > opts_.retransmit_keep_rounds; });
+  if (!dns_by_flow_.empty())
+    std::erase_if(dns_by_flow_,
                   [&](const auto& kv) { return round_ - kv.second.round > opts_.retransmit_keep_rounds; });
   snap.drops = drops_published_;
 

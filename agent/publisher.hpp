@@ -73,6 +73,8 @@ struct PublisherOptions {
   // Flow keys whose retransmit totals are kept for the flows' tcp_retransmits;
   // keys past it are counted in the metrics only.
   std::size_t retransmit_max_keys = 65536;
+  // Flows whose DNS tallies are kept (both directions of an exchange count).
+  std::size_t dns_max_flows = 65536;
 };
 
 class Publisher {
@@ -169,6 +171,14 @@ class Publisher {
   // By flow id (flow::hash_key with seed_, as FlowView::id): a flow carried
   // over from the previous snapshot (a late worker) is updated by its id.
   std::unordered_map<std::uint64_t, RetransmitTotal> retransmits_;
+  // DNS tallies by flow id (both directions of an exchange), kept like the
+  // retransmit totals: while a flow shows them or exchanges add to them.
+  struct DnsTally {
+    FlowDnsView view;
+    std::uint64_t round = 0;
+  };
+  std::unordered_map<std::uint64_t, DnsTally> dns_by_flow_;
+  void tally_dns(const dns::Exchange& x);
   std::deque<DropView> recent_drops_;
   std::shared_ptr<const std::vector<DropView>> drops_published_;
   std::vector<kevents::DropCount> drop_counts_;  // reused each round

@@ -47,10 +47,9 @@ ListingCommand dns_command() {
       "  netring dns -o jsonpath='{.qname} {.rcode} {.latency_ms}'\n";
   cmd.noun = "exchanges";
   cmd.filters = endpoint_filters("exchanges");
+  cmd.filters.push_back({{"outcome", 0, true, false, "OUTCOME", "answered, timeout or unmatched_response"}, "outcome"});
   cmd.filters.push_back(
-      {{"outcome", 0, true, false, "OUTCOME", "answered, timeout or unmatched_response"}, "outcome"});
-  cmd.filters.push_back({{"rcode", 0, true, false, "RCODE", "the answer's code: NOERROR, NXDOMAIN, SERVFAIL, ... or 0..15"},
-                         "rcode"});
+      {{"rcode", 0, true, false, "RCODE", "the answer's code: NOERROR, NXDOMAIN, SERVFAIL, ... or 0..15"}, "rcode"});
   cmd.filters.push_back({{"qname", 0, true, false, "NAME", "the name asked for (exact, case-insensitive)"}, "qname"});
   cmd.kind = {"/api/v1/dns", "dns", valid_record, newer, dns_rows(), {}};
   return cmd;

@@ -105,8 +105,7 @@ int list_follow(const Common& c, const Query& q, std::optional<std::size_t> last
       done = running == 0 && batch.empty();
     }
     // An agent that fails while others stream is reported at once.
-    if (!new_failures.empty() && failures_said < c.servers.size())
-      report_failures(new_failures, kind.flag_of_param);
+    if (!new_failures.empty() && failures_said < c.servers.size()) report_failures(new_failures, kind.flag_of_param);
     std::string text;
     for (const auto& l : batch) {
       auto r = nlohmann::json::parse(l, nullptr, false);

@@ -56,5 +56,4 @@ int list_once(const Common& c, const Query& q, std::size_t last, const OutputFor
 int list_follow(const Common& c, const Query& q, std::optional<std::size_t> last, const OutputFormat& out,
                 const ListingKind& kind);
 
-
 }  // namespace netring::cli

@@ -61,7 +61,7 @@ api() { in_node curl -sf --max-time 10 "http://127.0.0.1:9991$1"; }
 metrics() { in_node curl -sf --max-time 10 http://127.0.0.1:9990/metrics; }
 start_agent() {
   ip netns exec "$node" "$agent_bin" --node-name=e2e-node --pods-from="$state/pods.json" --kube-api=off \
-    --label-level=pod --sample-rate=1000000 --dns-timeout=2s "$@" \
+    --label-level=pod --sample-rate=1000000 --dns-timeout=2s --flow-idle-timeout=10m "$@" \
     --metrics-listen=127.0.0.1:9990 --api-listen=127.0.0.1:9991 >>"$state/agent.log" 2>&1 &
   agent_pid=$!
   wait_for 60 "agent ready (/readyz)" in_node curl -sf http://127.0.0.1:9990/readyz
@@ -212,6 +212,21 @@ jq -e --arg c "$C" --arg d "$D" '[.dns[] | select(.client.pod == $c and .server.
   "$state/dns.json" >/dev/null || fail "records do not name client and server pods: $(jq -c '.dns[0]' "$state/dns.json")"
 jq -e '[.dns[] | select(.qname == "exists.test" and .qtype_name == "A" and .rcode == "NOERROR")] | length == 20' \
   "$state/dns.json" >/dev/null || fail "exists.test records: $(jq -c '[.dns[] | .qname] | group_by(.) | map({(.[0]): length}) | add' "$state/dns.json")"
+# The same exchanges on the flows: each client -> dnsmasq flow (a dig is
+# one source port) and its response flow carry their tally.
+api "/api/v1/flows?limit=10000&protocol=udp" >"$state/flows.json"
+got=$(jq --arg c "$C" --arg d "$D" '[.flows[] | select(.src.pod == $c and .dst.pod == $d and .dns != null) |
+  .dns.answered] | add' "$state/flows.json")
+back=$(jq --arg c "$C" --arg d "$D" '[.flows[] | select(.src.pod == $d and .dst.pod == $c and .dns != null) |
+  .dns.answered] | add' "$state/flows.json")
+nx=$(jq --arg c "$C" --arg d "$D" '[.flows[] | select(.src.pod == $c and .dst.pod == $d and .dns != null) |
+  .dns.rcodes.NXDOMAIN // 0] | add' "$state/flows.json")
+to=$(jq --arg c "$C" --arg s "$S" '[.flows[] | select(.src.pod == $c and .dst.pod == $s and .dns != null) |
+  .dns.timeouts] | add' "$state/flows.json")
+[ "$got" = "$answered" ] && [ "$back" = "$answered" ] && [ "$nx" = "${truth[NXDOMAIN]}" ] &&
+  [ "$to" = "${truth[timeout]}" ] &&
+  echo "ok: flows carry their DNS tallies: $got answered (both directions), $nx NXDOMAIN, $to timeouts" ||
+  fail "flows' dns: answered $got / $back (want $answered), NXDOMAIN $nx (${truth[NXDOMAIN]}), timeouts $to (${truth[timeout]})"
 read -r lo hi < <(jq -r '[.dns[].latency_ms] | "\(min) \(max)"' "$state/dns.json")
 echo "   netring's DNS latencies: $lo .. $hi ms"
 within "$lo" 10 1000 || fail "a DNS latency below the 10 ms delay: $lo ms"

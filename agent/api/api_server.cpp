@@ -109,10 +109,9 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
   // itself before any route (414 URI too long, 400 unparsable request, 413).
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    static const char* const kEndpoints[] = {"/api/v1/flows",     "/api/v1/dns",        "/api/v1/drops",
-                                             "/api/v1/top",       "/api/v1/interfaces", "/api/v1/status",
-                                             "/api/v1/capture",   "/healthz",           "/readyz",
-                                             "/"};
+    static const char* const kEndpoints[] = {
+        "/api/v1/flows",  "/api/v1/dns",     "/api/v1/drops", "/api/v1/top", "/api/v1/interfaces",
+        "/api/v1/status", "/api/v1/capture", "/healthz",      "/readyz",     "/"};
     const bool known = std::find(std::begin(kEndpoints), std::end(kEndpoints), req.path) != std::end(kEndpoints);
     if (res.status == 404 && known && req.method != "GET") {
       res.set_header("Allow", "GET, HEAD");
@@ -120,11 +119,13 @@ ApiServer::ApiServer(ApiOptions opts, const SnapshotProvider& provider, capture_
     }
     if (res.status == 404)
       return send_error(
-          res, ApiError{404,
-                        "no such endpoint: " + req.path +
-                            " (see /api/v1/flows, /api/v1/dns, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
-                            "/api/v1/capture, and the page at /)",
-                        ""});
+          res,
+          ApiError{
+              404,
+              "no such endpoint: " + req.path +
+                  " (see /api/v1/flows, /api/v1/dns, /api/v1/drops, /api/v1/top, /api/v1/interfaces, /api/v1/status, "
+                  "/api/v1/capture, and the page at /)",
+              ""});
     if (res.status >= 400 && res.status < 500) {
       const int status = res.status;
       const char* why = status == 414   ? "the request line is too long"
@@ -152,7 +153,8 @@ void ApiServer::stop() {
   listener_.stop();
   if (rates_thread_.joinable()) rates_thread_.join();
   // Streams notice stopping_ within 200 ms and end on the gate's workers.
-  for (int i = 0; i < 500 && follow_streams_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && follow_streams_.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 // Takes in every publication (or the latest, when several came while it

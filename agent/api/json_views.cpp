@@ -84,6 +84,20 @@ nlohmann::json to_json(const FlowView& f) {
                       {"reset_by", h.reset_by},
                       {"fin_by", h.fin_by}};
   }
+  if (f.dns) {
+    const FlowDnsView& d = *f.dns;
+    j["dns"] = {{"exchanges", d.exchanges},
+                {"answered", d.answered},
+                {"timeouts", d.timeouts},
+                {"unmatched_responses", d.unmatched},
+                {"queries", d.queries},
+                {"rcodes", d.rcodes},
+                {"last_qname", d.last_qname},
+                {"last_latency_ms",
+                 d.answered ? nlohmann::json(static_cast<double>(d.last_latency_ns) / 1e6) : nlohmann::json(nullptr)},
+                {"max_latency_ms",
+                 d.answered ? nlohmann::json(static_cast<double>(d.max_latency_ns) / 1e6) : nlohmann::json(nullptr)}};
+  }
   return j;
 }
 

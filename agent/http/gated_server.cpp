@@ -273,19 +273,19 @@ void GatedServer::dispatch(int fd, std::string header) {
   workers_->enqueue([this, fd, header = std::move(header)] { serve(fd, header, limits_.write_timeout); });
 }
 
-// One non-blocking send of a small answer on the event thread: a client
-// that sent 16 kB of header has room for it, and one that has not loses it.
+// One non-blocking send on the event thread: the answer is a few hundred
+// bytes, which an empty send buffer takes at once; what follows from the
+// client is read and dropped (on_readable) until it closes or the deadline.
 void GatedServer::refuse_oversized(int fd, const std::string& header) {
   const bool line = header.find("\r\n") == std::string::npos;
   const int status = line ? 414 : 431;
-  const std::string body = std::string("{\"error\":\"") +
-                           (line ? "the request line is too long" : "the request headers are too large") +
-                           " (HTTP " + std::to_string(status) + ", at most " +
-                           std::to_string(limits_.max_header_bytes) + " bytes)\"}\n";
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
-                    (line ? "URI Too Long" : "Request Header Fields Too Large") +
-                    "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+  const std::string body =
+      std::string("{\"error\":\"") + (line ? "the request line is too long" : "the request headers are too large") +
+      " (HTTP " + std::to_string(status) + ", at most " + std::to_string(limits_.max_header_bytes) + " bytes)\"}\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + (line ? "URI Too Long" : "Request Header Fields Too Large") +
+      "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n";
   for (const auto& [k, v] : limits_.oversized_headers) out += k + ": " + v + "\r\n";
   out += "\r\n" + body;
   (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -14,7 +14,7 @@ namespace netring::agent::metrics {
 AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions opts)
     : registry_(std::make_shared<prometheus::Registry>()),
       flows_(*registry_, opts),
-      control_(*registry_, opts.level, opts.max_series),
+      control_(*registry_, opts.level, opts.max_series, opts.dns_qname_label),
       kernel_events_(*registry_, opts.level, opts.max_series),
       tracker_(flows_),
       collector_(provider),

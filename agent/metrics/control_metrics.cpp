@@ -26,9 +26,11 @@ std::string cache_key(const void* family, const prometheus::Labels& labels) {
 
 }  // namespace
 
-ControlMetrics::ControlMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series)
+ControlMetrics::ControlMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series,
+                               bool qname_label)
     : level_(level),
       max_series_(max_series),
+      qname_label_(qname_label),
       dns_queries_(prometheus::BuildCounter()
                        .Name("netring_dns_queries_total")
                        .Help("DNS queries by client (src_*) and server (dst_*) identity: every query message seen, "
@@ -98,27 +100,39 @@ void ControlMetrics::remove_pods(std::span<const std::string> pods) {
   }
 }
 
-void ControlMetrics::dns_query(const Identity& client, const Identity& server) {
-  std::lock_guard lk(mu_);
-  if (auto* c = get(dns_queries_, pair_labels(level_, client, server), counters_)) c->Increment();
+prometheus::Labels ControlMetrics::dns_labels(const Identity& client, const Identity& server,
+                                              std::string_view qname) const {
+  prometheus::Labels l = pair_labels(level_, client, server);
+  // The root's name is "."; a name the snap length cut off is empty.
+  if (qname_label_) l.emplace("qname", qname.empty() ? "(unknown)" : std::string(qname));
+  return l;
 }
 
-void ControlMetrics::dns_response(const Identity& client, const Identity& server, std::uint8_t rcode) {
-  prometheus::Labels l = pair_labels(level_, client, server);
+void ControlMetrics::dns_query(const Identity& client, const Identity& server, std::string_view qname) {
+  prometheus::Labels l = dns_labels(client, server, qname);
+  std::lock_guard lk(mu_);
+  if (auto* c = get(dns_queries_, l, counters_)) c->Increment();
+}
+
+void ControlMetrics::dns_response(const Identity& client, const Identity& server, std::string_view qname,
+                                  std::uint8_t rcode) {
+  prometheus::Labels l = dns_labels(client, server, qname);
   l.emplace("rcode", dns::rcode_name(rcode));
   std::lock_guard lk(mu_);
   if (auto* c = get(dns_responses_, l, counters_)) c->Increment();
 }
 
-void ControlMetrics::dns_answered(const Identity& client, const Identity& server, double latency_s) {
+void ControlMetrics::dns_answered(const Identity& client, const Identity& server, std::string_view qname,
+                                  double latency_s) {
+  prometheus::Labels l = dns_labels(client, server, qname);
   std::lock_guard lk(mu_);
-  if (auto* h = get(dns_latency_, pair_labels(level_, client, server), histograms_, &latency_buckets()))
-    h->Observe(latency_s);
+  if (auto* h = get(dns_latency_, l, histograms_, &latency_buckets())) h->Observe(latency_s);
 }
 
-void ControlMetrics::dns_timeout(const Identity& client, const Identity& server) {
+void ControlMetrics::dns_timeout(const Identity& client, const Identity& server, std::string_view qname) {
+  prometheus::Labels l = dns_labels(client, server, qname);
   std::lock_guard lk(mu_);
-  if (auto* c = get(dns_timeouts_, pair_labels(level_, client, server), counters_)) c->Increment();
+  if (auto* c = get(dns_timeouts_, l, counters_)) c->Increment();
 }
 
 void ControlMetrics::tcp_attempt(const Identity& client, const Identity& server) {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "agent/metrics/label_level.hpp"
 #include "agent/metrics/pod_series.hpp"
@@ -26,14 +27,17 @@ namespace netring::agent::metrics {
 
 class ControlMetrics {
  public:
-  ControlMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series);
+  // `qname_label`: the DNS families also carry a qname label (opt-in: a
+  // series per name; names past the series cap are counted as dropped).
+  ControlMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series, bool qname_label = false);
   ControlMetrics(const ControlMetrics&) = delete;
   ControlMetrics& operator=(const ControlMetrics&) = delete;
 
-  void dns_query(const Identity& client, const Identity& server);
-  void dns_response(const Identity& client, const Identity& server, std::uint8_t rcode);
-  void dns_answered(const Identity& client, const Identity& server, double latency_s);
-  void dns_timeout(const Identity& client, const Identity& server);
+  // `qname`: the query's name, used only with the qname label.
+  void dns_query(const Identity& client, const Identity& server, std::string_view qname);
+  void dns_response(const Identity& client, const Identity& server, std::string_view qname, std::uint8_t rcode);
+  void dns_answered(const Identity& client, const Identity& server, std::string_view qname, double latency_s);
+  void dns_timeout(const Identity& client, const Identity& server, std::string_view qname);
 
   void tcp_attempt(const Identity& client, const Identity& server);
   void tcp_established(const Identity& client, const Identity& server, double syn_synack_s, double synack_ack_s);
@@ -51,8 +55,11 @@ class ControlMetrics {
   T* get(prometheus::Family<T>& family, const prometheus::Labels& labels, std::map<std::string, T*>& cache,
          const prometheus::Histogram::BucketBoundaries* buckets = nullptr);
 
+  prometheus::Labels dns_labels(const Identity& client, const Identity& server, std::string_view qname) const;
+
   LabelLevel level_;
   std::size_t max_series_;
+  bool qname_label_;
   prometheus::Family<prometheus::Counter>& dns_queries_;
   prometheus::Family<prometheus::Counter>& dns_responses_;
   prometheus::Family<prometheus::Counter>& dns_timeouts_;

@@ -34,6 +34,8 @@ struct FlowMetricsOptions {
   // counted in netring_flow_series_dropped_total instead.
   std::size_t max_series = 20000;
   std::chrono::nanoseconds pod_grace_period = std::chrono::seconds(60);
+  // The DNS metrics (ControlMetrics) also labelled by query name.
+  bool dns_qname_label = false;
 };
 
 class FlowMetrics {

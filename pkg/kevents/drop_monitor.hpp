@@ -18,7 +18,11 @@
 namespace netring::kevents {
 
 struct DropMonitorOptions {
-  std::uint32_t map_entries = 4096;    // (flow, reason) pairs per drain period; more go to the totals only
+  // (flow, reason) pairs per drain period; more go to the totals only. A
+  // full map costs every further drop a failed insert on top of its lookup
+  // (several times a hit's cost), so it is sized for a storm over ten
+  // thousand flows: two preallocated maps of about 2.5 MB each.
+  std::uint32_t map_entries = 16384;
   std::uint32_t events_per_sec = 100;  // detailed drops per CPU and second; 0: none
   bool attach = true;                  // false: loaded only (tests run it with BPF_PROG_TEST_RUN)
   // Interfaces whose drops are not counted (the agent's mirror link), in

@@ -118,7 +118,7 @@ expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTE
 DEFAULT_ARGS = ["--sample-rate=100", "--exact-flows=bulk", "--drops=on", "--tcp-retransmits=on", "--backend=auto", "--workers=1", "--snap-len=128",
                 "--capture-sample-rate=1", "--capture-xdp-mode=auto",
                 "--tunnel-ports=4789,8472,6081,51820", "--dns=on", "--dns-ports=53", "--dns-timeout=5s",
-                "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
+                "--dns-qname-label=off", "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
                 "--flow-idle-timeout=30s", "--flow-active-timeout=120s", "--metrics-listen=0.0.0.0:9990",
                 "--api-listen=127.0.0.1:9991", "--max-series=20000", "--pod-grace-period=60s",
                 "--enable-capture-api=false", "--capture-max-duration=60s", "--capture-max-packets=100000",
@@ -146,7 +146,7 @@ else:
               "--ipfix-active-interval=0s", "--ipfix-observation-domain=4000000000",
               "--ipfix-enterprise-number=4294967295", "--ipfix-fields=kubernetes", "--ipfix-queue-size=1048576",
               "--ipfix-max-message-size=9000", "--dns=off", "--dns-ports=53,5353", "--dns-timeout=2s",
-              "--tcp-handshake=off"]:
+              "--dns-qname-label=on", "--tcp-handshake=off"]:
         expect(a in args, f"arg {a} in {args}")
     expect(args[-1] == "--log-level=warn", "extraArgs come last")
     # Every config value has an effect: the non-default set moves each one,

@@ -727,6 +727,36 @@ TEST_F(DnsApiTest, BadQueriesAre4xxJson) {
   expect_error("/api/v1/dns", 404, "");
 }
 
+// A DNS flow carries the tally of its exchanges; other flows no "dns".
+TEST_F(DnsApiTest, DnsFlowsCarryTheirExchanges) {
+  AgentSnapshot s = fixed_snapshot();
+  s.status.control.dns = true;
+  FlowDnsView d;
+  d.exchanges = 3;
+  d.answered = 2;
+  d.timeouts = 1;
+  d.queries = 4;
+  d.rcodes = {{"NOERROR", 1}, {"NXDOMAIN", 1}};
+  d.last_qname = "cart.shop.svc.cluster.local";
+  d.last_latency_ns = 1'500'000;
+  d.max_latency_ns = 2'250'000;
+  s.flows[2].dns = d;
+  store_.publish(std::move(s));
+  json j = get("/api/v1/flows?port=53");
+  ASSERT_EQ(j["count"], 1);
+  const json& f = j["flows"][0]["dns"];
+  EXPECT_EQ(f["exchanges"], 3);
+  EXPECT_EQ(f["answered"], 2);
+  EXPECT_EQ(f["timeouts"], 1);
+  EXPECT_EQ(f["unmatched_responses"], 0);
+  EXPECT_EQ(f["queries"], 4);
+  EXPECT_EQ(f["rcodes"]["NXDOMAIN"], 1);
+  EXPECT_EQ(f["last_qname"], "cart.shop.svc.cluster.local");
+  EXPECT_DOUBLE_EQ(f["last_latency_ms"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(f["max_latency_ms"].get<double>(), 2.25);
+  EXPECT_FALSE(get("/api/v1/flows?port=8080")["flows"][0].contains("dns"));
+}
+
 TEST_F(DnsApiTest, FollowStreamsNewRecords) {
   FollowClient follow(server_->port(), "/api/v1/dns?follow=true&from_pod=frontend-1");
   auto first = follow.lines(2);

@@ -93,6 +93,7 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
        }},
       {"--dns-timeout=2s",
        [](const AgentOptions& o) { return o.publisher.control.dns_timeout_ns == 2'000'000'000ULL; }},
+      {"--dns-qname-label=on", [](const AgentOptions& o) { return o.flow_metrics.dns_qname_label; }},
       {"--tcp-handshake=off",
        [](const AgentOptions& o) {
          return !o.datapath.programs.copy_tcp_control && !o.worker.control.tcp_handshake &&

@@ -151,6 +151,7 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"dns-ports", "53,0", "1..65535"},
       {"dns-timeout", "50ms", "100ms..1m"},
       {"dns-timeout", "5", "not a duration"},
+      {"dns-qname-label", "names", "is not one of off, on"},
       {"tcp-handshake", "yes", "is not one of off, on"},
       {"flow-table-size", "1023", "1024..16777216"},
       {"flow-table-size", "16777217", "1024..16777216"},
@@ -366,7 +367,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 51u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 52u);  // every row of CONFIG_CONTRACT.md except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);

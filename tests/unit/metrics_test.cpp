@@ -251,8 +251,8 @@ TEST(FlowMetrics, AGonePodsKernelEventAndControlSeriesGoToo) {
   m.kernel_events().add_drops("NO_SOCKET", true, fe0, dns, IPPROTO_UDP, 3);
   m.kernel_events().add_drops("NO_SOCKET", true, fe1, dns, IPPROTO_UDP, 1);
   m.kernel_events().add_retransmits(dns, fe0, 2);
-  m.control().dns_query(fe0, dns);
-  m.control().dns_answered(fe0, dns, 0.001);
+  m.control().dns_query(fe0, dns, "cart.shop.svc.cluster.local");
+  m.control().dns_answered(fe0, dns, "cart.shop.svc.cluster.local", 0.001);
   m.control().tcp_attempt(fe1, dns);
   const std::size_t kernel = m.kernel_events().series(), control = m.control().series();
   ASSERT_EQ(kernel, 3u);
@@ -267,6 +267,26 @@ TEST(FlowMetrics, AGonePodsKernelEventAndControlSeriesGoToo) {
   m.kernel_events().add_drops("NO_SOCKET", true, fe0, dns, IPPROTO_UDP, 1);
   store.publish(AgentSnapshot{});  // the publisher's next round: the exposition is rendered again
   EXPECT_NE(m.expose().find("\"fe-0\""), std::string::npos);
+}
+
+// Query names stay out of the DNS metrics unless asked (--dns-qname-label).
+TEST(ControlMetrics, QueryNamesLabelTheDnsMetricsOnlyWhenAsked) {
+  const Identity fe = pod_id("shop", "fe", "fe-0"), dns = pod_id("kube-system", "coredns", "coredns-0");
+  for (bool on : {false, true}) {
+    SnapshotStore store;
+    FlowMetricsOptions o{LabelLevel::kWorkload, 1000, std::chrono::seconds(60)};
+    o.dns_qname_label = on;
+    AgentMetrics m(store, o);
+    m.control().dns_query(fe, dns, "cart.shop.svc.cluster.local");
+    m.control().dns_query(fe, dns, "db.data.svc.cluster.local");
+    m.control().dns_response(fe, dns, "db.data.svc.cluster.local", 3);
+    m.control().dns_timeout(fe, dns, "");
+    const std::string expo = m.expose();
+    EXPECT_EQ(m.control().series(), on ? 4u : 3u) << expo;
+    EXPECT_EQ(expo.find("qname=\"db.data.svc.cluster.local\"") != std::string::npos, on) << expo;
+    EXPECT_EQ(expo.find("qname=\"(unknown)\"") != std::string::npos, on) << expo;
+    EXPECT_EQ(expo.find("qname=") != std::string::npos, on) << expo;
+  }
 }
 
 // What the publisher does each second: take the pods the index dropped, then

@@ -94,6 +94,7 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- range $c.dnsPorts }}{{ $dnsPorts = append $dnsPorts (int64 .) }}{{ end -}}
 {{- $a = append $a (printf "--dns-ports=%s" (join "," $dnsPorts)) -}}
 {{- $a = append $a (printf "--dns-timeout=%s" $c.dnsTimeout) -}}
+{{- $a = append $a (printf "--dns-qname-label=%s" $c.dnsQnameLabel) -}}
 {{- $a = append $a (printf "--tcp-handshake=%s" $c.tcpHandshake) -}}
 {{- $a = append $a (printf "--label-level=%s" $c.labelLevel) -}}
 {{- $a = append $a (printf "--flow-table-size=%d" (int64 $c.flowTableSize)) -}}
