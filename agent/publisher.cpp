@@ -549,7 +549,7 @@ void Publisher::publish_once() {
   // resolves to nobody below, so removing its series after this round's
   // increments cannot be undone by one of its still-live flows.
   const std::vector<std::string> pods_gone = metadata_.index().pods_gone_since(gone_cursor_);
-  realtime_offset_ns_ = wall_clock_.update(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+  realtime_offset_ns_ = wall_clock_.update(WallClockOffset::read());
   // The period's exact counts go to the workers before they report.
   distribute_exact_counts();
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });

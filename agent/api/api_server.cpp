@@ -255,12 +255,14 @@ void ApiServer::stream(httplib::Response& res, std::function<std::string(const A
 // flows of the current snapshot (oldest first, at most `limit`), then each
 // flow again whenever a publication shows it new or grown.
 void ApiServer::follow(FlowQuery q, httplib::Response& res) {
+  // A flow is its id and its monotonic start: the wall-clock first_seen
+  // moves when the clock is stepped, and that is not a new flow.
   struct Key {
-    std::uint64_t id, first_seen;
+    std::uint64_t id, start_mono;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.first_seen; }
+    std::size_t operator()(const Key& k) const { return k.id * 0x9E3779B97F4A7C15ull ^ k.start_mono; }
   };
   // flow -> samples when last sent; shared by the two callbacks of one stream.
   auto sent = std::make_shared<std::unordered_map<Key, std::uint64_t, KeyHash>>();
@@ -270,7 +272,7 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
     FlowSelection sel = select_flows(snap.flows, first);
     std::string buf;
     for (auto it = sel.flows.rbegin(); it != sel.flows.rend(); ++it) buf += to_json(**it).dump() + "\n";
-    for (const FlowView& f : snap.flows) (*sent)[Key{f.id, f.first_seen_ns}] = f.samples;
+    for (const FlowView& f : snap.flows) (*sent)[Key{f.id, f.start_mono_ns}] = f.samples;
     return buf;
   };
   auto update = [q, sent](const AgentSnapshot& snap) {
@@ -278,7 +280,7 @@ void ApiServer::follow(FlowQuery q, httplib::Response& res) {
     next.reserve(snap.flows.size());
     std::vector<const FlowView*> changed;
     for (const FlowView& f : snap.flows) {
-      Key k{f.id, f.first_seen_ns};
+      Key k{f.id, f.start_mono_ns};
       auto old = sent->find(k);
       if ((old == sent->end() || old->second != f.samples) && q.matches(f)) changed.push_back(&f);
       next.emplace(k, f.samples);

@@ -44,6 +44,7 @@ FlowView flow(std::uint64_t id, const char* src, const char* dst, std::uint16_t 
   f.samples = static_cast<std::uint64_t>(packets);
   f.first_seen_ns = (last_s - 10) * kSec;
   f.last_seen_ns = last_s * kSec;
+  f.start_mono_ns = 1000 * id + 7;  // any constant: the flow's monotonic start
   f.direction = dir;
   f.reporter = rep;
   f.interfaces =
@@ -573,7 +574,13 @@ TEST_F(ApiTest, FollowWithLimitZeroSendsOnlyWhatChanges) {
   FollowClient follow(server_->port(), "/api/v1/flows?follow=true&limit=0");
   EXPECT_TRUE(eventually([&] { return follow.keepalives() >= 1; }));  // the stream is up
   EXPECT_EQ(follow.lines(0).size(), 0u);                              // and sent no flow of the moment
+  // The wall clock was stepped 2 s (every flow's wall-clock times moved):
+  // that is no change; only flow 3's growth is.
   AgentSnapshot next = fixed_snapshot();
+  for (FlowView& f : next.flows) {
+    f.first_seen_ns += 2 * kSec;
+    f.last_seen_ns += 2 * kSec;
+  }
   next.flows[2].samples += 1;
   next.flows[2].bytes += 100;
   store_.publish(std::move(next));
