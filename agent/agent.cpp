@@ -178,6 +178,7 @@ int run_agent(const Config& config) {
   } else {
     drop_monitor = std::move(m).value();
     kevent_status.drops = true;
+    kevent_status.drops_program = drop_monitor->program();
   }
   if (!config.tcp_retransmits) {
     kevent_status.tcp_retransmits_reason = "off (--tcp-retransmits=off)";
@@ -190,6 +191,9 @@ int run_agent(const Config& config) {
   if (config.drops && !kevent_status.drops)
     log::warn("packet drops unavailable: netring_drops_total and /api/v1/drops stay empty",
               {{"reason", kevent_status.drops_reason}});
+  if (drop_monitor && drop_monitor->program() != "tp_btf")
+    log::info("packet drops traced by the raw tracepoint (each field a helper call)",
+              {{"reason", drop_monitor->fallback_reason()}});
   if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
     log::warn("TCP retransmits unavailable: netring_tcp_retransmits_total stays empty",
               {{"reason", kevent_status.tcp_retransmits_reason}});
@@ -201,6 +205,8 @@ int run_agent(const Config& config) {
   popts.base_status.kernel_features["tcp_retransmits"] = kevent_status.tcp_retransmits;
   if (config.drops && !kevent_status.drops)
     popts.base_status.fallbacks.push_back({"drops", "off", kevent_status.drops_reason});
+  if (drop_monitor && drop_monitor->program() != "tp_btf")
+    popts.base_status.fallbacks.push_back({"drops", "raw_tp", drop_monitor->fallback_reason()});
   if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
     popts.base_status.fallbacks.push_back({"tcp_retransmits", "off", kevent_status.tcp_retransmits_reason});
   popts.base_status.kernel_events = kevent_status;

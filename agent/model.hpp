@@ -272,8 +272,9 @@ struct ExactFlowStatus {
 
 // Kernel events (pkg/kevents): drops and TCP retransmissions.
 struct KernelEventStatus {
-  bool drops = false;        // the drop program is attached
-  std::string drops_reason;  // why not (off by configuration, or the kernel's error)
+  bool drops = false;         // the drop program is attached
+  std::string drops_reason;   // why not (off by configuration, or the kernel's error)
+  std::string drops_program;  // tp_btf, or raw_tp where tp_btf did not load
   bool tcp_retransmits = false;
   std::string tcp_retransmits_reason;
   std::map<std::string, std::uint64_t> drops_by_reason;  // since start, exact

@@ -19,6 +19,16 @@
  * program can read), counted by (flow, reason) into the drop map, by reason
  * into drop_reasons (exact even when the map is full), and, at most
  * events_per_sec per CPU, its details into the ring buffer.
+ *
+ * Two programs, one body. netring_kfree_skb_btf (tp_btf, kernels with BTF,
+ * which CO-RE needs anyway) reads the skb's and the device's fields as plain
+ * loads: the verifier knows their types, and a load through a bad pointer is
+ * fixed up to 0 by the kernel, not a fault. netring_kfree_skb (raw_tp) reads
+ * each through bpf_probe_read_kernel, a helper call apiece; it is the one
+ * BPF_PROG_TEST_RUN can run (the kernel runs no tp_btf program on demand)
+ * and the fallback where tp_btf does not load. In a drop storm (every packet
+ * of a flood dropped) the per-drop cost is the whole cost: the packet's
+ * header bytes are one read, not three.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -82,18 +92,27 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } drop_events SEC(".maps");
 
-/* The rate limit's window, per CPU: no atomics, no shared cache line. */
-struct rate_window {
-	__u64 start_ns;
-	__u64 sent;
+/* Per CPU, no atomics, no shared cache line: the rate limit's window, and
+ * the clock read at the latest jiffy. In a drop storm bpf_ktime_get_ns()
+ * per drop is a good part of the program's cost (about 90 ns a read on a
+ * kvm-clock guest); bpf_ktime_get_coarse_ns() would do, but tracing
+ * programs may not call it (it could deadlock on the timekeeper's seqlock).
+ * jiffies is a plain load: the clock is read again once the jiffy moved,
+ * so a drop's time is late by at most a tick (4 ms at HZ=250), and the
+ * detailed events, rate-limited, read it exactly. */
+struct drop_cpu {
+	__u64 window_start_ns;
+	__u64 window_sent;
+	__u64 jiffies;
+	__u64 clock_ns;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct rate_window);
-} drop_rate SEC(".maps");
+	__type(value, struct drop_cpu);
+} drop_cpu SEC(".maps");
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -109,152 +128,160 @@ static __always_inline void set_v4(__u8 *dst, __u32 be_addr)
 	__builtin_memcpy(dst + 12, &be_addr, 4);
 }
 
-/* Ports (or ICMP type/code) of the L4 header at l4. */
-static __always_inline void read_ports(struct netring_flow_key *k, const unsigned char *l4)
-{
-	__u16 ports[2] = {};
+/* The skb's fields the body needs, read by either program's way. */
+struct skb_fields {
+	unsigned char *head;
+	unsigned char *data;
+	__u32 len;
+	__u16 protocol; /* __be16 */
+	__u16 network_header;
+	__u32 ifindex;
+	__u32 netns; /* the device's network namespace inode, when asked */
+};
 
+/* The IP header and the 4 bytes after a header without options (IPv4) or
+ * extension headers (IPv6): the ports, or ICMP's type and code. */
+union l3_bytes {
+	struct {
+		struct iphdr ip;
+		__u16 ports[2];
+	} v4;
+	struct {
+		struct ipv6hdr ip6;
+		__u16 ports[2];
+	} v6;
+};
+
+static __always_inline void set_ports(struct netring_flow_key *k, const __u16 *ports)
+{
 	switch (k->protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
 	case IPPROTO_UDPLITE:
 	case IPPROTO_SCTP:
-		if (bpf_probe_read_kernel(ports, sizeof(ports), l4) == 0) {
-			k->src_port = bpf_ntohs(ports[0]);
-			k->dst_port = bpf_ntohs(ports[1]);
-		}
+		k->src_port = bpf_ntohs(ports[0]);
+		k->dst_port = bpf_ntohs(ports[1]);
 		break;
 	case IPPROTO_ICMP:
 	case 58: /* IPPROTO_ICMPV6 */
-		if (bpf_probe_read_kernel(ports, 2, l4) == 0) {
-			const __u8 *tc = (const __u8 *)ports;
-			k->dst_port = (__u16)tc[0] << 8 | tc[1];
-		}
+		k->dst_port = bpf_ntohs(ports[0]); /* type << 8 | code */
 		break;
 	}
 }
 
 /* The flow key and L3 length of the dropped skb, read from its network
  * header. 0 when it has none we can read (ARP, netlink, an skb dropped
- * before its headers were set). Fragments after the first and IPv6
- * extension headers keep ports 0: the key then names the hosts and the
- * protocol only. */
-static __always_inline int parse_skb(struct sk_buff *skb, struct netring_flow_key *k, __u32 *l3_len)
+ * before its headers were set). One read of the header and what follows it:
+ * the ports count only when the packet is long enough to hold them, and an
+ * IPv4 header with options (rare) costs a second read. Fragments after the
+ * first and IPv6 extension headers keep ports 0: the key then names the
+ * hosts and the protocol only. */
+static __always_inline int parse_skb(const struct skb_fields *f, struct netring_flow_key *k, __u32 *l3_len)
 {
-	__u16 proto = BPF_CORE_READ(skb, protocol);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *data = BPF_CORE_READ(skb, data);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u32 len = BPF_CORE_READ(skb, len);
+	union l3_bytes b;
 	unsigned char *l3;
+	__u32 hlen;
 
-	if (!head || (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6)))
+	if (!f->head || (f->protocol != bpf_htons(ETH_P_IP) && f->protocol != bpf_htons(ETH_P_IPV6)))
 		return 0;
-	l3 = head + nh;
+	l3 = f->head + f->network_header;
 	/* skb->len counts from skb->data, which may sit before the network
 	 * header (L2 on transmit) or after it (pulled, at the socket). */
-	*l3_len = (__u32)((long)len + (long)(data - l3));
+	*l3_len = (__u32)((long)f->len + (long)(f->data - l3));
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), l3) != 0 || ip.version != 4 || ip.ihl < 5)
+	if (f->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_probe_read_kernel(&b.v4, sizeof(b.v4), l3) != 0 || b.v4.ip.version != 4 || b.v4.ip.ihl < 5)
 			return 0;
 		k->family = 4;
-		k->protocol = ip.protocol;
-		set_v4(k->src, ip.saddr);
-		set_v4(k->dst, ip.daddr);
-		if ((ip.frag_off & bpf_htons(0x1fff)) == 0)
-			read_ports(k, l3 + ip.ihl * 4);
+		k->protocol = b.v4.ip.protocol;
+		set_v4(k->src, b.v4.ip.saddr);
+		set_v4(k->dst, b.v4.ip.daddr);
+		hlen = b.v4.ip.ihl * 4;
+		if ((b.v4.ip.frag_off & bpf_htons(0x1fff)) != 0 || *l3_len < hlen + 4)
+			return 1;
+		if (hlen == sizeof(b.v4.ip) ||
+		    bpf_probe_read_kernel(b.v4.ports, sizeof(b.v4.ports), l3 + (hlen & 0x3c)) == 0)
+			set_ports(k, b.v4.ports);
 		return 1;
 	}
-	{
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), l3) != 0 || ip6.version != 6)
-			return 0;
-		k->family = 6;
-		k->protocol = ip6.nexthdr;
-		__builtin_memcpy(k->src, &ip6.saddr, 16);
-		__builtin_memcpy(k->dst, &ip6.daddr, 16);
-		read_ports(k, l3 + sizeof(ip6));
-		return 1;
-	}
-}
-
-static __always_inline int ignored(struct net_device *dev, __u32 ifindex)
-{
-	int i;
-
-	if (ignore_netns == 0)
+	if (bpf_probe_read_kernel(&b.v6, sizeof(b.v6), l3) != 0 || b.v6.ip6.version != 6)
 		return 0;
-	for (i = 0; i < NETRING_DROP_IGNORE_MAX; i++) {
-		if (ignore_ifindex[i] == ifindex)
-			return BPF_CORE_READ(dev, nd_net.net, ns.inum) == ignore_netns;
-	}
-	return 0;
-}
-
-static __always_inline int rate_allows(__u64 now)
-{
-	__u32 zero = 0;
-	struct rate_window *w;
-
-	if (events_per_sec == 0)
-		return 0;
-	w = bpf_map_lookup_elem(&drop_rate, &zero);
-	if (!w)
-		return 0;
-	if (now - w->start_ns >= 1000000000ULL) {
-		w->start_ns = now;
-		w->sent = 0;
-	}
-	if (w->sent >= events_per_sec)
-		return 0;
-	w->sent += 1;
+	k->family = 6;
+	k->protocol = b.v6.ip6.nexthdr;
+	__builtin_memcpy(k->src, &b.v6.ip6.saddr, 16);
+	__builtin_memcpy(k->dst, &b.v6.ip6.daddr, 16);
+	if (*l3_len >= sizeof(b.v6.ip6) + 4)
+		set_ports(k, b.v6.ports);
 	return 1;
 }
 
-SEC("raw_tp/kfree_skb")
-int netring_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
+/* 1 when the drop is on one of the agent's ignored links: the interface
+ * index matches, and then (the same index may exist in every namespace) the
+ * namespace, which only then is read. */
+static __always_inline int ignored_ifindex(__u32 ifindex)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
-	__u64 location = ctx->args[1];
-	__u32 reason = (__u32)ctx->args[2];
+	int i;
+
+	if (ignore_netns == 0 || ifindex == 0)
+		return 0;
+	for (i = 0; i < NETRING_DROP_IGNORE_MAX; i++)
+		if (ignore_ifindex[i] == ifindex)
+			return 1;
+	return 0;
+}
+
+/* CLOCK_MONOTONIC ns, at most a tick old. */
+static __always_inline __u64 tick_clock(struct drop_cpu *cpu)
+{
+	__u64 j = bpf_jiffies64();
+
+	if (j != cpu->jiffies || cpu->clock_ns == 0) {
+		cpu->jiffies = j;
+		cpu->clock_ns = bpf_ktime_get_ns();
+	}
+	return cpu->clock_ns;
+}
+
+static __always_inline int rate_allows(struct drop_cpu *cpu, __u64 now)
+{
+	if (events_per_sec == 0)
+		return 0;
+	if (now - cpu->window_start_ns >= 1000000000ULL) {
+		cpu->window_start_ns = now;
+		cpu->window_sent = 0;
+	}
+	if (cpu->window_sent >= events_per_sec)
+		return 0;
+	cpu->window_sent += 1;
+	return 1;
+}
+
+/* Counts one drop whose skb fields are read (f is zeroed when there is no
+ * skb). */
+static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, __u64 location)
+{
 	struct netring_drop_key key = {};
 	struct netring_drop_counts *c;
-	__u32 zero = 0, slot, ifindex = 0, l3_len = 0;
+	__u32 zero = 0, slot, ifindex = f->ifindex, l3_len = 0;
+	struct drop_cpu *cpu = bpf_map_lookup_elem(&drop_cpu, &zero);
 	__u64 *total, now;
 	void *map;
 
-	stat_inc(NETRING_DROP_STAT_SEEN);
-	if (reason == reason_not_dropped || reason == reason_consumed) {
-		stat_inc(NETRING_DROP_STAT_NOT_DROP);
-		return 0;
-	}
-	if (skb) {
-		struct net_device *dev = BPF_CORE_READ(skb, dev);
-		if (dev) {
-			ifindex = BPF_CORE_READ(dev, ifindex);
-			if (ifindex && ignored(dev, ifindex)) {
-				stat_inc(NETRING_DROP_STAT_IGNORED);
-				return 0;
-			}
-		}
-	}
 	stat_inc(NETRING_DROP_STAT_COUNTED);
 	slot = reason < NETRING_DROP_REASON_SLOTS ? reason : NETRING_DROP_REASON_SLOTS - 1;
 	total = bpf_map_lookup_elem(&drop_reasons, &slot);
 	if (total)
 		*total += 1;
 
-	if (!skb || !parse_skb(skb, &key.flow, &l3_len)) {
+	if (!parse_skb(f, &key.flow, &l3_len)) {
 		__builtin_memset(&key.flow, 0, sizeof(key.flow));
 		l3_len = 0;
 		stat_inc(NETRING_DROP_STAT_UNPARSED);
 	}
 	key.reason = reason;
-	now = bpf_ktime_get_ns();
+	if (!cpu)
+		return 0; /* never: index 0 of a one-entry array */
+	now = tick_clock(cpu);
 
 	map = bpf_map_lookup_elem(&drop_maps, &zero);
 	if (!map) {
@@ -283,7 +310,7 @@ int netring_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
 	}
 
 event:
-	if (!rate_allows(now)) {
+	if (!rate_allows(cpu, now)) {
 		stat_inc(NETRING_DROP_STAT_SUPPRESSED);
 		return 0;
 	}
@@ -294,7 +321,7 @@ event:
 			return 0;
 		}
 		__builtin_memcpy(&e->flow, &key.flow, sizeof(e->flow));
-		e->ts_ns = now;
+		e->ts_ns = bpf_ktime_get_ns();
 		e->location = location;
 		e->reason = reason;
 		e->ifindex = ifindex;
@@ -304,4 +331,69 @@ event:
 		stat_inc(NETRING_DROP_STAT_EVENTS);
 	}
 	return 0;
+}
+
+/* The arguments (skb, location, reason) tell a drop from what is not one. */
+static __always_inline int skipped(__u32 reason)
+{
+	stat_inc(NETRING_DROP_STAT_SEEN);
+	if (reason == reason_not_dropped || reason == reason_consumed) {
+		stat_inc(NETRING_DROP_STAT_NOT_DROP);
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int count_ignored(void)
+{
+	stat_inc(NETRING_DROP_STAT_IGNORED);
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int netring_kfree_skb_btf(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	__u32 reason = (__u32)ctx[2];
+	struct skb_fields f = {};
+	struct net_device *dev;
+
+	if (skipped(reason))
+		return 0;
+	if (skb) {
+		dev = skb->dev;
+		f.ifindex = dev ? dev->ifindex : 0;
+		if (ignored_ifindex(f.ifindex) && dev->nd_net.net->ns.inum == ignore_netns)
+			return count_ignored();
+		f.head = skb->head;
+		f.data = skb->data;
+		f.len = skb->len;
+		f.protocol = skb->protocol;
+		f.network_header = skb->network_header;
+	}
+	return count_drop(&f, reason, ctx[1]);
+}
+
+SEC("raw_tp/kfree_skb")
+int netring_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
+	__u32 reason = (__u32)ctx->args[2];
+	struct skb_fields f = {};
+	struct net_device *dev;
+
+	if (skipped(reason))
+		return 0;
+	if (skb) {
+		dev = BPF_CORE_READ(skb, dev);
+		f.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+		if (ignored_ifindex(f.ifindex) && BPF_CORE_READ(dev, nd_net.net, ns.inum) == ignore_netns)
+			return count_ignored();
+		f.head = BPF_CORE_READ(skb, head);
+		f.data = BPF_CORE_READ(skb, data);
+		f.len = BPF_CORE_READ(skb, len);
+		f.protocol = BPF_CORE_READ(skb, protocol);
+		f.network_header = BPF_CORE_READ(skb, network_header);
+	}
+	return count_drop(&f, reason, ctx->args[1]);
 }

@@ -254,6 +254,7 @@ nlohmann::json to_json(const KernelEventStatus& k) {
   return {{"drops",
            {{"enabled", k.drops},
             {"reason", k.drops_reason},
+            {"program", k.drops_program},
             {"by_reason", k.drops_by_reason},
             {"unattributed", k.drops_unattributed},
             {"map_full", k.drops_map_full},

@@ -46,11 +46,15 @@ DropMonitor::DropMonitor(std::unique_ptr<Impl> impl, DropReasons reasons)
 
 DropMonitor::~DropMonitor() = default;
 
-Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions& opts, DropReasons reasons) {
-  auto impl = std::make_unique<Impl>();
-  impl->skel.reset(drops_bpf__open());
-  if (!impl->skel) return tracing_error("drops_bpf__open", errno, "skb:kfree_skb");
-  auto& s = *impl->skel;
+namespace {
+
+// Opens, sets up and loads the object with one of its two programs.
+Result<void> load(DropMonitor::Impl& impl, const DropMonitorOptions& opts, const DropReasons& reasons, bool btf) {
+  impl.skel.reset(drops_bpf__open());
+  if (!impl.skel) return tracing_error("drops_bpf__open", errno, "skb:kfree_skb");
+  auto& s = *impl.skel;
+  bpf_program__set_autoload(s.progs.netring_kfree_skb_btf, btf);
+  bpf_program__set_autoload(s.progs.netring_kfree_skb, !btf);
   const std::uint32_t entries = opts.map_entries == 0 ? 1 : opts.map_entries;
   for (bpf_map* m : {s.maps.drops_a, s.maps.drops_b})
     if (int err = bpf_map__set_max_entries(m, entries); err != 0)
@@ -58,23 +62,46 @@ Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions
   s.rodata->reason_not_dropped = reasons.not_dropped();
   s.rodata->reason_consumed = reasons.consumed().value_or(~0u);
   s.rodata->events_per_sec = opts.events_per_sec;
-  if (opts.ignore_ifindexes.size() > NETRING_DROP_IGNORE_MAX)
-    return Error::invalid("DropMonitor::start", "more than " + std::to_string(NETRING_DROP_IGNORE_MAX) +
-                                                    " interfaces to ignore");
   for (std::size_t i = 0; i < opts.ignore_ifindexes.size(); ++i) s.rodata->ignore_ifindex[i] = opts.ignore_ifindexes[i];
   s.rodata->ignore_netns = opts.ignore_ifindexes.empty() ? 0 : opts.ignore_netns;
   if (int err = drops_bpf__load(&s); err != 0)
-    return tracing_error("drops_bpf__load", err, "skb:kfree_skb", true);
+    return tracing_error("drops_bpf__load", err, btf ? "tp_btf/kfree_skb" : "raw_tp/kfree_skb", true);
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions& opts, DropReasons reasons) {
+  if (opts.ignore_ifindexes.size() > NETRING_DROP_IGNORE_MAX)
+    return Error::invalid("DropMonitor::start",
+                          "more than " + std::to_string(NETRING_DROP_IGNORE_MAX) + " interfaces to ignore");
+  auto impl = std::make_unique<Impl>();
+  bool btf = opts.attach && !opts.raw_tracepoint_only;
+  std::string fallback = !opts.attach               ? "loaded for BPF_PROG_TEST_RUN, which runs no tp_btf program"
+                         : opts.raw_tracepoint_only ? "raw_tp asked for"
+                                                    : "";
+  if (btf) {
+    if (auto r = load(*impl, opts, reasons, true); !r) {
+      fallback = "tp_btf/kfree_skb did not load: " + r.error().message();
+      btf = false;
+    }
+  }
+  if (!btf)
+    if (auto r = load(*impl, opts, reasons, false); !r) return r.error();
+  auto& s = *impl->skel;
   if (opts.attach) {
     if (int err = drops_bpf__attach(&s); err != 0)
-      return tracing_error("bpf_raw_tracepoint_open", err, "skb:kfree_skb");
+      return tracing_error(btf ? "bpf_link_create" : "bpf_raw_tracepoint_open", err, "skb:kfree_skb");
   }
   impl->maps =
       std::make_unique<SwappedMaps>(bpf_map__fd(s.maps.drop_maps), bpf_map__fd(s.maps.drops_a),
                                     bpf_map__fd(s.maps.drops_b), sizeof(netring_drop_key), sizeof(netring_drop_counts));
   impl->ring.reset(ring_buffer__new(bpf_map__fd(s.maps.drop_events), on_event, impl.get(), nullptr));
   if (!impl->ring) return tracing_error("ring_buffer__new", errno, "drop events");
-  return std::unique_ptr<DropMonitor>(new DropMonitor(std::move(impl), std::move(reasons)));
+  auto m = std::unique_ptr<DropMonitor>(new DropMonitor(std::move(impl), std::move(reasons)));
+  m->program_ = btf ? "tp_btf" : "raw_tp";
+  m->fallback_reason_ = std::move(fallback);
+  return m;
 }
 
 Result<std::size_t> DropMonitor::drain(std::vector<DropCount>& out) {
@@ -125,7 +152,8 @@ Result<std::vector<std::pair<std::uint32_t, std::uint64_t>>> DropMonitor::reason
 }
 
 int DropMonitor::program_fd() const {
-  return bpf_program__fd(impl_->skel->progs.netring_kfree_skb);
+  const auto& p = impl_->skel->progs;
+  return bpf_program__fd(program_ == "tp_btf" ? p.netring_kfree_skb_btf : p.netring_kfree_skb);
 }
 
 }  // namespace netring::kevents

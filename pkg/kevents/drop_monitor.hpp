@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "bpf/kevents.h"
@@ -25,6 +26,10 @@ struct DropMonitorOptions {
   std::uint32_t map_entries = 16384;
   std::uint32_t events_per_sec = 100;  // detailed drops per CPU and second; 0: none
   bool attach = true;                  // false: loaded only (tests run it with BPF_PROG_TEST_RUN)
+  // The program: tp_btf (typed reads, the cheaper) unless it does not load,
+  // then raw_tp; raw_tp alone when not attached (BPF_PROG_TEST_RUN runs no
+  // tp_btf program) or when asked.
+  bool raw_tracepoint_only = false;
   // Interfaces whose drops are not counted (the agent's mirror link), in
   // the network namespace of inode ignore_netns (st_ino of /proc/self/ns/net);
   // at most NETRING_DROP_IGNORE_MAX.
@@ -72,6 +77,9 @@ class DropMonitor {
 
   const DropReasons& reasons() const { return reasons_; }
   int program_fd() const;
+  // "tp_btf" or "raw_tp", and why not tp_btf when it is raw_tp.
+  const std::string& program() const { return program_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }
 
   // Defined in the .cpp (the skeleton's type stays out of this header); public
   // for the ring buffer's C callback.
@@ -81,6 +89,7 @@ class DropMonitor {
   explicit DropMonitor(std::unique_ptr<Impl> impl, DropReasons reasons);
   std::unique_ptr<Impl> impl_;
   DropReasons reasons_;
+  std::string program_, fallback_reason_;
 };
 
 }  // namespace netring::kevents

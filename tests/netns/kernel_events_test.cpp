@@ -110,6 +110,17 @@ std::uint64_t snmp(const Netns& ns, const std::string& proto, const std::string&
   return 0;
 }
 
+// A /proc/net/snmp6 counter ("Udp6NoPorts") read inside `ns`.
+std::uint64_t snmp6(const Netns& ns, const std::string& field) {
+  std::istringstream in(ns.run_ok("cat /proc/net/snmp6"));
+  std::string name;
+  std::uint64_t value = 0;
+  while (in >> name >> value)
+    if (name == field) return value;
+  ADD_FAILURE() << "no " << field << " in /proc/net/snmp6";
+  return 0;
+}
+
 // The packet counter of the first iptables rule of `chain` that mentions `match`.
 std::uint64_t rule_packets(const Netns& ns, const std::string& chain, const std::string& match) {
   std::istringstream in(ns.run_ok("iptables -L " + chain + " -v -x -n"));
@@ -126,33 +137,59 @@ std::uint64_t rule_packets(const Netns& ns, const std::string& chain, const std:
 
 // Sends `n` UDP datagrams from inside `ns` to dst:port from source port
 // `sport`.
+// n datagrams of 100 bytes from port sport to dst:port (IPv4 or IPv6).
 void send_udp(const Netns& ns, const std::string& dst, int port, int sport, int n) {
+  const bool six = dst.find(':') != std::string::npos;
   ns.within([&] {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    int fd = ::socket(six ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
     ASSERT_GE(fd, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_port = htons(static_cast<std::uint16_t>(sport));
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET, dst.c_str(), &to.sin_addr);
+    sockaddr_storage src{}, to{};
+    socklen_t len = 0;
+    if (six) {
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&src);
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons(static_cast<std::uint16_t>(sport));
+      auto* t6 = reinterpret_cast<sockaddr_in6*>(&to);
+      t6->sin6_family = AF_INET6;
+      t6->sin6_port = htons(static_cast<std::uint16_t>(port));
+      ASSERT_EQ(inet_pton(AF_INET6, dst.c_str(), &t6->sin6_addr), 1);
+      len = sizeof(sockaddr_in6);
+    } else {
+      auto* s4 = reinterpret_cast<sockaddr_in*>(&src);
+      s4->sin_family = AF_INET;
+      s4->sin_port = htons(static_cast<std::uint16_t>(sport));
+      auto* t4 = reinterpret_cast<sockaddr_in*>(&to);
+      t4->sin_family = AF_INET;
+      t4->sin_port = htons(static_cast<std::uint16_t>(port));
+      ASSERT_EQ(inet_pton(AF_INET, dst.c_str(), &t4->sin_addr), 1);
+      len = sizeof(sockaddr_in);
+    }
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), len), 0);
     char payload[100] = {};
     for (int i = 0; i < n; ++i)
-      ASSERT_EQ(::sendto(fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+      ASSERT_EQ(::sendto(fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), len),
                 static_cast<ssize_t>(sizeof payload));
     ::close(fd);
   });
 }
 
+// The key form of a dotted IPv4 or an IPv6 address.
+netring::flow::Address address(const std::string& text) {
+  if (text.find(':') == std::string::npos) return v4(text);
+  netring::flow::Address a{};
+  EXPECT_EQ(inet_pton(AF_INET6, text.c_str(), a.data()), 1) << text;
+  return a;
+}
+
 // Sum of drops with reason `r` whose key is exactly this UDP flow.
 std::uint64_t drops_of(const std::vector<DropCount>& all, std::uint32_t r, const std::string& src,
                        const std::string& dst, int sport, int dport, std::uint64_t* bytes = nullptr) {
+  const int family = src.find(':') == std::string::npos ? 4 : 6;
   std::uint64_t n = 0;
   for (const auto& d : all) {
-    if (d.reason != r || d.key.family != 4 || d.key.protocol != IPPROTO_UDP) continue;
-    if (d.key.src != v4(src) || d.key.dst != v4(dst) || d.key.src_port != sport || d.key.dst_port != dport) continue;
+    if (d.reason != r || d.key.family != family || d.key.protocol != IPPROTO_UDP) continue;
+    if (d.key.src != address(src) || d.key.dst != address(dst) || d.key.src_port != sport || d.key.dst_port != dport)
+      continue;
     n += d.counts.packets;
     if (bytes) *bytes += d.counts.bytes;
   }
@@ -293,11 +330,31 @@ TEST(RetransmitProgram, WithoutASocketCountsSegmentsButNoFlow) {
 
 // --- real drops, against the kernel's own counters ---
 
+// The attached drop program: tp_btf (what the agent loads where BTF is,
+// false) or raw_tp (its fallback, true), on the same real drops.
+class KernelDrops : public ::testing::TestWithParam<bool> {
+ protected:
+  DropMonitorOptions options() const {
+    DropMonitorOptions o = drop_options(true);
+    o.raw_tracepoint_only = GetParam();
+    return o;
+  }
+  std::unique_ptr<DropMonitor> monitor() const {
+    auto m = drop_monitor(options());
+    if (m) {
+      EXPECT_EQ(m->program(), GetParam() ? "raw_tp" : "tp_btf") << m->fallback_reason();
+    }
+    return m;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Program, KernelDrops, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "raw_tp" : "tp_btf"; });
+
 // Two "pods" behind a router namespace; an iptables DROP rule in the
 // router's FORWARD chain for one pod pair. Every packet the rule counts is
 // a drop with reason NETFILTER_DROP keyed by the pair's flow.
-TEST(KernelDrops, IptablesDropRuleMatchesTheRulesCounter) {
-  auto m = drop_monitor(drop_options(true));
+TEST_P(KernelDrops, IptablesDropRuleMatchesTheRulesCounter) {
+  auto m = monitor();
   ASSERT_TRUE(m);
   const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
   Netns a("kda"), router("kdr"), b("kdb");
@@ -336,8 +393,8 @@ TEST(KernelDrops, IptablesDropRuleMatchesTheRulesCounter) {
 
 // A UDP datagram to a port nobody listens on: the kernel counts it in
 // Udp NoPorts and frees it with reason NO_SOCKET.
-TEST(KernelDrops, UdpToAClosedPortMatchesNoPorts) {
-  auto m = drop_monitor(drop_options(true));
+TEST_P(KernelDrops, UdpToAClosedPortMatchesNoPorts) {
+  auto m = monitor();
   ASSERT_TRUE(m);
   const std::uint32_t no_socket = reason(m->reasons(), "NO_SOCKET");
   Netns a("kua"), b("kub");
@@ -355,18 +412,45 @@ TEST(KernelDrops, UdpToAClosedPortMatchesNoPorts) {
   EXPECT_EQ(drops_of(counts, no_socket, "10.242.1.2", "10.242.1.3", sport, dport), no_ports);
 }
 
+// The same over IPv6 (Udp6 NoPorts): the key's addresses and ports come
+// from the IPv6 header and what follows it, L3 bytes from header to end.
+TEST_P(KernelDrops, Udp6ToAClosedPortMatchesNoPorts) {
+  auto m = monitor();
+  ASSERT_TRUE(m);
+  const std::uint32_t no_socket = reason(m->reasons(), "NO_SOCKET");
+  Netns a("kva"), b("kvb");
+  VethPair ab(a, b, VethOptions{});
+  // nodad: usable at once, not after duplicate address detection.
+  a.run_ok("ip -6 addr add fd00:242::2/64 dev " + ab.name_a() + " nodad");
+  b.run_ok("ip -6 addr add fd00:242::3/64 dev " + ab.name_b() + " nodad");
+  const int dport = unique_port(9), sport = unique_port(10);
+  std::vector<DropCount> counts;
+  ASSERT_TRUE(m->drain(counts));
+  counts.clear();
+  const std::uint64_t before = snmp6(b, "Udp6NoPorts");
+  send_udp(a, "fd00:242::3", dport, sport, 19);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(m->drain(counts));
+  const std::uint64_t no_ports = snmp6(b, "Udp6NoPorts") - before;
+  EXPECT_EQ(no_ports, 19u);
+  std::uint64_t bytes = 0;
+  EXPECT_EQ(drops_of(counts, no_socket, "fd00:242::2", "fd00:242::3", sport, dport, &bytes), no_ports);
+  EXPECT_EQ(bytes, no_ports * (40 + 8 + 100)) << "L3 bytes of each dropped datagram";
+}
+
 // The agent's mirror link is left out by (ifindex, namespace): the same
 // drops on an ignored interface are not counted, and an interface of the
 // same index in another namespace still is.
-TEST(KernelDrops, DropsOnAnIgnoredInterfaceAreNotCounted) {
+TEST_P(KernelDrops, DropsOnAnIgnoredInterfaceAreNotCounted) {
   Netns a("kia"), b("kib");
   VethPair ab(a, b, VethOptions{.addr_a = "10.244.1.2/24", .addr_b = "10.244.1.3/24"});
-  struct stat ns_b {}, ns_host {};
+  struct stat ns_b {
+  }, ns_host{};
   ASSERT_EQ(::stat(("/var/run/netns/" + b.name()).c_str(), &ns_b), 0);
   ASSERT_EQ(::stat("/proc/self/ns/net", &ns_host), 0);
   const auto ifindex_b = static_cast<std::uint32_t>(ab.ifindex_b());
   for (bool same_ns : {true, false}) {
-    DropMonitorOptions o = drop_options(true);
+    DropMonitorOptions o = options();
     o.ignore_ifindexes = {ifindex_b};
     o.ignore_netns = static_cast<std::uint32_t>(same_ns ? ns_b.st_ino : ns_host.st_ino);
     auto m = drop_monitor(o);
