@@ -19,9 +19,15 @@ flow::Direction to_flow(datapath::SampleDirection d) {
   return d == datapath::SampleDirection::kIngress ? flow::Direction::kIngress : flow::Direction::kEgress;
 }
 
-// Slots examined by expire() per loop turn: a full sweep of a big table in
-// one go would pause the worker for milliseconds.
-constexpr std::size_t kExpireSlotsPerTurn = 4096;
+// Timed-out flows are looked for every kExpireEvery, a slice of the table
+// at a time: a full sweep of a big table in one go would pause the worker
+// for milliseconds, and a slice every loop turn (a turn per nap, thousands
+// a second) costs more than the samples at a few thousand flows. Slices of
+// at least kExpireMinSlots and 1/kExpireSlices of the table sweep it within
+// kExpireSlices * kExpireEvery (1 s): timeouts are seconds.
+constexpr std::uint64_t kExpireEvery = 50'000'000;  // ns
+constexpr std::size_t kExpireSlices = 20;
+constexpr std::size_t kExpireMinSlots = 4096;
 constexpr int kWaitMs = 50;
 // Naps without a frame before the worker blocks in poll() instead.
 constexpr int kIdleNaps = 8;
@@ -97,7 +103,7 @@ void Worker::update_eviction_policy() {
 void Worker::run() {
   std::chrono::microseconds nap = max_nap_ / 4;
   int idle_naps = 0;
-  std::uint64_t since_wake = 0;
+  std::uint64_t since_wake = 0, last_expire_ns = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     update_eviction_policy();
     auto n = stream_->poll(samples_);
@@ -112,7 +118,11 @@ void Worker::run() {
       since_wake += *n;
       idle_naps = 0;
     }
-    table_.expire(kExpireSlotsPerTurn, ended_capacity_ - std::min(ended_capacity_, ended_.size()));
+    if (const std::uint64_t now = monotonic_now_ns(); now - last_expire_ns >= kExpireEvery) {
+      last_expire_ns = now;
+      table_.expire(std::max(kExpireMinSlots, table_.slots() / kExpireSlices),
+                    ended_capacity_ - std::min(ended_capacity_, ended_.size()));
+    }
     if (requested_.load(std::memory_order_acquire)) report();
     if (*n == datapath::SampleStream::kBatch) continue;  // more are waiting: read on
 
