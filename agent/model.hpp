@@ -280,11 +280,12 @@ struct KernelEventStatus {
   std::map<std::string, std::uint64_t> drops_by_reason;  // since start, exact
   std::uint64_t drops_unattributed = 0;                  // without an IP header (counted by reason only)
   std::uint64_t drops_map_full = 0;                      // counted by reason only: the (flow, reason) map was full
-  std::uint64_t drop_details = 0;                        // details sent to user space
-  std::uint64_t drop_details_suppressed = 0;             // over the rate limit
-  std::uint64_t drop_details_lost = 0;                   // ring buffer full
-  std::uint64_t tcp_retransmit_segments = 0;             // over all sockets of the node
-  std::uint64_t tcp_retransmits_map_full = 0;            // hits not attributed to a flow: the map was full
+  std::uint64_t drops_storm_sampled = 0;       // counted by reason only: a storm's drops the sampled ones stand for
+  std::uint64_t drop_details = 0;              // details sent to user space
+  std::uint64_t drop_details_suppressed = 0;   // over the rate limit
+  std::uint64_t drop_details_lost = 0;         // ring buffer full
+  std::uint64_t tcp_retransmit_segments = 0;   // over all sockets of the node
+  std::uint64_t tcp_retransmits_map_full = 0;  // hits not attributed to a flow: the map was full
   std::uint64_t drain_errors = 0;
 };
 

@@ -511,6 +511,7 @@ void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>&
     if (auto s = dm.stats()) {
       st.drops_unattributed = s->unparsed;
       st.drops_map_full = s->map_full;
+      st.drops_storm_sampled = s->storm_skipped;
       st.drop_details = s->events;
       st.drop_details_suppressed = s->suppressed;
       st.drop_details_lost = s->event_lost;

@@ -48,6 +48,14 @@ char LICENSE[] SEC("license") = "GPL";
 volatile const __u32 reason_not_dropped = 0;    /* SKB_NOT_DROPPED_YET */
 volatile const __u32 reason_consumed = ~0U;     /* SKB_CONSUMED, ~0: the kernel has none */
 volatile const __u32 events_per_sec = 100;      /* per CPU; 0: no details */
+/* Drop storms: past storm_drops_per_sec drops in a CPU's second (0: never),
+ * one drop in storm_one_in is attributed to its flow, counting for
+ * storm_one_in (Horvitz-Thompson: the per-flow counts stay unbiased, and are
+ * marked estimated); the others only count by reason, exactly as always.
+ * A flood dropped at line rate then costs each drop a few loads and a
+ * random number, not a header read and a hash map update. */
+volatile const __u32 storm_drops_per_sec = 0;
+volatile const __u32 storm_one_in = 1;
 /* The agent's mirror link: the samples it carries are the agent's, and in
  * the AF_PACKET fallback the stack frees each one after the socket took its
  * copy. Not drops of the node's traffic. */
@@ -101,8 +109,9 @@ struct {
  * so a drop's time is late by at most a tick (4 ms at HZ=250), and the
  * detailed events, rate-limited, read it exactly. */
 struct drop_cpu {
-	__u64 window_start_ns;
-	__u64 window_sent;
+	__u64 window_start_ns; /* the current second: */
+	__u64 window_sent;     /* detailed events sent in it */
+	__u64 window_drops;    /* drops counted in it */
 	__u64 jiffies;
 	__u64 clock_ns;
 };
@@ -242,18 +251,31 @@ static __always_inline __u64 tick_clock(struct drop_cpu *cpu)
 	return cpu->clock_ns;
 }
 
-static __always_inline int rate_allows(struct drop_cpu *cpu, __u64 now)
+static __always_inline void roll_window(struct drop_cpu *cpu, __u64 now)
 {
-	if (events_per_sec == 0)
-		return 0;
 	if (now - cpu->window_start_ns >= 1000000000ULL) {
 		cpu->window_start_ns = now;
 		cpu->window_sent = 0;
+		cpu->window_drops = 0;
 	}
-	if (cpu->window_sent >= events_per_sec)
+}
+
+static __always_inline int rate_allows(struct drop_cpu *cpu)
+{
+	if (events_per_sec == 0 || cpu->window_sent >= events_per_sec)
 		return 0;
 	cpu->window_sent += 1;
 	return 1;
+}
+
+/* How many drops this one stands for in its flow's counts: 1, or in a
+ * storm storm_one_in for one drop in storm_one_in and 0 for the others. */
+static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
+{
+	cpu->window_drops += 1;
+	if (storm_drops_per_sec == 0 || cpu->window_drops <= storm_drops_per_sec || storm_one_in <= 1)
+		return 1;
+	return bpf_get_prandom_u32() % storm_one_in == 0 ? storm_one_in : 0;
 }
 
 /* Counts one drop whose skb fields are read (f is zeroed when there is no
@@ -262,7 +284,7 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 {
 	struct netring_drop_key key = {};
 	struct netring_drop_counts *c;
-	__u32 zero = 0, slot, ifindex = f->ifindex, l3_len = 0;
+	__u32 zero = 0, slot, ifindex = f->ifindex, l3_len = 0, weight;
 	struct drop_cpu *cpu = bpf_map_lookup_elem(&drop_cpu, &zero);
 	__u64 *total, now;
 	void *map;
@@ -273,15 +295,22 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 	if (total)
 		*total += 1;
 
+	if (!cpu)
+		return 0; /* never: index 0 of a one-entry array */
+	now = tick_clock(cpu);
+	roll_window(cpu, now);
+	weight = storm_weight(cpu);
+	if (weight == 0) {
+		stat_inc(NETRING_DROP_STAT_STORM_SKIPPED);
+		return 0;
+	}
+
 	if (!parse_skb(f, &key.flow, &l3_len)) {
 		__builtin_memset(&key.flow, 0, sizeof(key.flow));
 		l3_len = 0;
 		stat_inc(NETRING_DROP_STAT_UNPARSED);
 	}
 	key.reason = reason;
-	if (!cpu)
-		return 0; /* never: index 0 of a one-entry array */
-	now = tick_clock(cpu);
 
 	map = bpf_map_lookup_elem(&drop_maps, &zero);
 	if (!map) {
@@ -300,17 +329,19 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 			c = bpf_map_lookup_elem(map, &key);
 		}
 		if (c) {
-			__sync_fetch_and_add(&c->packets, 1);
-			__sync_fetch_and_add(&c->bytes, l3_len);
+			__sync_fetch_and_add(&c->packets, weight);
+			__sync_fetch_and_add(&c->bytes, (__u64)l3_len * weight);
 			c->last_ns = now;
 			c->ifindex = ifindex;
+			if (weight > 1 && !c->estimated)
+				c->estimated = 1;
 		} else {
 			stat_inc(NETRING_DROP_STAT_MAP_FULL);
 		}
 	}
 
 event:
-	if (!rate_allows(cpu, now)) {
+	if (!rate_allows(cpu)) {
 		stat_inc(NETRING_DROP_STAT_SUPPRESSED);
 		return 0;
 	}

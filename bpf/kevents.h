@@ -33,7 +33,7 @@ struct netring_drop_counts {
 	__u64 first_ns; /* bpf_ktime_get_ns() of the period's first drop */
 	__u64 last_ns;  /* ... and of its latest */
 	__u32 ifindex;  /* skb->dev at the latest drop (0: none) */
-	__u32 reserved;
+	__u32 estimated; /* 1: part of the counts stands for drops a storm left unattributed (drops.bpf.c) */
 };
 
 /* One drop in detail, through the ring buffer; rate-limited per CPU
@@ -59,7 +59,8 @@ struct netring_drop_event {
 #define NETRING_DROP_STAT_SUPPRESSED 7 /* details not sent: over the rate limit */
 #define NETRING_DROP_STAT_EVENT_LOST 8 /* details not sent: ring buffer full */
 #define NETRING_DROP_STAT_IGNORED 9    /* on the agent's own mirror link: not counted */
-#define NETRING_DROP_STAT_MAX 10
+#define NETRING_DROP_STAT_STORM_SKIPPED 10 /* counted by reason only: a storm's unsampled drops */
+#define NETRING_DROP_STAT_MAX 11
 
 /* Interfaces whose drops are the agent's own business (its mirror link):
  * ifindex and network namespace inode, set before load. */

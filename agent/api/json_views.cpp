@@ -258,6 +258,7 @@ nlohmann::json to_json(const KernelEventStatus& k) {
             {"by_reason", k.drops_by_reason},
             {"unattributed", k.drops_unattributed},
             {"map_full", k.drops_map_full},
+            {"storm_sampled", k.drops_storm_sampled},
             {"details", k.drop_details},
             {"details_suppressed", k.drop_details_suppressed},
             {"details_lost", k.drop_details_lost}}},

@@ -5,12 +5,14 @@ namespace netring::agent::metrics {
 KernelEventMetrics::KernelEventMetrics(prometheus::Registry& registry, LabelLevel level, std::size_t max_series)
     : level_(level),
       max_series_(max_series),
-      drops_(prometheus::BuildCounter()
-                 .Name("netring_drops_total")
-                 .Help("Packets (skbs) the kernel of this node dropped, by the kernel's drop reason (skb:kfree_skb; "
-                       "NOT_SPECIFIED: freed with kfree_skb() without a reason) and source/destination identity "
-                       "(\"none\": no IP header), counted in the kernel")
-                 .Register(registry)),
+      drops_(
+          prometheus::BuildCounter()
+              .Name("netring_drops_total")
+              .Help("Packets (skbs) the kernel of this node dropped, by the kernel's drop reason (skb:kfree_skb; "
+                    "NOT_SPECIFIED: freed with kfree_skb() without a reason) and source/destination identity "
+                    "(\"none\": no IP header), counted in the kernel; past 10,000 drops per CPU and second, one in 16 "
+                    "is attributed and counts for 16 (the status's kernel_events.drops.storm_sampled)")
+              .Register(registry)),
       retransmits_(prometheus::BuildCounter()
                        .Name("netring_tcp_retransmits_total")
                        .Help("TCP segments retransmitted by sockets of this node (tcp:tcp_retransmit_skb, the unit of "

@@ -62,6 +62,8 @@ Result<void> load(DropMonitor::Impl& impl, const DropMonitorOptions& opts, const
   s.rodata->reason_not_dropped = reasons.not_dropped();
   s.rodata->reason_consumed = reasons.consumed().value_or(~0u);
   s.rodata->events_per_sec = opts.events_per_sec;
+  s.rodata->storm_drops_per_sec = opts.storm_drops_per_sec;
+  s.rodata->storm_one_in = opts.storm_one_in == 0 ? 1 : opts.storm_one_in;
   for (std::size_t i = 0; i < opts.ignore_ifindexes.size(); ++i) s.rodata->ignore_ifindex[i] = opts.ignore_ifindexes[i];
   s.rodata->ignore_netns = opts.ignore_ifindexes.empty() ? 0 : opts.ignore_netns;
   if (int err = drops_bpf__load(&s); err != 0)
@@ -139,6 +141,7 @@ Result<DropStats> DropMonitor::stats() const {
   s.suppressed = (*v)[NETRING_DROP_STAT_SUPPRESSED];
   s.event_lost = (*v)[NETRING_DROP_STAT_EVENT_LOST];
   s.ignored = (*v)[NETRING_DROP_STAT_IGNORED];
+  s.storm_skipped = (*v)[NETRING_DROP_STAT_STORM_SKIPPED];
   return s;
 }
 

@@ -313,6 +313,45 @@ TEST(DropProgram, DetailedEventsAreRateLimitedPerCpu) {
   EXPECT_TRUE(ev.empty()) << "events_per_sec 0: counts only";
 }
 
+// A storm: past the threshold of drops in a CPU's second, one in N goes to
+// its flow's counts, for N; every one still counts by reason, exactly.
+TEST(DropProgram, AStormAttributesOneInNAndCountsEveryReason) {
+  DropMonitorOptions o = drop_options(false);
+  o.storm_drops_per_sec = 50;
+  o.storm_one_in = 4;
+  auto m = drop_monitor(o);
+  ASSERT_TRUE(m);
+  const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
+  // 2,000 runs (a raw tracepoint's BPF_PROG_TEST_RUN takes no repeat): a
+  // few milliseconds, well inside the second the first run opens.
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(run_tp(m->program_fd(), {0, 0, nf}), 0);
+  auto st = m->stats();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->counted, 2000u);
+  // 1,950 past the threshold, each left out with p = 3/4: 1,462 expected,
+  // standard deviation 19.
+  EXPECT_NEAR(static_cast<double>(st->storm_skipped), 1462.5, 150.0);
+  std::vector<DropCount> counts;
+  ASSERT_TRUE(m->drain(counts));
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].counts.packets, 50 + 4 * (1950 - st->storm_skipped)) << "50 exact, then 4 per attributed drop";
+  EXPECT_EQ(counts[0].counts.estimated, 1u);
+  auto totals = m->reason_totals();
+  ASSERT_TRUE(totals);
+  std::map<std::uint32_t, std::uint64_t> t(totals->begin(), totals->end());
+  EXPECT_EQ(t[nf], 2000u) << "reasons stay exact";
+
+  // Below the threshold nothing is sampled (the defaults: 10,000 a second).
+  auto calm = drop_monitor(drop_options(false));
+  ASSERT_TRUE(calm);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(run_tp(calm->program_fd(), {0, 0, nf}), 0);
+  counts.clear();
+  ASSERT_TRUE(calm->drain(counts));
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].counts.packets, 2000u);
+  EXPECT_EQ(counts[0].counts.estimated, 0u);
+}
+
 // --- the retransmit program under BPF_PROG_TEST_RUN ---
 
 TEST(RetransmitProgram, WithoutASocketCountsSegmentsButNoFlow) {
