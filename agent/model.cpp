@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -60,25 +59,11 @@ const std::shared_ptr<const Identity>& IdentityRef::empty_identity() {
 
 SnapshotStore::SnapshotStore() : current_(std::make_shared<AgentSnapshot>()) {}
 
-std::vector<FlowView> reclaim_flows(std::shared_ptr<const AgentSnapshot> snap) {
-  std::vector<FlowView> v;
-  if (snap && snap.use_count() == 1) {
-    // use_count() is a relaxed load: this fence orders the last other
-    // owner's release (its decrement) before our writes to what it read.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    v = std::move(const_cast<AgentSnapshot&>(*snap).flows);  // not a const object (SnapshotStore::publish)
-    v.clear();
-  }
-  return v;
-}
-
 void SnapshotStore::publish(AgentSnapshot snap) {
   {
     std::lock_guard lock(mu_);
     snap.generation = ++generation_;
-    // Not a const object, only shared as one: the publisher takes back the
-    // flow array of a snapshot nobody holds any more (Publisher::recycled_flows).
-    current_ = std::make_shared<AgentSnapshot>(std::move(snap));
+    current_ = std::make_shared<const AgentSnapshot>(std::move(snap));
   }
   cv_.notify_all();
 }

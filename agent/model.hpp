@@ -384,11 +384,4 @@ class SnapshotStore final : public SnapshotProvider {
 
 std::uint64_t realtime_ns();
 
-// The flow array of a published snapshot, emptied (its capacity kept), when
-// `snap` is the last reference to it; otherwise an empty array, the
-// snapshot untouched. Releases `snap` either way. For the publisher, which
-// keeps the snapshot before last: the store let go of it a round ago, so a
-// reader still holding it is the only other owner and none can take it anew.
-std::vector<FlowView> reclaim_flows(std::shared_ptr<const AgentSnapshot> snap);
-
 }  // namespace netring::agent

@@ -604,10 +604,6 @@ void Publisher::publish_once() {
     for (const auto& rep : cap->reports) capture_overflow.merge(rep.overflow);
 
   AgentSnapshot snap;
-  // Every round otherwise allocated megabytes at ten thousand flows (mapped
-  // apart: heap.hpp) and touched each page for the first time: page faults
-  // that were a fifth of the agent's CPU on a paravirtualised guest.
-  snap.flows = reclaim_flows(std::move(retired_));
   snap.taken_ns = realtime_ns();
   // The flows of a worker that did not answer in time are the ones it held
   // at the previous round, unchanged: dropping them would make the metrics
@@ -632,9 +628,7 @@ void Publisher::publish_once() {
   for (const auto& rep : last_) upper += rep.live.size();
   if (cap)
     for (const auto& rep : cap->reports) upper += rep.live.size();
-  // A quarter more when it must grow: while the flows still increase, the
-  // recycled array then serves the next rounds too.
-  if (snap.flows.capacity() < upper) snap.flows.reserve(upper + upper / 4);
+  snap.flows.reserve(upper);
   masks.reserve(upper);
   for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
     if (!carried.empty() && std::binary_search(carried.begin(), carried.end(), flow::hash_key(k, seed_))) return;
@@ -662,9 +656,7 @@ void Publisher::publish_once() {
   // The tables' copies are in the snapshot now (the snapshot, not a second
   // copy, is what a late worker's flows are carried from).
   for (auto& rep : last_) std::vector<flow::FlowEntry>().swap(rep.live);
-  // Kept within 1.5x the flows: a recycled array as large as a busier
-  // round's is given up when the table has shrunk.
-  if (snap.flows.capacity() - snap.flows.size() > snap.flows.size() / 2) snap.flows.shrink_to_fit();
+  if (snap.flows.capacity() - snap.flows.size() > snap.flows.size() / 8) snap.flows.shrink_to_fit();
   if (!backends_.empty()) {
     std::vector<std::uint64_t> live_ids;
     live_ids.reserve(snap.flows.size());
@@ -853,7 +845,6 @@ void Publisher::publish_once() {
   snap.dns = dns_published_;
   metrics_.update_flows(snap.flows, ended, pods_gone);
   store_.publish(std::move(snap));
-  retired_ = std::move(published_);
   published_ = store_.snapshot();  // this publisher is the store's only writer
   published_workers_ = std::move(masks);
   ended.clear();

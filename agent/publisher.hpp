@@ -137,10 +137,7 @@ class Publisher {
   // they are in the snapshot.
   std::vector<WorkerReport> last_;
   std::shared_ptr<const AgentSnapshot> published_;  // what the previous round published
-  // The round before's: its flow array serves the next round once no API
-  // reader holds it (reclaim_flows).
-  std::shared_ptr<const AgentSnapshot> retired_;
-  std::vector<std::uint16_t> published_workers_;  // per flow of published_: bit i = worker i held it
+  std::vector<std::uint16_t> published_workers_;    // per flow of published_: bit i = worker i held it
   // flow id -> destination identity with the backend conntrack chose
   // (nullopt: no pod behind it), resolved once per flow.
   std::unordered_map<std::uint64_t, std::optional<IdentityRef>> backends_;
