@@ -84,7 +84,9 @@ while time.time() < end:
 print(sent)
 PYTHON
 
-"$PY" - "$agent_pid" "$node" "$(pod_netns cli)" "$(pod_ip srv)" "$state/gen.py" "$secs" "${workers:-1}" "$out" <<'PYTHON'
+# The commit measured, recorded with the figures: the report names it.
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+"$PY" - "$agent_pid" "$node" "$(pod_netns cli)" "$(pod_ip srv)" "$state/gen.py" "$secs" "${workers:-1}" "$out" "$commit" <<'PYTHON'
 import json, os, subprocess, sys, time
 pid, node, cli_ns, dst, gen, secs, workers, out = sys.argv[1:9]
 secs, workers = float(secs), int(workers)
@@ -156,7 +158,7 @@ for n in (1000, 10000, 100000):
           "rss_excl_umem_mib": (rss - urss) / 1024, "sent_packets": sent, "gen_pps": sent / secs}
     print(lv, flush=True)
     levels.append(lv)
-json.dump({"workers": workers, "umem_bytes": umem_bytes,
+json.dump({"commit": sys.argv[9], "workers": workers, "umem_bytes": umem_bytes,
            "umem_bytes_per_worker": memory.get("umem_bytes_per_worker", []),
            "flow_table_bytes": memory.get("flow_table_bytes", 0), "seconds_per_level": secs, "levels": levels},
           open(out, "w"), indent=1)

@@ -496,7 +496,8 @@ def agent_figures(raw, F):
             F.add(5, f"agent at {label} flows (generated)", "RSS excl. UMEM, MiB", {"median": lv["rss_excl_umem_mib"]},
                   "", None, None, "<= 64 MiB" if n == 100000 else None,
                   lv["rss_excl_umem_mib"] <= 64 if n == 100000 else None,
-                  f"one measurement; active flows {lv['active_flows']}; agent CPU {lv['cpu_cores']:.2f} cores at "
+                  (f"commit {al['commit']}; " if al.get("commit") else "")
+                  + f"one measurement; active flows {lv['active_flows']}; agent CPU {lv['cpu_cores']:.2f} cores at "
                   f"{fmt(lv['gen_pps'])} pkt/s sampled 1:1; UMEM {umem_mib:.1f} MiB"
                   + (f" ({per_worker} MiB per worker)" if per_worker else "")
                   + f", {al['workers']} workers, {lv['umem_rss_kib'] / 1024:.1f} MiB resident (found by {found}); "
