@@ -267,7 +267,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
       h.syns = c->syns;
       h.reset_by = handshake::to_string(c->reset_by);
       h.fin_by = handshake::to_string(c->fin_by);
-      v.handshake = h;
+      v.handshake = std::make_shared<const TcpHandshakeView>(h);
     }
   }
   // The source reports when it is a pod of this node; otherwise this node
@@ -293,7 +293,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   }
   if (!dns_by_flow_.empty() && (key.protocol == IPPROTO_UDP || key.protocol == IPPROTO_TCP)) {
     if (auto it = dns_by_flow_.find(v.id); it != dns_by_flow_.end()) {
-      v.dns = it->second.view;
+      v.dns = std::make_shared<const FlowDnsView>(it->second.view);
       it->second.round = round_;
     }
   }
