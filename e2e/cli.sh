@@ -281,9 +281,19 @@ expect_exit 2 "netring: --outcome: $(api_error '/api/v1/dns?outcome=lost')" n dn
 
 no_socket() { [ "$(api "$A" '/api/v1/drops?reason=NO_SOCKET' | jq '.count')" -ge 5 ]; }
 wait_for 30 "five NO_SOCKET drops in /api/v1/drops" no_socket || fail "drops: $(api "$A" /api/v1/drops)"
-got=$(n drops --server "$A" --last 1000 -o json | jq -sc 'sort_by(.time)')
-want=$(api "$A" '/api/v1/drops?limit=1000' | jq -c '.drops | sort_by(.time)')
-[ "$got" = "$want" ] && pass "drops -o json = the API's drops ($(jq length <<<"$got"))" || fail "drops -o json differs"
+# Drop times come from a per-jiffy clock, so drops of one burst share a time:
+# compare whole records in a total order (the CLI prints oldest first, the API
+# newest first). A drop the node makes between the two reads (any pod packet the
+# kernel frees) differs too, so a mismatch is retried before it counts.
+drops_json_match() {
+  got=$(n drops --server "$A" --last 1000 -o json | jq -sc 'sort')
+  want=$(api "$A" '/api/v1/drops?limit=1000' | jq -c '.drops | sort')
+  [ "$got" = "$want" ]
+}
+tries=0
+until drops_json_match || [ $((tries += 1)) -ge 5 ]; do sleep 1; done
+[ "$got" = "$want" ] && pass "drops -o json = the API's drops ($(jq length <<<"$got"))" ||
+  fail "drops -o json differs: $(diff <(jq -c '.[]' <<<"$got") <(jq -c '.[]' <<<"$want") | head -20)"
 got=$(n drops --server "$A" --reason NO_SOCKET --to-pod "data/$CACHE" --port 9 -o jsonpath='{.reason} {.src.pod} {.dst.port}' | sort -u)
 [ "$got" = "NO_SOCKET $WEB 9" ] && pass "drops --reason --to-pod --port: $got" || fail "drops --reason --to-pod --port: '$got'"
 COLUMNS=200 n drops --server "$A" --reason NO_SOCKET >"$E2E_TMP/drops.txt" || fail "drops (table) failed"
