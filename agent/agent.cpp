@@ -149,11 +149,16 @@ int run_agent(const Config& config) {
   api::ApiServer api_server(aopts, store, &tap);
   if (auto r = api_server.start(); !r) return fail("api listener", r.error().message());
 
+  // Without conntrack (no nf_conntrack_netlink, a seccomp profile that
+  // denies netfilter netlink) flows still flow; only a service's backend
+  // stays unresolved, and the status says why.
   std::unique_ptr<ConntrackResolver> conntrack;
+  std::string conntrack_reason;
   if (auto ct = ConntrackResolver::open(); ct) {
     conntrack = std::move(ct).value();
   } else {
-    log::warn("conntrack unavailable: service backends will not be resolved", {{"error", ct.error().message()}});
+    conntrack_reason = ct.error().message();
+    log::warn("conntrack unavailable: service backends will not be resolved", {{"error", conntrack_reason}});
   }
 
   // Exact flow counts exist wherever the sampler runs (both mirror rungs);
@@ -209,6 +214,8 @@ int run_agent(const Config& config) {
     popts.base_status.fallbacks.push_back({"drops", "raw_tp", drop_monitor->fallback_reason()});
   if (config.tcp_retransmits && !kevent_status.tcp_retransmits)
     popts.base_status.fallbacks.push_back({"tcp_retransmits", "off", kevent_status.tcp_retransmits_reason});
+  if (!conntrack) popts.base_status.fallbacks.push_back({"conntrack", "off", conntrack_reason});
+  popts.base_status.kernel_features["conntrack"] = conntrack != nullptr;
   popts.base_status.kernel_events = kevent_status;
   popts.drops = drop_monitor.get();
   popts.retransmits = retransmit_monitor.get();

@@ -406,6 +406,10 @@ void FakeKubeApi::fail_next(int n, int status) {
   fail_status_ = status;
 }
 
+void FakeKubeApi::delay_responses(std::chrono::milliseconds d) {
+  delay_ms_.store(d.count());
+}
+
 uint64_t FakeKubeApi::revision() const {
   std::lock_guard lock(mu_);
   return revision_;
@@ -477,6 +481,8 @@ void FakeKubeApi::serve() {
   server_->set_keep_alive_timeout(30);
   server_->set_keep_alive_max_count(1000);
   auto handler = [this](const httplib::Request& req, httplib::Response& res, const std::string& resource) {
+    // Before the lock: a slow answer holds its own connection, not the others.
+    if (int64_t d = delay_ms_.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
     std::string query;
     for (const auto& [k, v] : req.params) query += (query.empty() ? "?" : "&") + k + "=" + v;
     auto reply = [&](int code, const std::string& body) {

@@ -48,6 +48,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -125,6 +126,9 @@ class FakeKubeApi {
   void stall_watches(bool on);
   // The next `n` requests get HTTP `status` with a Status body.
   void fail_next(int n, int status);
+  // Every request from now on waits `d` before it is answered (an API server
+  // under load); zero ends it.
+  void delay_responses(std::chrono::milliseconds d);
 
   uint64_t revision() const;
   std::vector<std::string> requests() const;  // "GET /api/v1/pods?limit=500", in order
@@ -188,6 +192,7 @@ class FakeKubeApi {
   bool stall_ = false;
   int fail_count_ = 0;
   int fail_status_ = 0;
+  std::atomic<int64_t> delay_ms_{0};
   std::atomic<uint64_t> bytes_sent_{0};
   std::atomic<uint64_t> events_sent_{0};
   std::atomic<uint64_t> examined_{0};

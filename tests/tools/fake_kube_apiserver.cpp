@@ -7,7 +7,7 @@
 // 410 Gone, bearer-token auth over HTTPS with a throw-away CA) with objects
 // shaped exactly as the API server returns them (tests/testing/k8s_objects.hpp).
 //
-//   fake-kube-apiserver --objects FILE --kubeconfig-out FILE [--token T]
+//   fake-kube-apiserver --objects FILE --kubeconfig-out FILE [--token T] [--control FILE]
 //
 // FILE holds the desired state:
 //   {"pods": [{"namespace": "e2e", "name": "web-1", "ip": "10.88.0.2",
@@ -19,10 +19,18 @@
 // DELETED watch events, the way a controller's changes reach a watcher.
 // The kubeconfig written names the server, its CA and the token; it is
 // written last (renamed into place), so its presence means "serving".
+// SIGUSR1 runs the commands in the --control file, one a line, then deletes
+// the file (so the sender knows they ran): the faults an API server shows
+//   fail N STATUS   the next N requests answer STATUS with a Status body
+//   drop_watches    every open watch is cut mid-stream
+//   stall on|off    watches opened from now on send nothing
+//   compact         the event history is forgotten: resuming watches get 410
+//   delay MS        every request waits MS before its answer (0: none)
 // SIGTERM/SIGINT stop the server.
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -145,14 +153,56 @@ void write_kubeconfig(const FakeKubeApi& api, const std::string& path, const std
 }
 
 int usage() {
-  std::fputs("usage: fake-kube-apiserver --objects FILE --kubeconfig-out FILE [--token T]\n", stderr);
+  std::fputs("usage: fake-kube-apiserver --objects FILE --kubeconfig-out FILE [--token T] [--control FILE]\n", stderr);
   return 2;
+}
+
+// One control command (see the top of this file); false when it is not one.
+bool control(FakeKubeApi& api, const std::string& line) {
+  std::istringstream in(line);
+  std::string cmd;
+  in >> cmd;
+  if (cmd == "fail") {
+    int n = 0, status = 0;
+    if (!(in >> n >> status) || n < 0 || status < 100 || status > 599) return false;
+    api.fail_next(n, status);
+  } else if (cmd == "drop_watches") {
+    api.drop_watches();
+  } else if (cmd == "stall") {
+    std::string on;
+    in >> on;
+    if (on != "on" && on != "off") return false;
+    api.stall_watches(on == "on");
+  } else if (cmd == "compact") {
+    api.compact();
+  } else if (cmd == "delay") {
+    long ms = -1;
+    if (!(in >> ms) || ms < 0) return false;
+    api.delay_responses(std::chrono::milliseconds(ms));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void run_control(FakeKubeApi& api, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "fake-kube-apiserver: SIGUSR1 but no control file %s\n", path.c_str());
+    return;
+  }
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    bool ok = control(api, line);
+    std::fprintf(stderr, "fake-kube-apiserver: control '%s'%s\n", line.c_str(), ok ? "" : ": not a command, ignored");
+  }
+  std::remove(path.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string objects, kubeconfig, token = "e2e-token";
+  std::string objects, kubeconfig, token = "e2e-token", control_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return usage();
@@ -162,6 +212,8 @@ int main(int argc, char** argv) {
       kubeconfig = argv[++i];
     } else if (a == "--token") {
       token = argv[++i];
+    } else if (a == "--control") {
+      control_file = argv[++i];
     } else {
       return usage();
     }
@@ -172,6 +224,7 @@ int main(int argc, char** argv) {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
@@ -190,6 +243,10 @@ int main(int argc, char** argv) {
     for (;;) {
       int sig = 0;
       if (sigwait(&sigs, &sig) != 0) continue;
+      if (sig == SIGUSR1) {
+        if (!control_file.empty()) run_control(api, control_file);
+        continue;
+      }
       if (sig != SIGHUP) break;
       try {
         State next = read_state(objects);

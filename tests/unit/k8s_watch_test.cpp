@@ -383,6 +383,24 @@ TEST(K8sWatch, ASilentConnectionHitsTheReadTimeoutAndReconnects) {
   EXPECT_EQ(w.health().lists, 1u);
 }
 
+TEST(K8sWatch, SlowAnswersAreWaitedForNotCountedAsErrors) {
+  FakeKubeApi api;
+  api.load("pods", {web_pod(1)});
+  api.delay_responses(300ms);
+  Index index;
+  Watcher w(api.client_config(), fast(ResourceKind::kPod), index);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(w.start().ok());
+  ASSERT_TRUE(w.wait_synced(kWait));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);  // the answer did wait
+  api.delay_responses(0ms);
+  api.add("pods", web_pod(2));
+  ASSERT_TRUE(eventually([&] { return index.lookup(ip("10.244.1.2")) != nullptr; }));
+  auto h = w.health();
+  EXPECT_EQ(h.errors, 0u) << h.last_error;
+  EXPECT_EQ(h.lists, 1u);
+}
+
 TEST(K8sWatch, FailuresBackOffExponentiallyWithJitter) {
   FakeKubeApi api;
   api.load("pods", {web_pod(1)});
