@@ -724,7 +724,8 @@ def reliability_section(raw):
     o = j.get("overload")
     if o:
         load_x = o["samples_offered"] / o["samples_received"] if o.get("samples_received") else 0
-        L.append(f"**Overload** (`{o['command']}`): {o['seconds']} s of 64-byte UDP floods at sample rate 1 on one "
+        flood = f" ({o['flood_pps']:,.0f} packets/s from bench/pod_udp_gen)" if o.get("flood_pps") else ""
+        L.append(f"**Overload** (`{o['command']}`): {o['seconds']} s of 64-byte UDP floods{flood} at sample rate 1 on one "
                  f"worker: samples offered {o['samples_offered']:,}, received {o['samples_received']:,}, lost "
                  f"{o['samples_lost']:,} (offered {load_x:.2f}x what was consumed), every loss counted by stage; "
                  f"/healthz at most {o['healthz_max_ms']} ms, /metrics at most {o['metrics_max_ms']} ms (goal: 100 ms; "
@@ -745,6 +746,20 @@ def reliability_section(raw):
     if f:
         L.append(f"**Faults** (`{f['command']}`): the mirror link deleted by someone else: {f['mirror_deleted']}, "
                  f"pods lost nothing; bpffs not mounted: {json.dumps(f['no_bpffs'])}.")
+        if f.get("no_conntrack"):
+            L[-1] += (" Conntrack unavailable (as on a kernel without netfilter netlink): pods lost nothing, flows "
+                      f"named, the status's fallback {json.dumps(f['no_conntrack'])}.")
+        L.append("")
+    a = j.get("kubeapi")
+    if a:
+        L.append(f"**Kubernetes API faults** (`{a['command']}`, the fake API server: no real one runs here): "
+                 f"answering 500s, {a['errors_500']} failed watch requests, resumed without a relist; "
+                 f"{a['storm_compactions']} compactions under open watches (410 Gone), {a['storm_relists']} relists; "
+                 f"every answer {a['slow_answer_ms']} ms late, the pods watch back in {a['slow_reconnect_s']} s; down "
+                 f"(connections refused) for {a['down_s']} s: {a['down_tries']} failed tries over {a['watches']} "
+                 f"watches (exponential backoff), watch_up 0 meanwhile, back {a['back_s']} s after the API was; "
+                 f"{a['named_flows']} new flows named throughout, and a pod added while the API was down named "
+                 "once it was back.")
         L.append("")
     s = j.get("soak")
     if s:
