@@ -260,6 +260,19 @@ struct WatchHealth {
   std::uint64_t errors = 0;
 };
 
+// What the identity index holds (pods by name from the API or --pods-from).
+struct KubeIndexCounts {
+  std::uint64_t pods = 0;           // live
+  std::uint64_t pods_in_grace = 0;  // deleted, still resolvable until --pod-grace-period ends
+  std::uint64_t services = 0;
+  std::uint64_t nodes = 0;
+  std::uint64_t endpoint_slices = 0;
+  std::uint64_t remote_pods = 0;  // answered by a point lookup (--kube-pods=node), held for their TTL
+  std::uint64_t ips = 0;          // addresses resolvable
+  std::uint64_t refused = 0;      // objects not stored: a cap was reached
+  std::uint64_t evicted = 0;      // deleted pods dropped before their grace ended, to make room
+};
+
 // Exact per-flow counting in the kernel (--exact-flows).
 struct ExactFlowStatus {
   std::string mode;                // "off", "bulk", "all"
@@ -336,6 +349,7 @@ struct AgentStatus {
   std::vector<std::uint64_t> flow_table_bytes;  // per worker
   std::vector<std::uint64_t> umem_bytes;        // per worker
   std::vector<WatchHealth> watches;
+  KubeIndexCounts kube_index;
   FlowExportStatus flow_export;
   ControlStatus control;
   KernelEventStatus kernel_events;

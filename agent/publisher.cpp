@@ -833,8 +833,12 @@ void Publisher::publish_once() {
     w.restarts = h.watches > 0 ? h.watches - 1 : 0;
     w.relists = h.gone;
     w.errors = h.errors;
+    w.last_event_ns = h.last_event_ns;
     st.watches.push_back(std::move(w));
   }
+  const k8s::IndexStats ix = metadata_.index().stats();
+  st.kube_index = {ix.pods,        ix.pods_in_grace, ix.services, ix.nodes,  ix.endpoint_slices,
+                   ix.remote_pods, ix.ips,           ix.refused,  ix.evicted};
 
   if (opts_.add_status) opts_.add_status(st);
   if (opts_.on_ended && !ended.empty()) opts_.on_ended(ended);

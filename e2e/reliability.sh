@@ -2,8 +2,9 @@
 # Reliability: netring-agent on pods made by the real CNI plugins (bridge +
 # host-local), in a node namespace of its own, put through
 #   churn     pods created and deleted while traffic runs: the agent's fds,
-#             RSS, threads, BPF links, sampler config-map entries and mirror
-#             links stay flat (least-squares slope printed), every new pod is
+#             RSS, threads, BPF links, sampler config-map entries, mirror
+#             links and identity-index entries stay flat (least-squares
+#             slope printed), every new pod is
 #             hooked, every deleted pod's series are gone after the grace
 #             period; every 10th pod is deleted while it is sending
 #   kill      SIGKILL every few seconds under ping and iperf3: no pod packet
@@ -159,11 +160,13 @@ config_entries() {
   echo 0
 }
 # resources PID -> "fds rss_kb threads bpf_links config_entries mirror_links"
+# The identity index's pods, live and in their grace period (the API's status).
+index_entries() { api /api/v1/status | jq '.kubernetes_index.pods + .kubernetes_index.pods_in_grace'; }
 resources() {
   local pid=$1
-  printf '%s %s %s %s %s %s\n' "$(ls /proc/"$pid"/fd | wc -l)" "$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status)" \
+  printf '%s %s %s %s %s %s %s\n' "$(ls /proc/"$pid"/fd | wc -l)" "$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status)" \
     "$(awk '/^Threads/ {print $2}' /proc/"$pid"/status)" "$(grep -h '^link_id:' /proc/"$pid"/fdinfo/* 2>/dev/null | wc -l)" \
-    "$(config_entries "$pid")" "$(mirror_links)"
+    "$(config_entries "$pid")" "$(mirror_links)" "$(index_entries)"
 }
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 # ping_loss FILE -> "transmitted received" from ping's summary
@@ -221,7 +224,7 @@ if has_phase churn; then
   wait_for 30 "pod b hooked" hooked "$(pod_veth b)"
   # What the agent holds for the two stable pods (their hooks, the mirror
   # link's own programs): where every churn cycle must bring it back.
-  read -r _ _ _ base_links base_cfg base_mir <<<"$(resources "$agent_pid")"
+  read -r _ _ _ base_links base_cfg base_mir _ <<<"$(resources "$agent_pid")"
   echo "   before: $base_links BPF links, $base_cfg config entries, $base_mir mirror link ends"
   start_ping a b 0.05 "$state/ping-churn.txt"
   ping_pid=$last_bg
@@ -258,21 +261,21 @@ if has_phase churn; then
   [ "$hooked_n" -ge $((CYCLES + 2)) ] || fail "hooked $hooked_n interfaces for $CYCLES churn pods + 2"
   # The last pod's release may still be under way: its end state is what counts.
   settled() {
-    read -r _ _ _ links cfg mir <<<"$(resources "$agent_pid")"
-    [ "$links" = "$base_links" ] && [ "$cfg" = "$base_cfg" ] && [ "$mir" = "$base_mir" ]
+    read -r _ _ _ links cfg mir idx <<<"$(resources "$agent_pid")"
+    [ "$links" = "$base_links" ] && [ "$cfg" = "$base_cfg" ] && [ "$mir" = "$base_mir" ] && [ "$idx" = 2 ]
   }
-  wait_for 30 "the last churn pod released" settled
+  wait_for 30 "the last churn pod released (hooks, links, the index back to the 2 stable pods)" settled
   last="$CYCLES $(resources "$agent_pid")"
-  read -r _ fds rss thr links cfg mir <<<"$last"
+  read -r _ fds rss thr links cfg mir idx <<<"$last"
   [ "$links" = "$base_links" ] || fail "the agent holds $links BPF links after churn ($base_links before)"
   [ "$cfg" = "$base_cfg" ] || fail "sampler config map holds $cfg entries after churn ($base_cfg before)"
   [ "$mir" = 2 ] || fail "$mir mirror link ends (want one pair)"
-  echo "   cycle fds rss_kb threads bpf_links config_entries mirror_links: first $(head -n1 "$state/churn.dat"), last $last"
+  echo "   cycle fds rss_kb threads bpf_links config_entries mirror_links index_entries: first $(head -n1 "$state/churn.dat"), last $last"
   skip=$((CYCLES / 5))  # the first fifth warms allocators and caches up
   tail -n +"$((skip + 1))" "$state/churn.dat" >"$state/churn-steady.dat"
   js='{}'
   col=1
-  for name in fds rss_kb threads bpf_links config_entries mirror_links; do
+  for name in fds rss_kb threads bpf_links config_entries mirror_links index_entries; do
     read -r s first lastv maxv <<<"$(slope "$state/churn-steady.dat" "$col")"
     printf '   %-15s slope %+.4g per cycle (%+.1f per 1000 cycles), %s -> %s, max %s\n' "$name" "$s" \
       "$(awk -v s="$s" 'BEGIN {print s * 1000}')" "$first" "$lastv" "$maxv"

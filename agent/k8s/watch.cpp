@@ -19,6 +19,12 @@ std::string status_message(const std::string& body) {
   return body.substr(0, 200);
 }
 
+uint64_t wall_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 }  // namespace
 
 std::string url_escape(const std::string& s) {
@@ -137,6 +143,7 @@ void Watcher::mark_synced(const std::string& rv) {
     std::lock_guard lock(mu_);
     ++health_.lists;
     health_.synced = true;
+    health_.last_event_ns = wall_now_ns();
     health_.resource_version = rv_;
   }
   cv_.notify_all();
@@ -328,6 +335,7 @@ Watcher::Outcome Watcher::watch(bool initial) {
       return true;
     }
     std::lock_guard lock(mu_);
+    health_.last_event_ns = wall_now_ns();
     if (ev->type == EventType::kBookmark)
       ++health_.bookmarks;
     else if (in_sync)

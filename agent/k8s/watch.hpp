@@ -85,6 +85,10 @@ struct WatchHealth {
   size_t max_page_bytes = 0;  // largest list page buffered
   std::string resource_version;
   std::string last_error;
+  // Wall-clock time (ns since the epoch) of the last thing the server sent
+  // that the index took: an object, an event, a bookmark. While the watch is
+  // down it ages, and says how stale the names it serves may be.
+  uint64_t last_event_ns = 0;
 };
 
 class Watcher {

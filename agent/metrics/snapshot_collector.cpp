@@ -185,6 +185,31 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   }
   for (auto* f : {&w_up, &w_synced, &w_last, &w_restarts, &w_relists, &w_errors}) out.push_back(std::move(*f));
 
+  const KubeIndexCounts& ix = st.kube_index;
+  auto ix_objects =
+      family("netring_kubernetes_index_objects",
+             "Objects the identity index holds, by kind (pods_in_grace: deleted, still resolvable)", MetricType::Gauge);
+  for (const auto& [kind, n] : {std::pair<const char*, std::uint64_t>{"pods", ix.pods},
+                                {"pods_in_grace", ix.pods_in_grace},
+                                {"services", ix.services},
+                                {"nodes", ix.nodes},
+                                {"endpointslices", ix.endpoint_slices},
+                                {"remote_pods", ix.remote_pods}})
+    add(ix_objects, {{"kind", kind}}, d(n));
+  out.push_back(std::move(ix_objects));
+  auto ix_ips =
+      family("netring_kubernetes_index_addresses", "Addresses the identity index resolves", MetricType::Gauge);
+  add(ix_ips, {}, d(ix.ips));
+  out.push_back(std::move(ix_ips));
+  auto ix_refused = family("netring_kubernetes_index_refused_total",
+                           "Objects not stored because the index's cap was reached", MetricType::Counter);
+  add(ix_refused, {}, d(ix.refused));
+  out.push_back(std::move(ix_refused));
+  auto ix_evicted = family("netring_kubernetes_index_evicted_total",
+                           "Deleted pods dropped before their grace period ended, to make room", MetricType::Counter);
+  add(ix_evicted, {}, d(ix.evicted));
+  out.push_back(std::move(ix_evicted));
+
   // IPFIX flow export (only when it is configured).
   const FlowExportStatus& x = st.flow_export;
   if (x.enabled) {

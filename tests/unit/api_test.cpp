@@ -88,6 +88,9 @@ AgentSnapshot fixed_snapshot() {
                      {"socket", "sequence_gap", 5, true},
                      {"worker", "invalid_sample", 1, true}};
   s.status.active_flows = 5;
+  s.status.kube_index.pods = 7;
+  s.status.kube_index.pods_in_grace = 2;
+  s.status.watches = {{"pods", false, true, 1700000000000000000ull, 3, 1, 9}};
   s.status.flow_table_bytes = {46137408, 46137408};
   s.status.umem_bytes = {8388608, 8388608};
   return s;
@@ -399,6 +402,10 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["backend"]["name"], "afxdp");
   EXPECT_EQ(j["kernel_features"]["tcx"], true);
   EXPECT_EQ(j["fallbacks"][0]["chosen"], "clsact");
+  EXPECT_EQ(j["kubernetes_index"]["pods"], 7);
+  EXPECT_EQ(j["kubernetes_index"]["pods_in_grace"], 2);
+  EXPECT_EQ(j["kubernetes"][0]["connected"], false);
+  EXPECT_EQ(j["kubernetes"][0]["last_event"], "2023-11-14T22:13:20.000000000Z");
   EXPECT_EQ(j["samples"]["received"], 99);
   // ring-full drops are inside the sequence gaps: counted once
   EXPECT_EQ(j["samples"]["lost"], 6);

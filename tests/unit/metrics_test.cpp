@@ -364,6 +364,10 @@ AgentSnapshot full_snapshot() {
   st.active_flows = 42;
   st.flow_evictions = 7;
   st.watches = {{"pods", true, true, 1700000000000000000ull, 1, 0, 0}};
+  st.kube_index.pods = 12;
+  st.kube_index.pods_in_grace = 3;
+  st.kube_index.ips = 15;
+  st.kube_index.evicted = 2;
   return s;
 }
 
@@ -458,6 +462,12 @@ TEST(AgentMetrics, FullExpositionPassesPromtool) {
   EXPECT_DOUBLE_EQ(
       value_of(expo, "netring_capture_backend_info", {{"backend", "afpacket"}, {"reason", "AF_XDP socket: EPERM"}}), 1);
   EXPECT_DOUBLE_EQ(value_of(expo, "netring_flows_active", {}), 42);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kubernetes_index_objects", {{"kind", "pods"}}), 12);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kubernetes_index_objects", {{"kind", "pods_in_grace"}}), 3);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kubernetes_index_addresses", {}), 15);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kubernetes_index_evicted_total", {}), 2);
+  EXPECT_DOUBLE_EQ(value_of(expo, "netring_kubernetes_watch_last_event_timestamp_seconds", {{"resource", "pods"}}),
+                   1700000000.0);
 
   char path[] = "/tmp/netring-metrics-XXXXXX";
   int fd = mkstemp(path);
