@@ -788,6 +788,10 @@ if has_phase kubeapi; then
   e3=$(watch_sum errors)
   wait_for 60 "the pods watch disconnected" disconnected
   [ "$(watch_up)" = 0 ] || fail "netring_kubernetes_watch_up{resource=\"pods\"} is '$(watch_up)' with the API down"
+  # The names served from now on are as of the pods watch's last event: it
+  # must say so, and not move while the API is away.
+  stale_as_of=$(pods_field last_event)
+  [ "$stale_as_of" != null ] || fail "the pods watch has no last event time: $(pods_watch)"
   pod_add c rel-shop checkout
   pods_write_podlist "$state/pods.json" rel-node
   kube_objects
@@ -799,6 +803,7 @@ if has_phase kubeapi; then
     sleep 5
   done
   disconnected || fail "the pods watch connected while the API was down: $(pods_watch)"
+  [ "$(pods_field last_event)" = "$stale_as_of" ] || fail "last_event moved with the API down: $stale_as_of -> $(pods_field last_event)"
   e4=$(watch_sum errors)
   watches=$(api /api/v1/status | jq '.kubernetes | length')
   tries=$((e4 - e3))
@@ -814,7 +819,7 @@ if has_phase kubeapi; then
   back_s=$((SECONDS - t))
   [ "$(watch_up)" = 1 ] || fail "netring_kubernetes_watch_up{resource=\"pods\"} is '$(watch_up)' after the API came back"
   flow_named c "a pod added while the API was down"
-  echo "ok: API down ${KUBE_DOWN_S}s: $tries failed tries over $watches watches, flows kept their names, back in ${back_s}s, the pod added meanwhile named"
+  echo "ok: API down ${KUBE_DOWN_S}s: $tries failed tries over $watches watches, flows kept their names (as of $stale_as_of), back in ${back_s}s, the pod added meanwhile named"
   figure kubeapi errors_500 "$((e1 - e0))"
   figure kubeapi storm_compactions "$storms"
   figure kubeapi storm_relists "$((r2 - r1))"
