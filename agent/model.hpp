@@ -109,10 +109,20 @@ struct FlowView {
   std::uint64_t id = 0;
   IpAddress src, dst;
   std::uint16_t src_port = 0, dst_port = 0;
+  // The one-byte fields and tcp_srtt_us together, after the ports: every
+  // byte of padding here is paid per flow twice a publication
+  // (bench/agent_load.sh: RSS at 100k flows).
   std::uint8_t protocol = 0;                  // IPPROTO_*
   std::uint8_t icmp_type = 0, icmp_code = 0;  // ICMP/ICMPv6 only
   FlowDirection direction = FlowDirection::kUnknown;
   Reporter reporter = Reporter::kSource;
+  std::uint8_t tcp_flags = 0;  // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
+  // The overflow record (flow::FlowTable::overflow): no endpoints.
+  bool overflow = false;
+  FlowEndReason end_reason = FlowEndReason::kNone;
+  // The socket's smoothed RTT at the latest retransmission (0: none seen;
+  // see tcp_retransmits).
+  std::uint32_t tcp_srtt_us = 0;
   IdentityRef src_id, dst_id;
 
   // Exact kernel counts plus Horvitz-Thompson estimates (sum of 1/p over
@@ -124,31 +134,27 @@ struct FlowView {
   // unseen packets can hide); 0 when every packet was counted or taken.
   double bytes_stderr = 0;
   std::uint64_t samples = 0;
-  std::uint8_t tcp_flags = 0;       // union of the flags seen (TH_FIN = 0x01 ... TH_CWR = 0x80)
   std::uint64_t first_seen_ns = 0;  // CLOCK_REALTIME
   std::uint64_t last_seen_ns = 0;
   // CLOCK_MONOTONIC of the record's start: with id, what tells this flow
   // from a later one of the same key (a wall-clock step cannot change it).
   std::uint64_t start_mono_ns = 0;
-  // The overflow record (flow::FlowTable::overflow): no endpoints.
-  bool overflow = false;
   // Where it was sampled; shared by the flows seen on the same interfaces.
   std::shared_ptr<const std::vector<std::string>> interfaces;
   // The first interface its packets entered (sampled on that interface's
   // ingress hook) and left through (egress hook); 0 = not seen.
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
-  FlowEndReason end_reason = FlowEndReason::kNone;
-  // Out of line (null: none): few flows carry them, and every byte here is
-  // paid per flow twice a publication (bench/agent_load.sh: RSS at 100k flows).
+  // Out of line (null: none): few flows carry them.
   std::shared_ptr<const TcpHandshakeView> handshake;
   std::shared_ptr<const FlowDnsView> dns;
   // TCP segments this flow's sender retransmitted, as the kernel counted
   // them (tcp:tcp_retransmit_skb, the unit of TcpRetransSegs) since the
-  // agent first saw a retransmission of the key; the socket's smoothed RTT
-  // at the latest one (0: none seen). Only for senders on this node.
+  // agent first saw a retransmission of the key. Only for senders on this
+  // node.
   std::uint64_t tcp_retransmits = 0;
-  std::uint32_t tcp_srtt_us = 0;
 };
+// Checked so that a new field finds a hole instead of adding one.
+static_assert(sizeof(FlowView) <= 216, "FlowView grew: it is copied per flow twice a publication");
 
 // One DNS exchange (--dns): a query matched to its response, a query that
 // timed out, or a response whose query was not seen. Every DNS message is
