@@ -526,17 +526,24 @@ for i in range(follows):
     f.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     f.sendall(b"GET /api/v1/flows?follow=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     socks.append(f)
-codes, pending, deadline = {}, set(socks), time.time() + 20
+# poll, not select: the long profile holds 2,000 sockets, past select's
+# FD_SETSIZE (1024), where select() refuses the set.
+codes, pending, deadline = {}, {f.fileno(): f for f in socks}, time.time() + 20
+p = select.poll()
+for fd in pending:
+    p.register(fd, select.POLLIN)
 while pending and time.time() < deadline:
-    ready, _, _ = select.select(list(pending), [], [], 1)
-    for f in ready:
+    for fd, _ in p.poll(1000):
+        f = pending.pop(fd, None)
+        if f is None:
+            continue
+        p.unregister(fd)
         try:
             line = f.recv(12)
             code = line.split(b" ")[1].decode() if line.startswith(b"HTTP/1.1 ") else "closed"
         except Exception:
             code = "reset"
         codes[code] = codes.get(code, 0) + 1
-        pending.discard(f)
 if pending:
     codes["unanswered_20s"] = len(pending)
 held += socks  # never read again
@@ -545,7 +552,9 @@ time.sleep(15)
 PY
   slow_pid=$!
   bg_pids+=("$slow_pid")
-  wait_for 90 "slow clients and follows open" grep -q '^follows:' "$state/slow.txt"
+  follows_open() { grep -q '^follows:' "$state/slow.txt" || ! kill -0 "$slow_pid" 2>/dev/null; }
+  wait_for 90 "slow clients and follows open" follows_open
+  grep -q '^follows:' "$state/slow.txt" || fail "the slow-client script ended early: $(tail -n 5 "$state/slow.txt")"
   hmax=0
   for i in $(seq 1 20); do
     h=$(latency_ms http://127.0.0.1:9990/healthz)
