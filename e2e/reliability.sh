@@ -12,12 +12,13 @@
 #             the end, one mirror link
 #   overload  every packet sampled (rate 1, one worker, a thirtieth of a
 #             CPU) under a small-packet flood offering three times or more
-#             what it can take: /healthz and /metrics answer (within the kubelet's and
-#             Prometheus's timeouts; their 100 ms goal is reported), RSS stays
-#             under the chart's memory limit, every lost sample is counted by
-#             stage (received + lost = the sequence numbers the sampler
-#             issued), pods lose nothing, and an exact count is right again
-#             once the flood ends
+#             what it can take: /healthz and /metrics answer (within the
+#             kubelet's and Prometheus's timeouts; their 100 ms goal is
+#             reported), RSS stays under the chart's memory limit, every lost
+#             sample is counted by stage (received + lost = the sequence
+#             numbers the sampler issued), pods lose nothing (ping, an iperf3
+#             through the flood), and an exact count is right again once the
+#             flood ends
 #   hostile   bad API queries (each a 4xx JSON body), random requests, slow
 #             clients, hundreds of follow streams at once, a capture client
 #             that stops reading, a malformed PodList: no crash, bounded
@@ -372,12 +373,18 @@ if has_phase overload; then
   [ -x "$gen" ] || fail "$gen missing (build the pod_udp_gen target)"
   # b drops the flood on arrival (no ICMP storm back), as bench/pod_cost does.
   pod_exec b iptables -t raw -A PREROUTING -p udp --dport 9 -j DROP
+  ip netns exec "$(pod_netns a)" iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
+  bg_pids+=($!)
+  wait_for 30 "iperf3 server in a" bash -c "ip netns exec $(pod_netns a) ss -ltn | grep -q ':5202 '"
   pod_exec a ping -c 1 -W 2 "$(pod_ip b)" >/dev/null  # both MACs in the bridge's table
   mac() { pod_exec "$1" cat /sys/class/net/eth0/address; }
   ip netns exec "$(pod_netns a)" "$gen" --ifname eth0 --src-mac "$(mac a)" --dst-mac "$(mac b)" \
     --src-ip "$(pod_ip a)" --dst-ip "$(pod_ip b)" --dport 9 --flows 1000 --size 64 --seconds "$OVERLOAD_S" \
     >"$state/iperf-flood.txt" 2>&1 &
   flood=($!)
+  # A TCP transfer b -> a through the flood: it must complete.
+  pod_exec b iperf3 -c "$(pod_ip a)" -p 5202 -t "$OVERLOAD_S" -b 20M >"$state/iperf-over.txt" 2>&1 &
+  over_tcp=$!
   : >"$state/probe-ms.txt"
   rss_max=0
   while kill -0 "${flood[0]}" 2>/dev/null; do
@@ -392,6 +399,8 @@ if has_phase overload; then
   pod_exec b iptables -t raw -D PREROUTING -p udp --dport 9 -j DROP
   flood_pps=$(tail -n1 "$state/iperf-flood.txt" | jq '.pps' 2>/dev/null || echo 0)
   end_ping "$ping_pid" "$state/ping-over.txt" "overload: a -> b during the flood"
+  wait "$over_tcp" || fail "iperf3 b -> a during the flood did not complete: $(tail -n 3 "$state/iperf-over.txt")"
+  echo "ok: overload: iperf3 b -> a completed through the flood ($(grep -E 'receiver$' "$state/iperf-over.txt" | awk '{print $7, $8}'))"
   status1=$(api /api/v1/status)
   received=$(($(jq '.samples.received' <<<"$status1") - $(jq '.samples.received' <<<"$status0")))
   lost=$(($(jq '.samples.lost' <<<"$status1") - $(jq '.samples.lost' <<<"$status0")))
