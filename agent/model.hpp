@@ -103,6 +103,12 @@ struct FlowDnsView {
   std::uint64_t last_latency_ns = 0, max_latency_ns = 0;  // answered exchanges
 };
 
+// What few flows carry, kept out of a flow's view (see FlowView::extras).
+struct FlowExtras {
+  std::optional<TcpHandshakeView> handshake;
+  std::optional<FlowDnsView> dns;
+};
+
 struct FlowView {
   // Stable while the flow lives in its table; with first_seen_ns it tells a
   // flow apart from a later one that reuses the key.
@@ -144,9 +150,10 @@ struct FlowView {
   // The first interface its packets entered (sampled on that interface's
   // ingress hook) and left through (egress hook); 0 = not seen.
   std::uint32_t ingress_ifindex = 0, egress_ifindex = 0;
-  // Out of line (null: none): few flows carry them.
-  std::shared_ptr<const TcpHandshakeView> handshake;
-  std::shared_ptr<const FlowDnsView> dns;
+  // Out of line, one pointer for both (null: neither): few flows carry them.
+  std::shared_ptr<const FlowExtras> extras;
+  const TcpHandshakeView* handshake() const { return extras && extras->handshake ? &*extras->handshake : nullptr; }
+  const FlowDnsView* dns() const { return extras && extras->dns ? &*extras->dns : nullptr; }
   // TCP segments this flow's sender retransmitted, as the kernel counted
   // them (tcp:tcp_retransmit_skb, the unit of TcpRetransSegs) since the
   // agent first saw a retransmission of the key. Only for senders on this
@@ -154,7 +161,7 @@ struct FlowView {
   std::uint64_t tcp_retransmits = 0;
 };
 // Checked so that a new field finds a hole instead of adding one.
-static_assert(sizeof(FlowView) <= 216, "FlowView grew: it is copied per flow twice a publication");
+static_assert(sizeof(FlowView) <= 200, "FlowView grew: it is copied per flow twice a publication");
 
 // One DNS exchange (--dns): a query matched to its response, a query that
 // timed out, or a response whose query was not seen. Every DNS message is

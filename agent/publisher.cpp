@@ -257,6 +257,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
                             const std::map<std::uint32_t, HookedLink>& links, bool capture) {
   FlowView v = endpoints_of(key, capture);
   resolve_backend(key, v);
+  FlowExtras extras;
   if (key.protocol == IPPROTO_TCP && opts_.control.tcp_handshake) {
     if (const handshake::Connection* c = control_.handshakes().find(key)) {
       TcpHandshakeView h;
@@ -267,7 +268,7 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
       h.syns = c->syns;
       h.reset_by = handshake::to_string(c->reset_by);
       h.fin_by = handshake::to_string(c->fin_by);
-      v.handshake = std::make_shared<const TcpHandshakeView>(h);
+      extras.handshake = std::move(h);
     }
   }
   // The source reports when it is a pod of this node; otherwise this node
@@ -293,10 +294,11 @@ FlowView Publisher::view_of(const flow::FlowKey& key, const flow::FlowRecord& r,
   }
   if (!dns_by_flow_.empty() && (key.protocol == IPPROTO_UDP || key.protocol == IPPROTO_TCP)) {
     if (auto it = dns_by_flow_.find(v.id); it != dns_by_flow_.end()) {
-      v.dns = std::make_shared<const FlowDnsView>(it->second.view);
+      extras.dns = it->second.view;
       it->second.round = round_;
     }
   }
+  if (extras.handshake || extras.dns) v.extras = std::make_shared<const FlowExtras>(std::move(extras));
   v.start_mono_ns = r.first_ns;
   v.first_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.first_ns) + realtime_offset_ns_);
   v.last_seen_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.last_ns) + realtime_offset_ns_);

@@ -71,8 +71,8 @@ nlohmann::json to_json(const FlowView& f) {
   if (f.protocol == IPPROTO_ICMP || f.protocol == IPPROTO_ICMPV6)
     j["icmp"] = {{"type", f.icmp_type}, {"code", f.icmp_code}};
   if (f.overflow) j["overflow"] = true;
-  if (f.handshake) {
-    const TcpHandshakeView& h = *f.handshake;
+  if (const TcpHandshakeView* hp = f.handshake()) {
+    const TcpHandshakeView& h = *hp;
     auto ms = [](std::uint64_t ns) {
       return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<double>(ns) / 1e6);
     };
@@ -84,8 +84,8 @@ nlohmann::json to_json(const FlowView& f) {
                       {"reset_by", h.reset_by},
                       {"fin_by", h.fin_by}};
   }
-  if (f.dns) {
-    const FlowDnsView& d = *f.dns;
+  if (const FlowDnsView* dp = f.dns()) {
+    const FlowDnsView& d = *dp;
     j["dns"] = {{"exchanges", d.exchanges},
                 {"answered", d.answered},
                 {"timeouts", d.timeouts},

@@ -754,7 +754,7 @@ TEST_F(DnsApiTest, DnsFlowsCarryTheirExchanges) {
   d.last_qname = "cart.shop.svc.cluster.local";
   d.last_latency_ns = 1'500'000;
   d.max_latency_ns = 2'250'000;
-  s.flows[2].dns = std::make_shared<const FlowDnsView>(d);
+  s.flows[2].extras = std::make_shared<const FlowExtras>(FlowExtras{std::nullopt, d});
   store_.publish(std::move(s));
   json j = get("/api/v1/flows?port=53");
   ASSERT_EQ(j["count"], 1);
