@@ -251,9 +251,8 @@ if has_phase churn; then
   # Every churn pod's series gone after the grace period (2 s) and the
   # PodList reload; the stable pods' stay.
   # Whole outputs first: with pipefail, grep -q leaving early fails the pipe.
-  # Flow series: the ones --pod-grace-period governs. Drop and retransmit
-  # series are not removed with their pod yet (only --max-series caps them).
-  no_churn_series() { local m; m=$(metrics) && ! grep '^netring_flow_' <<<"$m" | grep -q 'pod="churn-'; }
+  # Every family that names pods: flows, drops, retransmits, DNS, TCP.
+  no_churn_series() { local m; m=$(metrics) && ! grep -v '^#' <<<"$m" | grep -q 'pod="churn-'; }
   wait_for 60 "every deleted pod's series removed" no_churn_series
   m=$(metrics)
   grep -q "src_pod=\"$(pod_name a)\"" <<<"$m" || fail "the stable pod's series went too"
