@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/http/http_listener.hpp"
 
@@ -67,6 +68,8 @@ std::optional<std::chrono::milliseconds> closed_within(int fd, std::chrono::mill
   return std::nullopt;
 }
 
+std::string read_to_close(int fd, std::chrono::milliseconds limit);
+
 int healthz(int port) {
   httplib::Client c("127.0.0.1", port);
   c.set_connection_timeout(1, 0);
@@ -106,15 +109,39 @@ TEST(GatedServer, ADripFedHeaderIsCutAtTheDeadline) {
 
 TEST(GatedServer, ThePendingCapClosesTheOldestAndAdmitsTheNewest) {
   Served s({.header_timeout = 30s, .max_pending = 4});
-  int fds[4];
+  int fds[5];
   for (int& fd : fds) fd = connect_to(s.port());
-  // The probe is the fifth pending connection: the oldest idle one goes.
-  EXPECT_EQ(healthz(s.port()), 200);
+  // The fifth idle connection is past the cap: the oldest goes.
   auto t = closed_within(fds[0], 5s);
   EXPECT_TRUE(t) << "the oldest pending connection was not closed";
-  EXPECT_FALSE(closed_within(fds[3], 200ms)) << "a newer pending connection was closed";
+  EXPECT_FALSE(closed_within(fds[4], 200ms)) << "a newer pending connection was closed";
   EXPECT_EQ(s.gate->stats().evicted, 1u);
+  // A probe past the cap is answered (an idle connection makes room).
+  EXPECT_EQ(healthz(s.port()), 200);
   for (int fd : fds) ::close(fd);
+}
+
+// Complete requests arriving together, far past the cap on connections
+// still sending their header, are all answered: only idle ones are evicted.
+TEST(GatedServer, ABurstOfCompleteRequestsPastTheCapIsAnswered) {
+  Served s({.header_timeout = 30s, .max_pending = 4});
+  int idle[4];
+  for (int& fd : idle) fd = connect_to(s.port());
+  std::vector<int> burst;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = connect_to(s.port());
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(::send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof(req) - 1));
+    burst.push_back(fd);
+  }
+  int answered = 0;
+  for (int fd : burst) {
+    if (read_to_close(fd, 5s).rfind("HTTP/1.1 200", 0) == 0) ++answered;
+    ::close(fd);
+  }
+  EXPECT_EQ(answered, 200) << "evicted: " << s.gate->stats().evicted;
+  EXPECT_LE(s.gate->stats().evicted, 4u);  // the idle ones at most
+  for (int fd : idle) ::close(fd);
 }
 
 // Everything the server sends until it closes (or `limit` passes).
