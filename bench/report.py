@@ -703,6 +703,10 @@ def reliability_section(raw):
     L.append(f"Profile `{j.get('profile')}` from commit `{j.get('commit', '?')}` on kernel {j.get('kernel', '?')} at "
              f"{j.get('when', '?')}. Pods made by the real CNI bridge plugin in a node namespace; ground truth from "
              "ping's own counts, iperf3's exit status, /proc and bpftool.")
+    st = load(raw, "reliability.status") or {}
+    if st.get("note"):
+        L.append("")
+        L.append(f"*{st['note']}*")
     L.append("")
     c = j.get("churn")
     if c:
@@ -731,7 +735,7 @@ def reliability_section(raw):
                  f"/healthz at most {o['healthz_max_ms']} ms, /metrics at most {o['metrics_max_ms']} ms (goal: 100 ms; "
                  f"CPU limit {o.get('cpu_limit', 'none')}); RSS at most "
                  f"{o['rss_max_mib']} MiB (the chart's limit {o['memory_limit_mib']} MiB); ping {o['ping_sent']} sent, "
-                 "0 lost; no sample lost once the flood ended.")
+                 "0 lost, and an iperf3 transfer through the flood completed; no sample lost once the flood ended.")
         L.append("")
     h = j.get("hostile")
     if h:

@@ -6,8 +6,9 @@
 // the whole pool, and a kubelet probe queued behind them fails. Here the
 // accept thread hands each connection to one event thread (epoll) that reads
 // the request header without blocking, under a deadline for the whole header
-// and a cap on connections still sending theirs (the oldest is closed to
-// admit a new one). Only a complete request reaches httplib's parser and
+// and a cap on connections still sending theirs (the oldest of those is
+// closed to admit a new one; a header already received is read first, so a
+// burst of complete requests is answered, never evicted). Only a complete request reaches httplib's parser and
 // routes: paths registered with answer_inline() (cheap handlers: the probes)
 // are answered on the event thread itself, never queued; the others on a
 // small worker pool. One request per connection ("Connection: close").
@@ -36,7 +37,7 @@ class GatedServer : public httplib::Server {
     // The whole request header, from accept to its blank line. A kubelet
     // probe sends it at once; anything slower than this is closed.
     std::chrono::milliseconds header_timeout{2000};
-    // Connections still sending their header; past it the oldest is closed.
+    // Connections still sending their header; past it the oldest of them is closed.
     std::size_t max_pending = 512;
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t workers = 4;
