@@ -31,6 +31,7 @@
  * header bytes are one read, not three.
  */
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -114,7 +115,15 @@ struct drop_cpu {
 	__u64 window_drops;    /* drops counted in it */
 	__u64 jiffies;
 	__u64 clock_ns;
+	__u64 rng;             /* xorshift state of storm_weight's draw */
+	__u64 full_gen;        /* map_gen + 1 once the drop map in the slot was full */
 };
+
+/* Bumped by user space after each swap of the drop maps (DropMonitor::drain):
+ * a CPU that found the map full stops trying to insert into it (a failed
+ * insert into a full preallocated hash is a lookup, an update and a second
+ * lookup, calls all, per drop) until the next map is in the slot. */
+__u64 map_gen = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -268,6 +277,23 @@ static __always_inline int rate_allows(struct drop_cpu *cpu)
 	return 1;
 }
 
+/* A draw in [0, n) from this CPU's xorshift64* state, seeded from
+ * bpf_get_prandom_u32() on first use: in a storm this runs per drop, and
+ * the helper is a call (return thunks on a mitigated host) where the
+ * arithmetic is a few instructions; a multiply scales it, not a division. */
+static __always_inline __u32 draw_below(struct drop_cpu *cpu, __u32 n)
+{
+	__u64 x = cpu->rng;
+
+	if (x == 0)
+		x = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	cpu->rng = x;
+	return (__u32)((((x * 0x2545F4914F6CDD1DULL) >> 32) * n) >> 32);
+}
+
 /* How many drops this one stands for in its flow's counts: 1, or in a
  * storm storm_one_in for one drop in storm_one_in and 0 for the others. */
 static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
@@ -275,7 +301,7 @@ static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
 	cpu->window_drops += 1;
 	if (storm_drops_per_sec == 0 || cpu->window_drops <= storm_drops_per_sec || storm_one_in <= 1)
 		return 1;
-	return bpf_get_prandom_u32() % storm_one_in == 0 ? storm_one_in : 0;
+	return draw_below(cpu, storm_one_in) == 0 ? storm_one_in : 0;
 }
 
 /* Counts one drop whose skb fields are read (f is zeroed when there is no
@@ -316,17 +342,35 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 	if (!map) {
 		stat_inc(NETRING_DROP_STAT_NO_MAP);
 	} else {
+		__u64 gen = map_gen + 1;
+
 		c = bpf_map_lookup_elem(map, &key);
+		if (!c && cpu->full_gen == gen) {
+			stat_inc(NETRING_DROP_STAT_MAP_FULL);
+			goto event;
+		}
 		if (!c) {
-			struct netring_drop_counts init = { .first_ns = now };
-			/* BPF_NOEXIST: a CPU racing us to the first insert wins,
-			 * we add to its entry below. */
-			if (bpf_map_update_elem(map, &key, &init, BPF_NOEXIST) != 0 &&
-			    bpf_map_lookup_elem(map, &key) == 0) {
+			/* The drop's own counts go in with the entry. */
+			struct netring_drop_counts init = {
+				.packets = weight,
+				.bytes = (__u64)l3_len * weight,
+				.first_ns = now,
+				.last_ns = now,
+				.ifindex = ifindex,
+				.estimated = weight > 1,
+			};
+			long err = bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
+
+			if (err == 0)
+				goto event;
+			/* -EEXIST: a CPU racing us to the first insert won, we add
+			 * to its entry; anything else: full. */
+			c = err == -EEXIST ? bpf_map_lookup_elem(map, &key) : 0;
+			if (!c) {
+				cpu->full_gen = gen;
 				stat_inc(NETRING_DROP_STAT_MAP_FULL);
 				goto event;
 			}
-			c = bpf_map_lookup_elem(map, &key);
 		}
 		if (c) {
 			__sync_fetch_and_add(&c->packets, weight);

@@ -143,13 +143,20 @@ enum netring_role {
 	NETRING_ROLE_PHYSICAL = 1, /* a NIC: tunnel encapsulations leaving it are skipped */
 };
 
-/* config map value, keyed by ifindex (__u32). */
+/* config map value, keyed by ifindex (__u32); config_direct holds the same
+ * at index ifindex for ifindex < NETRING_CONFIG_DIRECT, with present = 1. */
 struct netring_if_config {
 	__u32 rate; /* N: sample with p = min(1, gso_segs / N); 0 = count only */
 	__u32 role; /* enum netring_role */
 	__u32 slot; /* the interface's counters: if_counters[slot * 2 + direction] */
-	__u32 reserved;
+	__u32 present; /* config_direct: 1 for a hooked interface, 0 for a free index */
 };
+
+/* Interface indexes the sampler finds its config by array index (an
+ * inlined load) instead of a hash lookup (a call, and a hash, per packet);
+ * larger ones, which a host reaches after long pod churn since indexes are
+ * not reused at once, still have the hash map. 16 bytes each: 256 KiB. */
+#define NETRING_CONFIG_DIRECT 16384
 
 /* Interfaces whose counters can be kept at once (slots, user space assigns). */
 #define NETRING_MAX_INTERFACES 4096
@@ -163,7 +170,16 @@ struct netring_settings {
 	__u64 heartbeat_timeout_ns;
 	__u32 exact_mode;      /* NETRING_EXACT_* (flow_key.h) */
 	__u32 mirror_queues;   /* queues of the mirror link, 1..NETRING_MAX_QUEUES */
+	/* The DNS ports (NETRING_SET_F_COPY_DNS), compared in place: the
+	 * dns_ports map is an array of 64 Ki entries, and indexing it by both
+	 * ports of every packet (10k flows' source ports) misses the cache.
+	 * dns_port_count > NETRING_DNS_PORTS_INLINE: the map is looked up. */
+	__u16 dns_port[4];
+	__u32 dns_port_count;
+	__u32 reserved;
 };
+
+#define NETRING_DNS_PORTS_INLINE 4
 
 #define NETRING_SET_F_SKIP_IPIP (1U << 0)  /* IPv4-in-IP (proto 4) */
 #define NETRING_SET_F_SKIP_IP6IP (1U << 1) /* IPv6-in-IP (proto 41) */
@@ -233,7 +249,7 @@ static_assert(__builtin_offsetof(struct netring_sample_hdr, seq) == 36, "seq off
 static_assert(__builtin_offsetof(struct netring_sample_hdr, vlan_tci) == 44, "vlan offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, tstamp_ns) == 48, "tstamp offset");
 static_assert(__builtin_offsetof(struct netring_sample_hdr, queue) == 34, "queue offset");
-static_assert(sizeof(struct netring_settings) == 24, "settings layout");
+static_assert(sizeof(struct netring_settings) == 40, "settings layout");
 static_assert(sizeof(struct netring_if_counters) == 40, "counters layout");
 static_assert(sizeof(struct netring_if_config) == 16, "config layout");
 #else

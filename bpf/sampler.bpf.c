@@ -28,6 +28,16 @@ struct {
 	__type(value, struct netring_if_config);
 } config SEC(".maps");
 
+/* The config of interfaces with ifindex < NETRING_CONFIG_DIRECT, by index
+ * (present = 1); the config hash map has every interface, and serves the
+ * others and the mirror. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETRING_CONFIG_DIRECT);
+	__type(key, __u32);
+	__type(value, struct netring_if_config);
+} config_direct SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -142,6 +152,7 @@ struct netring_scratch {
 	struct netring_parsed pk;
 	struct netring_flow_counts init;
 	struct netring_flow_key client; /* the handshakes map's key (always_copied) */
+	__u64 rng;                      /* this CPU's xorshift state (draw) */
 };
 
 struct {
@@ -162,6 +173,60 @@ static __always_inline void stat_inc(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+/* A uniform 32-bit draw from this CPU's xorshift64* state, seeded from
+ * bpf_get_prandom_u32() on first use. The helper is a call per packet, and
+ * a call costs more than the arithmetic (return thunks on a mitigated
+ * host); the sampling decision needs uniformity, not secrecy. */
+static __always_inline __u32 draw(struct netring_scratch *sc)
+{
+	__u64 x = sc->rng;
+
+	if (x == 0)
+		x = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	sc->rng = x;
+	return (__u32)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* 1 with probability num / rate (num < rate): a draw scaled into [0, rate)
+ * by a multiply, not a division (the bias, rate / 2^32, is nothing). */
+static __always_inline int picked(struct netring_scratch *sc, __u32 num, __u32 rate)
+{
+	return (((__u64)draw(sc) * rate) >> 32) < num;
+}
+
+/* The interface's config: by index below NETRING_CONFIG_DIRECT, else from
+ * the hash map. */
+static __always_inline struct netring_if_config *if_config(__u32 ifindex)
+{
+	__u64 key = ifindex;
+	struct netring_if_config *cfg;
+
+	if (ifindex < NETRING_CONFIG_DIRECT) {
+		cfg = bpf_map_lookup_elem(&config_direct, &key);
+		return cfg && cfg->present ? cfg : 0;
+	}
+	return bpf_map_lookup_elem(&config, &key);
+}
+
+/* 1 when `port` is one of the DNS ports. */
+static __always_inline int dns_port(const struct netring_settings *set, __u16 port)
+{
+	__u64 key = port;
+	__u8 *on;
+
+#pragma unroll
+	for (int i = 0; i < NETRING_DNS_PORTS_INLINE; i++)
+		if (i < set->dns_port_count && set->dns_port[i] == port)
+			return 1;
+	if (set->dns_port_count <= NETRING_DNS_PORTS_INLINE)
+		return 0;
+	on = bpf_map_lookup_elem(&dns_ports, &key);
+	return on && *on;
 }
 
 /* CLOCK_MONOTONIC ns, late by at most a tick: what the heartbeat, a flow's
@@ -283,22 +348,17 @@ static __always_inline void netring_client_end(struct netring_flow_key *out, con
  * parsed headers; map lookups only for TCP/UDP (an inlined array index) and
  * for the SYN-ACKs and pure ACKs of a node that set up connections within
  * the last NETRING_HANDSHAKE_WINDOW_NS. */
-static __always_inline int always_copied(__u32 flags, struct netring_scratch *sc)
+static __always_inline int always_copied(const struct netring_settings *set, struct netring_scratch *sc)
 {
 	const struct netring_parsed *pk = &sc->pk;
 	struct netring_flow_key *client = &sc->client;
+	__u32 flags = set->flags;
 	__u8 proto = pk->key.protocol;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
-	if (flags & NETRING_SET_F_COPY_DNS) {
-		__u64 sport = pk->key.src_port, dport = pk->key.dst_port;
-		__u8 *a = bpf_map_lookup_elem(&dns_ports, &sport);
-		__u8 *b = bpf_map_lookup_elem(&dns_ports, &dport);
-
-		if ((a && *a) || (b && *b))
-			return 1;
-	}
+	if ((flags & NETRING_SET_F_COPY_DNS) && (dns_port(set, pk->key.src_port) || dns_port(set, pk->key.dst_port)))
+		return 1;
 	if (proto != IPPROTO_TCP || !(flags & NETRING_SET_F_COPY_TCP_CONTROL))
 		return 0;
 	if ((pk->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_ACK)) == (NETRING_TCP_SYN | NETRING_TCP_ACK)) {
@@ -348,8 +408,7 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	__u32 *seq;
 	long ret;
 
-	key = ifindex;
-	cfg = bpf_map_lookup_elem(&config, &key);
+	cfg = if_config(ifindex);
 	if (!cfg) {
 		stat_inc(NETRING_ST_NO_CONFIG);
 		return TC_ACT_UNSPEC;
@@ -423,7 +482,7 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		if (parsed < 0)
 			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		if (parsed == NETRING_PARSE_OK)
-			forced = always_copied(set->flags, sc);
+			forced = always_copied(set, sc);
 	}
 	if (forced) {
 		flags |= NETRING_SAMPLE_F_FORCED;
@@ -435,7 +494,7 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		 * skb at 1/N. Any other stands for the unseen ones: p = min(1, segs / N),
 		 * so a 45-segment TSO skb is 45 times as likely to be picked. */
 		num = counted ? 1 : segs;
-		if (num < cfg->rate && bpf_get_prandom_u32() % cfg->rate >= num)
+		if (num < cfg->rate && !picked(sc, num, cfg->rate))
 			return TC_ACT_UNSPEC;
 	}
 

@@ -121,6 +121,9 @@ bool Programs::reader_truncates() const {
 int Programs::config_map_fd() const {
   return bpf_map__fd(sampler_->maps.config);
 }
+int Programs::config_direct_map_fd() const {
+  return bpf_map__fd(sampler_->maps.config_direct);
+}
 int Programs::settings_map_fd() const {
   return bpf_map__fd(sampler_->maps.settings);
 }
@@ -153,6 +156,11 @@ Result<void> Programs::write_settings() {
   if (opts_.copy_tcp_control) s.flags |= NETRING_SET_F_COPY_TCP_CONTROL;
   s.exact_mode = static_cast<std::uint32_t>(opts_.exact_flows);
   s.mirror_queues = opts_.mirror_queues;
+  // The dns_ports map holds them all; the first few are compared in place
+  // too, and the program looks at the map only when there are more.
+  s.dns_port_count = static_cast<std::uint32_t>(opts_.dns_ports.size());
+  for (std::size_t i = 0; i < opts_.dns_ports.size() && i < NETRING_DNS_PORTS_INLINE; ++i)
+    s.dns_port[i] = opts_.dns_ports[i];
   const std::uint32_t zero = 0;
   if (bpf_map_update_elem(settings_map_fd(), &zero, &s, BPF_ANY) != 0)
     return Error::from_errno("bpf_map_update_elem", "sampler settings");
@@ -186,17 +194,42 @@ Result<void> Programs::set_interface(std::uint32_t ifindex, std::uint32_t rate, 
     slot_used_[slot] = true;
     it = slots_.emplace(ifindex, slot).first;
   }
-  netring_if_config c{rate, static_cast<std::uint32_t>(role), it->second, 0};
+  netring_if_config c{rate, static_cast<std::uint32_t>(role), it->second, 1};
   if (bpf_map_update_elem(config_map_fd(), &ifindex, &c, BPF_ANY) != 0) {
     const Error e = Error::from_errno("bpf_map_update_elem", "sampler config ifindex " + std::to_string(ifindex));
     slot_used_[it->second] = false;
     slots_.erase(it);
     return e;
   }
+  if (ifindex < NETRING_CONFIG_DIRECT) {
+    // An array value is copied in place, not swapped like a hash element: a
+    // program may read it mid-copy. So the values go in with present = 0
+    // first, and present = 1 alone after (only the rate can change on a
+    // hooked interface, one aligned word).
+    const bool hooked = direct_present(ifindex);
+    netring_if_config absent = c;
+    absent.present = 0;
+    if ((!hooked && bpf_map_update_elem(config_direct_map_fd(), &ifindex, &absent, BPF_ANY) != 0) ||
+        bpf_map_update_elem(config_direct_map_fd(), &ifindex, &c, BPF_ANY) != 0)
+      return Error::from_errno("bpf_map_update_elem", "sampler config_direct ifindex " + std::to_string(ifindex));
+  }
   return ok();
 }
 
+bool Programs::direct_present(std::uint32_t ifindex) const {
+  netring_if_config c{};
+  return bpf_map_lookup_elem(config_direct_map_fd(), &ifindex, &c) == 0 && c.present != 0;
+}
+
 Result<void> Programs::remove_interface(std::uint32_t ifindex) {
+  if (ifindex < NETRING_CONFIG_DIRECT) {
+    netring_if_config c{};
+    if (bpf_map_lookup_elem(config_direct_map_fd(), &ifindex, &c) == 0 && c.present != 0) {
+      c.present = 0;  // the other words stay as they were: a read mid-copy sees one or the other
+      if (bpf_map_update_elem(config_direct_map_fd(), &ifindex, &c, BPF_ANY) != 0)
+        return Error::from_errno("bpf_map_update_elem", "sampler config_direct ifindex " + std::to_string(ifindex));
+    }
+  }
   if (bpf_map_delete_elem(config_map_fd(), &ifindex) != 0 && errno != ENOENT)
     return Error::from_errno("bpf_map_delete_elem", "sampler config ifindex " + std::to_string(ifindex));
   // The slot is zeroed when it is handed out again, not here: a program run

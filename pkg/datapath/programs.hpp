@@ -68,6 +68,7 @@ class Programs {
   int mirror_fd() const;
 
   int config_map_fd() const;
+  int config_direct_map_fd() const;  // the same configs by index, ifindex < NETRING_CONFIG_DIRECT
   int settings_map_fd() const;
   int heartbeat_map_fd() const;
   int if_counters_map_fd() const;
@@ -102,6 +103,7 @@ class Programs {
  private:
   Programs() = default;
   Result<void> write_settings();
+  bool direct_present(std::uint32_t ifindex) const;
   sampler_bpf* sampler_ = nullptr;
   mirror_bpf* mirror_ = nullptr;
   ProgramOptions opts_;

@@ -107,6 +107,13 @@ Result<std::unique_ptr<DropMonitor>> DropMonitor::start(const DropMonitorOptions
 }
 
 Result<std::size_t> DropMonitor::drain(std::vector<DropCount>& out) {
+  // A new map is in the slot once drain() swapped: CPUs that found the old
+  // one full try inserting again (drops.bpf.c, map_gen). The .bss is
+  // mmapped; the program reads the word once per drop.
+  struct BumpGeneration {
+    drops_bpf& s;
+    ~BumpGeneration() { __atomic_add_fetch(&s.bss->map_gen, 1, __ATOMIC_RELEASE); }
+  } bump{*impl_->skel};
   return impl_->maps->drain([&out](const void* k, const void* v) {
     netring_drop_key key;
     std::memcpy(&key, k, sizeof key);

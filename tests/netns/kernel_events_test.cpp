@@ -284,6 +284,29 @@ TEST(DropProgram, AFullMapStillCountsEveryReason) {
   EXPECT_EQ(t[c], 2u);
 }
 
+// A CPU that found the map full stops trying to insert into it, and tries
+// again once drain() put the other map in the slot.
+TEST(DropProgram, AFullMapIsTriedAgainOnceDrained) {
+  auto m = drop_monitor(drop_options(false, 2));
+  ASSERT_TRUE(m);
+  const DropReasons& r = m->reasons();
+  const std::uint32_t a = reason(r, "NETFILTER_DROP"), b = reason(r, "NO_SOCKET"), c = reason(r, "TCP_CSUM");
+  for (std::uint32_t x : {a, b, c, a, c}) ASSERT_EQ(run_tp(m->program_fd(), {0, 0, x}), 0);
+  std::vector<DropCount> counts;
+  ASSERT_TRUE(m->drain(counts));
+  ASSERT_EQ(counts.size(), 2u);
+  for (const auto& d : counts) EXPECT_EQ(d.counts.packets, d.reason == a ? 2u : 1u) << "present keys keep counting";
+  for (std::uint32_t x : {c, c}) ASSERT_EQ(run_tp(m->program_fd(), {0, 0, x}), 0);
+  counts.clear();
+  ASSERT_TRUE(m->drain(counts));
+  ASSERT_EQ(counts.size(), 1u) << "the drained map took the reason that found the other one full";
+  EXPECT_EQ(counts[0].reason, c);
+  EXPECT_EQ(counts[0].counts.packets, 2u);
+  auto st = m->stats();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->map_full, 2u);
+}
+
 TEST(DropProgram, DetailedEventsAreRateLimitedPerCpu) {
   auto m = drop_monitor(drop_options(false, 4096, 3));
   ASSERT_TRUE(m);

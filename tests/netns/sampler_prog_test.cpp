@@ -289,6 +289,45 @@ TEST_F(SamplerProg, UnconfiguredInterfaceIsNeitherCountedNorSampled) {
   EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 0u);
 }
 
+// Interfaces below NETRING_CONFIG_DIRECT are found by index in
+// config_direct, the others in the config hash map: both count and sample,
+// and an unhooked one is found in neither.
+TEST_F(SamplerProg, ConfigIsFoundByIndexBelowTheDirectRangeAndByHashAbove) {
+  const std::uint32_t big = NETRING_CONFIG_DIRECT + 4000;
+  ns.run_ok("ip link add nrbig index " + std::to_string(big) + " type veth peer name nrbigp && ip link set nrbig up");
+  ASSERT_LT(hooked, NETRING_CONFIG_DIRECT);
+  ASSERT_TRUE(progs->set_interface(hooked, 1, NETRING_ROLE_POD));
+  ASSERT_TRUE(progs->set_interface(big, 1, NETRING_ROLE_POD));
+  auto run_on = [&](std::uint32_t ifindex, int n) {
+    __sk_buff ctx{};
+    ctx.ifindex = ifindex;
+    auto pkt = udp(8080);
+    auto r = ns.within(
+        [&] { return netring::testing::prog_run(progs->sampler_ingress_fd(), pkt, &ctx, sizeof ctx, nullptr, n); });
+    EXPECT_EQ(r.err, 0);
+    EXPECT_EQ(r.retval, kUnspec);
+  };
+  run_on(hooked, 3);
+  run_on(big, 5);
+  EXPECT_EQ(stages().clone_attempts, 8u);
+  EXPECT_EQ(stages().no_config, 0u);
+  auto c = progs->interface_counters(big, NETRING_DIR_INGRESS);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->skbs, 5u);
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 3u);
+  // A rate change on a hooked interface takes effect in place.
+  ASSERT_TRUE(progs->set_interface(hooked, 0, NETRING_ROLE_POD));
+  run_on(hooked, 4);
+  EXPECT_EQ(stages().clone_attempts, 8u) << "rate 0: counted, not copied";
+  EXPECT_EQ(if_counters(NETRING_DIR_INGRESS).skbs, 7u);
+  ASSERT_TRUE(progs->remove_interface(hooked));
+  ASSERT_TRUE(progs->remove_interface(big));
+  run_on(hooked, 2);
+  run_on(big, 2);
+  EXPECT_EQ(stages().no_config, 4u);
+  EXPECT_EQ(stages().clone_attempts, 8u);
+}
+
 }  // namespace
 
 // ---- exact per-flow counting in the kernel ----
@@ -608,6 +647,24 @@ TEST_F(SamplerForced, DnsAndTcpControlPacketsAreCopiedAtAnyRateAndDataPacketsAre
   EXPECT_EQ(copies(udp(8080, 100), 200), 0u);
   EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40003, 80, 0x18, 500), 200), 0u);
   EXPECT_EQ(stages().forced_copies, 74u);
+}
+
+// The first NETRING_DNS_PORTS_INLINE ports are compared in place; with more,
+// the program looks the rest up in the dns_ports map.
+TEST_F(SamplerForced, DnsPortsPastThoseComparedInPlaceAreLookedUp) {
+  ProgramOptions o;
+  o.copy_dns = true;
+  o.dns_ports = {53, 5353, 1053, 2053, 3053, 4053};
+  static_assert(NETRING_DNS_PORTS_INLINE == 4);
+  load(o);
+  configure(forced::kRate);
+  for (std::uint16_t port : o.dns_ports) EXPECT_EQ(copies(udp(port, 40), 3), 3u) << "port " << port;
+  EXPECT_EQ(copies(udp(5053, 40), 100), 0u);
+  o.dns_ports = {53};
+  load(o);
+  configure(forced::kRate);
+  EXPECT_EQ(copies(udp(53, 40), 3), 3u);
+  EXPECT_EQ(copies(udp(5353, 40), 100), 0u) << "no longer a DNS port";
 }
 
 TEST_F(SamplerForced, EachFlagTurnsItsCopiesOnAlone) {
