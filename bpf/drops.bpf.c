@@ -40,6 +40,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/draw.h"
 #include "bpf/kernel_types.h"
 #include "bpf/kevents.h"
 
@@ -115,7 +116,7 @@ struct drop_cpu {
 	__u64 window_drops;    /* drops counted in it */
 	__u64 jiffies;
 	__u64 clock_ns;
-	__u64 rng;             /* xorshift state of storm_weight's draw */
+	__u64 rng;             /* storm_weight's draw state (draw.h) */
 	__u64 full_gen;        /* map_gen + 1 once the drop map in the slot was full */
 };
 
@@ -277,23 +278,6 @@ static __always_inline int rate_allows(struct drop_cpu *cpu)
 	return 1;
 }
 
-/* A draw in [0, n) from this CPU's xorshift64* state, seeded from
- * bpf_get_prandom_u32() on first use: in a storm this runs per drop, and
- * the helper is a call (return thunks on a mitigated host) where the
- * arithmetic is a few instructions; a multiply scales it, not a division. */
-static __always_inline __u32 draw_below(struct drop_cpu *cpu, __u32 n)
-{
-	__u64 x = cpu->rng;
-
-	if (x == 0)
-		x = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	cpu->rng = x;
-	return (__u32)((((x * 0x2545F4914F6CDD1DULL) >> 32) * n) >> 32);
-}
-
 /* How many drops this one stands for in its flow's counts: 1, or in a
  * storm storm_one_in for one drop in storm_one_in and 0 for the others. */
 static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
@@ -301,7 +285,7 @@ static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
 	cpu->window_drops += 1;
 	if (storm_drops_per_sec == 0 || cpu->window_drops <= storm_drops_per_sec || storm_one_in <= 1)
 		return 1;
-	return draw_below(cpu, storm_one_in) == 0 ? storm_one_in : 0;
+	return netring_draw_below(&cpu->rng, storm_one_in) == 0 ? storm_one_in : 0;
 }
 
 /* Counts one drop whose skb fields are read (f is zeroed when there is no

@@ -17,6 +17,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/draw.h"
 #include "bpf/flow_key.h"
 #include "bpf/flow_parse.h"
 #include "bpf/sample_meta.h"
@@ -152,7 +153,8 @@ struct netring_scratch {
 	struct netring_parsed pk;
 	struct netring_flow_counts init;
 	struct netring_flow_key client; /* the handshakes map's key (always_copied) */
-	__u64 rng;                      /* this CPU's xorshift state (draw) */
+	__u64 rng;                      /* this CPU's draw state (draw.h) */
+	struct netring_l4_peek peek;    /* maybe_copied */
 };
 
 struct {
@@ -175,28 +177,10 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-/* A uniform 32-bit draw from this CPU's xorshift64* state, seeded from
- * bpf_get_prandom_u32() on first use. The helper is a call per packet, and
- * a call costs more than the arithmetic (return thunks on a mitigated
- * host); the sampling decision needs uniformity, not secrecy. */
-static __always_inline __u32 draw(struct netring_scratch *sc)
-{
-	__u64 x = sc->rng;
-
-	if (x == 0)
-		x = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	sc->rng = x;
-	return (__u32)((x * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/* 1 with probability num / rate (num < rate): a draw scaled into [0, rate)
- * by a multiply, not a division (the bias, rate / 2^32, is nothing). */
+/* 1 with probability num / rate (num < rate), from this CPU's draw. */
 static __always_inline int picked(struct netring_scratch *sc, __u32 num, __u32 rate)
 {
-	return (((__u64)draw(sc) * rate) >> 32) < num;
+	return netring_draw_below(&sc->rng, rate) < num;
 }
 
 /* The interface's config: by index below NETRING_CONFIG_DIRECT, else from
@@ -391,6 +375,28 @@ static __always_inline int always_copied(const struct netring_settings *set, str
 	return 0;
 }
 
+/* 0 when the packet is surely not one always_copied() takes, read without
+ * building its key (netring_peek_l4); 1 when it may be, or its shape is not
+ * one the peek reads: always_copied() on the full parse then decides. The
+ * same tests, on the same fields, as always_copied(). */
+static __always_inline int maybe_copied(struct __sk_buff *skb, const struct netring_settings *set,
+					struct netring_scratch *sc)
+{
+	struct netring_l4_peek *p = &sc->peek;
+	__u32 flags = set->flags;
+
+	if (!netring_peek_l4(skb, &tunnel_ports, p))
+		return 1;
+	if ((flags & NETRING_SET_F_COPY_DNS) && (dns_port(set, p->src_port) || dns_port(set, p->dst_port)))
+		return 1;
+	if (p->protocol != IPPROTO_TCP || !(flags & NETRING_SET_F_COPY_TCP_CONTROL))
+		return 0;
+	if (p->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_FIN | NETRING_TCP_RST))
+		return 1;
+	/* A pure ACK while a handshake may be open: the handshakes map decides. */
+	return (p->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK && last_synack_ns != 0;
+}
+
 static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 {
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -478,7 +484,8 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 
 	if (set->mirror_ifindex == 0)
 		return TC_ACT_UNSPEC;
-	if (set->flags & (NETRING_SET_F_COPY_DNS | NETRING_SET_F_COPY_TCP_CONTROL)) {
+	if ((set->flags & (NETRING_SET_F_COPY_DNS | NETRING_SET_F_COPY_TCP_CONTROL)) &&
+	    (parsed >= 0 || !parse_fast_path || maybe_copied(skb, set, sc))) {
 		if (parsed < 0)
 			parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		if (parsed == NETRING_PARSE_OK)

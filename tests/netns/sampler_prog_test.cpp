@@ -16,6 +16,7 @@
 #include "pkg/flow/parser.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
+#include <map>
 #include <memory>
 
 #include "tests/testing/bpf_prog_run.hpp"
@@ -665,6 +666,51 @@ TEST_F(SamplerForced, DnsPortsPastThoseComparedInPlaceAreLookedUp) {
   configure(forced::kRate);
   EXPECT_EQ(copies(udp(53, 40), 3), 3u);
   EXPECT_EQ(copies(udp(5353, 40), 100), 0u) << "no longer a DNS port";
+}
+
+// The sampler tells most packets it does not always copy from a peek at
+// their transport, without building a key; the general path alone (no
+// peek) must copy exactly the same frames of the parser corpus, DNS and
+// TCP control packets among them, tagged, tunnelled, malformed or not.
+TEST_F(SamplerForced, ThePeekCopiesWhatTheFullParseCopiesOnTheCorpus) {
+  namespace corpus = netring::testing::corpus;
+  std::vector<corpus::Case> cases = corpus::ok_cases();
+  for (auto& c : corpus::malformed_cases()) cases.push_back(std::move(c));
+  const netring::flow::ParseStatus ok = netring::flow::ParseStatus::kOk;
+  cases.push_back({"udp dns", udp(53, 40), ok});
+  cases.push_back(
+      {"udp dns response", PacketBuilder().eth().ipv4("10.0.0.2", "10.0.0.1").udp(53, 40000).payload(60).build(), ok});
+  cases.push_back({"tcp syn", forced::tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x02), ok});
+  cases.push_back({"tcp rst", forced::tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x04), ok});
+  cases.push_back({"tcp data", forced::tcp("10.0.0.1", "10.0.0.2", 40002, 80, 0x18, 100), ok});
+  cases.push_back({"udp data", udp(8080, 40), ok});
+  std::map<std::size_t, std::uint64_t> per_path[2];  // case index -> copies
+  for (bool fast : {true, false}) {
+    ProgramOptions o;
+    o.copy_dns = true;
+    o.copy_tcp_control = true;
+    o.dns_ports = {53, 5353};
+    o.parse_fast_path = fast;
+    load(o);
+    configure(forced::kRate);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      if (cases[i].frame.size() < 14) continue;
+      const std::uint64_t before = stages().clone_attempts;
+      __sk_buff ctx{};
+      auto r = run(progs->sampler_ingress_fd(), cases[i].frame, ctx);
+      if (r.err == -EINVAL) continue;  // no skb for a cut IP header (see the parser corpus test)
+      ASSERT_EQ(r.err, 0) << cases[i].name;
+      per_path[fast ? 0 : 1][i] = stages().clone_attempts - before;
+    }
+  }
+  ASSERT_EQ(per_path[0].size(), per_path[1].size());
+  ASSERT_GT(per_path[0].size(), 20u);
+  std::uint64_t copied = 0;
+  for (const auto& [i, n] : per_path[0]) {
+    EXPECT_EQ(n, per_path[1][i]) << cases[i].name;
+    copied += n;
+  }
+  EXPECT_GE(copied, 4u) << "the corpus and the added frames hold DNS and TCP control packets";
 }
 
 TEST_F(SamplerForced, EachFlagTurnsItsCopiesOnAlone) {
