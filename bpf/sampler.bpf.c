@@ -329,9 +329,10 @@ static __always_inline void netring_client_end(struct netring_flow_key *out, con
 }
 
 /* 1 when the packet is always copied (p = 1): a handful of compares on the
- * parsed headers; map lookups only for TCP/UDP (an inlined array index) and
- * for the SYN-ACKs and pure ACKs of a node that set up connections within
- * the last NETRING_HANDSHAKE_WINDOW_NS. */
+ * parsed headers (the DNS ports too, unless more than
+ * NETRING_DNS_PORTS_INLINE are set); map lookups only for the SYN-ACKs and
+ * pure ACKs of a node that set up connections within the last
+ * NETRING_HANDSHAKE_WINDOW_NS. */
 static __always_inline int always_copied(const struct netring_settings *set, struct netring_scratch *sc)
 {
 	const struct netring_parsed *pk = &sc->pk;
