@@ -166,7 +166,8 @@ int run_agent(const Config& config) {
   std::optional<kflow::FlowCountReader> flow_counts;
   const datapath::Programs* progs = (*dp)->programs();
   const bool counting = progs != nullptr && opts->datapath.programs.exact_flows != datapath::ExactFlows::kOff;
-  if (counting) flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1));
+  if (counting)
+    flow_counts.emplace(progs->flow_maps_fd(), progs->flow_map_fd(0), progs->flow_map_fd(1), opts->flow_map_sizing);
 
   // Kernel events: tracing programs of their own, independent of the data
   // path's rung. A kernel that cannot run them (no BTF, no tracepoint, no

@@ -45,9 +45,13 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.datapath.programs.dns_ports = c.dns_ports;
   o.datapath.programs.copy_tcp_control = c.tcp_handshake;
   // The kernel holds the flows active within one publication period; the
-  // tables hold every flow the agent keeps, so that bounds it too.
-  o.datapath.programs.flow_map_entries =
-      static_cast<std::uint32_t>(std::min<std::uint64_t>(c.flow_table_size, 1u << 22));
+  // tables hold every flow the agent keeps, so that bounds it too. Its maps
+  // start at kFlowMapStart flows a period and grow to that bound with the
+  // traffic (kflow::FlowCountReader says why).
+  constexpr std::uint32_t kFlowMapStart = 16384;
+  o.flow_map_sizing.max_entries = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.flow_table_size, 1u << 22));
+  o.flow_map_sizing.min_entries = std::min(kFlowMapStart, o.flow_map_sizing.max_entries);
+  o.datapath.programs.flow_map_entries = o.flow_map_sizing.min_entries;
   o.capture.direct_sample_rate = c.sample_rate;
   o.hook_rate = c.sample_rate;
 

@@ -15,13 +15,15 @@
 #include "agent/worker.hpp"
 #include "pkg/common/error.hpp"
 #include "pkg/datapath/datapath.hpp"
+#include "pkg/kflow/flow_count_reader.hpp"
 
 namespace netring::agent {
 
 struct AgentOptions {
   datapath::DatapathOptions datapath;
-  datapath::CaptureOptions capture;  // the mirror's (or the direct rung's) sources
-  std::uint32_t hook_rate = 100;     // the sampler's 1-in-N on every hooked interface
+  datapath::CaptureOptions capture;      // the mirror's (or the direct rung's) sources
+  std::uint32_t hook_rate = 100;         // the sampler's 1-in-N on every hooked interface
+  kflow::FlowMapSizing flow_map_sizing;  // the kernel flow maps' capacity range (--flow-table-size)
   // The workers' table and parser. table.max_flows is --flow-table-size,
   // the flows a group of workers holds together: split it with
   // for_workers() over the mirror's workers, and over each capture port's.

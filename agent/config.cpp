@@ -276,7 +276,7 @@ const std::vector<FieldDesc>& schema() {
        1024,
        16777216,
        "flows the mirror's workers hold together (split evenly over them), and again each capture port's (split "
-       "over its queues); at least 1024 per worker",
+       "over its queues); at least 1024 per worker; also the most flows the kernel counts exactly in one period",
        [](Config& c, const Value& v) { c.flow_table_size = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.flow_table_size); }},
       {"flow-idle-timeout",

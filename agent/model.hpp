@@ -296,6 +296,8 @@ struct ExactFlowStatus {
   std::uint64_t flows_last_drain = 0;
   std::uint64_t last_drain_ns = 0;
   std::uint64_t drain_errors = 0;
+  std::uint64_t map_capacity = 0;  // flows a period the kernel map now counting holds
+  std::uint64_t map_resizes = 0;   // maps replaced by one of another capacity
 };
 
 // Kernel events (pkg/kevents): drops and TCP retransmissions.

@@ -783,6 +783,8 @@ void Publisher::publish_once() {
       ex.drains = fs.drains;
       ex.flows_last_drain = fs.last_flows;
       ex.last_drain_ns = fs.last_drain_ns;
+      ex.map_capacity = flow_counts_->slot_capacity();
+      ex.map_resizes = fs.resizes;
       ex.drain_errors = exact_drain_errors_;
     }
     std::map<std::uint32_t, InterfaceCounters> ifs;

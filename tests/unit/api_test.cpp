@@ -75,6 +75,8 @@ AgentSnapshot fixed_snapshot() {
   s.status.exact_flows.counted_skbs = 1234;
   s.status.exact_flows.uncounted = {{"map_full", 3}, {"declined", 1}};
   s.status.exact_flows.drains = 7;
+  s.status.exact_flows.map_capacity = 65536;
+  s.status.exact_flows.map_resizes = 2;
   s.interfaces = {{7, "veth1", "pod", "afxdp", "tcx", 1, 2, 3, 4, 2, 4},
                   {2, "eth0", "physical", "afxdp", "tcx", 5, 6, 7, 8, 9, 10}};
   s.status.version = "0.1.0";
@@ -417,6 +419,8 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["exact_flows"]["counted_skbs"], 1234);
   EXPECT_EQ(j["exact_flows"]["uncounted_skbs"], json({{"declined", 1}, {"map_full", 3}}));
   EXPECT_EQ(j["exact_flows"]["drains"], 7);
+  EXPECT_EQ(j["exact_flows"]["map_capacity"], 65536);
+  EXPECT_EQ(j["exact_flows"]["map_resizes"], 2);
   EXPECT_EQ(j["memory"]["umem_bytes"], 16777216);
   EXPECT_EQ(j["memory"]["umem_bytes_per_worker"], json({8388608, 8388608}));
   EXPECT_EQ(j["memory"]["flow_table_bytes"], 92274816);

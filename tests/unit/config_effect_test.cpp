@@ -103,7 +103,14 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
       {"--flow-table-size=4096",
        [](const AgentOptions& o) {
          return o.worker.table.max_flows == 4096 && o.capture_ports.worker.table.max_flows == 4096 &&
-                o.datapath.programs.flow_map_entries == 4096;
+                o.datapath.programs.flow_map_entries == 4096 && o.flow_map_sizing.min_entries == 4096 &&
+                o.flow_map_sizing.max_entries == 4096;
+       }},
+      // Above the kernel maps' start: they start there and may grow to it.
+      {"--flow-table-size=100000",
+       [](const AgentOptions& o) {
+         return o.worker.table.max_flows == 100000 && o.datapath.programs.flow_map_entries == 16384 &&
+                o.flow_map_sizing.min_entries == 16384 && o.flow_map_sizing.max_entries == 100000;
        }},
       {"--flow-idle-timeout=7s",
        [](const AgentOptions& o) { return o.worker.table.idle_timeout_ns == 7'000'000'000ULL; }},
