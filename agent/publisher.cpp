@@ -785,6 +785,10 @@ void Publisher::publish_once() {
       ex.last_drain_ns = fs.last_drain_ns;
       ex.map_capacity = flow_counts_->slot_capacity();
       ex.map_resizes = fs.resizes;
+      if (fs.resize_errors != 0 && !resize_error_logged_) {
+        resize_error_logged_ = true;
+        log::warn("resizing the kernel's flow count map; it keeps its size", {{"error", fs.last_resize_error}});
+      }
       ex.drain_errors = exact_drain_errors_;
     }
     std::map<std::uint32_t, InterfaceCounters> ifs;

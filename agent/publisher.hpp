@@ -156,6 +156,7 @@ class Publisher {
   std::uint32_t unseen_rate_ = 1;
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
+  bool resize_error_logged_ = false;  // the first kernel flow map resize error was logged
   ControlPackets control_;
   std::deque<DnsRecord> dns_recent_;
   std::shared_ptr<const std::vector<DnsRecord>> dns_published_;

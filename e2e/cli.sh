@@ -357,6 +357,11 @@ grep -q "IPFIX export  *off" <<<"$words" || fail "status words lack the IPFIX ex
 mode=$(api "$A" /api/v1/status | jq -r .exact_flows.mode)
 counted=$(api "$A" /api/v1/status | jq -r .exact_flows.counted_skbs)
 [ "$mode" = bulk ] || fail "agent a's --exact-flows mode is '$mode', the default is bulk"
+# The kernel's flow maps start at 16384 flows a period (below the default
+# --flow-table-size of 65536) and stay there for this handful of flows.
+ex=$(api "$A" /api/v1/status | jq -c '[.exact_flows.map_capacity, .exact_flows.map_resizes, .exact_flows.drains > 0]')
+[ "$ex" = '[16384,0,true]' ] && pass "the kernel flow map holds 16384 flows a period, never resized" ||
+  fail "exact_flows [map_capacity, map_resizes, drained]: $ex, want [16384,0,true]"
 grep -q "exact flows  *$mode: " <<<"$words" && grep -q " skbs counted in the kernel, " <<<"$words" &&
   pass "status in words: exact flows $mode ($counted skbs counted)" || fail "status words lack exact flows $mode"
 grep -q "3 interfaces: 3 pod via" <<<"$words" && grep -q "2 interfaces: 2 pod via" <<<"$words" &&

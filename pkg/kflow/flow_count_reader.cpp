@@ -63,8 +63,13 @@ Result<std::size_t> FlowCountReader::drain(std::vector<KernelFlow>& out) {
   active_ = next;
   auto n = empty_into(maps_[taken], out);
   if (!n) return n;
+  // A map that could not be replaced keeps serving at its size: the flows
+  // read above are the caller's either way.
   if (sizing_.min_entries != 0)
-    if (auto r = resize(taken, *n); !r) return r.error();
+    if (auto r = resize(taken, *n); !r) {
+      ++stats_.resize_errors;
+      stats_.last_resize_error = r.error().message();
+    }
   ++stats_.drains;
   stats_.flows += *n;
   stats_.last_flows = *n;

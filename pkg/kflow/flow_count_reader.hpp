@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "pkg/common/error.hpp"
@@ -47,11 +48,13 @@ std::uint32_t flow_map_capacity(std::uint64_t flows, std::uint32_t capacity, con
 
 struct FlowCountReaderStats {
   std::uint64_t drains = 0;
-  std::uint64_t flows = 0;             // entries read, over all drains
-  std::uint64_t last_flows = 0;        // entries of the latest drain
-  std::uint64_t last_drain_ns = 0;     // how long the latest swap + drain took
-  std::uint64_t batch_retries = 0;     // a bucket larger than the batch buffer (ENOSPC), buffer grown
-  std::uint64_t resizes = 0;           // maps replaced by one of another capacity
+  std::uint64_t flows = 0;          // entries read, over all drains
+  std::uint64_t last_flows = 0;     // entries of the latest drain
+  std::uint64_t last_drain_ns = 0;  // how long the latest swap + drain took
+  std::uint64_t batch_retries = 0;  // a bucket larger than the batch buffer (ENOSPC), buffer grown
+  std::uint64_t resizes = 0;        // maps replaced by one of another capacity
+  std::uint64_t resize_errors = 0;  // replacements the kernel refused (the map kept its size)
+  std::string last_resize_error;
   std::uint32_t capacity[2] = {0, 0};  // entries each map holds (as of the last drain; 0 before)
 };
 

@@ -6,7 +6,8 @@
 // fallbacks (generic XDP asked for, TPACKET_V3 when the agent runs without
 // CAP_BPF) count the same; a port that appears later is attached, one that
 // goes is released, and a SIGKILL leaves no program behind, so a restart
-// has exactly one.
+// has exactly one. Also the agent's kernel flow map sizing, and its log
+// options.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -330,6 +331,36 @@ TEST(AgentCapturePort, HotPlugAttachesAndReleasesAndSigkillLeavesNoProgram) {
 
 // --log-format and --log-level reach the agent's log (main() applies them
 // before anything else logs).
+// The kernel's flow maps start at 16,384 flows a period (below the default
+// --flow-table-size of 65,536). 40,000 flows through a hooked pod veth fill
+// the one counting, whose overflow goes to the estimator and is said to;
+// the agent then replaces it by one four times larger, which comes round
+// to count the next period.
+TEST(AgentExactFlows, AKernelFlowMapThatFillsIsReplacedByALargerOne) {
+  Node n;
+  // No --capture-ports: the node's end of the veth is a pod veth, hooked.
+  Agent a(n.node, "--exact-flows=all");
+  ASSERT_TRUE(a.wait_ready());
+  ASSERT_TRUE(Agent::poll([&] {
+    json st = a.get("/api/v1/status");
+    return st.is_object() && st["exact_flows"]["map_capacity"] == 16384;
+  })) << a.get("/api/v1/status").dump();
+  const auto frames = netring::testing::udp_flow_frames(40000, 1, 64);
+  ASSERT_EQ(netring::testing::send_paced(n.gen, n.link->name_a(), frames, 0), frames.size());
+  json ex;
+  EXPECT_TRUE(Agent::poll(
+      [&] {
+        ex = a.get("/api/v1/status")["exact_flows"];
+        return ex.is_object() && ex["map_capacity"] == 65536;
+      },
+      10))
+      << ex.dump();
+  EXPECT_GE(ex["map_resizes"].get<std::uint64_t>(), 1u) << ex.dump();
+  EXPECT_GT(ex["uncounted_skbs"]["map_full"].get<std::uint64_t>(), 0u) << ex.dump();
+  EXPECT_GE(ex["counted_skbs"].get<std::uint64_t>(), 16384u) << ex.dump();
+  EXPECT_EQ(ex["drain_errors"], 0) << ex.dump();
+}
+
 TEST(AgentOptions, LogFormatAndLevelShapeTheLog) {
   Netns ns("lg");
   {

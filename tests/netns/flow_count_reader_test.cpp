@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "bpf/flow_key.h"
@@ -136,6 +137,22 @@ TEST_F(FlowMapSizingTest, AMapShrinksOnlyAfterPeriodsInARowAtMostAQuarterFull) {
   EXPECT_EQ(r.slot_capacity(), 64u);
   EXPECT_EQ(capacity(in_slot().get()), 64u);
   EXPECT_EQ(r.stats().resizes, 2u);
+}
+
+// A replacement the kernel refuses (a hash of 2^29 entries: more buckets
+// than it allows, E2BIG before it allocates anything) loses nothing: the
+// drain still returns its flows, the map keeps its size and its turn.
+TEST_F(FlowMapSizingTest, AReplacementTheKernelRefusesLeavesTheMapAsItWas) {
+  FlowCountReader r(slots.get(), a.get(), b.get(), FlowMapSizing{1u << 29, 1u << 29, 30});
+  EXPECT_EQ(add_flows(0, 10), 10);
+  EXPECT_EQ(drain(r), 10u);
+  EXPECT_EQ(r.stats().resizes, 0u);
+  EXPECT_EQ(r.stats().resize_errors, 1u);
+  EXPECT_NE(r.stats().last_resize_error.find("bpf_map_create"), std::string::npos) << r.stats().last_resize_error;
+  drain(r);
+  EXPECT_EQ(add_flows(0, 5), 5);  // a again, as it was
+  EXPECT_EQ(capacity(in_slot().get()), 64u);
+  EXPECT_EQ(drain(r), 5u);
 }
 
 TEST_F(FlowMapSizingTest, WithoutSizingTheMapsKeepTheirSize) {
