@@ -15,15 +15,6 @@ std::string pod_key(std::string_view ns, std::string_view pod) {
   return k;
 }
 
-std::string series_key(const prometheus::Labels& labels) {
-  std::string k;
-  for (const auto& [name, value] : labels) {
-    k += value;
-    k.push_back('\x1f');  // cannot occur in Kubernetes names
-  }
-  return k;
-}
-
 constexpr const char* kFlagNames[8] = {"fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr"};
 
 }  // namespace
@@ -70,21 +61,29 @@ FlowMetrics::FlowMetrics(prometheus::Registry& registry, FlowMetricsOptions opts
 void FlowMetrics::add(const FlowView& flow, double packets, double bytes, std::uint8_t new_tcp_flags) {
   if (packets < 0) packets = 0;
   if (bytes < 0) bytes = 0;
-  prometheus::Labels labels = flow_labels(opts_.level, flow);
-  std::string key = series_key(labels);
-
   std::lock_guard lock(mu_);
-  auto it = entries_.find(key);
+  // Every flow of every publication comes here: its series is found by a
+  // key written into a reused buffer (the label values in a fixed order),
+  // and the labels are built only for a new series. Building them for each
+  // lookup was about ten allocations per flow and second.
+  key_.clear();
+  append_endpoint_key(key_, opts_.level, *flow.src_id);
+  append_endpoint_key(key_, opts_.level, *flow.dst_id);
+  key_.append(to_string(flow.direction)).push_back('\x1f');
+  key_.append(protocol_name(flow.protocol)).push_back('\x1f');
+  key_.append(to_string(flow.reporter));
+  auto it = entries_.find(key_);
   if (it == entries_.end()) {
     if (entries_.size() * 2 + 2 > opts_.max_series) {
       dropped_.Increment();
     } else {
+      const prometheus::Labels labels = flow_labels(opts_.level, flow);
       Entry e{&bytes_.Add(labels), &packets_.Add(labels), {}, {}};
       if (opts_.level == LabelLevel::kPod) {
         if (flow.src_id->is_pod()) e.src_pod = pod_key(flow.src_id->ns, flow.src_id->pod);
         if (flow.dst_id->is_pod()) e.dst_pod = pod_key(flow.dst_id->ns, flow.dst_id->pod);
       }
-      it = entries_.emplace(std::move(key), std::move(e)).first;
+      it = entries_.emplace(key_, std::move(e)).first;
       series_gauge_.Set(static_cast<double>(entries_.size() * 2));
     }
   }

@@ -91,6 +91,7 @@ class FlowMetrics {
   mutable std::mutex mu_;
   std::atomic<std::uint64_t> generation_{0};
   std::unordered_map<std::string, Entry> entries_;
+  std::string key_;                                        // add()'s lookup key, reused (under mu_)
   std::map<std::string, Clock::time_point> deleted_pods_;  // "ns/pod" -> removal deadline
 };
 

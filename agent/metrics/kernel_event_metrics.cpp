@@ -25,22 +25,18 @@ KernelEventMetrics::KernelEventMetrics(prometheus::Registry& registry, LabelLeve
                    .Register(registry)
                    .Add({})) {}
 
+template <class MakeLabels>
 prometheus::Counter* KernelEventMetrics::counter(prometheus::Family<prometheus::Counter>& family,
-                                                 prometheus::Labels labels) {
-  std::string key = &family == &drops_ ? "d" : "r";
-  for (const auto& [name, value] : labels) {
-    key += '\x1f';
-    key += value;
-  }
-  std::lock_guard lock(mu_);
-  if (auto it = series_.find(key); it != series_.end()) return it->second;
+                                                 MakeLabels&& make_labels) {
+  if (auto it = series_.find(key_); it != series_.end()) return it->second;
   if (series_.size() + 1 > max_series_) {
     dropped_.Increment();
     return nullptr;
   }
+  const prometheus::Labels labels = make_labels();
   prometheus::Counter* c = &family.Add(labels);
-  if (level_ == LabelLevel::kPod) pod_series_.add(key, labels, [&family, c] { family.Remove(c); });
-  series_.emplace(std::move(key), c);
+  if (level_ == LabelLevel::kPod) pod_series_.add(key_, labels, [&family, c] { family.Remove(c); });
+  series_.emplace(key_, c);
   return c;
 }
 
@@ -49,27 +45,43 @@ void KernelEventMetrics::remove_pods(std::span<const std::string> pods) {
   for (const std::string& k : pod_series_.remove(pods)) series_.erase(k);
 }
 
+// The series are found by a key of the label values written into key_
+// (drops come in thousands of keys a second in a storm), and their labels
+// are built only for a new one.
 void KernelEventMetrics::add_drops(const std::string& reason, bool has_flow, const Identity& src, const Identity& dst,
                                    std::uint8_t protocol, std::uint64_t packets) {
-  prometheus::Labels labels{{"reason", reason}};
+  std::lock_guard lock(mu_);
+  key_.assign("d\x1f").append(reason).push_back('\x1f');
   if (has_flow) {
-    add_endpoint_labels(labels, level_, src, dst);
-    labels.emplace("protocol", protocol_name(protocol));
-  } else {
-    // The same label names, so one query covers both.
-    Identity none;
-    add_endpoint_labels(labels, level_, none, none);
-    for (auto& [name, value] : labels)
-      if (name != "reason") value = "none";
-    labels.emplace("protocol", "none");
-  }
-  if (auto* c = counter(drops_, std::move(labels))) c->Increment(static_cast<double>(packets));
+    append_endpoint_key(key_, level_, src);
+    append_endpoint_key(key_, level_, dst);
+    key_.append(protocol_name(protocol));
+  }  // else the reason alone: every other label is "none"
+  auto* c = counter(drops_, [&] {
+    prometheus::Labels labels{{"reason", reason}};
+    if (has_flow) {
+      add_endpoint_labels(labels, level_, src, dst);
+      labels.emplace("protocol", protocol_name(protocol));
+    } else {
+      // The same label names, so one query covers both.
+      Identity none;
+      add_endpoint_labels(labels, level_, none, none);
+      for (auto& [name, value] : labels)
+        if (name != "reason") value = "none";
+      labels.emplace("protocol", "none");
+    }
+    return labels;
+  });
+  if (c) c->Increment(static_cast<double>(packets));
 }
 
 void KernelEventMetrics::add_retransmits(const Identity& src, const Identity& dst, std::uint64_t segments) {
-  prometheus::Labels labels;
-  add_endpoint_labels(labels, level_, src, dst);
-  if (auto* c = counter(retransmits_, std::move(labels))) c->Increment(static_cast<double>(segments));
+  std::lock_guard lock(mu_);
+  key_.assign("r\x1f");
+  append_endpoint_key(key_, level_, src);
+  append_endpoint_key(key_, level_, dst);
+  auto* c = counter(retransmits_, [&] { return pair_labels(level_, src, dst); });
+  if (c) c->Increment(static_cast<double>(segments));
 }
 
 std::size_t KernelEventMetrics::series() const {

@@ -42,7 +42,10 @@ class KernelEventMetrics {
   std::size_t series() const;
 
  private:
-  prometheus::Counter* counter(prometheus::Family<prometheus::Counter>& family, prometheus::Labels labels);
+  // Under mu_: the series whose key is in key_, made with make_labels()
+  // when it is new; nullptr past max_series.
+  template <class MakeLabels>
+  prometheus::Counter* counter(prometheus::Family<prometheus::Counter>& family, MakeLabels&& make_labels);
 
   LabelLevel level_;
   std::size_t max_series_;
@@ -51,6 +54,7 @@ class KernelEventMetrics {
   prometheus::Counter& dropped_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, prometheus::Counter*> series_;
+  std::string key_;  // the lookup key, reused (under mu_)
   PodSeries pod_series_;
 };
 

@@ -45,6 +45,38 @@ void add_endpoint_labels(prometheus::Labels& labels, LabelLevel level, const Ide
   }
 }
 
+void append_endpoint_key(std::string& key, LabelLevel level, const Identity& id) {
+  auto put = [&key](std::string_view a, std::string_view b = {}) { key.append(a).append(b).push_back('\x1f'); };
+  // The reserved name endpoint_labels gives what is not a pod, in two parts.
+  std::string_view reserved_a, reserved_b;
+  if (!id.is_pod()) {
+    if (!id.service.empty()) {
+      reserved_a = "service/";
+      reserved_b = id.service;
+    } else {
+      reserved_a = id.node.empty() ? "world" : "host";
+    }
+  }
+  switch (level) {
+    case LabelLevel::kNode: put(id.node.empty() ? std::string_view("world") : std::string_view(id.node)); break;
+    case LabelLevel::kNamespace: put(id.ns); break;
+    case LabelLevel::kWorkload:
+      put(id.ns);
+      if (id.is_pod())
+        put(id.workload.empty() ? id.pod : id.workload);
+      else
+        put(reserved_a, reserved_b);
+      break;
+    case LabelLevel::kPod:
+      put(id.ns);
+      if (id.is_pod())
+        put(id.pod);
+      else
+        put(reserved_a, reserved_b);
+      break;
+  }
+}
+
 prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst) {
   prometheus::Labels labels;
   add_endpoint_labels(labels, level, src, dst);

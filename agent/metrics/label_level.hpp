@@ -35,6 +35,12 @@ EndpointLabels endpoint_labels(const Identity& id);
 prometheus::Labels flow_labels(LabelLevel level, const FlowView& flow);
 // The src_/dst_ labels of that list alone (kernel event counters).
 void add_endpoint_labels(prometheus::Labels& labels, LabelLevel level, const Identity& src, const Identity& dst);
+// Appends the values one endpoint gets from add_endpoint_labels at `level`,
+// each followed by '\x1f' (no Kubernetes name holds it), without building
+// the labels or copying a name: the metrics find a series by such a key every
+// publication, for every flow, and build its labels only for a new series.
+void append_endpoint_key(std::string& key, LabelLevel level, const Identity& id);
+
 // The src_/dst_ labels of flow_labels alone (DNS: client and server, TCP
 // connections: client and server).
 prometheus::Labels pair_labels(LabelLevel level, const Identity& src, const Identity& dst);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "agent/k8s/index.hpp"
@@ -160,6 +161,53 @@ TEST(FlowMetrics, CountersStayMonotonicAcrossEviction) {
   // Everything evicted, nothing reported: the counter keeps its value.
   m.update_flows({});
   EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
+}
+
+// A series is looked up by a key written from the identities (not from the
+// labels, which are built only for a new series): two flows share a series
+// exactly when their labels are the same, at every level, for every kind of
+// endpoint, and likewise the drop and retransmit series.
+TEST(FlowMetrics, FlowsShareASeriesExactlyWhenTheirLabelsAreEqual) {
+  const std::vector<Identity> ids = {
+      pod_id("shop", "frontend", "fe-1"),
+      pod_id("shop", "frontend", "fe-2"),                  // same workload, another pod
+      pod_id("shop", "frontend", "fe-1", "node-b"),        // same pod name on another node
+      pod_id("db", "frontend", "fe-1"),                    // same names in another namespace
+      Identity{"node-a", "shop", "", "Pod", "debug", ""},  // bare pod: its own workload
+      Identity{"node-a", "", "", "", "", ""},              // host
+      Identity{"node-b", "", "", "", "", ""},              // another host
+      Identity{},                                          // world
+      Identity{"", "shop", "", "", "", "cart"},            // service nobody resolved
+      Identity{"", "shop", "", "", "", "host"},            // a service named like a reserved name
+  };
+  for (LabelLevel level : {LabelLevel::kNode, LabelLevel::kNamespace, LabelLevel::kWorkload, LabelLevel::kPod}) {
+    SnapshotStore store;
+    AgentMetrics m(store, {level, 100000, std::chrono::seconds(60)});
+    std::vector<FlowView> flows;
+    std::set<prometheus::Labels> flow_sets, drop_sets, pair_sets;
+    for (const auto& a : ids)
+      for (const auto& b : ids)
+        for (std::uint8_t proto : {std::uint8_t{IPPROTO_TCP}, std::uint8_t{IPPROTO_UDP}, std::uint8_t{47}})
+          for (FlowDirection dir : {FlowDirection::kEgress, FlowDirection::kIngress}) {
+            FlowView f = make_flow(flows.size() + 1, a, b, 1, 100);
+            f.protocol = proto;
+            f.direction = dir;
+            flows.push_back(f);
+            flow_sets.insert(flow_labels(level, f));
+            m.kernel_events().add_drops("NO_SOCKET", true, a, b, proto, 1);
+            m.kernel_events().add_retransmits(a, b, 1);
+            prometheus::Labels d = pair_labels(level, a, b);
+            d.emplace("protocol", protocol_name(proto));
+            drop_sets.insert(d);
+            pair_sets.insert(pair_labels(level, a, b));
+          }
+    m.kernel_events().add_drops("NO_SOCKET", false, {}, {}, 0, 1);
+    m.update_flows(flows);
+    SCOPED_TRACE(to_string(level));
+    EXPECT_EQ(m.flows().series(), 2 * flow_sets.size());
+    EXPECT_EQ(m.kernel_events().series(), drop_sets.size() + 1 + pair_sets.size());
+    EXPECT_GT(flow_sets.size(), 10u);  // the identities differ at each level
+  }
 }
 
 TEST(FlowMetrics, CountsTcpFlagsOncePerFlowAndIcmpByType) {
