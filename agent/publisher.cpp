@@ -631,6 +631,7 @@ void Publisher::publish_once() {
   if (cap)
     for (const auto& rep : cap->reports) upper += rep.live.size();
   snap.flows.reserve(upper);
+  prefault_spare(snap.flows);
   masks.reserve(upper);
   for_each_merged(last_, [&](const flow::FlowKey& k, const flow::FlowRecord& r, std::uint16_t workers) {
     if (!carried.empty() && std::binary_search(carried.begin(), carried.end(), flow::hash_key(k, seed_))) return;

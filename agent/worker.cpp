@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent/heap.hpp"
 #include "agent/log.hpp"
 
 namespace netring::agent {
@@ -235,6 +236,7 @@ void Worker::report() {
   }
   WorkerReport r;
   r.live.reserve(table_.size());
+  prefault_spare(r.live);
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
   r.ended_reasons.swap(ended_reasons_);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/heap.hpp"
+
 namespace netring::agent::api {
 namespace {
 
@@ -24,6 +26,7 @@ void RateHistory::add(const AgentSnapshot& snap) {
   };
   std::vector<Current> cur;
   cur.reserve(snap.flows.size());
+  prefault_spare(cur);
   for (const FlowView& f : snap.flows) cur.push_back({f.id, f.first_seen_ns, f.bytes, f.packets, &f});
   std::sort(cur.begin(), cur.end(), [](const Current& a, const Current& b) { return flow_before(a, b); });
 

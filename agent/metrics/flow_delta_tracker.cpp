@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/heap.hpp"
+
 namespace netring::agent::metrics {
 
 FlowDeltaTracker::Reported* FlowDeltaTracker::find(const FlowView& f) {
@@ -35,6 +37,7 @@ void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const Fl
   }
   std::vector<Reported> next;
   next.reserve(live.size());
+  prefault_spare(next);
   for (const FlowView& f : live) {
     const Reported* old = find(f);
     Reported r = old ? *old : Reported{.id = f.id, .first_seen = f.start_mono_ns};
