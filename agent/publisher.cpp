@@ -444,7 +444,10 @@ void Publisher::distribute_exact_counts() {
   }
   const std::size_t n = std::max<std::size_t>(1, std::min(opts_.mirror_workers, workers_.size()));
   std::vector<std::vector<ExactUpdate>> per(n);
-  for (auto& v : per) v.reserve(drained_.size() / n + 16);
+  for (auto& v : per) {
+    v.reserve(drained_.size() / n + 16);
+    prefault_spare(v);
+  }
   for (const kflow::KernelFlow& k : drained_) {
     const netring_flow_counts& c = k.counts;
     ExactUpdate u{k.key, flow::ExactCounts{.packets = c.skbs,
