@@ -7,7 +7,9 @@
  * header is then pushed onto a small skb) unless the reader truncates (see
  * socket_truncates), then prepend the sample header
  * (sample_meta.h). Anything without the sampler's mark tag is dropped and
- * counted: the mirror carries samples only.
+ * counted: the mirror carries samples only. On the AF_XDP rung a GSO clone
+ * goes on whole, past the far end's XDP program, to a TPACKET_V3 socket
+ * there (see gso_ingress_ifindex).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -33,6 +35,19 @@ volatile const __u32 mirror_queues = 1;
  * In .bss, written by user space at run time (the rung can change after
  * load). */
 volatile __u32 socket_truncates;
+
+/* The AF_XDP rung's way around that copy: non-zero, the far end's ifindex,
+ * where a GSO clone is redirected into the receive path (BPF_F_INGRESS)
+ * instead of being transmitted across the pair. That path never meets
+ * veth's XDP program (it runs only on what the near end transmits) nor
+ * generic XDP (not attached), so the clone stays whole and GSO, and the
+ * TPACKET_V3 socket on the far end copies the header and snap_len bytes
+ * of it, as on the TPACKET rung. Single frames still cross the pair,
+ * trimmed here (at most one MTU copied), to the AF_XDP sockets. The
+ * sampler numbers the two kinds apart (NETRING_SET_F_GSO_APART): each
+ * socket sees gapless sequences. In .bss, written by user space once the
+ * far end's socket is open. */
+volatile __u32 gso_ingress_ifindex;
 
 /* The sampler's config map (user space passes the same map): the rate,
  * when the clone carries none in skb->cb (see sample_meta.h). */
@@ -81,6 +96,7 @@ int mirror_egress(struct __sk_buff *skb)
 	struct netring_sample_hdr *hdr;
 	struct netring_if_config *cfg;
 	__u32 mark = skb->mark, ifindex, orig_len = skb->len, cpu = bpf_get_smp_processor_id(), queue;
+	int gso_apart;
 	__u64 zero = 0, key;
 
 	if ((mark >> NETRING_MARK_TAG_SHIFT) != NETRING_MARK_TAG) {
@@ -130,12 +146,13 @@ int mirror_egress(struct __sk_buff *skb)
 	}
 	hdr->tstamp_ns = bpf_ktime_get_ns();
 
+	gso_apart = gso_ingress_ifindex != 0 && skb->gso_size != 0;
 	if (snap_len && orig_len > snap_len) {
 		/* Left whole only if GSO: a GSO skb crosses the mirror at any
 		 * size, a single frame may not (a 9000-byte pod frame plus our
 		 * header exceeds the mirror's MTU), and trimming one copies at
 		 * most one MTU. */
-		if ((!socket_truncates || skb->gso_size == 0) && bpf_skb_change_tail(skb, snap_len, 0)) {
+		if (!(skb->gso_size != 0 && (socket_truncates || gso_apart)) && bpf_skb_change_tail(skb, snap_len, 0)) {
 			stat_inc(NETRING_MST_TRIM_ERRORS);
 			return TC_ACT_SHOT;
 		}
@@ -155,9 +172,14 @@ int mirror_egress(struct __sk_buff *skb)
 	 * skb_tx_hash, which takes a recorded queue (queue_mapping - 1) as is.
 	 * veth delivers on the peer's RX queue of the same index; a CPU's
 	 * samples for one queue stay in sequence order there. */
+	stat_inc(NETRING_MST_PASSES);
+	if (gso_apart) {
+		stat_inc(NETRING_MST_GSO_APART);
+		/* The socket's fanout reads the queue from the header. */
+		return bpf_redirect(gso_ingress_ifindex, BPF_F_INGRESS);
+	}
 	if (mirror_queues > 1)
 		skb->queue_mapping = queue + 1;
-	stat_inc(NETRING_MST_PASSES);
 	return TC_ACT_OK;
 }
 

@@ -191,6 +191,11 @@ struct netring_settings {
  * of a connection after its SYN-ACK (the handshake's third packet, found
  * through the handshakes map). */
 #define NETRING_SET_F_COPY_TCP_CONTROL (1U << 3)
+/* GSO clones reach user space apart from single frames (the AF_XDP rung
+ * hands them to a TPACKET_V3 socket, see mirror.bpf.c): their sequence
+ * numbers are kept apart too, at NETRING_MAX_QUEUES + queue, so that each
+ * socket sees one gapless sequence per CPU. */
+#define NETRING_SET_F_GSO_APART (1U << 4)
 
 /* How long after a SYN-ACK its connection's ACK is looked for. */
 #define NETRING_HANDSHAKE_WINDOW_NS 10000000000ULL
@@ -238,6 +243,7 @@ enum netring_mirror_stat {
 	NETRING_MST_FOREIGN,         /* not a sampler clone (mark tag missing): dropped */
 	NETRING_MST_TRIM_ERRORS,     /* bpf_skb_change_tail failed */
 	NETRING_MST_HEAD_ERRORS,     /* bpf_skb_change_head / store failed */
+	NETRING_MST_GSO_APART,       /* GSO clones among the passes, sent to the far end's socket */
 	NETRING_MST__MAX,
 };
 

@@ -108,10 +108,12 @@ struct {
 } stats SEC(".maps");
 
 /* Sequence numbers per CPU and mirror queue: a CPU's samples for one queue
- * reach one capture socket in order, so a gap there is a lost sample. */
+ * reach one capture socket in order, so a gap there is a lost sample. GSO
+ * clones count at NETRING_MAX_QUEUES + queue when they reach a socket of
+ * their own (NETRING_SET_F_GSO_APART). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NETRING_MAX_QUEUES);
+	__uint(max_entries, 2 * NETRING_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, __u32);
 } seqs SEC(".maps");
@@ -528,6 +530,8 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	if (queue >= NETRING_MAX_QUEUES)
 		return TC_ACT_UNSPEC;
 	key = queue;
+	if ((set->flags & NETRING_SET_F_GSO_APART) && skb->gso_size != 0)
+		key += NETRING_MAX_QUEUES;
 	seq = bpf_map_lookup_elem(&seqs, &key);
 	if (!seq)
 		return TC_ACT_UNSPEC;

@@ -72,6 +72,7 @@ Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats
     auto m = read_percpu_u64_array(mirror_stats_fd, NETRING_MST__MAX);
     if (!m) return std::move(m).take_error();
     out.mirror_passes = (*m)[NETRING_MST_PASSES];
+    out.mirror_gso_apart = (*m)[NETRING_MST_GSO_APART];
     out.mirror_foreign = (*m)[NETRING_MST_FOREIGN];
     out.mirror_errors = (*m)[NETRING_MST_TRIM_ERRORS] + (*m)[NETRING_MST_HEAD_ERRORS];
   }

@@ -40,6 +40,7 @@ struct StageCounters {
   std::uint64_t skip_ifindex = 0;
   std::uint64_t no_config = 0;
   std::uint64_t mirror_passes = 0;
+  std::uint64_t mirror_gso_apart = 0;  // passes sent whole to the far end's socket (AF_XDP rung)
   std::uint64_t mirror_foreign = 0;
   std::uint64_t mirror_errors = 0;  // trim + head errors
   std::uint64_t sequence_gaps = 0;  // seen in user space (SampleDecoder)

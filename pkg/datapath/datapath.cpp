@@ -20,6 +20,12 @@ netring_role to_bpf(Role r) {
   return r == Role::kPhysical ? NETRING_ROLE_PHYSICAL : NETRING_ROLE_POD;
 }
 
+packet::RingGeometry ring_for(const CaptureOptions& opts) {
+  packet::RingGeometry g;
+  g.block_count = opts.packet_block_count < 2 ? 2 : opts.packet_block_count;
+  return g;
+}
+
 }  // namespace
 
 const char* to_string(Rung r) {
@@ -225,6 +231,28 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_xdp(const C
     out.push_back(std::make_unique<SampleStream>(std::move((*sources)[q]), shared));
   }
   redirect_ = shared;
+
+  // GSO clones: whole, into the far end's receive path, to a TPACKET_V3
+  // fanout member per queue that copies their header and snap length (a
+  // trim in the mirror program would copy each 64 KB clone whole first;
+  // bench/results/ANALYSIS.md section 4). They are a few per second per
+  // flow even at rate 1, so a ring of 256 KiB blocks serves; without the
+  // socket they are trimmed in the program, as before, and the ladder says why.
+  packet::RingGeometry g = ring_for(opts);
+  g.block_size = 256U << 10;
+  auto gso = open_mirror_sockets(g);
+  std::string why;
+  if (!gso) {
+    why = "GSO clones trimmed in the mirror program (a copy of each): TPACKET_V3 socket for them failed: " +
+          gso.error().message();
+  } else if (auto r = programs_->set_gso_apart(static_cast<std::uint32_t>(mirror_->far_ifindex())); !r) {
+    why = "GSO clones trimmed in the mirror program: " + r.error().message();
+  } else {
+    for (std::size_t q = 0; q < out.size() && q < gso->size(); ++q) out[q]->add_gso_source(std::move((*gso)[q]));
+    why = "GSO clones whole to TPACKET_V3 on " + mirror_->far_name();
+  }
+  for (auto& st : ladder_)
+    if (st.rung == Rung::kAfXdpMirror && st.taken) st.reason += "; " + why;
   return out;
 }
 
@@ -264,18 +292,12 @@ class BorrowedSource final : public capture::Source {
   capture::Source& s_;
 };
 
-packet::RingGeometry ring_for(const CaptureOptions& opts) {
-  packet::RingGeometry g;
-  g.block_count = opts.packet_block_count < 2 ? 2 : opts.packet_block_count;
-  return g;
-}
-
 }  // namespace
 
-Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirror(const CaptureOptions& opts) {
+Result<std::vector<std::unique_ptr<capture::Source>>> Datapath::open_mirror_sockets(const packet::RingGeometry& ring) {
   capture::PacketSourceOptions o;
   o.interface = mirror_->far_name();
-  o.ring = ring_for(opts);
+  o.ring = ring;
   o.sample_rate = 1;  // the sampler chose already
   // The socket filter keeps the sample header and snap_len bytes: tpacket_rcv
   // copies only those, so the mirror program need not trim the clone.
@@ -288,9 +310,13 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirr
   // its worker and each (CPU, queue) sequence stays in one ring, in order.
   o.fanout = packet::FanoutOptions{.mode = packet::FanoutMode::kFrameByte,
                                    .byte_offset = static_cast<std::uint16_t>(offsetof(netring_sample_hdr, queue))};
-  auto sources = capture::open_packet(o);
+  return capture::open_packet(o);
+}
+
+Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_packet_mirror(const CaptureOptions& opts) {
+  auto sources = open_mirror_sockets(ring_for(opts));
   if (!sources) return std::move(sources).take_error();
-  if (snap != 0) programs_->set_reader_truncates(true);
+  if (opts_.programs.snap_len != 0) programs_->set_reader_truncates(true);
   std::vector<std::unique_ptr<SampleStream>> out;
   for (auto& s : *sources) out.push_back(std::make_unique<SampleStream>(std::move(s)));
   return out;

@@ -4,7 +4,8 @@
 // create() loads the embedded programs once, makes the mirror link, attaches
 // the mirror program to its near end and picks the capture rung, falling
 // down the ladder with each step's reason recorded:
-//   1. AF_XDP on the mirror's far end
+//   1. AF_XDP on the mirror's far end (single frames; GSO clones go whole
+//      to a TPACKET_V3 fanout member there, see mirror.bpf.c)
 //   2. TPACKET_V3 on the mirror's far end (no AF_XDP)
 //   3. no BPF program loading at all: TPACKET_V3 directly on each hooked
 //      interface with a sampling socket filter (incoming packets only)
@@ -31,6 +32,10 @@ class RedirectProgram;
 }
 namespace netring::capture {
 class DirectCapture;
+class Source;
+}  // namespace netring::capture
+namespace netring::packet {
+struct RingGeometry;
 }
 
 namespace netring::datapath {
@@ -133,6 +138,8 @@ class Datapath {
   Datapath() = default;
   Result<std::vector<std::unique_ptr<SampleStream>>> open_af_xdp(const CaptureOptions& opts);
   Result<std::vector<std::unique_ptr<SampleStream>>> open_af_packet_mirror(const CaptureOptions& opts);
+  // TPACKET_V3 on the mirror's far end, one fanout member per queue.
+  Result<std::vector<std::unique_ptr<capture::Source>>> open_mirror_sockets(const packet::RingGeometry& ring);
   Result<std::vector<std::unique_ptr<SampleStream>>> open_direct(const CaptureOptions& opts);
   Result<void> update_direct_rule();
   struct Hooked {

@@ -1,6 +1,7 @@
 // The agent's own veth pair that carries sample clones: the sampler clones
 // onto the near end's egress, the mirror program stamps and truncates them
-// there, and capture reads them on the far end.
+// there, and capture reads them on the far end (GSO clones on the AF_XDP
+// rung skip the pair: redirected into the far end's receive path).
 //
 // IPv6 is disabled (sysctl, or addr_gen_mode none over rtnetlink where
 // /proc/sys is read-only) and ARP off on both ends, so the kernel itself never

@@ -85,6 +85,7 @@ Programs::Programs(Programs&& o) noexcept
       mirror_(std::exchange(o.mirror_, nullptr)),
       opts_(std::move(o.opts_)),
       mirror_ifindex_(o.mirror_ifindex_),
+      gso_apart_(o.gso_apart_),
       slots_(std::move(o.slots_)),
       slot_used_(std::move(o.slot_used_)) {}
 
@@ -118,6 +119,20 @@ void Programs::set_reader_truncates(bool on) {
 bool Programs::reader_truncates() const {
   return mirror_->bss->socket_truncates != 0;
 }
+Result<void> Programs::set_gso_apart(std::uint32_t far_ifindex) {
+  // The sampler numbers GSO clones apart before the mirror sends them
+  // apart, and the other way round when turning it off: in between, a
+  // clone in flight may count as a gap, never be lost uncounted.
+  gso_apart_ = far_ifindex != 0;
+  if (gso_apart_)
+    if (auto r = write_settings(); !r) return r;
+  mirror_->bss->gso_ingress_ifindex = far_ifindex;
+  if (!gso_apart_) return write_settings();
+  return ok();
+}
+std::uint32_t Programs::gso_apart() const {
+  return mirror_->bss->gso_ingress_ifindex;
+}
 int Programs::config_map_fd() const {
   return bpf_map__fd(sampler_->maps.config);
 }
@@ -142,6 +157,9 @@ int Programs::flow_map_fd(int which) const {
 int Programs::stats_map_fd() const {
   return bpf_map__fd(sampler_->maps.stats);
 }
+int Programs::seqs_map_fd() const {
+  return bpf_map__fd(sampler_->maps.seqs);
+}
 int Programs::mirror_stats_map_fd() const {
   return bpf_map__fd(mirror_->maps.mirror_stats);
 }
@@ -154,6 +172,7 @@ Result<void> Programs::write_settings() {
   if (opts_.skip_ip6ip) s.flags |= NETRING_SET_F_SKIP_IP6IP;
   if (opts_.copy_dns) s.flags |= NETRING_SET_F_COPY_DNS;
   if (opts_.copy_tcp_control) s.flags |= NETRING_SET_F_COPY_TCP_CONTROL;
+  if (gso_apart_) s.flags |= NETRING_SET_F_GSO_APART;
   s.exact_mode = static_cast<std::uint32_t>(opts_.exact_flows);
   s.mirror_queues = opts_.mirror_queues;
   // The dns_ports map holds them all; the first few are compared in place

@@ -74,6 +74,7 @@ class Programs {
   int if_counters_map_fd() const;
   int stats_map_fd() const;
   int mirror_stats_map_fd() const;
+  int seqs_map_fd() const;  // per-CPU sequence numbers by queue (tests)
   // The exact flow counts: the ARRAY_OF_MAPS whose entry 0 the sampler
   // writes, and the two maps that take turns there (kflow::FlowCountReader).
   int flow_maps_fd() const;
@@ -98,6 +99,12 @@ class Programs {
   // which spares it a copy of the whole clone (see mirror.bpf.c).
   void set_reader_truncates(bool on);
   bool reader_truncates() const;
+  // The AF_XDP rung's GSO clones: non-zero, the mirror program redirects
+  // them whole into the receive path of `far_ifindex` (a TPACKET_V3 socket
+  // there keeps their header and snap length), and the sampler numbers
+  // them apart from single frames; 0 trims them in the program as before.
+  Result<void> set_gso_apart(std::uint32_t far_ifindex);
+  std::uint32_t gso_apart() const;
   const ProgramOptions& options() const { return opts_; }
 
  private:
@@ -108,6 +115,7 @@ class Programs {
   mirror_bpf* mirror_ = nullptr;
   ProgramOptions opts_;
   std::uint32_t mirror_ifindex_ = 0;
+  bool gso_apart_ = false;
   std::map<std::uint32_t, std::uint32_t> slots_;  // ifindex -> counter slot
   std::vector<bool> slot_used_;
 };

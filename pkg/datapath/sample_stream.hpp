@@ -3,6 +3,11 @@
 // frames that are not samples are counted and skipped. One stream per
 // capture source (per mirror queue): the mirror program sends each CPU's
 // samples to one queue, so a CPU's sequence numbers arrive in order.
+//
+// On the AF_XDP rung a stream reads two sources: the queue's AF_XDP socket
+// (single frames) and, added with add_gso_source(), the TPACKET_V3 fanout
+// member of the same queue that takes the GSO clones (see mirror.bpf.c);
+// each has its own sequence numbers, and a batch may hold samples of both.
 #pragma once
 
 #include <array>
@@ -42,11 +47,20 @@ class SampleStream {
   SampleStream(const SampleStream&) = delete;
   SampleStream& operator=(const SampleStream&) = delete;
 
+  // The second source of a kMirror stream: the GSO clones of the same
+  // queue, numbered apart by the sampler (NETRING_SET_F_GSO_APART).
+  void add_gso_source(std::unique_ptr<capture::Source> gso) { gso_ = std::move(gso); }
+  bool has_gso_source() const { return gso_ != nullptr; }
+
   // Fills `out` with up to min(out.size(), kBatch) samples without blocking.
   // Sample::frame points into the source's memory until release().
   Result<std::size_t> poll(std::span<Sample> out);
-  void release() { source_->release(); }
-  Result<void> wait(int timeout_ms) { return source_->wait(timeout_ms); }
+  void release() {
+    source_->release();
+    if (gso_) gso_->release();
+  }
+  // Either source readable (poll(2) on both), or the timeout.
+  Result<void> wait(int timeout_ms);
   int fd() const { return source_->fd(); }
 
   SampleStreamStats stats();
@@ -56,11 +70,15 @@ class SampleStream {
  private:
   std::shared_ptr<void> keepalive_;  // declared first: released after source_
   std::unique_ptr<capture::Source> source_;
+  std::unique_ptr<capture::Source> gso_;
   Mode mode_;
   std::uint32_t direct_rate_;
   std::array<capture::PacketView, kBatch> views_{};
-  SequenceTracker seq_;
+  SequenceTracker seq_, gso_seq_;
+  bool gso_first_ = false;  // which source a batch starts with, alternating
   std::uint64_t samples_ = 0, invalid_ = 0;
+
+  std::size_t decode(std::span<const capture::PacketView> views, Sample* out, SequenceTracker& seq);
 };
 
 }  // namespace netring::datapath

@@ -142,6 +142,60 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
   EXPECT_EQ(r2.data.size(), sizeof(netring_sample_hdr) + 128);
 }
 
+// The AF_XDP rung's GSO clones: sent whole, stamped and marked truncated,
+// into the far end's receive path (TC_ACT_REDIRECT; BPF_PROG_TEST_RUN runs
+// no redirect, the return value is the program's), where the TPACKET_V3
+// socket keeps header + snap length. Single frames are trimmed and cross
+// the pair as before.
+TEST(MirrorProg, GsoApartRedirectsGsoClonesWholeToTheFarEnd) {
+  auto p = load(128);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->gso_apart(), 0u);
+  ASSERT_TRUE(p->set_gso_apart(1));  // lo: any device the redirect may name
+  EXPECT_EQ(p->gso_apart(), 1u);
+  EXPECT_FALSE(p->reader_truncates()) << "the AF_XDP rung's single frames are still trimmed in the program";
+  auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(1400).build();
+  __sk_buff ctx{};
+  ctx.mark = mark_for(5, false);
+  ctx.priority = 11;
+  ctx.gso_segs = 3;
+  ctx.gso_size = 468;
+  auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_REDIRECT));
+  ASSERT_EQ(r.data.size(), sizeof(netring_sample_hdr) + pkt.size()) << "not trimmed";
+  EXPECT_EQ(std::memcmp(r.data.data() + sizeof(netring_sample_hdr), pkt.data(), pkt.size()), 0);
+  r.data.resize(sizeof(netring_sample_hdr) + 128);  // what the socket filter keeps
+  Sample s = decode(r.data);
+  EXPECT_TRUE(s.info.truncated);
+  EXPECT_EQ(s.info.orig_len, pkt.size());
+  EXPECT_EQ(s.info.gso_segs, 3);
+  EXPECT_EQ(s.info.seq, 11u);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_GSO_APART), 1u);
+
+  ctx = __sk_buff{};
+  ctx.mark = mark_for(5, false);
+  auto single = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(single.err, 0);
+  EXPECT_EQ(single.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(single.data.size(), sizeof(netring_sample_hdr) + 128);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 2u);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_GSO_APART), 1u);
+
+  // Off again: a GSO clone is trimmed and crosses the pair.
+  ASSERT_TRUE(p->set_gso_apart(0));
+  ctx = __sk_buff{};
+  ctx.mark = mark_for(5, false);
+  ctx.gso_segs = 3;
+  ctx.gso_size = 468;
+  auto off = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
+  ASSERT_EQ(off.err, 0);
+  EXPECT_EQ(off.retval, static_cast<std::uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(off.data.size(), sizeof(netring_sample_hdr) + 128);
+  EXPECT_EQ(mirror_stat(*p, NETRING_MST_GSO_APART), 1u);
+}
+
 TEST(MirrorProg, ShortFramesAreKeptWhole) {
   auto p = load(128);
   ASSERT_TRUE(p);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <optional>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf/sample_meta.h"
 #include "pkg/datapath/counters.hpp"
@@ -253,6 +254,51 @@ TEST_F(SamplerProg, UncountedGsoSkbsAreSampledWithProbabilitySegsOverRate) {
   const auto before = stages().clone_attempts;
   ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, big, 50).err, 0);
   EXPECT_EQ(stages().clone_attempts - before, 50u);
+}
+
+// On the AF_XDP rung GSO clones reach user space through a socket of their
+// own (the mirror program redirects them into the far end's receive path):
+// the sampler then numbers them apart from single frames, at
+// NETRING_MAX_QUEUES + queue, so that each socket sees gapless sequences.
+// Read here from the sequence map itself: the kernel does not transmit a
+// clone of a BPF_PROG_TEST_RUN GSO skb (it has a gso_size but no gso_type;
+// bpf_clone_redirect returns -EBADMSG on 6.18), so the clones' own path is
+// tested with real traffic (DatapathFallback.AfXdpRungHandsGsoClonesWhole...).
+TEST_F(SamplerProg, GsoApartNumbersGsoClonesApartFromSingleFrames) {
+  configure(1);
+  const auto seq_sum = [&](std::uint32_t key) {
+    const int ncpu = libbpf_num_possible_cpus();
+    std::vector<std::uint32_t> v(static_cast<std::size_t>(ncpu));
+    EXPECT_EQ(bpf_map_lookup_elem(progs->seqs_map_fd(), &key, v.data()), 0);
+    std::uint64_t sum = 0;
+    for (auto x : v) sum += x;
+    return sum;
+  };
+  const auto single = udp(8080, 300);
+  const auto bulk = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").tcp(40001, 80).payload(400).build();
+  const auto send = [&](int singles, int gsos) {
+    for (int i = 0; i < singles; ++i) {
+      __sk_buff ctx{};
+      ASSERT_EQ(run(progs->sampler_ingress_fd(), single, ctx).err, 0);
+    }
+    for (int i = 0; i < gsos; ++i) {
+      __sk_buff ctx{};
+      ctx.gso_segs = 4;
+      ctx.gso_size = 100;
+      ASSERT_EQ(run(progs->sampler_ingress_fd(), bulk, ctx).err, 0);
+    }
+  };
+  send(5, 7);
+  EXPECT_EQ(seq_sum(0), 12u) << "apart only when asked: one sequence for both kinds";
+  EXPECT_EQ(seq_sum(NETRING_MAX_QUEUES), 0u);
+  ASSERT_TRUE(progs->set_gso_apart(hooked));
+  send(5, 7);
+  EXPECT_EQ(seq_sum(0), 17u) << "single frames";
+  EXPECT_EQ(seq_sum(NETRING_MAX_QUEUES), 7u) << "GSO skbs";
+  ASSERT_TRUE(progs->set_gso_apart(0));
+  send(0, 3);
+  EXPECT_EQ(seq_sum(0), 20u);
+  EXPECT_EQ(seq_sum(NETRING_MAX_QUEUES), 7u);
 }
 
 TEST_F(SamplerProg, HeartbeatGatesCloning) {

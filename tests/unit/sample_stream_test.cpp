@@ -48,10 +48,15 @@ class ScriptedSource : public netring::capture::Source {
     }
     return n;
   }
-  void release() override { held_.clear(); }
+  void release() override {
+    held_.clear();
+    ++releases;
+  }
   netring::Result<void> wait(int) override { return netring::ok(); }
   int fd() const override { return -1; }
-  netring::capture::Stats stats() override { return {}; }
+  netring::capture::Stats stats() override { return stats_; }
+  netring::capture::Stats stats_{};
+  int releases = 0;
   netring::capture::Backend backend() const override { return netring::capture::Backend::kAfPacket; }
   std::string describe() const override { return "scripted"; }
 
@@ -83,6 +88,55 @@ TEST(SampleStream, DecodesSkipsInvalidAndCountsGaps) {
   n = s.poll(out);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 0u);
+}
+
+// The AF_XDP rung's two sources per queue: single frames (the AF_XDP
+// socket) and GSO clones (the TPACKET_V3 member), each numbered on its
+// own. A batch starts with each source in turn and is topped up from the
+// other; both sequences are tracked apart (interleaved in one tracker they
+// would look like gaps and reorders); release() and the stats cover both.
+TEST(SampleStream, ReadsAGsoSourceBesideTheFirstWithSequencesOfItsOwn) {
+  std::deque<std::vector<std::byte>> singles, gsos;
+  for (std::uint32_t i = 1; i <= 10; ++i) singles.push_back(sample_frame(0, i));
+  for (std::uint32_t i = 1; i <= 6; ++i) gsos.push_back(sample_frame(0, i));
+  gsos.push_back(sample_frame(0, 9));  // 7 and 8 lost
+  auto first = std::make_unique<ScriptedSource>(std::move(singles));
+  auto second = std::make_unique<ScriptedSource>(std::move(gsos));
+  first->stats_.packets = 10;
+  second->stats_.packets = 7;
+  second->stats_.kernel_drops = 2;
+  ScriptedSource* a = first.get();
+  ScriptedSource* b = second.get();
+  SampleStream s(std::move(first));
+  EXPECT_FALSE(s.has_gso_source());
+  s.add_gso_source(std::move(second));
+  EXPECT_TRUE(s.has_gso_source());
+
+  std::array<Sample, 4> out{};
+  std::vector<std::uint32_t> seen_singles, seen_gsos;
+  std::size_t total = 0;
+  for (int round = 0; round < 10; ++round) {
+    auto n = s.poll(out);
+    ASSERT_TRUE(n);
+    if (round == 0) {
+      EXPECT_EQ(*n, 4u) << "a full batch from the first source";
+      EXPECT_EQ(b->releases, 0);
+    }
+    if (round == 1) {
+      EXPECT_EQ(out[0].info.seq, 1u) << "the next batch starts with the GSO source";
+    }
+    total += *n;
+    s.release();
+  }
+  EXPECT_EQ(total, 17u);
+  EXPECT_EQ(a->releases, 10);
+  EXPECT_EQ(b->releases, 10);
+  auto st = s.stats();
+  EXPECT_EQ(st.samples, 17u);
+  EXPECT_EQ(st.gaps, 2u) << "the GSO source's 7 and 8, and nothing from interleaving";
+  EXPECT_EQ(st.reordered, 0u);
+  EXPECT_EQ(st.capture.packets, 17u);
+  EXPECT_EQ(st.capture.kernel_drops, 2u);
 }
 
 }  // namespace
