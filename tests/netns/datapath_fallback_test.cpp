@@ -63,6 +63,22 @@ std::unique_ptr<netring::testing::StreamConsumer> consume(const Netns& ns, Datap
   return out;
 }
 
+// One iperf3 run from `client` to a server on `addr`:`port` in `server_ns`,
+// retried while the server is not listening yet.
+::testing::AssertionResult iperf(const Netns& server_ns, const Netns& client, const std::string& addr, int port,
+                                 const std::string& args) {
+  const std::string p = std::to_string(port);
+  auto server = server_ns.spawn("iperf3 -s -1 -B " + addr + " -p " + p + " >/dev/null 2>&1");
+  std::string out;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto r = client.run("iperf3 -c " + addr + " -p " + p + " " + args);
+    if (r.ok()) return ::testing::AssertionSuccess();
+    out = r.output;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ::testing::AssertionFailure() << out;
+}
+
 TEST(DatapathFallback, MirrorWithTpacketDeliversSamples) {
   Netns host("fh"), pod("fp");
   VethPair link(pod, host, VethOptions{.addr_a = "10.83.0.2/24", .addr_b = "10.83.0.1/24"});
@@ -112,16 +128,7 @@ TEST(DatapathFallback, MirrorWithTpacketTruncatesGsoClonesInTheSocket) {
   ASSERT_TRUE(consumer);
   EXPECT_TRUE(dp->programs()->reader_truncates());
   ASSERT_TRUE(host.within([&] { return dp->hook(link.ifindex_b(), 1, Role::kPod); }));
-  auto server = host.spawn("iperf3 -s -1 -B 10.85.0.1 -p 5303 >/dev/null 2>&1");
-  bool done = false;
-  std::string out;
-  for (int attempt = 0; attempt < 50 && !done; ++attempt) {
-    auto r = pod.run("iperf3 -c 10.85.0.1 -p 5303 -t 1");
-    done = r.ok();
-    out = r.output;
-    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(done) << out;
+  ASSERT_TRUE(iperf(host, pod, "10.85.0.1", 5303, "-t 1"));
   consumer->drain();
   const std::uint32_t snap = dp->programs()->options().snap_len;
   std::size_t gso = 0, truncated = 0;
@@ -179,16 +186,7 @@ TEST(DatapathFallback, AfXdpRungHandsGsoClonesWholeToASocketOnTheFarEnd) {
   EXPECT_NE(dp->ladder().back().reason.find("GSO clones whole to TPACKET_V3"), std::string::npos)
       << dp->ladder().back().reason;
   ASSERT_TRUE(host.within([&] { return dp->hook(link.ifindex_b(), 1, Role::kPod); }));
-  auto server = host.spawn("iperf3 -s -1 -B 10.86.0.1 -p 5304 >/dev/null 2>&1");
-  bool done = false;
-  std::string out;
-  for (int attempt = 0; attempt < 50 && !done; ++attempt) {
-    auto r = pod.run("iperf3 -c 10.86.0.1 -p 5304 -t 1 -P 2");
-    done = r.ok();
-    out = r.output;
-    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(done) << out;
+  ASSERT_TRUE(iperf(host, pod, "10.86.0.1", 5304, "-t 1 -P 2"));
   consumer->drain();
   const std::uint32_t snap = dp->programs()->options().snap_len;
   std::uint64_t gso = 0, single = 0;

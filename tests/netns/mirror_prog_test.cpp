@@ -37,6 +37,19 @@ std::uint32_t mark_for(std::uint32_t ifindex, bool egress) {
   return (NETRING_MARK_TAG << NETRING_MARK_TAG_SHIFT) | (egress ? NETRING_MARK_DIR_BIT : 0) | ifindex;
 }
 
+// A sampler's clone as the mirror program sees it on `ifindex`'s ingress;
+// gso: a GSO clone (3 segments of 468 bytes), the kind a reader may take whole.
+__sk_buff clone_ctx(std::uint32_t ifindex, std::uint32_t seq, bool gso) {
+  __sk_buff ctx{};
+  ctx.mark = mark_for(ifindex, false);
+  ctx.priority = seq;
+  if (gso) {
+    ctx.gso_segs = 3;
+    ctx.gso_size = 468;
+  }
+  return ctx;
+}
+
 std::uint64_t mirror_stat(const Programs& p, int idx) {
   auto v = netring::datapath::read_percpu_u64_array(p.mirror_stats_map_fd(), NETRING_MST__MAX);
   EXPECT_TRUE(v);
@@ -49,6 +62,16 @@ Sample decode(const std::vector<std::uint8_t>& out) {
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(out.data()), out.size()), s);
   EXPECT_EQ(st, DecodeStatus::kOk) << to_string(st);
   return s;
+}
+
+// A clone the program left whole (header + the original), and the sample a
+// socket filter keeping header + 128 bytes makes of it.
+Sample kept_by_socket(netring::testing::ProgRun r, const std::vector<std::uint8_t>& pkt) {
+  EXPECT_EQ(r.data.size(), sizeof(netring_sample_hdr) + pkt.size()) << "not trimmed";
+  if (r.data.size() != sizeof(netring_sample_hdr) + pkt.size()) return {};
+  EXPECT_EQ(std::memcmp(r.data.data() + sizeof(netring_sample_hdr), pkt.data(), pkt.size()), 0);
+  r.data.resize(sizeof(netring_sample_hdr) + 128);
+  return decode(r.data);
 }
 
 TEST(MirrorProg, WritesHeaderAndTruncatesToSnapLength) {
@@ -100,18 +123,11 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
   p->set_reader_truncates(true);
   EXPECT_TRUE(p->reader_truncates());
   auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(1400).build();
-  __sk_buff ctx{};
-  ctx.mark = mark_for(5, false);
-  ctx.priority = 7;
-  ctx.gso_segs = 3;
-  ctx.gso_size = 468;  // a GSO clone: only those are left whole
+  __sk_buff ctx = clone_ctx(5, 7, true);  // a GSO clone: only those are left whole
   auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(r.err, 0);
   EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_OK));
-  ASSERT_EQ(r.data.size(), sizeof(netring_sample_hdr) + pkt.size()) << "not trimmed";
-  EXPECT_EQ(std::memcmp(r.data.data() + sizeof(netring_sample_hdr), pkt.data(), pkt.size()), 0);
-  r.data.resize(sizeof(netring_sample_hdr) + 128);  // what the socket filter keeps
-  Sample s = decode(r.data);
+  Sample s = kept_by_socket(r, pkt);
   EXPECT_TRUE(s.info.truncated);
   EXPECT_EQ(s.info.snap_len, 128u);
   EXPECT_EQ(s.info.orig_len, pkt.size());
@@ -123,8 +139,7 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
 
   // A single frame is still trimmed in the program: whole, a jumbo frame
   // plus the header could exceed the mirror's MTU.
-  ctx = __sk_buff{};  // the first run cleared the mark
-  ctx.mark = mark_for(5, false);
+  ctx = clone_ctx(5, 0, false);  // the first run cleared the mark
   auto single = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(single.err, 0);
   EXPECT_EQ(single.retval, static_cast<std::uint32_t>(TC_ACT_OK));
@@ -132,10 +147,7 @@ TEST(MirrorProg, ReaderTruncatesLeavesTheCloneWholeAndMarked) {
 
   // Back to trimming in the program: a GSO clone is cut as before.
   p->set_reader_truncates(false);
-  ctx = __sk_buff{};
-  ctx.mark = mark_for(5, false);
-  ctx.gso_segs = 3;
-  ctx.gso_size = 468;
+  ctx = clone_ctx(5, 0, true);
   auto r2 = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(r2.err, 0);
   EXPECT_EQ(r2.retval, static_cast<std::uint32_t>(TC_ACT_OK));
@@ -155,18 +167,11 @@ TEST(MirrorProg, GsoApartRedirectsGsoClonesWholeToTheFarEnd) {
   EXPECT_EQ(p->gso_apart(), 1u);
   EXPECT_FALSE(p->reader_truncates()) << "the AF_XDP rung's single frames are still trimmed in the program";
   auto pkt = PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2").tcp(1234, 80).payload(1400).build();
-  __sk_buff ctx{};
-  ctx.mark = mark_for(5, false);
-  ctx.priority = 11;
-  ctx.gso_segs = 3;
-  ctx.gso_size = 468;
+  __sk_buff ctx = clone_ctx(5, 11, true);
   auto r = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(r.err, 0);
   EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_REDIRECT));
-  ASSERT_EQ(r.data.size(), sizeof(netring_sample_hdr) + pkt.size()) << "not trimmed";
-  EXPECT_EQ(std::memcmp(r.data.data() + sizeof(netring_sample_hdr), pkt.data(), pkt.size()), 0);
-  r.data.resize(sizeof(netring_sample_hdr) + 128);  // what the socket filter keeps
-  Sample s = decode(r.data);
+  Sample s = kept_by_socket(r, pkt);
   EXPECT_TRUE(s.info.truncated);
   EXPECT_EQ(s.info.orig_len, pkt.size());
   EXPECT_EQ(s.info.gso_segs, 3);
@@ -174,8 +179,7 @@ TEST(MirrorProg, GsoApartRedirectsGsoClonesWholeToTheFarEnd) {
   EXPECT_EQ(mirror_stat(*p, NETRING_MST_PASSES), 1u);
   EXPECT_EQ(mirror_stat(*p, NETRING_MST_GSO_APART), 1u);
 
-  ctx = __sk_buff{};
-  ctx.mark = mark_for(5, false);
+  ctx = clone_ctx(5, 0, false);
   auto single = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(single.err, 0);
   EXPECT_EQ(single.retval, static_cast<std::uint32_t>(TC_ACT_OK));
@@ -185,10 +189,7 @@ TEST(MirrorProg, GsoApartRedirectsGsoClonesWholeToTheFarEnd) {
 
   // Off again: a GSO clone is trimmed and crosses the pair.
   ASSERT_TRUE(p->set_gso_apart(0));
-  ctx = __sk_buff{};
-  ctx.mark = mark_for(5, false);
-  ctx.gso_segs = 3;
-  ctx.gso_size = 468;
+  ctx = clone_ctx(5, 0, true);
   auto off = prog_run(p->mirror_fd(), pkt, &ctx, sizeof ctx, &ctx);
   ASSERT_EQ(off.err, 0);
   EXPECT_EQ(off.retval, static_cast<std::uint32_t>(TC_ACT_OK));
