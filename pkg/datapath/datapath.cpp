@@ -235,9 +235,11 @@ Result<std::vector<std::unique_ptr<SampleStream>>> Datapath::open_af_xdp(const C
   // GSO clones: whole, into the far end's receive path, to a TPACKET_V3
   // fanout member per queue that copies their header and snap length (a
   // trim in the mirror program would copy each 64 KB clone whole first;
-  // bench/results/ANALYSIS.md section 4). They are a few per second per
-  // flow even at rate 1, so a ring of 256 KiB blocks serves; without the
-  // socket they are trimmed in the program, as before, and the ladder says why.
+  // bench/results/ANALYSIS.md section 4). A sample takes some 270 bytes of
+  // a block (header, sample header, snap length), so the default four
+  // blocks of 256 KiB hold about 3,800, more than the AF_XDP ring beside
+  // them (at rate 1 every GSO skb is one). Without the socket they are
+  // trimmed in the program, as before, and the ladder says why.
   packet::RingGeometry g = ring_for(opts);
   g.block_size = 256U << 10;
   auto gso = open_mirror_sockets(g);
