@@ -17,6 +17,7 @@
 #include "pkg/flow/parser.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
 
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -267,11 +268,17 @@ TEST_F(SamplerProg, UncountedGsoSkbsAreSampledWithProbabilitySegsOverRate) {
 TEST_F(SamplerProg, GsoApartNumbersGsoClonesApartFromSingleFrames) {
   configure(1);
   const auto seq_sum = [&](std::uint32_t key) {
+    // A per-CPU value comes to user space in an 8-byte slot per CPU,
+    // whatever its size (the kernel rounds value_size up to 8).
     const int ncpu = libbpf_num_possible_cpus();
-    std::vector<std::uint32_t> v(static_cast<std::size_t>(ncpu));
+    std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpu));
     EXPECT_EQ(bpf_map_lookup_elem(progs->seqs_map_fd(), &key, v.data()), 0);
     std::uint64_t sum = 0;
-    for (auto x : v) sum += x;
+    for (auto x : v) {
+      std::uint32_t seq;
+      std::memcpy(&seq, &x, sizeof seq);
+      sum += seq;
+    }
     return sum;
   };
   const auto single = udp(8080, 300);
