@@ -17,8 +17,8 @@
  *
  * Per drop: the packet's flow key (when it has an IPv4/IPv6 header the
  * program can read), counted by (flow, reason) into the drop map, by reason
- * into drop_reasons (exact even when the map is full), and, at most
- * events_per_sec per CPU, its details into the ring buffer.
+ * into the CPU's drop_cpu entry (exact even when the map is full), and, at
+ * most events_per_sec per CPU, its details into the ring buffer.
  *
  * Two programs, one body. netring_kfree_skb_btf (tp_btf, kernels with BTF,
  * which CO-RE needs anyway) reads the skb's and the device's fields as plain
@@ -51,11 +51,13 @@ volatile const __u32 reason_not_dropped = 0;    /* SKB_NOT_DROPPED_YET */
 volatile const __u32 reason_consumed = ~0U;     /* SKB_CONSUMED, ~0: the kernel has none */
 volatile const __u32 events_per_sec = 100;      /* per CPU; 0: no details */
 /* Drop storms: past storm_drops_per_sec drops in a CPU's second (0: never),
- * one drop in storm_one_in is attributed to its flow, counting for
- * storm_one_in (Horvitz-Thompson: the per-flow counts stay unbiased, and are
- * marked estimated); the others only count by reason, exactly as always.
- * A flood dropped at line rate then costs each drop a few loads and a
- * random number, not a header read and a hash map update. */
+ * one drop in N is attributed to its flow, counting for N (Horvitz-Thompson:
+ * the per-flow counts stay unbiased, and are marked estimated); the others
+ * only count by reason, exactly as always. N is storm_one_in, or the
+ * previous second's drops / storm_drops_per_sec when that is larger, so a
+ * storm of any rate attributes at most about storm_drops_per_sec more drops
+ * a second. A flood dropped at line rate then costs each drop a few loads
+ * and a random number, not a header read and a hash map update. */
 volatile const __u32 storm_drops_per_sec = 0;
 volatile const __u32 storm_one_in = 1;
 /* The agent's mirror link: the samples it carries are the agent's, and in
@@ -82,43 +84,10 @@ struct {
 	.values = { [0] = &drops_a },
 };
 
-/* Drops by reason since load: cumulative, never drained. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NETRING_DROP_REASON_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} drop_reasons SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NETRING_DROP_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drop_stats SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } drop_events SEC(".maps");
-
-/* Per CPU, no atomics, no shared cache line: the rate limit's window, and
- * the clock read at the latest jiffy. In a drop storm bpf_ktime_get_ns()
- * per drop is a good part of the program's cost (about 90 ns a read on a
- * kvm-clock guest); bpf_ktime_get_coarse_ns() would do, but tracing
- * programs may not call it (it could deadlock on the timekeeper's seqlock).
- * jiffies is a plain load: the clock is read again once the jiffy moved,
- * so a drop's time is late by at most a tick (4 ms at HZ=250), and the
- * detailed events, rate-limited, read it exactly. */
-struct drop_cpu {
-	__u64 window_start_ns; /* the current second: */
-	__u64 window_sent;     /* detailed events sent in it */
-	__u64 window_drops;    /* drops counted in it */
-	__u64 jiffies;
-	__u64 clock_ns;
-	__u64 rng;             /* storm_weight's draw state (draw.h) */
-	__u64 full_gen;        /* map_gen + 1 once the drop map in the slot was full */
-};
 
 /* Bumped by user space after each swap of the drop maps (DropMonitor::drain):
  * a CPU that found the map full stops trying to insert into it (a failed
@@ -126,18 +95,25 @@ struct drop_cpu {
  * lookup, calls all, per drop) until the next map is in the slot. */
 __u64 map_gen = 0;
 
+/* Per CPU, no atomics, no shared cache line (struct netring_drop_cpu,
+ * kevents.h): the counters, the rate limit's window, and the clock read at
+ * the latest jiffy. In a drop storm bpf_ktime_get_ns()
+ * per drop is a good part of the program's cost (about 90 ns a read on a
+ * kvm-clock guest); bpf_ktime_get_coarse_ns() would do, but tracing
+ * programs may not call it (it could deadlock on the timekeeper's seqlock).
+ * jiffies is a plain load: the clock is read again once the jiffy moved,
+ * so a drop's time is late by at most a tick (4 ms at HZ=250), and the
+ * detailed events, rate-limited, read it exactly. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct drop_cpu);
+	__type(value, struct netring_drop_cpu);
 } drop_cpu SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_inc(struct netring_drop_cpu *cpu, __u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&drop_stats, &idx);
-	if (v)
-		*v += 1;
+	cpu->stats[idx] += 1;
 }
 
 static __always_inline void set_v4(__u8 *dst, __u32 be_addr)
@@ -250,7 +226,7 @@ static __always_inline int ignored_ifindex(__u32 ifindex)
 }
 
 /* CLOCK_MONOTONIC ns, at most a tick old. */
-static __always_inline __u64 tick_clock(struct drop_cpu *cpu)
+static __always_inline __u64 tick_clock(struct netring_drop_cpu *cpu)
 {
 	__u64 j = bpf_jiffies64();
 
@@ -261,16 +237,29 @@ static __always_inline __u64 tick_clock(struct drop_cpu *cpu)
 	return cpu->clock_ns;
 }
 
-static __always_inline void roll_window(struct drop_cpu *cpu, __u64 now)
+/* Longest odds of a storm: a weight stays a small integer. */
+#define STORM_ONE_IN_MAX 65536
+
+static __always_inline void roll_window(struct netring_drop_cpu *cpu, __u64 now)
 {
-	if (now - cpu->window_start_ns >= 1000000000ULL) {
+	__u64 elapsed = now - cpu->window_start_ns, one_in = storm_one_in;
+
+	if (elapsed >= 1000000000ULL) {
+		/* The second that just ended sets this one's odds, before any
+		 * draw in it: each attributed drop's weight is still 1/p of the
+		 * draw that picked it. After a quiet spell (the last window is
+		 * older than a second ago) the odds start over. */
+		if (storm_drops_per_sec != 0 && elapsed < 2000000000ULL &&
+		    cpu->window_drops / storm_drops_per_sec > one_in)
+			one_in = cpu->window_drops / storm_drops_per_sec;
+		cpu->one_in = one_in < STORM_ONE_IN_MAX ? one_in : STORM_ONE_IN_MAX;
 		cpu->window_start_ns = now;
 		cpu->window_sent = 0;
 		cpu->window_drops = 0;
 	}
 }
 
-static __always_inline int rate_allows(struct drop_cpu *cpu)
+static __always_inline int rate_allows(struct netring_drop_cpu *cpu)
 {
 	if (events_per_sec == 0 || cpu->window_sent >= events_per_sec)
 		return 0;
@@ -279,58 +268,55 @@ static __always_inline int rate_allows(struct drop_cpu *cpu)
 }
 
 /* How many drops this one stands for in its flow's counts: 1, or in a
- * storm storm_one_in for one drop in storm_one_in and 0 for the others. */
-static __always_inline __u32 storm_weight(struct drop_cpu *cpu)
+ * storm N for one drop in N and 0 for the others. */
+static __always_inline __u32 storm_weight(struct netring_drop_cpu *cpu)
 {
+	__u32 one_in = cpu->one_in ? (__u32)cpu->one_in : storm_one_in;
+
 	cpu->window_drops += 1;
-	if (storm_drops_per_sec == 0 || cpu->window_drops <= storm_drops_per_sec || storm_one_in <= 1)
+	if (storm_drops_per_sec == 0 || cpu->window_drops <= storm_drops_per_sec || one_in <= 1)
 		return 1;
-	return netring_draw_below(&cpu->rng, storm_one_in) == 0 ? storm_one_in : 0;
+	return netring_draw_below(&cpu->rng, one_in) == 0 ? one_in : 0;
 }
 
 /* Counts one drop whose skb fields are read (f is zeroed when there is no
  * skb). */
-static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, __u64 location)
+static __always_inline int count_drop(struct netring_drop_cpu *cpu, const struct skb_fields *f, __u32 reason,
+				      __u64 location)
 {
 	struct netring_drop_key key = {};
 	struct netring_drop_counts *c;
-	__u32 zero = 0, slot, ifindex = f->ifindex, l3_len = 0, weight;
-	struct drop_cpu *cpu = bpf_map_lookup_elem(&drop_cpu, &zero);
-	__u64 *total, now;
+	__u32 zero = 0, ifindex = f->ifindex, l3_len = 0, weight;
+	__u64 now;
 	void *map;
 
-	stat_inc(NETRING_DROP_STAT_COUNTED);
-	slot = reason < NETRING_DROP_REASON_SLOTS ? reason : NETRING_DROP_REASON_SLOTS - 1;
-	total = bpf_map_lookup_elem(&drop_reasons, &slot);
-	if (total)
-		*total += 1;
+	stat_inc(cpu, NETRING_DROP_STAT_COUNTED);
+	cpu->reasons[reason < NETRING_DROP_REASON_SLOTS ? reason : NETRING_DROP_REASON_SLOTS - 1] += 1;
 
-	if (!cpu)
-		return 0; /* never: index 0 of a one-entry array */
 	now = tick_clock(cpu);
 	roll_window(cpu, now);
 	weight = storm_weight(cpu);
 	if (weight == 0) {
-		stat_inc(NETRING_DROP_STAT_STORM_SKIPPED);
+		stat_inc(cpu, NETRING_DROP_STAT_STORM_SKIPPED);
 		return 0;
 	}
 
 	if (!parse_skb(f, &key.flow, &l3_len)) {
 		__builtin_memset(&key.flow, 0, sizeof(key.flow));
 		l3_len = 0;
-		stat_inc(NETRING_DROP_STAT_UNPARSED);
+		stat_inc(cpu, NETRING_DROP_STAT_UNPARSED);
 	}
 	key.reason = reason;
 
 	map = bpf_map_lookup_elem(&drop_maps, &zero);
 	if (!map) {
-		stat_inc(NETRING_DROP_STAT_NO_MAP);
+		stat_inc(cpu, NETRING_DROP_STAT_NO_MAP);
 	} else {
 		__u64 gen = map_gen + 1;
 
 		c = bpf_map_lookup_elem(map, &key);
 		if (!c && cpu->full_gen == gen) {
-			stat_inc(NETRING_DROP_STAT_MAP_FULL);
+			stat_inc(cpu, NETRING_DROP_STAT_MAP_FULL);
 			goto event;
 		}
 		if (!c) {
@@ -352,7 +338,7 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 			c = err == -EEXIST ? bpf_map_lookup_elem(map, &key) : 0;
 			if (!c) {
 				cpu->full_gen = gen;
-				stat_inc(NETRING_DROP_STAT_MAP_FULL);
+				stat_inc(cpu, NETRING_DROP_STAT_MAP_FULL);
 				goto event;
 			}
 		}
@@ -364,19 +350,19 @@ static __always_inline int count_drop(const struct skb_fields *f, __u32 reason, 
 			if (weight > 1 && !c->estimated)
 				c->estimated = 1;
 		} else {
-			stat_inc(NETRING_DROP_STAT_MAP_FULL);
+			stat_inc(cpu, NETRING_DROP_STAT_MAP_FULL);
 		}
 	}
 
 event:
 	if (!rate_allows(cpu)) {
-		stat_inc(NETRING_DROP_STAT_SUPPRESSED);
+		stat_inc(cpu, NETRING_DROP_STAT_SUPPRESSED);
 		return 0;
 	}
 	{
 		struct netring_drop_event *e = bpf_ringbuf_reserve(&drop_events, sizeof(*e), 0);
 		if (!e) {
-			stat_inc(NETRING_DROP_STAT_EVENT_LOST);
+			stat_inc(cpu, NETRING_DROP_STAT_EVENT_LOST);
 			return 0;
 		}
 		__builtin_memcpy(&e->flow, &key.flow, sizeof(e->flow));
@@ -387,25 +373,31 @@ event:
 		e->bytes = l3_len;
 		e->reserved = 0;
 		bpf_ringbuf_submit(e, 0);
-		stat_inc(NETRING_DROP_STAT_EVENTS);
+		stat_inc(cpu, NETRING_DROP_STAT_EVENTS);
 	}
 	return 0;
 }
 
-/* The arguments (skb, location, reason) tell a drop from what is not one. */
-static __always_inline int skipped(__u32 reason)
+/* The CPU's entry, or 0 when the arguments (skb, location, reason) say
+ * this is not a drop. */
+static __always_inline struct netring_drop_cpu *drop_cpu_of(__u32 reason)
 {
-	stat_inc(NETRING_DROP_STAT_SEEN);
+	__u32 zero = 0;
+	struct netring_drop_cpu *cpu = bpf_map_lookup_elem(&drop_cpu, &zero);
+
+	if (!cpu)
+		return 0; /* never: index 0 of a one-entry array */
+	stat_inc(cpu, NETRING_DROP_STAT_SEEN);
 	if (reason == reason_not_dropped || reason == reason_consumed) {
-		stat_inc(NETRING_DROP_STAT_NOT_DROP);
-		return 1;
+		stat_inc(cpu, NETRING_DROP_STAT_NOT_DROP);
+		return 0;
 	}
-	return 0;
+	return cpu;
 }
 
-static __always_inline int count_ignored(void)
+static __always_inline int count_ignored(struct netring_drop_cpu *cpu)
 {
-	stat_inc(NETRING_DROP_STAT_IGNORED);
+	stat_inc(cpu, NETRING_DROP_STAT_IGNORED);
 	return 0;
 }
 
@@ -414,23 +406,24 @@ int netring_kfree_skb_btf(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	__u32 reason = (__u32)ctx[2];
+	struct netring_drop_cpu *cpu = drop_cpu_of(reason);
 	struct skb_fields f = {};
 	struct net_device *dev;
 
-	if (skipped(reason))
+	if (!cpu)
 		return 0;
 	if (skb) {
 		dev = skb->dev;
 		f.ifindex = dev ? dev->ifindex : 0;
 		if (ignored_ifindex(f.ifindex) && dev->nd_net.net->ns.inum == ignore_netns)
-			return count_ignored();
+			return count_ignored(cpu);
 		f.head = skb->head;
 		f.data = skb->data;
 		f.len = skb->len;
 		f.protocol = skb->protocol;
 		f.network_header = skb->network_header;
 	}
-	return count_drop(&f, reason, ctx[1]);
+	return count_drop(cpu, &f, reason, ctx[1]);
 }
 
 SEC("raw_tp/kfree_skb")
@@ -438,21 +431,22 @@ int netring_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
 	__u32 reason = (__u32)ctx->args[2];
+	struct netring_drop_cpu *cpu = drop_cpu_of(reason);
 	struct skb_fields f = {};
 	struct net_device *dev;
 
-	if (skipped(reason))
+	if (!cpu)
 		return 0;
 	if (skb) {
 		dev = BPF_CORE_READ(skb, dev);
 		f.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
 		if (ignored_ifindex(f.ifindex) && BPF_CORE_READ(dev, nd_net.net, ns.inum) == ignore_netns)
-			return count_ignored();
+			return count_ignored(cpu);
 		f.head = BPF_CORE_READ(skb, head);
 		f.data = BPF_CORE_READ(skb, data);
 		f.len = BPF_CORE_READ(skb, len);
 		f.protocol = BPF_CORE_READ(skb, protocol);
 		f.network_header = BPF_CORE_READ(skb, network_header);
 	}
-	return count_drop(&f, reason, ctx->args[1]);
+	return count_drop(cpu, &f, reason, ctx->args[1]);
 }

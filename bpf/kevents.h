@@ -48,10 +48,10 @@ struct netring_drop_event {
 	__u32 reserved;
 };
 
-/* Per-CPU counters of the drop program (drop_stats map index). */
+/* Per-CPU counters of the drop program (netring_drop_cpu.stats index). */
 #define NETRING_DROP_STAT_SEEN 0       /* kfree_skb events */
 #define NETRING_DROP_STAT_NOT_DROP 1   /* reason SKB_NOT_DROPPED_YET / SKB_CONSUMED: not counted */
-#define NETRING_DROP_STAT_COUNTED 2    /* drops counted (by reason in drop_reasons) */
+#define NETRING_DROP_STAT_COUNTED 2    /* drops counted (by reason in netring_drop_cpu.reasons) */
 #define NETRING_DROP_STAT_UNPARSED 3   /* ... of which without an IP header to key by */
 #define NETRING_DROP_STAT_MAP_FULL 4   /* ... not in the drop map (full): in the reason totals only */
 #define NETRING_DROP_STAT_NO_MAP 5     /* ... no map in the slot (never expected) */
@@ -62,13 +62,32 @@ struct netring_drop_event {
 #define NETRING_DROP_STAT_STORM_SKIPPED 10 /* counted by reason only: a storm's unsampled drops */
 #define NETRING_DROP_STAT_MAX 11
 
+/* Reasons at or above this share the last slot of netring_drop_cpu.reasons
+ * (exact per reason for every reason of the core enum, about 130 on 6.18). */
+#define NETRING_DROP_REASON_SLOTS 512
+
+/* Everything the drop program keeps per CPU, in the one entry of a
+ * PERCPU_ARRAY: a drop costs one map lookup, not one per counter it bumps
+ * (before 6.10 the kernel does not inline a PERCPU_ARRAY lookup: each is a
+ * helper call, and in a drop storm there are no other costs to hide them).
+ * User space reads the whole entry, every CPU's copy, in one syscall. */
+struct netring_drop_cpu {
+	__u64 window_start_ns; /* the rate limit's current second: */
+	__u64 window_sent;     /* detailed events sent in it */
+	__u64 window_drops;    /* drops counted in it */
+	__u64 jiffies;         /* the clock read at the latest jiffy (drops.bpf.c: tick_clock) */
+	__u64 clock_ns;
+	__u64 rng;      /* storm_weight's draw state (bpf/draw.h) */
+	__u64 full_gen; /* map_gen + 1 once the drop map in the slot was full */
+	__u64 one_in;   /* a storm's odds in the current second (drops.bpf.c: roll_window; 0: storm_one_in) */
+	__u64 stats[NETRING_DROP_STAT_MAX];
+	__u64 reasons[NETRING_DROP_REASON_SLOTS]; /* drops by reason since load: cumulative, never drained */
+};
+
 /* Interfaces whose drops are the agent's own business (its mirror link):
  * ifindex and network namespace inode, set before load. */
 #define NETRING_DROP_IGNORE_MAX 4
 
-/* Reasons at or above this share the last slot of drop_reasons (exact per
- * reason for every reason of the core enum, about 130 on 6.18). */
-#define NETRING_DROP_REASON_SLOTS 512
 
 /* ---- TCP retransmissions (raw tracepoint tcp:tcp_retransmit_skb) ---- */
 
@@ -94,11 +113,15 @@ static_assert(sizeof(struct netring_drop_key) == 56, "drop key layout");
 static_assert(sizeof(struct netring_drop_counts) == 40, "drop counts layout");
 static_assert(sizeof(struct netring_drop_event) == 80, "drop event layout");
 static_assert(sizeof(struct netring_retrans_counts) == 32, "retrans counts layout");
+static_assert(sizeof(struct netring_drop_cpu) == 8 * (8 + NETRING_DROP_STAT_MAX + NETRING_DROP_REASON_SLOTS),
+              "drop per-CPU layout");
 #else
 _Static_assert(sizeof(struct netring_drop_key) == 56, "drop key layout");
 _Static_assert(sizeof(struct netring_drop_counts) == 40, "drop counts layout");
 _Static_assert(sizeof(struct netring_drop_event) == 80, "drop event layout");
 _Static_assert(sizeof(struct netring_retrans_counts) == 32, "retrans counts layout");
+_Static_assert(sizeof(struct netring_drop_cpu) == 8 * (8 + NETRING_DROP_STAT_MAX + NETRING_DROP_REASON_SLOTS),
+               "drop per-CPU layout");
 #endif
 
 #endif /* NETRING_BPF_KEVENTS_H */

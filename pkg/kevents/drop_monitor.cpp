@@ -134,8 +134,25 @@ Result<std::size_t> DropMonitor::poll_events(std::vector<DropEvent>& out) {
   return out.size() - before;
 }
 
+namespace {
+
+// Sums over CPUs of the drop program's per-CPU counters (stats, then the
+// reasons), read in one syscall.
+Result<std::vector<std::uint64_t>> drop_cpu_sums(int map_fd) {
+  auto per = percpu_entries<netring_drop_cpu>(map_fd, 0, "drop per-CPU counters");
+  if (!per) return per.error();
+  std::vector<std::uint64_t> sums(NETRING_DROP_STAT_MAX + NETRING_DROP_REASON_SLOTS);
+  for (const auto& c : *per) {
+    for (std::size_t i = 0; i < NETRING_DROP_STAT_MAX; ++i) sums[i] += c.stats[i];
+    for (std::size_t i = 0; i < NETRING_DROP_REASON_SLOTS; ++i) sums[NETRING_DROP_STAT_MAX + i] += c.reasons[i];
+  }
+  return sums;
+}
+
+}  // namespace
+
 Result<DropStats> DropMonitor::stats() const {
-  auto v = percpu_sums(bpf_map__fd(impl_->skel->maps.drop_stats), NETRING_DROP_STAT_MAX, "drop stats");
+  auto v = drop_cpu_sums(bpf_map__fd(impl_->skel->maps.drop_cpu));
   if (!v) return v.error();
   DropStats s;
   s.seen = (*v)[NETRING_DROP_STAT_SEEN];
@@ -153,11 +170,11 @@ Result<DropStats> DropMonitor::stats() const {
 }
 
 Result<std::vector<std::pair<std::uint32_t, std::uint64_t>>> DropMonitor::reason_totals() const {
-  auto v = percpu_sums(bpf_map__fd(impl_->skel->maps.drop_reasons), NETRING_DROP_REASON_SLOTS, "drop reasons");
+  auto v = drop_cpu_sums(bpf_map__fd(impl_->skel->maps.drop_cpu));
   if (!v) return v.error();
   std::vector<std::pair<std::uint32_t, std::uint64_t>> out;
-  for (std::uint32_t i = 0; i < v->size(); ++i)
-    if ((*v)[i] != 0) out.emplace_back(i, (*v)[i]);
+  for (std::uint32_t i = 0; i < NETRING_DROP_REASON_SLOTS; ++i)
+    if (const auto n = (*v)[NETRING_DROP_STAT_MAX + i]; n != 0) out.emplace_back(i, n);
   return out;
 }
 

@@ -26,8 +26,10 @@ struct DropMonitorOptions {
   std::uint32_t map_entries = 16384;
   std::uint32_t events_per_sec = 100;  // detailed drops per CPU and second; 0: none
   // Storms: past storm_drops_per_sec drops in a CPU's second (0: never), one
-  // drop in storm_one_in goes to its flow's counts for storm_one_in, the rest
-  // to the reason totals only (exact). Below it every drop is counted by flow:
+  // drop in N goes to its flow's counts for N, the rest to the reason totals
+  // only (exact). N is storm_one_in, or the CPU's previous second's drops /
+  // storm_drops_per_sec when larger: a storm of any rate attributes at most
+  // about storm_drops_per_sec more a second. Below it every drop is counted by flow:
   // 10,000 a second per CPU is far above a healthy node's drops, and a
   // dropped flood costs each of its packets a few loads instead of a header
   // read and a hash map update (bench/pod_cost.sh's UDP workload is one).

@@ -23,4 +23,17 @@ inline Result<std::vector<std::uint64_t>> percpu_sums(int map_fd, std::uint32_t 
   return out;
 }
 
+// Every possible CPU's copy of entry `key` of a PERCPU_ARRAY whose value is
+// a T, in one lookup. The kernel hands each CPU's value over in a slot
+// rounded up to 8 bytes, hence T's size must be a multiple of 8.
+template <class T>
+Result<std::vector<T>> percpu_entries(int map_fd, std::uint32_t key, const char* what) {
+  static_assert(sizeof(T) % 8 == 0, "per-CPU values are copied in 8-byte aligned slots");
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Error("libbpf_num_possible_cpus", -cpus, what);
+  std::vector<T> per(static_cast<std::size_t>(cpus));
+  if (bpf_map_lookup_elem(map_fd, &key, per.data()) != 0) return Error::from_errno("bpf_map_lookup_elem", what);
+  return per;
+}
+
 }  // namespace netring::kevents

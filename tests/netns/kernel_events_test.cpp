@@ -375,6 +375,62 @@ TEST(DropProgram, AStormAttributesOneInNAndCountsEveryReason) {
   EXPECT_EQ(counts[0].counts.estimated, 0u);
 }
 
+// The odds follow the storm: the second after one of 2,000 drops (threshold
+// 50) attributes one drop in 40, not one in 4, so at most about 50 more.
+TEST(DropProgram, AStormOfAnyRateAttributesAboutTheThresholdMoreASecond) {
+  DropMonitorOptions o = drop_options(false);
+  o.storm_drops_per_sec = 50;
+  o.storm_one_in = 4;
+  auto m = drop_monitor(o);
+  ASSERT_TRUE(m);
+  const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
+  // Each batch must fit in the second its first drop opens (a few
+  // milliseconds here; a slow emulator may not manage it, and then the
+  // windows this test is about are not the ones it made).
+  const auto batch = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    int failed = 0;
+    for (int i = 0; i < 2000; ++i) failed += run_tp(m->program_fd(), {0, 0, nf}) != 0;
+    EXPECT_EQ(failed, 0) << "BPF_PROG_TEST_RUN failed";
+    return failed != 0 || std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500);
+  };
+  if (!batch()) GTEST_SKIP() << "2,000 test runs took more than 500 ms: the one-second windows cannot be made here";
+  ASSERT_FALSE(HasFailure());
+  auto first = m->stats();
+  ASSERT_TRUE(first);
+  std::vector<DropCount> counts;
+  ASSERT_TRUE(m->drain(counts));
+  // The next second on the same CPU (run_tp runs on CPU 0): it opens at the
+  // first drop more than a second after the first one, within two.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  if (!batch()) GTEST_SKIP() << "2,000 test runs took more than 500 ms: the one-second windows cannot be made here";
+  ASSERT_FALSE(HasFailure());
+  auto st = m->stats();
+  ASSERT_TRUE(st);
+  const std::uint64_t skipped = st->storm_skipped - first->storm_skipped;
+  // 1,950 past the threshold, each left out with p = 39/40: 1,901 expected,
+  // standard deviation 7; at one in 4 it would be 1,462.
+  EXPECT_NEAR(static_cast<double>(skipped), 1901.25, 40.0);
+  counts.clear();
+  ASSERT_TRUE(m->drain(counts));
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].counts.packets, 50 + 40 * (1950 - skipped)) << "50 exact, then 40 per attributed drop";
+  auto totals = m->reason_totals();
+  ASSERT_TRUE(totals);
+  std::map<std::uint32_t, std::uint64_t> t(totals->begin(), totals->end());
+  EXPECT_EQ(t[nf], 4000u) << "reasons stay exact";
+
+  // After a quiet spell of more than a second the odds start over at 4.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto before = m->stats();
+  ASSERT_TRUE(before);
+  if (!batch()) GTEST_SKIP() << "2,000 test runs took more than 500 ms: the one-second windows cannot be made here";
+  ASSERT_FALSE(HasFailure());
+  auto after = m->stats();
+  ASSERT_TRUE(after);
+  EXPECT_NEAR(static_cast<double>(after->storm_skipped - before->storm_skipped), 1462.5, 150.0);
+}
+
 // --- the retransmit program under BPF_PROG_TEST_RUN ---
 
 TEST(RetransmitProgram, WithoutASocketCountsSegmentsButNoFlow) {
