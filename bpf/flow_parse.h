@@ -48,6 +48,31 @@ enum netring_parse_result {
 	NETRING_PARSE_DECLINED,  /* fragments, extension headers: left to the estimator */
 };
 
+struct netring_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Where the general path's bpf_skb_load_bytes() copies a header to: in the
+ * parse result, which callers keep in a map value, never on the stack. The
+ * helper writes its destination a byte at a time as far as the verifier is
+ * concerned, and 6.1's verifier, without CAP_PERFMON, rejects a write
+ * narrower than 8 bytes into a stack slot that holds a spilled register
+ * ("attempt to corrupt spilled pointer on stack"); which slots the
+ * compiler reuses for spills is not ours to choose, and a change elsewhere
+ * in the program moved one under a header buffer. */
+union netring_hdr_buf {
+	struct ethhdr eth;
+	struct netring_vlan_hdr vlan;
+	struct iphdr ip;
+	struct ipv6hdr ip6;
+	struct udphdr udp;
+	__u8 tcp[14];     /* through the flags byte */
+	__u8 tunnel[8];   /* VXLAN / Geneve base header */
+	__u8 icmp[4];
+	__be16 sctp[6];   /* ports, verification tag, checksum */
+};
+
 struct netring_parsed {
 	struct netring_flow_key key;
 	__u32 ip_len;  /* L3 bytes of the packet the key describes */
@@ -55,12 +80,16 @@ struct netring_parsed {
 	__u32 tcp_flags;
 	__u32 outer_port_flags; /* tunnel_ports flags of the outer UDP destination port */
 	__u8 outer_protocol;    /* IP protocol of the outermost IP header (4/41: IP-in-IP) */
+	/* Not part of the result: the parse's copy of the header it reads.
+	 * netring_parsed_clear() leaves it alone. */
+	union netring_hdr_buf hdr;
 };
 
-struct netring_vlan_hdr {
-	__be16 tci;
-	__be16 proto;
-};
+/* Zeroes the result, not the header buffer after it. */
+static __always_inline void netring_parsed_clear(struct netring_parsed *out)
+{
+	__builtin_memset(out, 0, __builtin_offsetof(struct netring_parsed, hdr));
+}
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -88,24 +117,25 @@ static __always_inline int netring_is_vlan(__be16 p)
 }
 
 /* Ethernet and up to two VLAN tags at *off; the EtherType after them. */
-static __always_inline int netring_parse_eth(struct __sk_buff *skb, __u32 *off, __be16 *proto)
+static __always_inline int netring_parse_eth(struct __sk_buff *skb, __u32 *off, __be16 *proto,
+					      struct netring_parsed *out)
 {
-	struct ethhdr eth;
-	struct netring_vlan_hdr v;
+	struct ethhdr *eth = &out->hdr.eth;
+	struct netring_vlan_hdr *v = &out->hdr.vlan;
 	__be16 p;
 
-	if (netring_load(skb, *off, &eth, sizeof(eth)))
+	if (netring_load(skb, *off, eth, sizeof(*eth)))
 		return NETRING_PARSE_MALFORMED;
-	p = eth.h_proto;
-	*off += sizeof(eth);
+	p = eth->h_proto;
+	*off += sizeof(*eth);
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
 		if (!netring_is_vlan(p))
 			break;
-		if (netring_load(skb, *off, &v, sizeof(v)))
+		if (netring_load(skb, *off, v, sizeof(*v)))
 			return NETRING_PARSE_MALFORMED;
-		p = v.proto;
-		*off += sizeof(v);
+		p = v->proto;
+		*off += sizeof(*v);
 	}
 	if (netring_is_vlan(p))
 		return NETRING_PARSE_MALFORMED; /* a third tag: too many */
@@ -127,10 +157,10 @@ static __always_inline int netring_parse_l4(struct __sk_buff *skb, __u32 l4, __u
 {
 	switch (out->key.protocol) {
 	case IPPROTO_TCP: {
-		__u8 th[14];
+		__u8 *th = out->hdr.tcp;
 		__u32 doff;
 
-		if (l4 + 14 > l3_end || netring_load(skb, l4, th, sizeof(th)))
+		if (l4 + 14 > l3_end || netring_load(skb, l4, th, sizeof(out->hdr.tcp)))
 			return NETRING_PARSE_MALFORMED;
 		doff = th[12] >> 4;
 		if (doff < 5)
@@ -142,29 +172,29 @@ static __always_inline int netring_parse_l4(struct __sk_buff *skb, __u32 l4, __u
 		return NETRING_PARSE_OK;
 	}
 	case IPPROTO_UDP: {
-		struct udphdr uh;
+		struct udphdr *uh = &out->hdr.udp;
 
-		if (l4 + 8 > l3_end || netring_load(skb, l4, &uh, sizeof(uh)) || bpf_ntohs(uh.len) < 8)
+		if (l4 + 8 > l3_end || netring_load(skb, l4, uh, sizeof(*uh)) || bpf_ntohs(uh->len) < 8)
 			return NETRING_PARSE_MALFORMED;
-		out->key.src_port = bpf_ntohs(uh.source);
-		out->key.dst_port = bpf_ntohs(uh.dest);
+		out->key.src_port = bpf_ntohs(uh->source);
+		out->key.dst_port = bpf_ntohs(uh->dest);
 		out->hdr_len = l4 + 8;
 		return NETRING_PARSE_OK;
 	}
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
-		__u8 t[4];
+		__u8 *t = out->hdr.icmp;
 
-		if (l4 + 4 > l3_end || netring_load(skb, l4, t, sizeof(t)))
+		if (l4 + 4 > l3_end || netring_load(skb, l4, t, sizeof(out->hdr.icmp)))
 			return NETRING_PARSE_MALFORMED;
 		out->key.dst_port = (__u16)t[0] << 8 | t[1];
 		out->hdr_len = l4;
 		return NETRING_PARSE_OK;
 	}
 	case IPPROTO_SCTP: {
-		__be16 ports[6];
+		__be16 *ports = out->hdr.sctp;
 
-		if (l4 + 12 > l3_end || netring_load(skb, l4, ports, sizeof(ports)))
+		if (l4 + 12 > l3_end || netring_load(skb, l4, ports, sizeof(out->hdr.sctp)))
 			return NETRING_PARSE_MALFORMED;
 		out->key.src_port = bpf_ntohs(ports[0]);
 		out->key.dst_port = bpf_ntohs(ports[1]);
@@ -202,49 +232,49 @@ static __always_inline int netring_parse_ip(struct __sk_buff *skb, __u32 *off, _
 	__u32 l3 = *off;
 
 	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
+		struct iphdr *ip = &out->hdr.ip;
 		__u32 ihl, tot;
 
-		if (netring_load(skb, l3, &ip, sizeof(ip)))
+		if (netring_load(skb, l3, ip, sizeof(*ip)))
 			return NETRING_PARSE_MALFORMED;
-		if (ip.version != 4)
+		if (ip->version != 4)
 			return NETRING_PARSE_MALFORMED;
-		ihl = ip.ihl * 4;
+		ihl = ip->ihl * 4;
 		if (ihl < 20 || l3 + ihl > limit)
 			return NETRING_PARSE_MALFORMED;
-		tot = bpf_ntohs(ip.tot_len);
+		tot = bpf_ntohs(ip->tot_len);
 		/* 0 is what TSO and BIG TCP super-packets carry: the skb's length. */
 		if (tot != 0 && tot < ihl)
 			return NETRING_PARSE_MALFORMED;
-		if (ip.frag_off & bpf_htons(0x3fff))
+		if (ip->frag_off & bpf_htons(0x3fff))
 			return NETRING_PARSE_DECLINED; /* later fragments need the user-space cache */
 		out->key.family = 4;
-		out->key.protocol = ip.protocol;
-		netring_v4_mapped(out->key.src, ip.saddr);
-		netring_v4_mapped(out->key.dst, ip.daddr);
+		out->key.protocol = ip->protocol;
+		netring_v4_mapped(out->key.src, ip->saddr);
+		netring_v4_mapped(out->key.dst, ip->daddr);
 		out->ip_len = tot != 0 ? tot : limit - l3;
 		*l3_end = tot != 0 ? l3 + tot : limit;
 		*off = l3 + ihl;
 		return NETRING_PARSE_OK;
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
+		struct ipv6hdr *ip6 = &out->hdr.ip6;
 		__u32 payload;
 
-		if (netring_load(skb, l3, &ip6, sizeof(ip6)))
+		if (netring_load(skb, l3, ip6, sizeof(*ip6)))
 			return NETRING_PARSE_MALFORMED;
-		if (ip6.version != 6)
+		if (ip6->version != 6)
 			return NETRING_PARSE_MALFORMED;
-		if (netring_ipv6_ext(ip6.nexthdr))
+		if (netring_ipv6_ext(ip6->nexthdr))
 			return NETRING_PARSE_DECLINED;
-		payload = bpf_ntohs(ip6.payload_len);
+		payload = bpf_ntohs(ip6->payload_len);
 		out->key.family = 6;
-		out->key.protocol = ip6.nexthdr;
-		__builtin_memcpy(out->key.src, &ip6.saddr, 16);
-		__builtin_memcpy(out->key.dst, &ip6.daddr, 16);
+		out->key.protocol = ip6->nexthdr;
+		__builtin_memcpy(out->key.src, &ip6->saddr, 16);
+		__builtin_memcpy(out->key.dst, &ip6->daddr, 16);
 		out->ip_len = payload != 0 ? payload + 40 : limit - l3;
 		*l3_end = payload != 0 ? l3 + 40 + payload : limit;
-		*off = l3 + sizeof(ip6);
+		*off = l3 + sizeof(*ip6);
 		return NETRING_PARSE_OK;
 	}
 	return NETRING_PARSE_NOT_IP;
@@ -261,10 +291,10 @@ static __always_inline int netring_parse_tunnel(struct __sk_buff *skb, __u32 off
 	__u8 outer_protocol = out->outer_protocol;
 	int geneve = !(outer_flags & NETRING_PORT_VXLAN);
 	__be16 inner_type = 0;
-	__u8 t[8];
+	__u8 *t = out->hdr.tunnel;
 	int r;
 
-	if (off + 8 > cap || netring_load(skb, off, t, sizeof(t)))
+	if (off + 8 > cap || netring_load(skb, off, t, sizeof(out->hdr.tunnel)))
 		return NETRING_PARSE_MALFORMED; /* truncated tunnel header */
 	vni = ((__u32)t[4] << 16) | ((__u32)t[5] << 8) | t[6];
 	if (!geneve) {
@@ -284,13 +314,13 @@ static __always_inline int netring_parse_tunnel(struct __sk_buff *skb, __u32 off
 		else if (gproto != NETRING_ETH_P_TEB)
 			return NETRING_PARSE_MALFORMED;
 	}
-	__builtin_memset(out, 0, sizeof(*out));
+	netring_parsed_clear(out);
 	out->outer_port_flags = outer_flags;
 	out->outer_protocol = outer_protocol;
 	out->key.vni = vni;
 	out->key.tunnel = geneve ? NETRING_TUNNEL_GENEVE : NETRING_TUNNEL_VXLAN;
 	if (inner_type == 0) {
-		r = netring_parse_eth(skb, &inner, &inner_type);
+		r = netring_parse_eth(skb, &inner, &inner_type, out);
 		if (r)
 			return r;
 	}
@@ -312,8 +342,8 @@ static __always_inline int netring_parse_general(struct __sk_buff *skb, void *tu
 	__be16 proto;
 	int r;
 
-	__builtin_memset(out, 0, sizeof(*out));
-	r = netring_parse_eth(skb, &off, &proto);
+	netring_parsed_clear(out);
+	r = netring_parse_eth(skb, &off, &proto, out);
 	if (r)
 		return r;
 	r = netring_parse_ip(skb, &off, proto, len, out, &l3_end);
@@ -333,13 +363,9 @@ static __always_inline int netring_parse_general(struct __sk_buff *skb, void *tu
 	out->outer_port_flags = *flags;
 	if (!(*flags & (NETRING_PORT_VXLAN | NETRING_PORT_GENEVE)))
 		return NETRING_PARSE_OK;
-	{
-		struct udphdr uh;
-
-		if (netring_load(skb, off, &uh, sizeof(uh)))
-			return NETRING_PARSE_MALFORMED;
-		return netring_parse_tunnel(skb, off + 8, off + bpf_ntohs(uh.len), l3_end, out);
-	}
+	if (netring_load(skb, off, &out->hdr.udp, sizeof(out->hdr.udp)))
+		return NETRING_PARSE_MALFORMED;
+	return netring_parse_tunnel(skb, off + 8, off + bpf_ntohs(out->hdr.udp.len), l3_end, out);
 }
 
 /* The fast path: 1 when it settled the packet (key in `out`), 0 when the
@@ -354,7 +380,7 @@ static __always_inline int netring_parse_fast(struct __sk_buff *skb, void *tunne
 
 	if ((void *)(eth + 1) > end)
 		return 0;
-	__builtin_memset(out, 0, sizeof(*out));
+	netring_parsed_clear(out);
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 		__u32 tot;
