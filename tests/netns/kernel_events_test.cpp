@@ -336,13 +336,19 @@ TEST(DropProgram, DetailedEventsAreRateLimitedPerCpu) {
   EXPECT_TRUE(ev.empty()) << "events_per_sec 0: counts only";
 }
 
-// A storm: past the threshold of drops in a CPU's second, one in N goes to
-// its flow's counts, for N; every one still counts by reason, exactly.
-TEST(DropProgram, AStormAttributesOneInNAndCountsEveryReason) {
+// A drop monitor whose storms start at 50 drops in a CPU's second and
+// attribute one drop in 4 (or fewer) past it.
+std::unique_ptr<DropMonitor> storm_monitor() {
   DropMonitorOptions o = drop_options(false);
   o.storm_drops_per_sec = 50;
   o.storm_one_in = 4;
-  auto m = drop_monitor(o);
+  return drop_monitor(o);
+}
+
+// A storm: past the threshold of drops in a CPU's second, one in N goes to
+// its flow's counts, for N; every one still counts by reason, exactly.
+TEST(DropProgram, AStormAttributesOneInNAndCountsEveryReason) {
+  auto m = storm_monitor();
   ASSERT_TRUE(m);
   const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
   // 2,000 runs (a raw tracepoint's BPF_PROG_TEST_RUN takes no repeat): a
@@ -378,10 +384,7 @@ TEST(DropProgram, AStormAttributesOneInNAndCountsEveryReason) {
 // The odds follow the storm: the second after one of 2,000 drops (threshold
 // 50) attributes one drop in 40, not one in 4, so at most about 50 more.
 TEST(DropProgram, AStormOfAnyRateAttributesAboutTheThresholdMoreASecond) {
-  DropMonitorOptions o = drop_options(false);
-  o.storm_drops_per_sec = 50;
-  o.storm_one_in = 4;
-  auto m = drop_monitor(o);
+  auto m = storm_monitor();
   ASSERT_TRUE(m);
   const std::uint32_t nf = reason(m->reasons(), "NETFILTER_DROP");
   // Each batch must fit in the second its first drop opens (a few
