@@ -400,6 +400,23 @@ static __always_inline int maybe_copied(struct __sk_buff *skb, const struct netr
 	return (p->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK && last_synack_ns != 0;
 }
 
+/* The interface's exact counters (per-CPU: no atomics). */
+static __always_inline void count_interface(const struct netring_if_config *cfg, __u32 dir, __u32 segs, __u32 len,
+					    __u64 wire, int gso_unparsed)
+{
+	__u64 key = cfg->slot * 2 + dir;
+	struct netring_if_counters *ifc = bpf_map_lookup_elem(&if_counters, &key);
+
+	if (!ifc)
+		return;
+	ifc->skbs += 1;
+	ifc->segs += segs;
+	ifc->bytes += len;
+	ifc->wire_bytes += wire;
+	if (gso_unparsed)
+		ifc->gso_unparsed += 1;
+}
+
 static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 {
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -408,7 +425,6 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 	__u64 zero = 0, key;
 	struct netring_if_config *cfg;
 	struct netring_settings *set;
-	struct netring_if_counters *ifc;
 	struct netring_scratch *sc;
 	struct netring_parsed *pk;
 	int parsed = -1; /* -1: not tried; else a netring_parse_result */
@@ -422,6 +438,21 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		stat_inc(NETRING_ST_NO_CONFIG);
 		return TC_ACT_UNSPEC;
 	}
+	/* Exactly once: every packet on an ingress hook; on egress only what
+	 * this node originates (forwarded packets were counted where they came
+	 * in), and not the encapsulations leaving a NIC, whose inner packets
+	 * were counted at the pod veth (encapsulation resets ingress_ifindex). */
+	counting = dir == NETRING_DIR_INGRESS || skb->ingress_ifindex == 0;
+	if (!counting) {
+		stat_inc(NETRING_ST_SKIP_FORWARDED);
+		/* A forwarded single frame (every packet a pod receives, unless
+		 * GRO merged it) needs nothing past its interface's counters: no
+		 * settings, no scratch, no parse. */
+		if (segs == 1) {
+			count_interface(cfg, dir, 1, len, len, 0);
+			return TC_ACT_UNSPEC;
+		}
+	}
 	set = bpf_map_lookup_elem(&settings, &zero);
 	if (!set)
 		return TC_ACT_UNSPEC;
@@ -430,13 +461,6 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_UNSPEC; /* never: index 0 of a one-entry array */
 	pk = &sc->pk;
 
-	/* Exactly once: every packet on an ingress hook; on egress only what
-	 * this node originates (forwarded packets were counted where they came
-	 * in), and not the encapsulations leaving a NIC, whose inner packets
-	 * were counted at the pod veth (encapsulation resets ingress_ifindex). */
-	counting = dir == NETRING_DIR_INGRESS || skb->ingress_ifindex == 0;
-	if (!counting)
-		stat_inc(NETRING_ST_SKIP_FORWARDED);
 	if (counting && dir == NETRING_DIR_EGRESS && cfg->role == NETRING_ROLE_PHYSICAL) {
 		parsed = netring_parse(skb, &tunnel_ports, pk, parse_fast_path);
 		if ((pk->outer_port_flags & NETRING_PORT_SKIP_EGRESS) ||
@@ -454,17 +478,7 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		if (parsed == NETRING_PARSE_OK)
 			wire = len + (__u64)(segs - 1) * pk->hdr_len;
 	}
-	key = cfg->slot * 2 + dir;
-	ifc = bpf_map_lookup_elem(&if_counters, &key);
-	if (ifc) {
-		/* Per-CPU values: no atomics needed. */
-		ifc->skbs += 1;
-		ifc->segs += segs;
-		ifc->bytes += len;
-		ifc->wire_bytes += wire;
-		if (segs > 1 && parsed != NETRING_PARSE_OK)
-			ifc->gso_unparsed += 1;
-	}
+	count_interface(cfg, dir, segs, len, wire, segs > 1 && parsed != NETRING_PARSE_OK);
 	if (!counting)
 		return TC_ACT_UNSPEC;
 

@@ -166,13 +166,21 @@ TEST_F(SamplerProg, EgressSamplesOnlyLocallyOriginatedPackets) {
   configure(1);
   __sk_buff ctx{};
   ctx.ingress_ifindex = 42;  // forwarded: sampled where it came in
-  auto r = run(progs->sampler_egress_fd(), udp(53), ctx, 4);
+  const auto pkt = udp(53);
+  auto r = run(progs->sampler_egress_fd(), pkt, ctx, 4);
   ASSERT_EQ(r.err, 0);
   EXPECT_EQ(r.retval, kUnspec);
   auto s = stages();
   EXPECT_EQ(s.clone_attempts, 0u);
   EXPECT_EQ(s.skip_forwarded, 4u);
-  EXPECT_EQ(if_counters(NETRING_DIR_EGRESS).skbs, 4u) << "forwarded packets are still counted";
+  // A forwarded single frame leaves the program early: its interface's
+  // counters are all it gets, and all of them.
+  auto c = if_counters(NETRING_DIR_EGRESS);
+  EXPECT_EQ(c.skbs, 4u) << "forwarded packets are still counted";
+  EXPECT_EQ(c.segs, 4u);
+  EXPECT_EQ(c.bytes, 4u * pkt.size());
+  EXPECT_EQ(c.wire_bytes, 4u * pkt.size());
+  EXPECT_EQ(c.gso_unparsed, 0u);
 
   __sk_buff local{};
   r = run(progs->sampler_egress_fd(), udp(53), local, 3);
@@ -489,6 +497,7 @@ TEST_F(SamplerProg, EgressCountsOnlyWhatTheNodeOriginates) {
   const auto pkt = tcp_gso(100);
   __sk_buff fwd{};
   fwd.ingress_ifindex = 3;  // came in elsewhere: counted there
+  fwd.gso_segs = 3;
   ASSERT_EQ(run(progs->sampler_egress_fd(), pkt, fwd, 4).err, 0);
   EXPECT_TRUE(drain().empty());
   __sk_buff local{};
@@ -497,8 +506,14 @@ TEST_F(SamplerProg, EgressCountsOnlyWhatTheNodeOriginates) {
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].counts.packets, 4u);
   EXPECT_EQ(flows[0].counts.direction, static_cast<std::uint32_t>(NETRING_DIR_EGRESS));
-  // The interface counts both.
-  EXPECT_EQ(if_counters(NETRING_DIR_EGRESS).skbs, 8u);
+  // The interface counts both, the forwarded GSO skbs' segments and wire
+  // bytes too (they take the program's longer path: the wire bytes need the
+  // parsed header length).
+  auto c = if_counters(NETRING_DIR_EGRESS);
+  EXPECT_EQ(c.skbs, 8u);
+  EXPECT_EQ(c.segs, 4u * 3 + 4);
+  EXPECT_EQ(c.wire_bytes, c.bytes + 4u * 2 * (14 + 20 + 20)) << "two more headers per forwarded skb";
+  EXPECT_EQ(c.gso_unparsed, 0u);
 }
 
 TEST_F(SamplerProg, FullFlowMapLeavesPacketsToTheEstimatorAndSaysSo) {
