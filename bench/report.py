@@ -669,6 +669,29 @@ def pod_cost(raw, out, F, status):
     return plots
 
 
+def flow_program(raw, out, F, status):
+    """Figure 9's programs alone: kernel ns per packet over the same frames (bench/flow_program_bench.cpp)."""
+    j = load(raw, "flow_program_bench.json")
+    if not j:
+        F.missing(9, "flow programs alone, ns per packet", "informational", status("flow_program_bench"))
+        return None
+    sides = j["sides"]
+    for key, ref in (("netring-default", "netobserv-50"), ("netring-detailed", "netobserv-1")):
+        mine, theirs = sides.get(key, {}), sides.get(ref, {})
+        name = f"flow programs alone: {mine.get('label', key)} ({j['flows']} flows, 64 B UDP)"
+        if "rounds_total_ns" not in mine or "rounds_total_ns" not in theirs:
+            F.missing(9, name, "informational", mine.get("not_measured") or theirs.get("not_measured") or "no figure")
+            continue
+        F.add(9, name, "kernel ns per packet (ingress + egress), BPF_PROG_TEST_RUN", summ(mine["rounds_total_ns"]),
+              theirs["label"], summ(theirs["rounds_total_ns"]), j["ratios"].get(f"{key}/{ref}"), None, None,
+              f"informational; {j['rounds']} rounds x {j['passes']} passes, each run a system call of its own "
+              f"(colder than under traffic), net of an empty program ({j['empty_program_ns']:.0f} ns a run); "
+              f"warm (one frame run {j['warm_repeat']} times a call): {mine['warm_total_ns']:.0f} ns against "
+              f"{theirs['warm_total_ns']:.0f}, {fmt(j['warm_ratios'].get(f'{key}/{ref}'))}x; ratios = median of "
+              "the rounds' ratios; no drop tracer")
+    return None
+
+
 def pod_cost_section(raw):
     """REPORT.md lines: figure 9's whole table as pod_cost.py printed it, or why it is missing."""
     j = load(raw, "pod_cost.json")
@@ -825,7 +848,7 @@ def main():
 
     F = Figures()
     plots = []
-    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost,
+    for fn in (afxdp, tpacket, flow, datapath, metrics, k8s, k8s_scale, series, ipfix, accuracy, pod_cost, flow_program,
                capture_port):
         try:
             p = fn(raw, out, F, status)
@@ -844,7 +867,7 @@ def main():
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
                  "k8s_list_bench", "k8s_scale_bench", "series_bench", "ipfix_bench", "hotplug", "agent_load",
-                 "accuracy", "pod_cost", "capture_port_bench"):
+                 "accuracy", "pod_cost", "flow_program_bench", "capture_port_bench"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):
