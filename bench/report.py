@@ -688,7 +688,10 @@ def flow_program(raw, out, F, status):
               f"(colder than under traffic), net of an empty program ({j['empty_program_ns']:.0f} ns a run); "
               f"warm (one frame run {j['warm_repeat']} times a call): {mine['warm_total_ns']:.0f} ns against "
               f"{theirs['warm_total_ns']:.0f}, {fmt(j['warm_ratios'].get(f'{key}/{ref}'))}x; ratios = median of "
-              "the rounds' ratios; no drop tracer")
+              "the rounds' ratios; no drop tracer"
+              + (f"; {mine['inserts_per_100_counted']:.0f} % of netring's counted cold runs inserted their flow "
+                 "(the agent empties its map every second; about 1 % under figure 9's traffic): cold is netring's "
+                 "upper bound, warm its lower" if mine.get("inserts_per_100_counted") else ""))
     return None
 
 
