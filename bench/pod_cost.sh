@@ -11,7 +11,8 @@
 # configurations of bench/pod_cost.py's table (started per configuration per
 # round, stopped with SIGTERM). Two workloads per configuration: bulk TCP
 # (iperf3, one stream) and 64-byte UDP over 10,000 flows from
-# bench/pod_udp_gen (netring's AF_XDP TX) in the sender pod, dropped on
+# bench/pod_udp_gen (netring's AF_XDP TX) in the sender pod, pinned to the
+# last CPU (--gen-cpu: the flood's whole path runs on its CPU), dropped on
 # arrival by an iptables raw-table rule in the receiver pod. Then, apart from
 # the timed rounds, a pass with BPF run-time statistics on: kernel ns per
 # program run.
