@@ -777,13 +777,15 @@ def parse_args(argv):
     ap.add_argument("--only", help="comma list of configuration keys to run (unhooked always runs)")
     ap.add_argument("--netring", action="append", default=[], metavar="KEY=FLAGS",
                     help="an extra netring configuration, e.g. 'rate10=--sample-rate=10'")
-    ap.add_argument("--gen-cpu", type=int, default=os.cpu_count() - 1,
-                    help="CPU the UDP generator runs on (default: the last; -1: wherever the scheduler puts it). "
-                    "The flood's whole path (the veth's transmit, the bridge, the receiver's drop rule, the hooks) "
-                    "runs in the generator's system calls and their softirqs, so its CPU is the measured one: "
-                    "unpinned, it landed on either CPU of the 2-CPU VM from run to run, and CPU 0, which takes the "
-                    "VM's virtio interrupts, delivered 0.55-0.72 Mpkt/s unhooked against 0.92-0.97 on CPU 1 in "
-                    "the same minutes")
+    # The UDP flood's whole path (the generator's transmit, both veths, the
+    # bridge, the hooks, the receiver's drop rule) runs in the generator's
+    # system calls and their softirqs, so its CPU is the measured one. Left to
+    # the scheduler it landed on either CPU of the 2-CPU VM from run to run,
+    # and CPU 0, which takes the VM's virtio interrupts, delivered 0.58-0.72
+    # Mpkt/s unhooked against 0.96-0.97 on CPU 1 in the same minutes.
+    ap.add_argument("--gen-cpu", type=int, default=max(os.sched_getaffinity(0)),
+                    help="CPU the UDP generator runs on (default: the last this process may use; -1: wherever the "
+                    "scheduler puts it)")
     ap.add_argument("--json", help="write every run, the summaries and the goals here")
     ap.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--setup", help=argparse.SUPPRESS)
@@ -812,8 +814,9 @@ def parse_args(argv):
     a.only = [k for k in a.only.split(",") if k] if a.only else None
     if a.only and [k for k in a.only if k not in known]:
         ap.error(f"--only: unknown {[k for k in a.only if k not in known]}; known: {', '.join(known)}")
-    if not -1 <= a.gen_cpu < (os.cpu_count() or 1):
-        ap.error(f"--gen-cpu {a.gen_cpu}: -1 or a CPU 0..{(os.cpu_count() or 1) - 1}")
+    allowed = sorted(os.sched_getaffinity(0))
+    if a.gen_cpu != -1 and a.gen_cpu not in allowed:
+        ap.error(f"--gen-cpu {a.gen_cpu}: -1 or one of the CPUs this process may use: {allowed}")
     a.gen_cpu = None if a.gen_cpu == -1 else a.gen_cpu
     a.agent = a.agent or os.path.join(a.build_dir, "netring-agent")
     a.gen = a.gen or os.path.join(a.build_dir, "bench", "pod_udp_gen")
