@@ -72,7 +72,8 @@ NETOBSERV_CONFIGS = {
 NETOBSERV_EVICT_SECONDS = 5  # the Go agent's CACHE_ACTIVE_TIMEOUT default
 NETOBSERV_MAP_FLOWS = 5000  # its CACHE_MAX_FLOWS default, as nobs_loader sizes aggregated_flows
 WORKLOADS = {"tcp": "bulk TCP (iperf3, one stream)", "udp": "64-byte UDP over N flows (AF_XDP generator)"}
-UDP_DPORT = 9  # discard: what the receiver pod's iptables rule drops
+UDP_DPORT = 9  # discard: what the receiver pod's sink takes (--udp-sink)
+UDP_SINKS = {"consume": "consumed (clsact, TC_ACT_STOLEN)", "drop": "dropped (iptables raw DROP)"}
 IPERF_PORT = 5201
 BRIDGE_NODE = "bench-node"
 
@@ -404,7 +405,8 @@ class Bench:
         self.setup = setup
         self.agent = a.agent
         self.gen = a.gen
-        self.procs = []  # long-lived helpers (iperf3 server)
+        self.procs = []  # long-lived helpers (iperf3 server, the UDP sink)
+        self.sink = None
         self.nobs_loader = self.nobs_obj = None
 
     # -- helpers --
@@ -419,8 +421,12 @@ class Bench:
         j = json.loads(run(["ip", "-n", ns, "-s", "-j", "link", "show", "dev", "eth0"]).stdout)
         return j[0]["stats64"]["rx"]["packets"]
 
-    def drop_count(self):
-        """Packets the receiver pod's drop rule took so far (the UDP workload's delivered count)."""
+    def delivered_count(self):
+        """UDP flood packets the receiver pod took so far (the UDP workload's delivered count)."""
+        if self.sink is not None:
+            self.sink.stdin.write(b"\n")
+            self.sink.stdin.flush()
+            return int(read_line(self.sink, "", 5))
         out = run(in_ns(self.setup["receiver"]["netns"], "iptables-save", "-c", "-t", "raw")).stdout
         for line in out.splitlines():
             m = re.match(r"\[(\d+):(\d+)\] -A PREROUTING .*--dport %d .*-j DROP" % UDP_DPORT, line)
@@ -432,16 +438,29 @@ class Bench:
     def prepare(self):
         s = self.setup
         rx, tx = s["receiver"], s["sender"]
-        # The receiver absorbs the UDP flood with one DROP rule in its raw
-        # PREROUTING chain: right after the IP header checks, before routing,
-        # conntrack and sockets, the same cost whatever watches the veths, and
-        # its counter is the delivered count. Only the flood's destination
-        # port: ARP and iperf3 pass. (Not a tc drop action or XDP_DROP: this
-        # kernel has no gact/matchall/flower, and XDP on the pod's eth0 would
-        # turn off GSO on its host-side peer for the TCP workload too.)
-        run(in_ns(rx["netns"], "iptables", "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport", str(UDP_DPORT),
-                  "-j", "DROP"))
-        self.drop_count()
+        # The receiver takes the UDP flood at its eth0, before routing,
+        # conntrack and sockets: the same cost whatever watches the veths, and
+        # its count is the delivered count. Only the flood's destination port:
+        # ARP and iperf3 pass. "consume" (the default): bench/pod_udp_sink's
+        # clsact program steals the packets, and the kernel frees them with
+        # consume_skb() as it does packets a socket read, like a UDP server
+        # keeping up. "drop": an iptables raw-table DROP rule, which makes
+        # every packet a kernel drop (kfree_skb_reason, NETFILTER_DROP), a drop
+        # storm that netring's drop tracer counts packet by packet. (Not XDP
+        # on the pod's eth0: it would turn off GSO on its host-side peer for
+        # the TCP workload too.)
+        if self.a.udp_sink == "consume":
+            errf = open(os.path.join(s["state"], "pod_udp_sink.err"), "w")
+            self.sink = subprocess.Popen(in_ns(rx["netns"], self.a.sink, "--ifname", "eth0", "--dport",
+                                               str(UDP_DPORT)),
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf)
+            errf.close()
+            self.procs.append(self.sink)
+            read_line(self.sink, "attached", 30)
+        else:
+            run(in_ns(rx["netns"], "iptables", "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport",
+                      str(UDP_DPORT), "-j", "DROP"))
+        self.delivered_count()
         srv = subprocess.Popen(in_ns(rx["netns"], "iperf3", "-s", "-B", rx["ip"], "-p", str(IPERF_PORT)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(srv)
@@ -454,6 +473,13 @@ class Bench:
         run(in_ns(tx["netns"], "ping", "-c", "1", "-W", "2", rx["ip"]))
 
     def cleanup(self):
+        if self.sink is not None and self.sink.poll() is None:
+            self.sink.stdin.close()  # the sink detaches and exits at the end of its input
+            try:
+                self.sink.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.sink = None
         for p in self.procs:
             stop_process(p, "helper", timeout=5)
         self.procs = []
@@ -506,9 +532,9 @@ class Bench:
         try:
             read_line(g, "sending", 30)
             time.sleep(warm)
-            d0, a0, c0, t0 = self.drop_count(), proc_cpu_s(agent_pid) if agent_pid else None, busy_cpu_s(), time.time()
+            d0, a0, c0, t0 = self.delivered_count(), proc_cpu_s(agent_pid) if agent_pid else None, busy_cpu_s(), time.time()
             time.sleep(seconds)
-            c1, a1, d1, t1 = busy_cpu_s(), proc_cpu_s(agent_pid) if agent_pid else None, self.drop_count(), time.time()
+            c1, a1, d1, t1 = busy_cpu_s(), proc_cpu_s(agent_pid) if agent_pid else None, self.delivered_count(), time.time()
             try:
                 g.wait(timeout=seconds + 30)
             except subprocess.TimeoutExpired:
@@ -677,7 +703,7 @@ def table(configs, res, workloads, a, bpf, goal_rows):
     for w in workloads:
         rw = res.get(w, {})
         gen = "" if w != "udp" else (f", generator on CPU {a.gen_cpu}" if a.gen_cpu is not None
-                                      else ", generator unpinned")
+                                      else ", generator unpinned") + f", receiver: {UDP_SINKS[a.udp_sink]}"
         head = (f"== {WORKLOADS[w].replace('N flows', str(a.flows) + ' flows')}, {a.rounds} rotated rounds x "
                 f"{a.seconds} s{gen}; median [min..max]")
         L.append(head)
@@ -778,7 +804,7 @@ def parse_args(argv):
     ap.add_argument("--netring", action="append", default=[], metavar="KEY=FLAGS",
                     help="an extra netring configuration, e.g. 'rate10=--sample-rate=10'")
     # The UDP flood's whole path (the generator's transmit, both veths, the
-    # bridge, the hooks, the receiver's drop rule) runs in the generator's
+    # bridge, the hooks, the receiver's sink) runs in the generator's
     # system calls and their softirqs, so its CPU is the measured one. Left to
     # the scheduler it landed on either CPU of the 2-CPU VM from run to run,
     # and CPU 0, which takes the VM's virtio interrupts, delivered 0.58-0.72
@@ -786,6 +812,10 @@ def parse_args(argv):
     ap.add_argument("--gen-cpu", type=int, default=max(os.sched_getaffinity(0)),
                     help="CPU the UDP generator runs on (default: the last this process may use; -1: wherever the "
                     "scheduler puts it)")
+    ap.add_argument("--udp-sink", choices=sorted(UDP_SINKS), default="consume",
+                    help="how the receiver pod takes the UDP flood: consume (a clsact program steals it, freed as "
+                    "delivered; default) or drop (an iptables DROP rule: every packet a kernel drop)")
+    ap.add_argument("--sink", help="pod_udp_sink binary (default: BUILD_DIR/bench/pod_udp_sink)")
     ap.add_argument("--json", help="write every run, the summaries and the goals here")
     ap.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--setup", help=argparse.SUPPRESS)
@@ -820,13 +850,15 @@ def parse_args(argv):
     a.gen_cpu = None if a.gen_cpu == -1 else a.gen_cpu
     a.agent = a.agent or os.path.join(a.build_dir, "netring-agent")
     a.gen = a.gen or os.path.join(a.build_dir, "bench", "pod_udp_gen")
+    a.sink = a.sink or os.path.join(a.build_dir, "bench", "pod_udp_sink")
     if a.netobserv_src is None:
         # ../shared beside the main checkout (a worktree's own parent is not it).
         r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--path-format=absolute", "--git-common-dir"],
                            capture_output=True, text=True)
         main = os.path.dirname(r.stdout.strip()) if r.returncode == 0 else ROOT
         a.netobserv_src = os.path.join(os.path.dirname(main), "shared", "peers", "netobserv")
-    for path, what in ((a.agent, "netring-agent"), (a.gen, "pod_udp_gen")):
+    for path, what in ((a.agent, "netring-agent"), (a.gen, "pod_udp_gen"),
+                       *([(a.sink, "pod_udp_sink")] if a.udp_sink == "consume" else [])):
         if not os.access(path, os.X_OK):
             ap.error(f"{what} not found at {path} (build it: cmake --build BUILD_DIR --target {what}, "
                      "or give its path)")
@@ -980,7 +1012,7 @@ def main(argv):
     if a.json:
         doc = {"bench": "pod_cost", "started": started, "commit": commit, "agent_version": version,
                "rounds": a.rounds, "seconds": a.seconds, "stats_seconds": a.stats_seconds, "flows": a.flows,
-               "size": a.size, "gen_cpu": a.gen_cpu, "workloads": a.workloads, "netobserv_src": a.netobserv_src,
+               "size": a.size, "gen_cpu": a.gen_cpu, "udp_sink": a.udp_sink, "workloads": a.workloads, "netobserv_src": a.netobserv_src,
                "netobserv_evict_seconds": NETOBSERV_EVICT_SECONDS,
                "configs": [{"key": k, **v} for k, v in configs.items()], "runs": runs, "errors": errors,
                "results": res, "bpf_stats": bpf, "goals": goal_rows, "table": text}

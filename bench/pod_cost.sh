@@ -12,8 +12,9 @@
 # round, stopped with SIGTERM). Two workloads per configuration: bulk TCP
 # (iperf3, one stream) and 64-byte UDP over 10,000 flows from
 # bench/pod_udp_gen (netring's AF_XDP TX) in the sender pod, pinned to the
-# last CPU (--gen-cpu: the flood's whole path runs on its CPU), dropped on
-# arrival by an iptables raw-table rule in the receiver pod. Then, apart from
+# last CPU (--gen-cpu: the flood's whole path runs on its CPU), taken on
+# arrival at the receiver pod's eth0 by bench/pod_udp_sink (consumed, not
+# dropped: --udp-sink=drop makes it a drop storm instead). Then, apart from
 # the timed rounds, a pass with BPF run-time statistics on: kernel ns per
 # program run.
 # bench/pod_cost.py does the measuring and prints the table; this script

@@ -43,7 +43,11 @@ function(netring_bpf_skeleton src)
   set_property(GLOBAL APPEND PROPERTY NETRING_BPF_SKELETONS "${skel}")
 endfunction()
 
-file(GLOB NETRING_BPF_SOURCES CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/bpf/*.bpf.c")
+# bench/*.bpf.c: the benchmarks' own fixtures (bench/udp_sink.bpf.c), here
+# so that tests/ can run them too; only the binaries that include a
+# skeleton embed it.
+file(GLOB NETRING_BPF_SOURCES CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/bpf/*.bpf.c"
+     "${CMAKE_SOURCE_DIR}/bench/*.bpf.c")
 foreach(src IN LISTS NETRING_BPF_SOURCES)
   netring_bpf_skeleton("${src}")
 endforeach()
