@@ -532,9 +532,11 @@ class Bench:
         try:
             read_line(g, "sending", 30)
             time.sleep(warm)
-            d0, a0, c0, t0 = self.delivered_count(), proc_cpu_s(agent_pid) if agent_pid else None, busy_cpu_s(), time.time()
+            d0, a0 = self.delivered_count(), proc_cpu_s(agent_pid) if agent_pid else None
+            c0, t0 = busy_cpu_s(), time.time()
             time.sleep(seconds)
-            c1, a1, d1, t1 = busy_cpu_s(), proc_cpu_s(agent_pid) if agent_pid else None, self.delivered_count(), time.time()
+            c1, a1 = busy_cpu_s(), proc_cpu_s(agent_pid) if agent_pid else None
+            d1, t1 = self.delivered_count(), time.time()
             try:
                 g.wait(timeout=seconds + 30)
             except subprocess.TimeoutExpired:
@@ -1012,7 +1014,8 @@ def main(argv):
     if a.json:
         doc = {"bench": "pod_cost", "started": started, "commit": commit, "agent_version": version,
                "rounds": a.rounds, "seconds": a.seconds, "stats_seconds": a.stats_seconds, "flows": a.flows,
-               "size": a.size, "gen_cpu": a.gen_cpu, "udp_sink": a.udp_sink, "workloads": a.workloads, "netobserv_src": a.netobserv_src,
+               "size": a.size, "gen_cpu": a.gen_cpu, "udp_sink": a.udp_sink, "workloads": a.workloads,
+               "netobserv_src": a.netobserv_src,
                "netobserv_evict_seconds": NETOBSERV_EVICT_SECONDS,
                "configs": [{"key": k, **v} for k, v in configs.items()], "runs": runs, "errors": errors,
                "results": res, "bpf_stats": bpf, "goals": goal_rows, "table": text}
