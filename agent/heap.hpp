@@ -39,4 +39,35 @@ void prefault_spare(std::vector<T>& v) {
   prefault(v.data() + v.size(), (v.capacity() - v.size()) * sizeof(T));
 }
 
+// The once-a-second working arrays (a worker's table copy, the metrics'
+// and the API's per-flow arrays) are kept from one round to the next while
+// they are small: mapping, faulting in and unmapping a fresh one every
+// second, with the TLB shootdowns each unmapping sends to the CPUs the
+// agent's other threads ran on, took several percent of the agent's CPU at
+// 10k flows (perf), to save a few MiB.
+// A large one (100k flows, where the RSS goal is) is freed after use, as
+// every one was before.
+inline constexpr std::size_t kKeptArrayBytes = std::size_t{2} << 20;
+
+// After use: frees a large array, empties a small one for the next round.
+template <class T>
+void release_if_large(std::vector<T>& v) {
+  if (v.capacity() * sizeof(T) > kKeptArrayBytes)
+    std::vector<T>().swap(v);
+  else
+    v.clear();
+}
+
+// Before use: an empty array with room for `n`, reusing what `v` holds
+// unless it is much larger than needed; new room is faulted in at once.
+template <class T>
+void reserve_reused(std::vector<T>& v, std::size_t n) {
+  v.clear();
+  if (v.capacity() > 2 * n + 1024) std::vector<T>().swap(v);
+  if (v.capacity() < n) {
+    v.reserve(n);
+    prefault_spare(v);
+  }
+}
+
 }  // namespace netring::agent

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "agent/heap.hpp"
 #include "agent/log.hpp"
@@ -661,7 +662,7 @@ void Publisher::publish_once() {
   }
   // The tables' copies are in the snapshot now (the snapshot, not a second
   // copy, is what a late worker's flows are carried from).
-  for (auto& rep : last_) std::vector<flow::FlowEntry>().swap(rep.live);
+  for (std::size_t i = 0; i < last_.size(); ++i) workers_[i]->recycle(std::exchange(last_[i].live, {}));
   if (snap.flows.capacity() - snap.flows.size() > snap.flows.size() / 8) snap.flows.shrink_to_fit();
   if (!backends_.empty()) {
     std::vector<std::uint64_t> live_ids;

@@ -20,15 +20,22 @@ flow::Direction to_flow(datapath::SampleDirection d) {
   return d == datapath::SampleDirection::kIngress ? flow::Direction::kIngress : flow::Direction::kEgress;
 }
 
-// Timed-out flows are looked for every kExpireEvery, a slice of the table
-// at a time: a full sweep of a big table in one go would pause the worker
-// for milliseconds, and a slice every loop turn (a turn per nap, thousands
-// a second) costs more than the samples at a few thousand flows. Slices of
-// at least kExpireMinSlots and 1/kExpireSlices of the table sweep it within
-// kExpireSlices * kExpireEvery (1 s): timeouts are seconds.
-constexpr std::uint64_t kExpireEvery = 50'000'000;  // ns
+// Timed-out flows are looked for a slice of the table at a time: a full
+// sweep of a big table in one go would pause the worker for milliseconds,
+// and a slice every loop turn (a turn per nap, hundreds a second) costs more
+// than the samples at a few thousand flows. Slices of at least
+// kExpireMinSlots and 1/kExpireSlices of the table sweep it once per sweep
+// period: a tenth of the shorter timeout, at least 1 s and at most 5 s, so a
+// flow ends at most 10 % after its timeout (the default 30 s idle timeout:
+// a sweep every 3 s). Each sweep reads every live entry, out of cache: at
+// 10k flows a sweep a second was a tenth of a worker's CPU.
 constexpr std::size_t kExpireSlices = 20;
 constexpr std::size_t kExpireMinSlots = 4096;
+std::uint64_t expire_every_ns(const flow::FlowTableConfig& t) {
+  constexpr std::uint64_t kSec = 1'000'000'000;
+  const std::uint64_t sweep = std::clamp(std::min(t.idle_timeout_ns, t.active_timeout_ns) / 10, kSec, 5 * kSec);
+  return sweep / kExpireSlices;
+}
 constexpr int kWaitMs = 50;
 // Naps without a frame before the worker blocks in poll() instead.
 constexpr int kIdleNaps = 8;
@@ -74,6 +81,7 @@ Worker::Worker(std::unique_ptr<datapath::SampleStream> stream, flow::FlowTable t
       table_bytes_(table_.memory_bytes()),
       umem_bytes_(stream_->source().umem_bytes()),
       max_nap_(opts.max_nap),
+      expire_every_ns_(expire_every_ns(opts.table)),
       control_(opts.control) {
   ended_.reserve(ended_capacity_);
   if (control_.dns) {
@@ -119,7 +127,7 @@ void Worker::run() {
       since_wake += *n;
       idle_naps = 0;
     }
-    if (const std::uint64_t now = monotonic_now_ns(); now - last_expire_ns >= kExpireEvery) {
+    if (const std::uint64_t now = monotonic_now_ns(); now - last_expire_ns >= expire_every_ns_) {
       last_expire_ns = now;
       table_.expire(std::max(kExpireMinSlots, table_.slots() / kExpireSlices),
                     ended_capacity_ - std::min(ended_capacity_, ended_.size()));
@@ -224,19 +232,19 @@ void Worker::add_exact(std::vector<ExactUpdate> updates) {
 }
 
 void Worker::report() {
-  // Off the hot path (once a second): copying allocates.
+  // Off the hot path (once a second): copying may allocate.
   std::vector<ExactUpdate> exact;
+  WorkerReport r;
   {
     std::lock_guard lk(mu_);
     exact.swap(pending_exact_);
+    r.live.swap(spare_live_);
   }
   for (const ExactUpdate& u : exact) {
     table_.allow_eviction(ended_.size() < ended_capacity_);
     table_.update_exact(u.key, u.counts);
   }
-  WorkerReport r;
-  r.live.reserve(table_.size());
-  prefault_spare(r.live);
+  reserve_reused(r.live, table_.size());
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
   r.ended.swap(ended_);
   r.ended_reasons.swap(ended_reasons_);
@@ -260,6 +268,12 @@ void Worker::report() {
     requested_.store(false, std::memory_order_relaxed);
   }
   cv_.notify_all();
+}
+
+void Worker::recycle(std::vector<flow::FlowEntry> live) {
+  release_if_large(live);
+  std::lock_guard lk(mu_);
+  if (live.capacity() > spare_live_.capacity()) spare_live_ = std::move(live);
 }
 
 std::optional<WorkerReport> Worker::collect(std::chrono::milliseconds timeout) {

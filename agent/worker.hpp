@@ -101,7 +101,12 @@ struct WorkerOptions {
   std::size_t ended_capacity = 16384;  // flows kept between two reports
   // Longest nap between two reads of a non-empty stream; the nap shrinks
   // when a wake-up finds the ring filling up. 0: poll() after every batch.
-  std::chrono::microseconds max_nap{4000};
+  // At the default 1:100 a node's samples trickle in at a few thousand a
+  // second, where a wake-up (two context switches, costly under a
+  // paravirtualized guest) costs more than the frames it reads: 10 ms lets
+  // the nap reach kNapLow's frames down to 6,400 samples a second, and a
+  // 2048-descriptor ring still holds a 200,000-a-second burst for a nap.
+  std::chrono::microseconds max_nap{10000};
   ControlOptions control;
 };
 
@@ -119,6 +124,10 @@ class Worker {
   // Asks the worker for a report and waits up to `timeout` for it. nullopt
   // when the worker did not answer in time (then the next call gets it).
   std::optional<WorkerReport> collect(std::chrono::milliseconds timeout);
+
+  // Gives back a report's `live` array once its flows are copied out: the
+  // next report fills it instead of mapping (and faulting in) a new one.
+  void recycle(std::vector<flow::FlowEntry> live);
 
   // Exact counts for flows of this worker; applied before its next report
   // (never dropped: a late worker applies them at the one after).
@@ -152,6 +161,7 @@ class Worker {
   std::uint64_t poll_errors_ = 0;
   std::uint64_t wakeups_ = 0;
   std::chrono::microseconds max_nap_;
+  std::uint64_t expire_every_ns_;  // between two slices of the timeout sweep
   ControlOptions control_;
   std::vector<bool> dns_port_;  // 65536 entries when control_.dns
   std::vector<DnsEvent> dns_events_;
@@ -167,8 +177,9 @@ class Worker {
   std::atomic<bool> requested_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<WorkerReport> ready_;       // guarded by mu_
-  std::vector<ExactUpdate> pending_exact_;  // guarded by mu_
+  std::optional<WorkerReport> ready_;        // guarded by mu_
+  std::vector<ExactUpdate> pending_exact_;   // guarded by mu_
+  std::vector<flow::FlowEntry> spare_live_;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -19,14 +19,8 @@ std::uint64_t ns_of(std::chrono::milliseconds d) {
 }  // namespace
 
 void RateHistory::add(const AgentSnapshot& snap) {
-  struct Current {
-    std::uint64_t id, first_seen;
-    double bytes, packets;
-    const FlowView* flow;
-  };
-  std::vector<Current> cur;
-  cur.reserve(snap.flows.size());
-  prefault_spare(cur);
+  std::vector<Current>& cur = cur_;  // kept between publications while small (heap.hpp)
+  reserve_reused(cur, snap.flows.size());
   for (const FlowView& f : snap.flows) cur.push_back({f.id, f.first_seen_ns, f.bytes, f.packets, &f});
   std::sort(cur.begin(), cur.end(), [](const Current& a, const Current& b) { return flow_before(a, b); });
 
@@ -61,6 +55,7 @@ void RateHistory::add(const AgentSnapshot& snap) {
   seen_.resize(cur.size());
   for (std::size_t i = 0; i < cur.size(); ++i)
     seen_[i] = Seen{cur[i].id, cur[i].first_seen, cur[i].bytes, cur[i].packets};
+  release_if_large(cur);
 
   std::lock_guard lock(mu_);
   generation_ = snap.generation;
@@ -130,7 +125,8 @@ std::size_t RateHistory::buckets() const {
 
 std::size_t RateHistory::memory_bytes() const {
   std::lock_guard lock(mu_);
-  std::size_t n = seen_.capacity() * sizeof(Seen) + endpoints_.capacity() * sizeof(Endpoint);
+  std::size_t n =
+      seen_.capacity() * sizeof(Seen) + cur_.capacity() * sizeof(Current) + endpoints_.capacity() * sizeof(Endpoint);
   for (const Bucket& b : buckets_) n += sizeof(Bucket) + b.growth.capacity() * sizeof(Growth);
   for (const Endpoint& e : endpoints_)
     n += e.key.capacity() + e.labels.ns.capacity() + e.labels.workload.capacity() + e.labels.pod.capacity() +

@@ -69,6 +69,11 @@ class RateHistory {
     std::uint64_t id = 0, first_seen = 0;
     double bytes = 0, packets = 0;
   };
+  struct Current {
+    std::uint64_t id, first_seen;
+    double bytes, packets;
+    const FlowView* flow;  // into the snapshot being added, for the length of add()
+  };
   struct Growth {
     std::uint32_t src = 0, dst = 0;  // endpoints_ indices
     double bytes = 0, packets = 0;
@@ -91,7 +96,8 @@ class RateHistory {
 
   const std::chrono::milliseconds max_window_;
   // add() only (one thread).
-  std::vector<Seen> seen_;  // sorted by (id, first_seen)
+  std::vector<Seen> seen_;    // sorted by (id, first_seen)
+  std::vector<Current> cur_;  // add()'s working array, kept for the next
   std::unordered_map<const Identity*, std::uint32_t> identity_cache_;
   std::size_t adds_ = 0;
 

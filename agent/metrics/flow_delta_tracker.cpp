@@ -35,22 +35,38 @@ void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const Fl
       report(f, fresh);
     }
   }
-  std::vector<Reported> next;
-  next.reserve(live.size());
-  prefault_spare(next);
-  for (const FlowView& f : live) {
-    const Reported* old = find(f);
-    Reported r = old ? *old : Reported{.id = f.id, .first_seen = f.start_mono_ns};
-    report(f, r);
-    next.push_back(r);
+  // The live flows in the array's order, then one merge with it, instead of
+  // a binary search per flow (each a chain of cache misses at 10k flows)
+  // and a sort of the result.
+  reserve_reused(order_, live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) order_.push_back({live[i].id, live[i].start_mono_ns, i});
+  std::sort(order_.begin(), order_.end(),
+            [](const Order& a, const Order& b) { return a.id != b.id ? a.id < b.id : a.first_seen < b.first_seen; });
+  reserve_reused(next_, live.size());
+  std::size_t j = 0;
+  // In this order the views are read at random (200 bytes each, megabytes
+  // at 10k flows): fetch a few ahead.
+  constexpr std::size_t kAhead = 8;
+  for (std::size_t k = 0; k < order_.size(); ++k) {
+    if (k + kAhead < order_.size()) {
+      const char* ahead = reinterpret_cast<const char*>(&live[order_[k + kAhead].index]);
+      __builtin_prefetch(ahead, 0, 3);
+      __builtin_prefetch(ahead + 64, 0, 3);
+    }
+    const Order& o = order_[k];
+    const Reported probe{.id = o.id, .first_seen = o.first_seen};
+    while (j < seen_.size() && before(seen_[j], probe)) ++j;
+    const bool known = j < seen_.size() && seen_[j].id == o.id && seen_[j].first_seen == o.first_seen && !seen_[j].gone;
+    Reported r = known ? seen_[j] : probe;
+    report(live[o.index], r);
+    // Ids are per flow key, so a flow is listed once; keep the array a set anyway.
+    if (!next_.empty() && next_.back().id == r.id && next_.back().first_seen == r.first_seen) continue;
+    next_.push_back(r);
   }
-  std::sort(next.begin(), next.end(), before);
-  // Ids are per flow key, so a flow is listed once; keep the array a set anyway.
-  next.erase(
-      std::unique(next.begin(), next.end(),
-                  [](const Reported& a, const Reported& b) { return a.id == b.id && a.first_seen == b.first_seen; }),
-      next.end());
-  seen_ = std::move(next);  // flows in neither list are forgotten
+  // Flows in neither list are forgotten; the old array may serve the next update.
+  seen_.swap(next_);
+  release_if_large(next_);
+  release_if_large(order_);
 }
 
 }  // namespace netring::agent::metrics

@@ -7,7 +7,8 @@
 //
 // What was reported is kept in one array sorted by flow, rebuilt at each
 // update (40 bytes a flow; a hash map node per flow cost twice that, and its
-// nodes, freed and reallocated as flows come and go, fragmented the heap).
+// nodes, freed and reallocated as flows come and go, fragmented the heap)
+// into a second array that the next update reuses.
 #pragma once
 
 #include <cstdint>
@@ -46,8 +47,16 @@ class FlowDeltaTracker {
   Reported* find(const FlowView& f);
   void report(const FlowView& f, Reported& r);
 
+  struct Order {
+    std::uint64_t id = 0, first_seen = 0;
+    std::size_t index = 0;  // in `live`
+  };
+
   FlowMetrics& sink_;
   std::vector<Reported> seen_;  // sorted by (id, first_seen)
+  // Kept between updates so that a round allocates (and maps) nothing.
+  std::vector<Reported> next_;
+  std::vector<Order> order_;
 };
 
 }  // namespace netring::agent::metrics

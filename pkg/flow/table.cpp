@@ -298,6 +298,11 @@ std::size_t FlowTable::expire(std::size_t max_slots, std::size_t max_exports) {
   const std::size_t budget = std::min(max_slots, slots_);
   for (std::size_t n = 0; n < budget && removed < max_exports; ++n) {
     const std::size_t i = cursor_;
+    // A sweep reads every occupied entry, scattered over the table: fetch
+    // the one a few slots on while this one is looked at (its times are in
+    // the entry's second line).
+    if (const std::size_t a = (i + kExpireAhead) % slots_; tags_[a] != 0)
+      __builtin_prefetch(reinterpret_cast<const char*>(&entries_[a]) + 64, 0, 3);
     // A removal may shift the next entry into slot i: look at i again
     // before moving on (bounded: each pass removes one flow).
     while (tags_[i] != 0 && removed < max_exports) {

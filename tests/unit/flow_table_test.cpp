@@ -70,6 +70,24 @@ void expect_consistent(const FlowTable& t) {
   EXPECT_EQ(n, t.size());
 }
 
+// for_each prefetches entries a few occupied slots ahead of its calls: it
+// must still visit every flow once, in slot order, at sizes around its
+// look-ahead and well past it.
+TEST(FlowTable, ForEachVisitsEveryFlowOnceInSlotOrder) {
+  for (std::uint32_t flows : {0u, 1u, 7u, 8u, 9u, 17u, 5000u}) {
+    FlowTableConfig cfg;
+    cfg.max_flows = 8192;
+    FlowTable t = make(cfg);
+    for (std::uint32_t n = 0; n < flows; ++n) t.update(packet(n), sample(kSec + n));
+    ASSERT_EQ(t.size(), flows);
+    std::vector<const FlowEntry*> seen;
+    t.for_each([&](const FlowEntry& e) { seen.push_back(&e); });
+    ASSERT_EQ(seen.size(), flows);
+    for (std::size_t i = 1; i < seen.size(); ++i) ASSERT_LT(seen[i - 1], seen[i]) << flows << " flows, call " << i;
+    for (const FlowEntry* e : seen) EXPECT_EQ(t.find(e->key), &e->record);
+  }
+}
+
 TEST(FlowTable, CapacityComesFromTheByteBudget) {
   FlowTableConfig cfg;
   cfg.max_bytes = 1 << 20;

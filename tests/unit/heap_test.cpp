@@ -1,6 +1,6 @@
-// The agent's heap policy: arrays of a publication are mapped afresh each
-// round, and prefault_spare() populates one in a single call instead of a
-// page fault per page when it is filled. Counted with the thread's own
+// The agent's heap policy: large arrays of a publication are mapped afresh
+// each round, small ones kept for the next, and prefault_spare() populates a
+// new one in a single call instead of a page fault per page when it is filled. Counted with the thread's own
 // minor-fault counter (getrusage RUSAGE_THREAD).
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -41,6 +41,32 @@ TEST(Heap, APrefaultedArrayIsFilledWithoutAPageFaultPerPage) {
   // anonymous memory with huge pages, THP "always", there would be a few).
   EXPECT_LE(prefaulted, 8) << "plain fill: " << plain << " faults";
   EXPECT_GT(plain, prefaulted);
+}
+
+// The once-a-second arrays are kept for the next round while small, freed
+// after use when large, and a kept one much larger than a round needs is
+// given back before it is filled again.
+TEST(Heap, SmallWorkingArraysAreKeptAndLargeOnesFreed) {
+  std::vector<std::uint64_t> small;
+  reserve_reused(small, 10000);  // 80 KB
+  const std::uint64_t* buffer = small.data();
+  small.resize(10000, 1);
+  release_if_large(small);
+  EXPECT_TRUE(small.empty());
+  EXPECT_EQ(small.capacity(), 10000u) << "kept for the next round";
+  reserve_reused(small, 9000);
+  EXPECT_EQ(small.data(), buffer) << "the same buffer serves again";
+  EXPECT_TRUE(small.empty());
+
+  std::vector<std::uint64_t> large;
+  reserve_reused(large, kKeptArrayBytes / sizeof(std::uint64_t) + 1);
+  large.resize(large.capacity(), 1);
+  release_if_large(large);
+  EXPECT_EQ(large.capacity(), 0u) << "freed after use";
+
+  reserve_reused(small, 10);
+  EXPECT_LT(small.capacity(), 10000u) << "a round of 10 does not keep room for 10000";
+  EXPECT_GE(small.capacity(), 10u);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <httplib.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -161,6 +163,57 @@ TEST(FlowMetrics, CountersStayMonotonicAcrossEviction) {
   // Everything evicted, nothing reported: the counter keeps its value.
   m.update_flows({});
   EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), 1900);
+}
+
+// The tracker matches a publication's flows with what it reported by one
+// merge over both sorted by flow, whatever order the tables hand them in:
+// thousands of flows, shuffled anew each round, some leaving and coming back
+// as new flows, must add up to exactly what they grew by. Its working
+// arrays are kept between rounds; a round with far fewer flows must not
+// carry the old ones over.
+TEST(FlowMetrics, ThousandsOfShuffledFlowsAddUpAcrossRounds) {
+  SnapshotStore store;
+  AgentMetrics m(store, {LabelLevel::kWorkload, 1000, std::chrono::seconds(60)});
+  const Identity fe = pod_id("shop", "frontend", "fe-1"), be = pod_id("shop", "backend", "be-1");
+  constexpr std::uint64_t kFlows = 5000;
+  std::vector<FlowView> live;
+  for (std::uint64_t id = 1; id <= kFlows; ++id) live.push_back(make_flow(id * 0x9e3779b97f4a7c15ull, fe, be, 1, 10));
+  std::mt19937_64 rng(7);
+  double expected = 0;
+  for (const FlowView& f : live) expected += f.bytes;
+  for (int round = 0; round < 6; ++round) {
+    std::shuffle(live.begin(), live.end(), rng);
+    if (round == 3) {
+      // Half leave without an eviction record (all of their growth was
+      // reported) and come back as new flows under the same ids.
+      m.update_flows(std::span<const FlowView>(live.data(), live.size() / 2));
+      for (std::size_t i = live.size() / 2; i < live.size(); ++i) {
+        live[i].start_mono_ns += 1'000'000;
+        live[i].bytes = 3;
+        expected += 3;
+      }
+    }
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      if (i % 3 == 0) continue;  // a third does not grow this round
+      live[i].bytes += static_cast<double>(i % 7 + 1);
+      live[i].packets += 1;
+      expected += static_cast<double>(i % 7 + 1);
+    }
+    m.update_flows(live);
+    ASSERT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), expected)
+        << "round " << round;
+  }
+  // Ten flows left: one of them grows by 1, the rest of the old flows are gone.
+  std::vector<FlowView> few(live.begin(), live.begin() + 10);
+  few[0].bytes += 1;
+  m.update_flows(few);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")), expected + 1);
+  // A flow that was forgotten comes back with its old totals: it is a flow
+  // the tracker no longer knows, so all of it counts again (as after an eviction).
+  few.push_back(live[10]);
+  m.update_flows(few);
+  EXPECT_DOUBLE_EQ(value_of(m.expose(), "netring_flow_bytes_total", wl_labels("frontend", "backend")),
+                   expected + 1 + live[10].bytes);
 }
 
 // A series is looked up by a key written from the identities (not from the
