@@ -193,6 +193,7 @@ int run_agent(const Config& config) {
   } else {
     retransmit_monitor = std::move(m).value();
     kevent_status.tcp_retransmits = true;
+    kevent_status.tcp_retransmits_program = retransmit_monitor->program();
   }
   if (config.drops && !kevent_status.drops)
     log::warn("packet drops unavailable: netring_drops_total and /api/v1/drops stay empty",

@@ -307,6 +307,7 @@ struct KernelEventStatus {
   std::string drops_program;  // tp_btf, or raw_tp where tp_btf did not load
   bool tcp_retransmits = false;
   std::string tcp_retransmits_reason;
+  std::string tcp_retransmits_program;                   // raw_tp (sk, skb) up to 6.12, raw_tp (sk, skb, err) from 6.13
   std::map<std::string, std::uint64_t> drops_by_reason;  // since start, exact
   std::uint64_t drops_unattributed = 0;                  // without an IP header (counted by reason only)
   std::uint64_t drops_map_full = 0;                      // counted by reason only: the (flow, reason) map was full
@@ -316,6 +317,9 @@ struct KernelEventStatus {
   std::uint64_t drop_details_lost = 0;         // ring buffer full
   std::uint64_t tcp_retransmit_segments = 0;   // over all sockets of the node
   std::uint64_t tcp_retransmits_map_full = 0;  // hits not attributed to a flow: the map was full
+  std::uint64_t tcp_retransmits_map_busy = 0;  // ... its bucket's lock gave up (6.15+)
+  std::uint64_t tcp_retransmits_missed = 0;    // hits the kernel skipped (the program already ran on that CPU)
+  std::uint64_t tcp_retransmits_not_sent = 0;  // 6.13+: attempts given up before TcpRetransSegs (not counts)
   std::uint64_t drain_errors = 0;
 };
 

@@ -546,6 +546,9 @@ void Publisher::collect_kernel_events(const std::map<std::uint32_t, HookedLink>&
     if (auto s = opts_.retransmits->stats()) {
       st.tcp_retransmit_segments = s->segments;
       st.tcp_retransmits_map_full = s->map_full;
+      st.tcp_retransmits_map_busy = s->map_busy;
+      st.tcp_retransmits_missed = s->missed;
+      st.tcp_retransmits_not_sent = s->not_sent;
     }
   }
   st.drain_errors = kevent_errors_;

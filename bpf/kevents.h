@@ -106,7 +106,9 @@ struct netring_retrans_counts {
 #define NETRING_RETRANS_STAT_MAP_FULL 2 /* hits not in the map (full) */
 #define NETRING_RETRANS_STAT_NO_MAP 3
 #define NETRING_RETRANS_STAT_UNKEYED 4 /* socket of another family: counted in SEGMENTS only */
-#define NETRING_RETRANS_STAT_MAX 5
+#define NETRING_RETRANS_STAT_NOT_SENT 5 /* 6.13+: attempts given up before TcpRetransSegs (not counted) */
+#define NETRING_RETRANS_STAT_MAP_BUSY 6 /* hits not in the map: its bucket lock gave up */
+#define NETRING_RETRANS_STAT_MAX 7
 
 #ifdef __cplusplus
 static_assert(sizeof(struct netring_drop_key) == 56, "drop key layout");

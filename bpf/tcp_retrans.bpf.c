@@ -3,11 +3,21 @@
  *
  * __tcp_retransmit_skb() adds tcp_skb_pcount(skb) to the namespace's
  * TcpRetransSegs and fires this tracepoint for the same skb, so counting
- * pcount per hit gives the kernel's own unit. Arguments: (sk, skb) up to
- * 6.12, (sk, skb, err) since: from 6.13 the tracepoint fires for failed
- * retransmissions too (TcpRetransSegs counts those as well), before that
- * only for the ones sent. SYN-ACKs of a request socket are retransmitted
- * elsewhere (tcp:tcp_retransmit_synack) and are not counted here.
+ * pcount per hit gives the kernel's own unit. Two programs, one loaded
+ * (pkg/kevents/retransmit_monitor.cpp asks the kernel's BTF):
+ *  - up to 6.12 the arguments are (sk, skb) and the tracepoint fires only
+ *    for retransmissions the device took; the ones counted in
+ *    TcpRetransSegs but refused below TCP (TcpExtTCPRetransFail, rare: a
+ *    full qdisc, a netfilter drop on output) are not seen;
+ *  - from 6.13, (sk, skb, err), and it fires for every attempt, also the
+ *    ones that gave up *before* the counter was added to (err -EBUSY: the
+ *    first copy still in the host's queues, -EAGAIN: no window or send
+ *    buffer, -ENOMEM, -EINVAL, -EHOSTUNREACH from rebuilding the route):
+ *    those are not counted, so the sum stays TcpRetransSegs. The same
+ *    codes can come from below TCP after the counter (a route lookup that
+ *    fails after rebuild_header succeeded): rare enough to take the miss.
+ * SYN-ACKs of a request socket are retransmitted elsewhere
+ * (tcp:tcp_retransmit_synack) and are not counted here.
  *
  * Per hit: the flow of the retransmitted segment (local -> remote, the key
  * the sampler gives the same packet), its segments, and the socket's
@@ -26,6 +36,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define NETRING_AF_INET 2
 #define NETRING_AF_INET6 10
+/* errno values (asm-generic/errno-base.h, errno.h): the UAPI errno header
+ * needs the target's asm/ directory, which a BPF build has not. */
+#define NETRING_E2BIG 7
+#define NETRING_EINVAL 22
+#define NETRING_ENOMEM 12
+#define NETRING_EAGAIN 11
+#define NETRING_EBUSY 16
+#define NETRING_EHOSTUNREACH 113
 
 struct retrans_counts_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -74,11 +92,8 @@ static __always_inline int is_v4_mapped(const __u8 *a)
 	return lo == 0 && mid == bpf_htonl(0x0000ffff);
 }
 
-SEC("raw_tp/tcp_retransmit_skb")
-int netring_tcp_retransmit_skb(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int count_retransmit(struct sock *sk, struct sk_buff *skb)
 {
-	struct sock *sk = (struct sock *)ctx->args[0];
-	struct sk_buff *skb = (struct sk_buff *)ctx->args[1];
 	struct netring_flow_key key = {};
 	struct netring_retrans_counts *c;
 	__u32 zero = 0, srtt = 0;
@@ -86,7 +101,6 @@ int netring_tcp_retransmit_skb(struct bpf_raw_tracepoint_args *ctx)
 	__u64 now;
 	void *map;
 
-	stat_add(NETRING_RETRANS_STAT_SEEN, 1);
 	if (skb) {
 		struct tcp_skb_cb *cb = (struct tcp_skb_cb *)&skb->cb[0];
 		segs = BPF_CORE_READ(cb, tcp_gso_segs);
@@ -125,10 +139,13 @@ int netring_tcp_retransmit_skb(struct bpf_raw_tracepoint_args *ctx)
 	c = bpf_map_lookup_elem(map, &key);
 	if (!c) {
 		struct netring_retrans_counts init = {};
-		bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
+		long err = bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(map, &key);
 		if (!c) {
-			stat_add(NETRING_RETRANS_STAT_MAP_FULL, 1);
+			/* -E2BIG: no free entry. Anything else: the bucket's
+			 * lock gave up (6.15+ rqspinlock: a deadlock or a
+			 * quarter-second wait, e.g. a stalled vCPU). */
+			stat_add(err == -NETRING_E2BIG ? NETRING_RETRANS_STAT_MAP_FULL : NETRING_RETRANS_STAT_MAP_BUSY, 1);
 			return 0;
 		}
 	}
@@ -137,4 +154,27 @@ int netring_tcp_retransmit_skb(struct bpf_raw_tracepoint_args *ctx)
 	c->last_ns = now;
 	c->srtt_us = srtt;
 	return 0;
+}
+
+/* Kernels up to 6.12: (sk, skb), fired once the retransmission was sent. */
+SEC("raw_tp/tcp_retransmit_skb")
+int netring_tcp_retransmit_skb(struct bpf_raw_tracepoint_args *ctx)
+{
+	stat_add(NETRING_RETRANS_STAT_SEEN, 1);
+	return count_retransmit((struct sock *)ctx->args[0], (struct sk_buff *)ctx->args[1]);
+}
+
+/* 6.13 on: (sk, skb, err), fired for every attempt (see the top). */
+SEC("raw_tp/tcp_retransmit_skb")
+int netring_tcp_retransmit_skb_err(struct bpf_raw_tracepoint_args *ctx)
+{
+	int err = (int)ctx->args[2];
+
+	stat_add(NETRING_RETRANS_STAT_SEEN, 1);
+	if (err == -NETRING_EBUSY || err == -NETRING_EAGAIN || err == -NETRING_ENOMEM || err == -NETRING_EINVAL ||
+	    err == -NETRING_EHOSTUNREACH) {
+		stat_add(NETRING_RETRANS_STAT_NOT_SENT, 1);
+		return 0;
+	}
+	return count_retransmit((struct sock *)ctx->args[0], (struct sk_buff *)ctx->args[1]);
 }

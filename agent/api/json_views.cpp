@@ -277,8 +277,12 @@ nlohmann::json to_json(const KernelEventStatus& k) {
           {"tcp_retransmits",
            {{"enabled", k.tcp_retransmits},
             {"reason", k.tcp_retransmits_reason},
+            {"program", k.tcp_retransmits_program},
             {"segments", k.tcp_retransmit_segments},
-            {"map_full", k.tcp_retransmits_map_full}}},
+            {"map_full", k.tcp_retransmits_map_full},
+            {"map_busy", k.tcp_retransmits_map_busy},
+            {"missed", k.tcp_retransmits_missed},
+            {"not_sent", k.tcp_retransmits_not_sent}}},
           {"drain_errors", k.drain_errors}};
 }
 

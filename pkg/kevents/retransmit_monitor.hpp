@@ -15,9 +15,15 @@
 
 namespace netring::kevents {
 
+// Which of the two programs (bpf/tcp_retrans.bpf.c) runs: the one for the
+// kernel's tracepoint (its BTF says whether it passes err), or one asked for
+// (BPF_PROG_TEST_RUN of either on any kernel).
+enum class RetransmitProgram { automatic, without_err, with_err };
+
 struct RetransmitMonitorOptions {
   std::uint32_t map_entries = 4096;  // flows with retransmissions per drain period
   bool attach = true;                // false: loaded only (BPF_PROG_TEST_RUN)
+  RetransmitProgram program = RetransmitProgram::automatic;
 };
 
 struct RetransmitCount {
@@ -26,7 +32,9 @@ struct RetransmitCount {
 };
 
 struct RetransmitStats {
-  std::uint64_t seen = 0, segments = 0, map_full = 0, no_map = 0, unkeyed = 0;
+  std::uint64_t seen = 0, segments = 0, map_full = 0, map_busy = 0, no_map = 0, unkeyed = 0;
+  std::uint64_t not_sent = 0;  // 6.13+: attempts the kernel gave up before counting them
+  std::uint64_t missed = 0;    // hits the kernel skipped: the program already ran on that CPU
 };
 
 class RetransmitMonitor {
@@ -39,6 +47,8 @@ class RetransmitMonitor {
   Result<std::size_t> drain(std::vector<RetransmitCount>& out);
   Result<RetransmitStats> stats() const;
   int program_fd() const;
+  // "raw_tp (sk, skb)" up to 6.12, "raw_tp (sk, skb, err)" from 6.13.
+  const char* program() const;
 
  private:
   struct Impl;

@@ -49,11 +49,16 @@ Result<std::size_t> SwappedMaps::drain(const std::function<void(const void*, con
       batch_ *= 2;  // one bucket holds more than the buffer: grow, retry it
       continue;
     }
-    if (err != 0 && e != ENOENT) return Error("bpf_map_lookup_and_delete_batch", e, "kernel event map");
+    // Entries a failing call returns were deleted all the same: hand them
+    // over before the error (a bucket whose lock gave up, 6.15+, is left
+    // in the map for the drain after next). Not after EFAULT: the kernel
+    // then leaves count as we passed it.
+    if (err != 0 && e == EFAULT) count = 0;
     for (std::uint32_t i = 0; i < count; ++i)
       f(keys_.data() + static_cast<std::size_t>(i) * key_size_,
         values_.data() + static_cast<std::size_t>(i) * value_size_);
     total += count;
+    if (err != 0 && e != ENOENT) return Error("bpf_map_lookup_and_delete_batch", e, "kernel event map");
     if (err != 0) break;  // ENOENT: that was the last batch
     in_token = out_token;
     first = false;

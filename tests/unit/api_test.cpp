@@ -829,6 +829,11 @@ class DropApiTest : public ApiTest {
     s.status.kernel_events.drops = true;
     s.status.kernel_events.drops_by_reason = {{"NETFILTER_DROP", 5}, {"NO_SOCKET", 1}, {"NOT_SPECIFIED", 1}};
     s.status.kernel_events.drop_details_suppressed = 4;
+    s.status.kernel_events.tcp_retransmits = true;
+    s.status.kernel_events.tcp_retransmits_program = "raw_tp (sk, skb, err)";
+    s.status.kernel_events.tcp_retransmits_map_busy = 2;
+    s.status.kernel_events.tcp_retransmits_missed = 3;
+    s.status.kernel_events.tcp_retransmits_not_sent = 6;
     s.flows[0].tcp_retransmits = 17;
     s.flows[0].tcp_srtt_us = 1500;
     store_.publish(std::move(s));
@@ -903,6 +908,11 @@ TEST_F(DropApiTest, FlowsCarryRetransmitsAndStatusTheKernelEvents) {
   EXPECT_EQ(st["kernel_events"]["drops"]["enabled"], true);
   EXPECT_EQ(st["kernel_events"]["drops"]["by_reason"]["NETFILTER_DROP"], 5);
   EXPECT_EQ(st["kernel_events"]["drops"]["details_suppressed"], 4);
+  const json& rt = st["kernel_events"]["tcp_retransmits"];
+  EXPECT_EQ(rt["program"], "raw_tp (sk, skb, err)");
+  EXPECT_EQ(rt["map_busy"], 2);
+  EXPECT_EQ(rt["missed"], 3);
+  EXPECT_EQ(rt["not_sent"], 6);
 }
 
 TEST_F(ApiTest, DropsWhenOffSayWhy) {
