@@ -155,7 +155,7 @@ if [ "$(jq -r .program <<<"$STATUS_BEFORE")" = "raw_tp (sk, skb)" ]; then RETRAN
 if wait_for 30 "netring_tcp_retransmits_total = $RETRANS" series_is "$RETRANS" netring_tcp_retransmits_total; then
   pass "netring_tcp_retransmits_total{client -> server} = $RETRANS = the client's Tcp RetransSegs delta ($FAILED refused below TCP)"
 else
-  fail "netring_tcp_retransmits_total: $(series netring_tcp_retransmits_total) (RetransSegs: $RETRANS, TCPRetransFail: $FAILED); status before $STATUS_BEFORE, after $(retrans_status)"
+  fail "netring_tcp_retransmits_total: $(series netring_tcp_retransmits_total) (RetransSegs: $RETRANS, TCPRetransFail: $FAILED); status before $STATUS_BEFORE, after $(retrans_status); every series: $(metrics | grep '^netring_tcp_retransmits_total{' | tr '\n' ' ')"
 fi
 flow_retrans() {
   api_get "/api/v1/flows?from_pod=$NS/$CLIENT&to_pod=$NS/$SERVER&protocol=tcp&limit=1000" |
