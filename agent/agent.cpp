@@ -222,6 +222,10 @@ int run_agent(const Config& config) {
   popts.drops = drop_monitor.get();
   popts.retransmits = retransmit_monitor.get();
   if (!counting) popts.exact_flows = datapath::ExactFlows::kOff;
+  // top?window= and the page's service map book every publication's growth.
+  popts.on_growth = [&api_server](std::uint64_t taken_ns, std::span<const FlowGrowth> growth) {
+    api_server.add_growth(taken_ns, growth);
+  };
   // Only the mirror's workers get the kernel's counts (capture ports' workers
   // are CapturePorts', not in `workers`).
   popts.mirror_workers = (*dp)->mirror() ? (*dp)->mirror()->queues() : streams->size();

@@ -163,6 +163,17 @@ struct FlowView {
 // Checked so that a new field finds a hole instead of adding one.
 static_assert(sizeof(FlowView) <= 200, "FlowView grew: it is copied per flow twice a publication");
 
+// What one flow grew by since the previous publication (or, for a flow
+// evicted in between, since its last publication up to its eviction).
+// metrics::FlowDeltaTracker works it out once a publication for everything
+// that books growth: the metrics' counters and the API's rate history.
+// `flow` points into that publication's live or ended flows, valid for the
+// length of the call it is handed to.
+struct FlowGrowth {
+  const FlowView* flow = nullptr;
+  double packets = 0, bytes = 0;
+};
+
 // One DNS exchange (--dns): a query matched to its response, a query that
 // timed out, or a response whose query was not seen. Every DNS message is
 // copied by the sampler, so these are exact.

@@ -863,7 +863,9 @@ void Publisher::publish_once() {
     dns_changed_ = false;
   }
   snap.dns = dns_published_;
-  metrics_.update_flows(snap.flows, ended, pods_gone);
+  metrics_.update_flows(snap.flows, ended, pods_gone, opts_.on_growth ? &growth_ : nullptr);
+  if (opts_.on_growth) opts_.on_growth(snap.taken_ns, growth_);
+  release_if_large(growth_);
   store_.publish(std::move(snap));
   published_ = store_.snapshot();  // this publisher is the store's only writer
   published_workers_ = std::move(masks);

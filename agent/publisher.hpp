@@ -58,6 +58,11 @@ struct PublisherOptions {
   // tables this round, before the snapshot without them is published; it
   // must not block. add_status adds the exporter's status to the snapshot.
   std::function<void(std::span<const FlowView>)> on_ended;
+  // Gets what every flow grew by since the previous publication (the API's
+  // rate history), on the publisher's thread before the snapshot is
+  // published; every round, so no growth falls between two calls. May be
+  // empty.
+  std::function<void(std::uint64_t taken_ns, std::span<const FlowGrowth>)> on_growth;
   std::function<void(AgentStatus&)> add_status;
   // DNS and TCP handshake tracking from the workers' control events.
   ControlPacketsOptions control;
@@ -138,6 +143,7 @@ class Publisher {
   std::vector<WorkerReport> last_;
   std::shared_ptr<const AgentSnapshot> published_;  // what the previous round published
   std::vector<std::uint16_t> published_workers_;    // per flow of published_: bit i = worker i held it
+  std::vector<FlowGrowth> growth_;                  // the round's growth for on_growth (kept while small)
   // flow id -> destination identity with the backend conntrack chose
   // (nullopt: no pod behind it), resolved once per flow.
   std::unordered_map<std::uint64_t, std::optional<IdentityRef>> backends_;

@@ -144,29 +144,15 @@ ApiServer::~ApiServer() {
 Result<void> ApiServer::start() {
   stopping_ = false;
   if (auto r = listener_.start(opts_.listen); !r) return r;
-  if (!rates_thread_.joinable()) rates_thread_ = std::thread([this] { follow_rates(); });
   return ok();
 }
 
 void ApiServer::stop() {
   stopping_ = true;
   listener_.stop();
-  if (rates_thread_.joinable()) rates_thread_.join();
   // Streams notice stopping_ within 200 ms and end on the gate's workers.
   for (int i = 0; i < 500 && follow_streams_.load() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-}
-
-// Takes in every publication (or the latest, when several came while it
-// worked: growth is measured between the totals it saw) for top?window=.
-void ApiServer::follow_rates() {
-  std::uint64_t generation = 0;
-  while (!stopping_.load()) {
-    auto snap = provider_.wait_newer(generation, std::chrono::milliseconds(200));
-    if (snap->generation == generation) continue;
-    generation = snap->generation;
-    rates_.add(*snap);
-  }
 }
 
 void ApiServer::flows(const httplib::Request& req, httplib::Response& res) {

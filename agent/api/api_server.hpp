@@ -14,8 +14,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
-#include <thread>
 
 #include "agent/api/dns_query.hpp"
 #include "agent/api/flow_query.hpp"
@@ -66,8 +66,9 @@ class ApiServer {
   void stop();
 
   std::size_t follow_streams() const { return follow_streams_.load(); }
-  // The generation of the latest snapshot the rate history has taken in.
-  std::uint64_t rates_generation() const { return rates_.generation(); }
+  // One publication's growth per flow, for top?window= and the page's
+  // service map (PublisherOptions::on_growth).
+  void add_growth(std::uint64_t taken_ns, std::span<const FlowGrowth> growth) { rates_.add(taken_ns, growth); }
 
  private:
   void flows(const httplib::Request& req, httplib::Response& res);
@@ -80,7 +81,6 @@ class ApiServer {
   void drops(const httplib::Request& req, httplib::Response& res);
   void interfaces(const httplib::Request& req, httplib::Response& res);
   void status(const httplib::Request& req, httplib::Response& res);
-  void follow_rates();
 
   ApiOptions opts_;
   const SnapshotProvider& provider_;
@@ -90,7 +90,6 @@ class ApiServer {
   std::unique_ptr<capture_api::CaptureApi> capture_;
   bool have_tap_;
   RateHistory rates_;
-  std::thread rates_thread_;
   // Connections that never finish their request (a stalled client, a port
   // scanner) wait on the gate's event thread, not on a worker: they cannot
   // starve the follow streams and ordinary requests.

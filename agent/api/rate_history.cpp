@@ -2,15 +2,8 @@
 
 #include <algorithm>
 
-#include "agent/heap.hpp"
-
 namespace netring::agent::api {
 namespace {
-
-template <class A, class B>
-bool flow_before(const A& a, const B& b) {
-  return a.id != b.id ? a.id < b.id : a.first_seen < b.first_seen;
-}
 
 std::uint64_t ns_of(std::chrono::milliseconds d) {
   return static_cast<std::uint64_t>(d.count()) * 1'000'000ull;
@@ -18,56 +11,18 @@ std::uint64_t ns_of(std::chrono::milliseconds d) {
 
 }  // namespace
 
-void RateHistory::add(const AgentSnapshot& snap) {
-  std::vector<Current>& cur = cur_;  // kept between publications while small (heap.hpp)
-  reserve_reused(cur, snap.flows.size());
-  for (const FlowView& f : snap.flows) cur.push_back({f.id, f.first_seen_ns, f.bytes, f.packets, &f});
-  std::sort(cur.begin(), cur.end(), [](const Current& a, const Current& b) { return flow_before(a, b); });
-
-  bool baseline;
-  {
-    std::lock_guard lock(mu_);
-    if (started_ && snap.taken_ns <= latest_ns_) reset_locked();
-    baseline = !started_;
-  }
-
-  // What grew since the previous publication: a merge of two sorted arrays.
-  struct Grew {
-    const FlowView* flow;
-    double bytes, packets;
-  };
-  std::vector<Grew> grew;
-  if (!baseline) {
-    std::size_t j = 0;
-    for (const Current& c : cur) {
-      while (j < seen_.size() && flow_before(seen_[j], c)) ++j;
-      double bytes = c.bytes, packets = c.packets;
-      if (j < seen_.size() && seen_[j].id == c.id && seen_[j].first_seen == c.first_seen) {
-        bytes -= seen_[j].bytes;
-        packets -= seen_[j].packets;
-      }
-      // Estimates only grow; a smaller one would be a different flow's.
-      bytes = std::max(bytes, 0.0);
-      packets = std::max(packets, 0.0);
-      if (bytes > 0 || packets > 0) grew.push_back({c.flow, bytes, packets});
-    }
-  }
-  seen_.resize(cur.size());
-  for (std::size_t i = 0; i < cur.size(); ++i)
-    seen_[i] = Seen{cur[i].id, cur[i].first_seen, cur[i].bytes, cur[i].packets};
-  release_if_large(cur);
-
+void RateHistory::add(std::uint64_t taken_ns, std::span<const FlowGrowth> growth) {
   std::lock_guard lock(mu_);
-  generation_ = snap.generation;
-  if (baseline) {
+  if (started_ && taken_ns <= latest_ns_) reset_locked();
+  if (!started_) {
     started_ = true;
-    latest_ns_ = snap.taken_ns;
+    latest_ns_ = taken_ns;
     return;
   }
   identity_cache_.clear();
   std::unordered_map<std::uint64_t, Growth> by_pair;
-  for (const Grew& g : grew) {
-    std::uint32_t s = intern(g.flow->src_id, snap.taken_ns), d = intern(g.flow->dst_id, snap.taken_ns);
+  for (const FlowGrowth& g : growth) {
+    std::uint32_t s = intern(g.flow->src_id, taken_ns), d = intern(g.flow->dst_id, taken_ns);
     Growth& acc = by_pair[std::uint64_t{s} << 32 | d];
     acc.src = s;
     acc.dst = d;
@@ -75,11 +30,11 @@ void RateHistory::add(const AgentSnapshot& snap) {
     acc.packets += g.packets;
   }
   identity_cache_.clear();  // the snapshot's identities may go with it
-  Bucket b{latest_ns_, snap.taken_ns, {}};
+  Bucket b{latest_ns_, taken_ns, {}};
   b.growth.reserve(by_pair.size());
   for (const auto& [k, g] : by_pair) b.growth.push_back(g);
   buckets_.push_back(std::move(b));
-  latest_ns_ = snap.taken_ns;
+  latest_ns_ = taken_ns;
   const std::uint64_t keep = ns_of(max_window_);
   while (!buckets_.empty() && buckets_.front().end_ns + keep <= latest_ns_) buckets_.pop_front();
   coarsen();
@@ -125,8 +80,7 @@ std::size_t RateHistory::buckets() const {
 
 std::size_t RateHistory::memory_bytes() const {
   std::lock_guard lock(mu_);
-  std::size_t n =
-      seen_.capacity() * sizeof(Seen) + cur_.capacity() * sizeof(Current) + endpoints_.capacity() * sizeof(Endpoint);
+  std::size_t n = endpoints_.capacity() * sizeof(Endpoint);
   for (const Bucket& b : buckets_) n += sizeof(Bucket) + b.growth.capacity() * sizeof(Growth);
   for (const Endpoint& e : endpoints_)
     n += e.key.capacity() + e.labels.ns.capacity() + e.labels.workload.capacity() + e.labels.pod.capacity() +
@@ -191,11 +145,6 @@ void RateHistory::reset_locked() {
 std::size_t RateHistory::endpoints() const {
   std::lock_guard lock(mu_);
   return endpoint_index_.size();
-}
-
-std::uint64_t RateHistory::generation() const {
-  std::lock_guard lock(mu_);
-  return generation_;
 }
 
 WindowedTop RateHistory::top(TopKey key, TopBy by, std::size_t limit, std::chrono::milliseconds window) const {

@@ -5,17 +5,16 @@
 // The flow tables hold running totals per flow, and a flow's totals vanish
 // from them when it is evicted, so summing totals by group and subtracting
 // two such sums would lose every connection that ended in between. This
-// keeps what it last saw per flow (id + first_seen, so a reused key is a new
-// flow) and books only the growth, into one bucket per publication, summed by
-// endpoint pair. Growth between a flow's last publication and its eviction
-// is not seen (an idle flow is evicted for not growing).
+// books each publication's growth per flow (FlowGrowth: worked out once by
+// the metrics' FlowDeltaTracker, which remembers what it last saw of every
+// flow, evicted flows' last growth included) into one bucket per
+// publication, summed by endpoint pair.
 //
-// Memory: the last totals of every flow (32 bytes each, one sorted array,
-// rebuilt per publication), plus buckets of growth, each as long as the
-// number of endpoint pairs that grew in it. Buckets coarsen with age (one
-// per publication for the last 10 s, 5 s wide up to a minute, 30 s wide
-// beyond), so a window ends at most one bucket's width before its start
-// (covered_seconds says by how much) and the history holds about 30
+// Memory: buckets of growth, each as long as the number of endpoint pairs
+// that grew in it, and the pairs' names; nothing per flow. Buckets coarsen
+// with age (one per publication for the last 10 s, 5 s wide up to a minute,
+// 30 s wide beyond), so a window ends at most one bucket's width before its
+// start (covered_seconds says by how much) and the history holds about 30
 // buckets, not one per second of the 5 minutes.
 #pragma once
 
@@ -23,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,32 +48,23 @@ class RateHistory {
   RateHistory(const RateHistory&) = delete;
   RateHistory& operator=(const RateHistory&) = delete;
 
-  // One publication, in order. The first only records the totals; a
-  // publication not newer than the previous one (the wall clock stepped
-  // back) starts the history over.
-  void add(const AgentSnapshot& snap);
+  // One publication's growth, taken at `taken_ns`, in order and every one
+  // (a skipped publication's growth would be lost). The first only marks
+  // the start (its growth is every flow's total so far); a publication not
+  // newer than the previous one (the wall clock stepped back) starts the
+  // history over.
+  void add(std::uint64_t taken_ns, std::span<const FlowGrowth> growth);
 
   // Growth within `window` before the latest publication, grouped by `key`.
   WindowedTop top(TopKey key, TopBy by, std::size_t limit, std::chrono::milliseconds window) const;
 
   std::chrono::milliseconds max_window() const { return max_window_; }
-  std::size_t tracked_flows() const { return seen_.size(); }
   std::size_t endpoints() const;
   std::size_t buckets() const;
-  std::uint64_t generation() const;  // of the latest publication added
   // What the history holds, in bytes (arrays and names; not allocator overhead).
   std::size_t memory_bytes() const;
 
  private:
-  struct Seen {
-    std::uint64_t id = 0, first_seen = 0;
-    double bytes = 0, packets = 0;
-  };
-  struct Current {
-    std::uint64_t id, first_seen;
-    double bytes, packets;
-    const FlowView* flow;  // into the snapshot being added, for the length of add()
-  };
   struct Growth {
     std::uint32_t src = 0, dst = 0;  // endpoints_ indices
     double bytes = 0, packets = 0;
@@ -96,15 +87,12 @@ class RateHistory {
 
   const std::chrono::milliseconds max_window_;
   // add() only (one thread).
-  std::vector<Seen> seen_;    // sorted by (id, first_seen)
-  std::vector<Current> cur_;  // add()'s working array, kept for the next
   std::unordered_map<const Identity*, std::uint32_t> identity_cache_;
   std::size_t adds_ = 0;
 
   mutable std::mutex mu_;  // the rest
   bool started_ = false;
   std::uint64_t latest_ns_ = 0;
-  std::uint64_t generation_ = 0;
   std::deque<Bucket> buckets_;
   std::vector<Endpoint> endpoints_;
   std::vector<std::uint32_t> free_endpoints_;

@@ -28,9 +28,9 @@ AgentMetrics::AgentMetrics(const SnapshotProvider& provider, FlowMetricsOptions 
 }
 
 void AgentMetrics::update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted,
-                                std::span<const std::string> pods_gone) {
+                                std::span<const std::string> pods_gone, std::vector<FlowGrowth>* growth) {
   std::lock_guard lock(tracker_mu_);
-  tracker_.update(live, evicted);
+  tracker_.update(live, evicted, growth);
   for (const std::string& p : pods_gone) flows_.pod_gone(p);
   // Publications are periodic, so they also drive the pod grace periods,
   // the same for every family that names pods.

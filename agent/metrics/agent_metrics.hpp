@@ -11,6 +11,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "agent/metrics/control_metrics.hpp"
 #include "agent/metrics/flow_delta_tracker.hpp"
@@ -33,9 +34,10 @@ class AgentMetrics {
   // stopped resolving, which already had their grace period there). The
   // caller must take `pods_gone` before resolving the identities in `live`
   // and `evicted`, so none of them still names a gone pod. Called by the
-  // thread that publishes snapshots.
+  // thread that publishes snapshots. With `growth`, every flow's growth
+  // this round is appended there too (FlowDeltaTracker::update).
   void update_flows(std::span<const FlowView> live, std::span<const FlowView> evicted = {},
-                    std::span<const std::string> pods_gone = {});
+                    std::span<const std::string> pods_gone = {}, std::vector<FlowGrowth>* growth = nullptr);
 
   FlowMetrics& flows() { return flows_; }
   ControlMetrics& control() { return control_; }

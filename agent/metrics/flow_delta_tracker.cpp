@@ -13,26 +13,28 @@ FlowDeltaTracker::Reported* FlowDeltaTracker::find(const FlowView& f) {
   return &*it;
 }
 
-void FlowDeltaTracker::report(const FlowView& f, Reported& r) {
+void FlowDeltaTracker::report(const FlowView& f, Reported& r, std::vector<FlowGrowth>* growth) {
   // Totals never shrink in a live flow; if they did (a table bug), the
   // counter must still not go down, so the smaller value becomes the base.
   double dp = f.packets > r.packets ? f.packets - r.packets : 0;
   double db = f.bytes > r.bytes ? f.bytes - r.bytes : 0;
   std::uint8_t new_flags = static_cast<std::uint8_t>(f.tcp_flags & ~r.tcp_flags);
   if (dp > 0 || db > 0 || new_flags != 0) sink_.add(f, dp, db, new_flags);
+  if (growth && (dp > 0 || db > 0)) growth->push_back({&f, dp, db});
   r.packets = f.packets;
   r.bytes = f.bytes;
   r.tcp_flags |= f.tcp_flags;
 }
 
-void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const FlowView> evicted) {
+void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const FlowView> evicted,
+                              std::vector<FlowGrowth>* growth) {
   for (const FlowView& f : evicted) {
     if (Reported* r = find(f)) {
-      report(f, *r);
+      report(f, *r, growth);
       r->gone = true;
     } else {
       Reported fresh;  // born and evicted between two publications
-      report(f, fresh);
+      report(f, fresh, growth);
     }
   }
   // The live flows in the array's order, then one merge with it, instead of
@@ -58,7 +60,7 @@ void FlowDeltaTracker::update(std::span<const FlowView> live, std::span<const Fl
     while (j < seen_.size() && before(seen_[j], probe)) ++j;
     const bool known = j < seen_.size() && seen_[j].id == o.id && seen_[j].first_seen == o.first_seen && !seen_[j].gone;
     Reported r = known ? seen_[j] : probe;
-    report(live[o.index], r);
+    report(live[o.index], r, growth);
     // Ids are per flow key, so a flow is listed once; keep the array a set anyway.
     if (!next_.empty() && next_.back().id == r.id && next_.back().first_seen == r.first_seen) continue;
     next_.push_back(r);

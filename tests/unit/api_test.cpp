@@ -314,22 +314,23 @@ TEST_F(ApiTest, EveryBadTopQueryIs400WithTheParameter) {
 }
 
 // top?window= ranks by the growth within the window, from the publications
-// the rate history took in (not the totals of the flows held).
+// the rate history took in (not the totals of the flows held). The agent's
+// publisher hands each publication's growth per flow to the server
+// (PublisherOptions::on_growth, worked out by metrics::FlowDeltaTracker);
+// here it is given by hand.
 TEST_F(ApiTest, TopOverAWindowRanksByRecentGrowth) {
-  auto publish_at = [&](std::uint64_t t, double cart_db_bytes, double fe_cart_bytes) {
+  auto publish_at = [&](std::uint64_t t, double fe_cart_bytes, double fe_cart_growth) {
     AgentSnapshot s = fixed_snapshot();
     s.taken_ns = t * kSec;
     s.flows[0].bytes = fe_cart_bytes;  // frontend -> cart, 50000 in the fixture
-    s.flows[1].bytes = cart_db_bytes;  // cart -> postgres, 900000 in the fixture
+    // cart -> postgres (s.flows[1], 900000) stays idle: no growth.
+    const FlowGrowth grew[] = {{&s.flows[0], 1, fe_cart_growth}};
+    server_->add_growth(s.taken_ns, grew);
     store_.publish(std::move(s));
-    const std::uint64_t gen = store_.snapshot()->generation;
-    ASSERT_TRUE(eventually([&] { return server_->rates_generation() == gen; }));
   };
-  // The fixture's snapshot (published before the server started) is the
-  // baseline; then cart -> postgres stays idle while frontend -> cart grows.
-  ASSERT_TRUE(eventually([&] { return server_->rates_generation() == store_.snapshot()->generation; }));
-  publish_at(kNow + 1, 900000, 60000);
-  publish_at(kNow + 2, 900000, 80000);
+  server_->add_growth(store_.snapshot()->taken_ns, {});  // the fixture's publication: the baseline
+  publish_at(kNow + 1, 60000, 10000);
+  publish_at(kNow + 2, 80000, 20000);
 
   json j = get("/api/v1/top?key=pair&window=1m");
   EXPECT_EQ(j["window_seconds"], 60.0);
