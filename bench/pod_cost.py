@@ -26,6 +26,7 @@ import argparse
 import ctypes
 import json
 import os
+import random
 import re
 import select
 import shlex
@@ -632,8 +633,76 @@ def extra_ratio(e, ref):
     return e["median"] / ref["median"]
 
 
-def goals(configs, res, workloads):
-    """The goals of issue 13, each a ratio of this run with met/missed (None: not judged, and why)."""
+def round_pairs(runs, workload, key, ref, metric):
+    """Per round in which key, ref and unhooked all ran: (key's, ref's) busy CPU per unit over unhooked's in that
+    round (extra CPU), or with ref == "unhooked", the two busy CPUs themselves."""
+    by_round = {}
+    for r in runs:
+        if r["workload"] == workload and "error" not in r and r.get(metric) is not None:
+            by_round.setdefault(r["round"], {})[r["config"]] = r[metric]
+    pairs = []
+    for _, v in sorted(by_round.items()):
+        if key in v and ref in v and "unhooked" in v:
+            pairs.append((v[key], v[ref]) if ref == "unhooked" else (v[key] - v["unhooked"], v[ref] - v["unhooked"]))
+    return pairs
+
+
+def median_ratio(pairs):
+    b = statistics.median(p[1] for p in pairs)
+    return statistics.median(p[0] for p in pairs) / b if b > 0 else None
+
+
+INTERVAL_LEVEL = 0.90
+INTERVAL_RESAMPLES = 4000
+
+
+def ratio_interval(pairs, seed=13):
+    """A bootstrap interval (INTERVAL_LEVEL) of median_ratio over the rounds: rounds drawn with replacement, a
+    round's two figures kept together (the host's speed, which moves between rounds, moves both). None when the
+    reference's median is not above zero in a tenth of the draws or more (its extra CPU is within noise of
+    nothing: a ratio to it says nothing). Seeded: the same rounds give the same interval."""
+    if len(pairs) < 3:
+        return None
+    rng = random.Random(seed)
+    draws = []
+    for _ in range(INTERVAL_RESAMPLES):
+        v = median_ratio([pairs[rng.randrange(len(pairs))] for _ in pairs])
+        if v is not None:
+            draws.append(v)
+    if len(draws) < 0.9 * INTERVAL_RESAMPLES:
+        return None
+    draws.sort()
+    tail = (1 - INTERVAL_LEVEL) / 2 * len(draws)
+    return draws[int(tail)], draws[min(len(draws) - 1, int(len(draws) - tail))]
+
+
+def judge_noise(g, pairs):
+    """Adds to a goal row how sure its verdict is: the interval of its ratio over the rounds, the rounds at or
+    under the limit, and `decided` (the interval lies wholly on one side of the limit)."""
+    g["rounds_paired"] = len(pairs)
+    g["rounds_within_limit"] = sum(1 for a, b in pairs if a <= g["limit"] * b)
+    ci = ratio_interval(pairs)
+    g["interval"] = list(ci) if ci else None
+    g["decided"] = bool(ci) and (ci[1] <= g["limit"] or ci[0] > g["limit"])
+    return g
+
+
+def noise_text(g):
+    """One phrase of judge_noise's additions, for the printed table and REPORT.md."""
+    if "rounds_paired" not in g or g["ratio"] is None:
+        return ""
+    n, k = g["rounds_paired"], g["rounds_within_limit"]
+    where = f"{k} of {n} rounds at or under the limit"
+    if not g["interval"]:
+        return f"{where}; no interval: the reference's extra CPU is within noise of nothing"
+    lo, hi = g["interval"]
+    verdict = "decided" if g["decided"] else "not decided: the interval holds the limit"
+    return f"{INTERVAL_LEVEL:.0%} interval over the rounds {lo:.3f}x..{hi:.3f}x, {where}; {verdict}"
+
+
+def goals(configs, res, workloads, runs=()):
+    """The goals of issue 13, each a ratio of this run with met/missed (None: not judged, and why), and how sure
+    that verdict is (judge_noise)."""
     out = []
 
     def why_not(rw, key, ref=None):
@@ -656,9 +725,10 @@ def goals(configs, res, workloads):
                                    ("netring-detailed", "netobserv-1",
                                     "netring most detailed: extra CPU <= 1.0x NetObserv sampling 1's")):
                 value = rw.get(key, {}).get(f"extra_{m}_vs_{ref}")
-                out.append({"goal": goal, "workload": w, "metric": "extra CPU " + unit, "ratio": value,
-                            "limit": 1.0, "met": None if value is None else value <= 1.0,
-                            "note": "" if value is not None else why_not(rw, key, ref)})
+                row = {"goal": goal, "workload": w, "metric": "extra CPU " + unit, "ratio": value,
+                       "limit": 1.0, "met": None if value is None else value <= 1.0,
+                       "note": "" if value is not None else why_not(rw, key, ref)}
+                out.append(judge_noise(row, round_pairs(runs, w, key, ref, m)) if value is not None else row)
     for w in workloads:
         rw = res.get(w, {})
         value = rw.get("netring-rate1", {}).get("cpu_s_per_gb_vs_unhooked")
@@ -669,6 +739,8 @@ def goals(configs, res, workloads):
         if w != "tcp":
             # The goal's figure is bulk TCP's; on small packets it is shown, not judged.
             row.update(met=None, informational=True)
+        elif value is not None:
+            judge_noise(row, round_pairs(runs, w, "netring-rate1", "unhooked", "cpu_s_per_gb"))
         out.append(row)
     return out
 
@@ -775,8 +847,9 @@ def table(configs, res, workloads, a, bpf, goal_rows):
         res_s = {True: "met", False: "MISSED", None: "not judged"}[g["met"]]
         if g.get("informational"):
             res_s = "informational"
+        sure = noise_text(g)
         L.append(f"  {g['workload']:4} {g['goal']} [{g['metric']}]: {fmt_r(g['ratio'])} (limit {g['limit']}x) "
-                 f"{res_s}{'; ' + g['note'] if g['note'] else ''}")
+                 f"{res_s}{'; ' + g['note'] if g['note'] else ''}{'; ' + sure if sure else ''}")
     return "\n".join(L)
 
 
@@ -1004,7 +1077,7 @@ def main(argv):
         bench.cleanup()
 
     res = analyse(configs, runs, a.workloads)
-    goal_rows = goals(configs, res, a.workloads)
+    goal_rows = goals(configs, res, a.workloads, runs)
     text = table(configs, res, a.workloads, a, bpf, goal_rows)
     print("\n" + text, flush=True)
     if errors:

@@ -20,6 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import pod_cost as pod_cost_py  # noqa: E402  (bench/, the script's own folder: figure 9's rounds judged alike)
+
 
 def load(raw, name):
     try:
@@ -65,9 +67,10 @@ class Figures:
     def __init__(self):
         self.rows = []
 
-    def add(self, fig, name, metric, netring, ref_name, ref, ratio, goal, met, note=""):
+    def add(self, fig, name, metric, netring, ref_name, ref, ratio, goal, met, note="", undecided=False):
         """netring/ref: summaries (median/min/max) or None; ratio: float or None;
-        met: True/False/None (None = no goal on this row, or not measured)."""
+        met: True/False/None (None = no goal on this row, or not measured);
+        undecided: the verdict is within its run's noise (an interval over the rounds holds the limit)."""
         if (met is not None and netring and ref and "min" in netring and "min" in ref
                 and netring["min"] <= ref["max"] and ref["min"] <= netring["max"]):
             note = (note + "; " if note else "") + "min..max ranges overlap (difference within run-to-run noise)"
@@ -82,6 +85,7 @@ class Figures:
                 "ratio": ratio,
                 "goal": goal,
                 "met": met,
+                "undecided": bool(undecided and met is not None),
                 "note": note,
             }
         )
@@ -642,15 +646,21 @@ def pod_cost(raw, out, F, status):
             mine, theirs = rw.get(key, {}).get("extra_" + m), rw.get(ref, {}).get("extra_" + m)
             metric = "extra busy CPU s " + ("per GB" if m == "cpu_s_per_gb" else "per Mpkt")
         goal = f"<= {g['limit']}x"
-        note = (f"commit {j.get('commit', '?')}; {j['rounds']} rotated rounds x {j['seconds']} s; "
-                "extra = minus unhooked of the same round")
+        note = (f"commit {j.get('commit', '?')}; {j['rounds']} rotated rounds x {j['seconds']} s"
+                + ("" if ref == "unhooked" else "; extra = minus unhooked of the same round"))
+        if g["ratio"] is not None and "rounds_paired" not in g and not g.get("informational"):
+            # A JSON written before pod_cost.py judged the noise: judged here from its rounds.
+            pod_cost_py.judge_noise(g, pod_cost_py.round_pairs(j["runs"], g["workload"], key, ref, m))
+        if pod_cost_py.noise_text(g) and not g.get("informational"):
+            note += "; " + pod_cost_py.noise_text(g)
         if g.get("informational"):
             goal, note = None, note + "; informational (the goal's figure is bulk TCP's)"
         if g["ratio"] is None:
             F.add(9, f"{name} ({wl[g['workload']]})", metric, mine, ref_label if theirs else "", theirs, None,
                   goal, None, "not measured: " + g["note"] if not (mine and theirs) else g["note"])
             continue
-        F.add(9, f"{name} ({wl[g['workload']]})", metric, mine, ref_label, theirs, g["ratio"], goal, g["met"], note)
+        F.add(9, f"{name} ({wl[g['workload']]})", metric, mine, ref_label, theirs, g["ratio"], goal, g["met"], note,
+              undecided=not g.get("decided", True))
     configs = [c for c in j["configs"] if not c.get("why")]
     groups = [c["short"] for c in configs]
     plots = []
@@ -928,12 +938,22 @@ def main():
                  f"the 1-minute load average of {load_start:.2f} still counts bench/run's own build just before); "
                  "the load during the run is the benchmarks' own.")
     L.append("")
+    undecided = sum(1 for r in F.rows if r["undecided"])
+    judged = sum(1 for r in F.rows if r["figure"] == 9 and r["met"] is not None)
     L.append(f"## Summary: {met} goals met, {len(missed)} missed, {len(unmeasured)} figures not measured")
+    if undecided:
+        L.append("")
+        L.append(f"{undecided} of figure 9's {judged} verdicts are within their run's noise: the ratio's "
+                 f"{pod_cost_py.INTERVAL_LEVEL:.0%} interval over the rounds (a bootstrap, each round's pair kept "
+                 "together) holds the limit, or the reference adds too little over unhooked for a ratio to it to mean "
+                 "anything. Such a goal is met or missed by this run's median only; another run may say the opposite.")
     L.append("")
     L.append("| # | figure | metric | netring | reference | ratio | goal | result | notes |")
     L.append("|---|---|---|---|---|---|---|---|---|")
     for r in F.rows:
         result = {True: "**met**", False: "**MISSED**", None: "—"}[r["met"]]
+        if r["undecided"]:
+            result += " (within noise)"
         if r["note"].startswith("not measured"):
             result = "not measured"
         ref = f"{r['reference_name']}: {fmt_s(r['reference'])}" if r["reference_name"] else "—"
@@ -947,7 +967,8 @@ def main():
         for r in missed:
             L.append(f"- Figure {r['figure']}, {r['name']} ({r['metric']}): netring {fmt_s(r['netring'])}, "
                      f"reference {fmt_s(r['reference'])}, ratio "
-                     f"{'%.3fx' % r['ratio'] if r['ratio'] is not None else '—'}; goal {r['goal']}.")
+                     f"{'%.3fx' % r['ratio'] if r['ratio'] is not None else '—'}; goal {r['goal']}"
+                     + (" (within this run's noise)." if r["undecided"] else "."))
         L.append("")
         explain = os.path.join(out, "ANALYSIS.md")
         if os.path.exists(explain):
