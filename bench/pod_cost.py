@@ -693,6 +693,8 @@ def noise_text(g):
         return ""
     n, k = g["rounds_paired"], g["rounds_within_limit"]
     where = f"{k} of {n} rounds at or under the limit"
+    if not g["interval"] and n < 3:
+        return f"{where}; too few rounds for an interval"
     if not g["interval"]:
         return f"{where}; no interval: the reference's extra CPU is within noise of nothing"
     lo, hi = g["interval"]
