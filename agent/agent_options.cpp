@@ -44,6 +44,8 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.datapath.programs.copy_dns = c.dns;
   o.datapath.programs.dns_ports = c.dns_ports;
   o.datapath.programs.copy_tcp_control = c.tcp_handshake;
+  o.datapath.programs.copy_budget = c.copy_budget;
+  o.publisher.copy_budget = c.copy_budget;
   // The kernel holds the flows active within one publication period; the
   // tables hold every flow the agent keeps, so that bounds it too. Its maps
   // start at kFlowMapStart flows a period and grow to that bound with the
@@ -99,6 +101,7 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.publisher.node_name = c.node_name;
   o.publisher.sample_rate = c.sample_rate;
   o.publisher.capture_sample_rate = c.capture_sample_rate;
+  o.publisher.unseen_window = c.flow_active_timeout + std::chrono::seconds(10);
   o.publisher.exact_flows = o.datapath.programs.exact_flows;  // kOff when the data path has no sampler
   o.publisher.control.dns = c.dns;
   o.publisher.control.tcp_handshake = c.tcp_handshake;

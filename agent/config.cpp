@@ -87,6 +87,17 @@ const std::vector<FieldDesc>& schema() {
        "min(1, gso_segs/N) where the copy must stand for it in the estimates); 0 = count only",
        [](Config& c, const Value& v) { c.sample_rate = static_cast<uint32_t>(v.u); },
        [](const Config& c) { return json(c.sample_rate); }},
+      {"copy-budget",
+       Kind::kUint,
+       "2000",
+       {},
+       0,
+       100'000'000,
+       "copies drawn a second per CPU beyond which that CPU draws at a proportionally lower rate (N times a "
+       "scale it adapts every 100 ms; each copy carries the rate it was drawn at, so estimates stay unbiased; "
+       "--sample-rate=1 and always-copied DNS/TCP control packets are never scaled); 0 = a fixed 1:N",
+       [](Config& c, const Value& v) { c.copy_budget = static_cast<uint32_t>(v.u); },
+       [](const Config& c) { return json(c.copy_budget); }},
       {"exact-flows",
        Kind::kEnum,
        "bulk",

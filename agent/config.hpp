@@ -44,6 +44,7 @@ struct Config {
   std::string config_file;
   std::string node_name;
   uint32_t sample_rate = 100;
+  uint32_t copy_budget = 2000;
   ExactFlows exact_flows = ExactFlows::kBulk;
   bool drops = true;            // --drops: kernel drop reasons (pkg/kevents)
   bool tcp_retransmits = true;  // --tcp-retransmits

@@ -311,6 +311,16 @@ struct ExactFlowStatus {
   std::uint64_t map_resizes = 0;   // maps replaced by one of another capacity
 };
 
+// The sampler's copy budget (--copy-budget): how far it scaled 1:N.
+struct CopyBudgetStatus {
+  std::uint32_t budget = 0;         // copies a second per CPU; 0 = a fixed 1:N
+  std::uint32_t max_scale = 1;      // the largest scale in force on a CPU now
+  std::uint32_t cpus_scaled = 0;    // CPUs drawing at a scaled rate now
+  std::uint64_t raises = 0;         // windows that ended with a CPU's scale raised
+  std::uint64_t scaled_copies = 0;  // copies drawn at a scaled rate
+  std::uint32_t unseen_rate = 1;    // the rate flows' intervals allow for unseen packets
+};
+
 // Kernel events (pkg/kevents): drops and TCP retransmissions.
 struct KernelEventStatus {
   bool drops = false;         // the drop program is attached
@@ -374,6 +384,7 @@ struct AgentStatus {
   std::uint64_t active_flows = 0;
   std::uint64_t flow_evictions = 0;
   ExactFlowStatus exact_flows;
+  CopyBudgetStatus copy_budget;
   // Memory the agent holds outside its heap, fixed at start: each worker's
   // flow table and AF_XDP UMEM share (the UMEM is 0 on AF_PACKET).
   std::vector<std::uint64_t> flow_table_bytes;  // per worker

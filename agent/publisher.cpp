@@ -565,16 +565,20 @@ void Publisher::publish_once() {
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
   // At 1:N with N > 1 a flow may have packets no sample showed, unless the
   // kernel counted every packet (all, and none left uncounted so far).
-  unseen_rate_ = opts_.sample_rate;
+  std::uint16_t missed = 0;
+  std::uint32_t drawn_rate = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (auto rep = workers_[i]->collect(kCollectTimeout)) {
+      last_[i] = std::move(*rep);
+      drawn_rate = std::max(drawn_rate, last_[i].max_drawn_rate);
+    } else {
+      missed |= worker_bit(i);
+    }
+  }
+  unseen_rate_ =
+      std::max(opts_.sample_rate, drawn_rates_.note(static_cast<std::uint64_t>(clock_ns(CLOCK_MONOTONIC)), drawn_rate));
   if (opts_.exact_flows == datapath::ExactFlows::kAll && counters && counters->stages.flow_uncounted() == 0)
     unseen_rate_ = 1;
-  std::uint16_t missed = 0;
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    if (auto rep = workers_[i]->collect(kCollectTimeout))
-      last_[i] = std::move(*rep);
-    else
-      missed |= worker_bit(i);
-  }
 
   // Capture ports keep their own late workers' flows (CapturePorts::collect).
   std::optional<CaptureRound> cap;
@@ -757,6 +761,14 @@ void Publisher::publish_once() {
       }
     }
     if (counters) cs.forced_copies = counters->stages.forced_copies;
+  }
+  st.copy_budget.budget = opts_.copy_budget;
+  st.copy_budget.unseen_rate = unseen_rate_;
+  if (counters) {
+    st.copy_budget.max_scale = counters->copy_scale.max_scale;
+    st.copy_budget.cpus_scaled = counters->copy_scale.cpus_scaled;
+    st.copy_budget.raises = counters->copy_scale.raises;
+    st.copy_budget.scaled_copies = counters->stages.scaled_copies;
   }
 
   if (counters) {

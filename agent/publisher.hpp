@@ -32,6 +32,7 @@
 #include "agent/wall_clock_offset.hpp"
 #include "agent/worker.hpp"
 #include "pkg/datapath/programs.hpp"
+#include "pkg/flow/unseen_rate.hpp"
 #include "pkg/kevents/drop_monitor.hpp"
 #include "pkg/kevents/retransmit_monitor.hpp"
 #include "pkg/kflow/flow_count_reader.hpp"
@@ -47,6 +48,12 @@ struct PublisherOptions {
   std::uint32_t sample_rate = 1;
   // The same for flows seen on capture ports (--capture-sample-rate).
   std::uint32_t capture_sample_rate = 1;
+  // The sampler's copy budget (--copy-budget), for the status.
+  std::uint32_t copy_budget = 0;
+  // How long a flow record spans at most (the tables' active timeout, plus
+  // their sweep): the drawn rates its interval must allow for are those of
+  // this long back.
+  std::chrono::milliseconds unseen_window{130'000};
   // What the kernel counts exactly; with kAll and no packet left uncounted
   // since the start, no flow has unseen packets.
   datapath::ExactFlows exact_flows = datapath::ExactFlows::kOff;
@@ -160,6 +167,7 @@ class Publisher {
   std::int64_t realtime_offset_ns_ = 0;
   WallClockOffset wall_clock_;  // steady across rounds unless the clock moved
   std::uint32_t unseen_rate_ = 1;
+  flow::UnseenRate drawn_rates_{static_cast<std::uint64_t>(opts_.unseen_window.count()) * 1'000'000};
   std::vector<kflow::KernelFlow> drained_;  // reused each round
   std::uint64_t exact_drain_errors_ = 0;
   bool resize_error_logged_ = false;  // the first kernel flow map resize error was logged

@@ -184,7 +184,10 @@ void Worker::process(std::span<const datapath::Sample> samples) {
       continue;  // counted by the parser
     const std::uint32_t segs = s.info.gso_segs;
     const std::uint32_t hdr = parsed_[ok].hdr_len;
-    if (s.info.forced) pick_control(s, parsed_[ok], ts);
+    if (s.info.forced)
+      pick_control(s, parsed_[ok], ts);
+    else
+      max_drawn_rate_ = std::max(max_drawn_rate_, s.info.rate);
     infos_[ok] = flow::SampleInfo{.weight = s.info.weight(),  // 0 for a packet in the exact counts
                                   .timestamp_ns = ts,
                                   .ifindex = s.info.ifindex,
@@ -262,6 +265,7 @@ void Worker::report() {
   r.control = control_counters_;
   r.poll_errors = poll_errors_;
   r.wakeups = wakeups_;
+  r.max_drawn_rate = std::exchange(max_drawn_rate_, 0);
   {
     std::lock_guard lk(mu_);
     ready_ = std::move(r);

@@ -83,6 +83,10 @@ struct WorkerReport {
   flow::FlowTableStats table;
   std::uint64_t poll_errors = 0;
   std::uint64_t wakeups = 0;  // times the worker woke from a nap or poll()
+  // The largest rate a drawn (not always-copied) sample of the period was
+  // drawn at: a copy budget scales 1:N, and a flow's interval must allow
+  // for unseen packets at any rate in force while it lived.
+  std::uint32_t max_drawn_rate = 0;
   // Since the last report, in the order the worker saw them.
   std::vector<DnsEvent> dns;
   std::vector<TcpControlEvent> tcp;
@@ -160,6 +164,7 @@ class Worker {
   std::vector<flow::EndReason> ended_reasons_;  // parallel to ended_
   std::uint64_t poll_errors_ = 0;
   std::uint64_t wakeups_ = 0;
+  std::uint32_t max_drawn_rate_ = 0;  // since the last report
   std::chrono::microseconds max_nap_;
   std::uint64_t expire_every_ns_;  // between two slices of the timeout sweep
   ControlOptions control_;

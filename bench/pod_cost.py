@@ -47,6 +47,10 @@ NETRING_CONFIGS = {
     "netring-default": {"label": "netring default", "short": "netring\ndefault", "flags": [], "needs": None},
     "netring-detailed": {"label": "netring most detailed (--exact-flows=all)", "short": "netring\nmost detailed",
                          "flags": ["--exact-flows=all"], "needs": "--exact-flows"},
+    # The default with a fixed 1:100 whatever the load (the default before
+    # the copy budget): the default against this row is what the budget saves.
+    "netring-fixed-rate": {"label": "netring default, --copy-budget=0", "short": "netring\nfixed 1:100",
+                           "flags": ["--copy-budget=0"], "needs": "--copy-budget"},
     # The default minus the kernel events (drops on skb:kfree_skb, TCP
     # retransmits): the default row against this one is what they cost. The
     # UDP workload is the worst case for drops: every datagram is dropped
@@ -370,7 +374,8 @@ class NetringAgent:
         st = self._status(bench)
         if not st:
             return {}
-        return {"samples_received": st["samples"]["received"], "samples_lost": st["samples"]["lost"]}
+        return {"samples_received": st["samples"]["received"], "samples_lost": st["samples"]["lost"],
+                "scaled_copies": st.get("copy_budget", {}).get("scaled_copies", 0)}
 
     def _status(self, bench):
         body = self._get(bench, self.aport, "/api/v1/status")
@@ -602,6 +607,7 @@ def analyse(configs, runs, workloads):
             c["agent_cpu_s"] = summ([x["agent_user_s"] + x["agent_sys_s"] for x in rr.values() if "agent_user_s" in x])
             c["samples_received"] = summ([x.get("samples_received") for x in rr.values()])
             c["samples_lost"] = summ([x.get("samples_lost") for x in rr.values()])
+            c["scaled_copies"] = summ([x.get("scaled_copies") for x in rr.values()])
             c["netobserv_flows"] = summ([x.get("netobserv_totals", {}).get("flows") for x in rr.values()])
             c["netobserv_drains"] = summ([x.get("netobserv_totals", {}).get("drains") for x in rr.values()])
             for m in ("cpu_s_per_gb", "cpu_s_per_mpkt"):
@@ -815,7 +821,8 @@ def table(configs, res, workloads, a, bpf, goal_rows):
                 continue
             if x.get("samples_received"):
                 L.append(f"  {c['label']}: samples received per run {fmt_s(x['samples_received'])}, lost "
-                         f"{fmt_s(x['samples_lost'])}")
+                         f"{fmt_s(x['samples_lost'])}, drawn at a rate the copy budget scaled "
+                         f"{fmt_s(x.get('scaled_copies'))}")
             if x.get("netobserv_flows"):
                 L.append(f"  {c['label']}: flows drained per start {fmt_s(x['netobserv_flows'])} over "
                          f"{fmt_s(x['netobserv_drains'])} drains (both workloads)")

@@ -176,7 +176,9 @@ struct netring_settings {
 	 * dns_port_count > NETRING_DNS_PORTS_INLINE: the map is looked up. */
 	__u16 dns_port[4];
 	__u32 dns_port_count;
-	__u32 reserved;
+	/* Copies drawn per second per CPU beyond which the CPU's rate is
+	 * scaled up (struct netring_copy_scale); 0 = never. */
+	__u32 copy_budget;
 };
 
 #define NETRING_DNS_PORTS_INLINE 4
@@ -216,6 +218,36 @@ struct netring_if_counters {
 	__u64 gso_unparsed;
 };
 
+/* The copy budget's state, one per CPU (the sampler's copy_scale map).
+ *
+ * Every drawn copy costs the same (a clone, the mirror's veth, a copy into
+ * the capture ring, the agent's parse) whatever it tells, so under load a
+ * fixed 1:N costs in proportion to the packet rate. With a budget B
+ * (settings.copy_budget) a CPU draws at N * scale instead of N, scale
+ * following its own copy rate: at the end of a window of at least
+ * NETRING_COPY_WINDOW_NS (looked at on the next drawn copy, so an idle CPU
+ * costs nothing), copies per second r above B or below B / 2 set scale to
+ * max(1, ceil(scale * r / (3B / 4))): the next window's at about 3B / 4. A
+ * CPU's draws then stay between B / 2 and B a second under any load, and
+ * fall back to 1:N when it ebbs. The rate a packet was drawn at is fixed
+ * before its draw (by the copies before it, never by itself) and travels in
+ * its sample (skb->cb[1]), so the estimates' weights 1/p stay exact and the
+ * Horvitz-Thompson sums unbiased. Always-copied packets (p = 1) and
+ * interfaces at 1:1 (every packet asked for) are neither scaled nor
+ * counted here. */
+struct netring_copy_scale {
+	__u64 window_start_ns; /* bpf_ktime_get_coarse_ns() at the window's start */
+	__u32 copies;          /* drawn copies in the window */
+	__u32 scale;           /* 0 or 1: unscaled */
+	__u64 raises;          /* windows that ended with scale raised */
+};
+
+#define NETRING_COPY_WINDOW_NS 100000000ULL
+/* Bounds that keep the arithmetic in 64 bits: scale, the copies per second
+ * it is computed from, and the drawn rate N * scale (the draw takes a __u32). */
+#define NETRING_COPY_SCALE_MAX (1U << 24)
+#define NETRING_COPY_RATE_MAX (1U << 30)
+
 /* Per-CPU stage counters of the sampler (stats map index). */
 enum netring_sampler_stat {
 	NETRING_ST_SEQ = 0,           /* unused (sequence numbers: the seqs map) */
@@ -234,6 +266,7 @@ enum netring_sampler_stat {
 	NETRING_ST_FLOW_MALFORMED,    /* skbs not counted: headers user space would reject */
 	NETRING_ST_FLOW_NO_MAP,       /* skbs not counted: no flow map installed */
 	NETRING_ST_FORCED,            /* copies forced (DNS, TCP control), p = 1: clone attempts among them */
+	NETRING_ST_SCALED,            /* copies drawn at a rate the copy budget scaled up */
 	NETRING_ST__MAX,
 };
 
@@ -258,6 +291,7 @@ static_assert(__builtin_offsetof(struct netring_sample_hdr, queue) == 34, "queue
 static_assert(sizeof(struct netring_settings) == 40, "settings layout");
 static_assert(sizeof(struct netring_if_counters) == 40, "counters layout");
 static_assert(sizeof(struct netring_if_config) == 16, "config layout");
+static_assert(sizeof(struct netring_copy_scale) == 24, "copy scale layout");
 #else
 _Static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is ABI");
 #endif

@@ -118,6 +118,15 @@ struct {
 	__type(value, __u32);
 } seqs SEC(".maps");
 
+/* The copy budget's state per CPU (struct netring_copy_scale): read by user
+ * space for the scale in force, written only here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netring_copy_scale);
+} copy_scale SEC(".maps");
+
 /* Exact per-flow counts. Two such maps take turns: flow_maps[0] is the one
  * the program writes; user space swaps in the other (a map-in-map update
  * waits for an RCU grace period, so no program still holds the old one when
@@ -400,6 +409,58 @@ static __always_inline int maybe_copied(struct __sk_buff *skb, const struct netr
 	return (p->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK && last_synack_ns != 0;
 }
 
+/* The rate this CPU draws at under a copy budget: N * scale. The state is
+ * looked up here and again in budget_copy, not held across the draw: 6.1's
+ * verifier, without CAP_PERFMON, lost track of a nullable map value pointer
+ * kept live over the draw's code (it read it as a scalar). */
+static __always_inline __u32 scaled_rate(__u32 rate)
+{
+	__u64 zero = 0, r;
+	struct netring_copy_scale *cs = bpf_map_lookup_elem(&copy_scale, &zero);
+
+	if (!cs || cs->scale <= 1)
+		return rate;
+	r = (__u64)rate * cs->scale;
+	return r > NETRING_COPY_RATE_MAX ? NETRING_COPY_RATE_MAX : (__u32)r;
+}
+
+/* A drawn copy under a copy budget of `budget` a second (sample_meta.h,
+ * struct netring_copy_scale): counts it, and at a window's end sets the
+ * scale the next draws take. Per CPU, and a TC program runs to its end on
+ * its CPU: no atomics. */
+static __always_inline void budget_copy(__u32 budget)
+{
+	__u64 zero = 0, now, elapsed, per_s, target, scale;
+	struct netring_copy_scale *cs = bpf_map_lookup_elem(&copy_scale, &zero);
+
+	if (!cs)
+		return;
+	now = coarse_now();
+	elapsed = now - cs->window_start_ns;
+	cs->copies += 1;
+	if (elapsed < NETRING_COPY_WINDOW_NS)
+		return;
+	per_s = (__u64)cs->copies * 1000000000ULL / elapsed;
+	if (per_s > 0xffffffffULL)
+		per_s = 0xffffffffULL;
+	scale = cs->scale ? cs->scale : 1;
+	if (per_s > budget || per_s * 2 < budget) {
+		target = (__u64)budget * 3 / 4;
+		if (target == 0)
+			target = 1;
+		scale = (scale * per_s + target - 1) / target;
+		if (scale < 1)
+			scale = 1;
+		if (scale > NETRING_COPY_SCALE_MAX)
+			scale = NETRING_COPY_SCALE_MAX;
+		if (scale > cs->scale && scale > 1)
+			cs->raises += 1;
+		cs->scale = (__u32)scale;
+	}
+	cs->window_start_ns = now;
+	cs->copies = 0;
+}
+
 /* The interface's exact counters (per-CPU: no atomics). */
 static __always_inline void count_interface(const struct netring_if_config *cfg, __u32 dir, __u32 segs, __u32 len,
 					    __u64 wire, int gso_unparsed)
@@ -420,7 +481,7 @@ static __always_inline void count_interface(const struct netring_if_config *cfg,
 static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 {
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
-	__u32 ifindex = skb->ifindex, len = skb->len, queue = 0, flags = 0, num, mark, prio;
+	__u32 ifindex = skb->ifindex, len = skb->len, queue = 0, flags = 0, num, mark, prio, rate = 1;
 	__u32 cb0, cb1, cb2;
 	__u64 zero = 0, key;
 	struct netring_if_config *cfg;
@@ -512,14 +573,26 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		flags |= NETRING_SAMPLE_F_FORCED;
 		stat_inc(NETRING_ST_FORCED);
 	} else {
-		if (cfg->rate == 0)
+		rate = cfg->rate;
+		if (rate == 0)
 			return TC_ACT_UNSPEC;
+		/* 1:1 asks for every packet: never scaled. */
+		if (set->copy_budget && rate > 1)
+			rate = scaled_rate(rate);
 		/* An exactly counted packet is copied for its headers: one draw per
 		 * skb at 1/N. Any other stands for the unseen ones: p = min(1, segs / N),
 		 * so a 45-segment TSO skb is 45 times as likely to be picked. */
 		num = counted ? 1 : segs;
-		if (num < cfg->rate && !picked(sc, num, cfg->rate))
+		if (num < rate && !picked(sc, num, rate))
 			return TC_ACT_UNSPEC;
+		/* Counted against the budget once drawn, whether or not a stale
+		 * heartbeat or a failed clone then stops it: the draw rate is what
+		 * the budget steers. */
+		if (set->copy_budget && cfg->rate > 1) {
+			budget_copy(set->copy_budget);
+			if (rate != cfg->rate)
+				stat_inc(NETRING_ST_SCALED);
+		}
 	}
 
 	if (!heartbeat_fresh(set)) {
@@ -560,8 +633,9 @@ static __always_inline int sample(struct __sk_buff *skb, __u32 dir)
 		    (dir == NETRING_DIR_EGRESS ? NETRING_MARK_DIR_BIT : 0) | ifindex;
 	skb->priority = *seq;
 	skb->cb[0] = NETRING_CB_MAGIC;
-	/* A forced copy was taken with p = 1: it stands for itself alone. */
-	skb->cb[1] = forced ? 1 : cfg->rate;
+	/* A forced copy was taken with p = 1: it stands for itself alone. A
+	 * drawn one carries the rate it was drawn at, scaled or not. */
+	skb->cb[1] = rate;
 	skb->cb[2] = queue | (flags << NETRING_CB_FLAGS_SHIFT);
 	stat_inc(NETRING_ST_CLONE_ATTEMPTS);
 	ret = bpf_clone_redirect(skb, set->mirror_ifindex, 0);

@@ -151,6 +151,29 @@ std::string status_words(const Palette& p, const std::string& server, const nloh
     out.push_back(ex);
   }
 
+  // --copy-budget (doc/api.md): whether load has scaled 1:N. Agents before
+  // it have no such block.
+  if (s.contains("copy_budget") && s["copy_budget"].is_object()) {
+    const auto& b = s["copy_budget"];
+    Section cb{"copy budget", {}};
+    const double budget = num(b, "per_cpu_per_second");
+    if (budget <= 0) {
+      cb.lines.push_back("off: copies are drawn at a fixed 1:N whatever the load");
+    } else {
+      std::string l = count_text(budget) + " copies a second per CPU; ";
+      const double scale = num(b, "max_scale");
+      if (scale > 1)
+        l += "now scaling 1:N by up to " + count_text(scale) + " on " + count_text(num(b, "cpus_scaled")) + " CPUs";
+      else
+        l += "no CPU scaled now";
+      cb.lines.push_back(l);
+      cb.lines.push_back(count_text(num(b, "scaled_copies")) +
+                         " copies drawn at a scaled rate; flows' intervals allow " +
+                         "for unseen packets at 1:" + count_text(num(b, "unseen_rate")));
+    }
+    out.push_back(cb);
+  }
+
   Section parse{"parse errors", {}};
   if (s.contains("parse_errors") && s["parse_errors"].is_object())
     for (const auto& [k, v] : s["parse_errors"].items())

@@ -136,6 +136,18 @@ std::vector<MetricFamily> SnapshotCollector::Collect() const {
   add(forced, {}, d(st.control.forced_copies));
   out.push_back(std::move(forced));
 
+  auto scale = family("netring_copy_scale",
+                      "The largest factor by which a CPU's copy budget (--copy-budget) now scales the sample rate "
+                      "1:N (1: none)",
+                      MetricType::Gauge);
+  add(scale, {}, d(st.copy_budget.max_scale));
+  out.push_back(std::move(scale));
+  auto scaled = family("netring_scaled_copies_total",
+                       "Copies the sampler drew at a rate its copy budget had scaled up (each carries that rate)",
+                       MetricType::Counter);
+  add(scaled, {}, d(st.copy_budget.scaled_copies));
+  out.push_back(std::move(scaled));
+
   auto active = family("netring_flows_active", "Flows currently in the flow tables", MetricType::Gauge);
   add(active, {}, d(st.active_flows));
   out.push_back(std::move(active));

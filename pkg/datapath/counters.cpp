@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -68,6 +69,7 @@ Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats
   out.flow_malformed = v[NETRING_ST_FLOW_MALFORMED];
   out.flow_no_map = v[NETRING_ST_FLOW_NO_MAP];
   out.forced_copies = v[NETRING_ST_FORCED];
+  out.scaled_copies = v[NETRING_ST_SCALED];
   if (mirror_stats_fd >= 0) {
     auto m = read_percpu_u64_array(mirror_stats_fd, NETRING_MST__MAX);
     if (!m) return std::move(m).take_error();
@@ -75,6 +77,22 @@ Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats
     out.mirror_gso_apart = (*m)[NETRING_MST_GSO_APART];
     out.mirror_foreign = (*m)[NETRING_MST_FOREIGN];
     out.mirror_errors = (*m)[NETRING_MST_TRIM_ERRORS] + (*m)[NETRING_MST_HEAD_ERRORS];
+  }
+  return out;
+}
+
+Result<CopyScale> read_copy_scale(int fd) {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return Error("libbpf_num_possible_cpus", -ncpu);
+  std::vector<netring_copy_scale> per_cpu(static_cast<std::size_t>(ncpu));
+  const std::uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd, &zero, per_cpu.data()) != 0)
+    return Error::from_errno("bpf_map_lookup_elem", "sampler copy_scale");
+  CopyScale out;
+  for (const auto& c : per_cpu) {
+    out.max_scale = std::max(out.max_scale, c.scale);
+    if (c.scale > 1) ++out.cpus_scaled;
+    out.raises += c.raises;
   }
   return out;
 }

@@ -52,6 +52,7 @@ struct StageCounters {
   std::uint64_t flow_malformed = 0;  // headers the user-space parser rejects too
   std::uint64_t flow_no_map = 0;
   std::uint64_t forced_copies = 0;  // copies taken with p = 1 (DNS, TCP control)
+  std::uint64_t scaled_copies = 0;  // copies drawn at a rate the copy budget scaled up
   std::uint64_t clones_accepted() const { return clone_attempts - clone_failures; }
   std::uint64_t flow_uncounted() const { return flow_map_full + flow_declined + flow_malformed + flow_no_map; }
 };
@@ -65,5 +66,13 @@ Result<InterfaceCounters> read_interface_slot(int if_counters_fd, std::uint32_t 
                                               std::uint32_t direction);
 
 Result<StageCounters> read_stage_counters(int sampler_stats_fd, int mirror_stats_fd);
+
+// The copy budget's state over CPUs (sample_meta.h, netring_copy_scale).
+struct CopyScale {
+  std::uint32_t max_scale = 1;  // the largest scale in force on any CPU (1: none scaled)
+  std::uint32_t cpus_scaled = 0;
+  std::uint64_t raises = 0;  // windows that ended with a CPU's scale raised
+};
+Result<CopyScale> read_copy_scale(int copy_scale_fd);
 
 }  // namespace netring::datapath

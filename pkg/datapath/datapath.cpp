@@ -184,6 +184,9 @@ Result<DatapathCounters> Datapath::counters() const {
   auto st = read_stage_counters(programs_->stats_map_fd(), programs_->mirror_stats_map_fd());
   if (!st) return std::move(st).take_error();
   c.stages = *st;
+  auto cs = read_copy_scale(programs_->copy_scale_map_fd());
+  if (!cs) return std::move(cs).take_error();
+  c.copy_scale = *cs;
   if (redirect_) {
     for (std::uint32_t q = 0; mirror_ && q < mirror_->queues(); ++q) {
       auto x = redirect_->counters(q);

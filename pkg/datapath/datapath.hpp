@@ -82,6 +82,7 @@ struct DatapathCounters {
   // The mirror's XDP redirect program (AF_XDP rung), summed over queues.
   std::uint64_t xdp_redirects = 0;
   std::uint64_t xdp_misses = 0;
+  CopyScale copy_scale;
 };
 
 struct CaptureOptions {

@@ -160,6 +160,9 @@ int Programs::stats_map_fd() const {
 int Programs::seqs_map_fd() const {
   return bpf_map__fd(sampler_->maps.seqs);
 }
+int Programs::copy_scale_map_fd() const {
+  return bpf_map__fd(sampler_->maps.copy_scale);
+}
 int Programs::mirror_stats_map_fd() const {
   return bpf_map__fd(mirror_->maps.mirror_stats);
 }
@@ -180,6 +183,7 @@ Result<void> Programs::write_settings() {
   s.dns_port_count = static_cast<std::uint32_t>(opts_.dns_ports.size());
   for (std::size_t i = 0; i < opts_.dns_ports.size() && i < NETRING_DNS_PORTS_INLINE; ++i)
     s.dns_port[i] = opts_.dns_ports[i];
+  s.copy_budget = opts_.copy_budget;
   const std::uint32_t zero = 0;
   if (bpf_map_update_elem(settings_map_fd(), &zero, &s, BPF_ANY) != 0)
     return Error::from_errno("bpf_map_update_elem", "sampler settings");

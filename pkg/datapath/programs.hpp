@@ -51,6 +51,9 @@ struct ProgramOptions {
   bool copy_dns = false;
   std::vector<std::uint16_t> dns_ports{53};
   bool copy_tcp_control = false;
+  // Drawn copies a second per CPU beyond which that CPU's 1:N is scaled up
+  // (struct netring_copy_scale in sample_meta.h); 0 = a fixed 1:N.
+  std::uint32_t copy_budget = 0;
 };
 
 class Programs {
@@ -74,7 +77,8 @@ class Programs {
   int if_counters_map_fd() const;
   int stats_map_fd() const;
   int mirror_stats_map_fd() const;
-  int seqs_map_fd() const;  // per-CPU sequence numbers by queue (tests)
+  int seqs_map_fd() const;        // per-CPU sequence numbers by queue (tests)
+  int copy_scale_map_fd() const;  // the copy budget's per-CPU state
   // The exact flow counts: the ARRAY_OF_MAPS whose entry 0 the sampler
   // writes, and the two maps that take turns there (kflow::FlowCountReader).
   int flow_maps_fd() const;

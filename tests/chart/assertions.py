@@ -115,7 +115,7 @@ with open(rules_file, "w") as f:
 
 expect("kubectl" in notes and "port-forward" in notes and "curl" in notes, "NOTES.txt has port-forward + curl")
 
-DEFAULT_ARGS = ["--sample-rate=100", "--exact-flows=bulk", "--drops=on", "--tcp-retransmits=on", "--backend=auto", "--workers=1", "--snap-len=128",
+DEFAULT_ARGS = ["--sample-rate=100", "--copy-budget=2000", "--exact-flows=bulk", "--drops=on", "--tcp-retransmits=on", "--backend=auto", "--workers=1", "--snap-len=128",
                 "--capture-sample-rate=1", "--capture-xdp-mode=auto",
                 "--tunnel-ports=4789,8472,6081,51820", "--dns=on", "--dns-ports=53", "--dns-timeout=5s",
                 "--dns-qname-label=off", "--tcp-handshake=on", "--label-level=workload", "--flow-table-size=65536",
@@ -137,7 +137,7 @@ if mode == "default":
     expect(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9990", "scrape annotations")
     expect("curl -s http://127.0.0.1:9991/api/v1/" in notes, "NOTES: API curl on 9991")
 else:
-    for a in ["--sample-rate=1000000", "--exact-flows=all", "--drops=off", "--tcp-retransmits=off", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
+    for a in ["--sample-rate=1000000", "--copy-budget=0", "--exact-flows=all", "--drops=off", "--tcp-retransmits=off", "--flow-table-size=1048576", "--max-series=1000000", "--tunnel-ports=4789",
               "--physical-interfaces=eth0,ens5", "--capture-ports=ens6", "--metrics-listen=0.0.0.0:19990",
               "--interfaces-exclude=^(docker0|cni-podman[0-9]+): #x", "--enable-capture-api=true",
               "--kube-api=off", "--config=/etc/netring/config.json", "--node-name=node-a",

@@ -166,6 +166,8 @@ reject() {
 reject 'config.sampleRate' $'config:\n  sampleRate: -1'
 reject 'config.sampleRate' $'config:\n  sampleRate: 16777217'
 reject 'config.sampleRate' $'config:\n  sampleRate: "100"'
+reject 'config.copyBudget' $'config:\n  copyBudget: -1'
+reject 'config.copyBudget' $'config:\n  copyBudget: 100000001'
 reject 'config.backend' $'config:\n  backend: xdp'
 reject 'config.exactFlows' $'config:\n  exactFlows: some'
 reject 'config.workers' $'config:\n  workers: 0'

@@ -5,8 +5,12 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include <sched.h>
+
+#include <chrono>
 #include <cmath>
 #include <optional>
+#include <thread>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -680,6 +684,141 @@ TEST_F(SamplerProg, InterfaceSlotsAreZeroedForTheNextInterfaceAndBounded) {
   // Freeing one makes room again.
   ASSERT_TRUE(progs->remove_interface(100000));
   EXPECT_TRUE(progs->set_interface(fake, 0, NETRING_ROLE_POD));
+}
+
+// The copy budget (sample_meta.h, struct netring_copy_scale): a CPU that
+// draws more copies a second than the budget scales its 1:N up at the end
+// of its window, each copy carries the rate it was drawn at (so the
+// Horvitz-Thompson sum of their weights still stands for every packet), a
+// rate of 1 is never scaled, and the scale falls back once the copies ebb.
+// The budget is per CPU: every run here is pinned to one CPU.
+class SamplerBudget : public SamplerProg {
+ protected:
+  static constexpr std::uint32_t kBudget = 1000, kRate = 2;
+
+  void SetUp() override {
+    ProgramOptions o;
+    o.copy_budget = kBudget;
+    load(o);
+    configure(kRate);
+    cpu_ = sched_getcpu();
+  }
+  // `n` runs of `pkt` on the ingress hook, on cpu_.
+  void runs(const std::vector<std::uint8_t>& pkt, int n) {
+    __sk_buff ctx{};
+    ctx.ifindex = hooked;
+    const auto r = ns.within([&] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu_, &one);
+      EXPECT_EQ(sched_setaffinity(0, sizeof one, &one), 0) << std::strerror(errno);
+      return netring::testing::prog_run(progs->sampler_ingress_fd(), pkt, &ctx, sizeof ctx, &ctx, n);
+    });
+    ASSERT_EQ(r.err, 0);
+    ASSERT_EQ(r.retval, kUnspec);
+  }
+  // Single runs until one copy is drawn: the draw that ends a window.
+  void until_a_copy(const std::vector<std::uint8_t>& pkt) {
+    const std::uint64_t before = stages().clone_attempts;
+    for (int i = 0; i < 1'000'000 && stages().clone_attempts == before; ++i) runs(pkt, 1);
+    ASSERT_GT(stages().clone_attempts, before);
+  }
+  netring::datapath::CopyScale scale() {
+    auto c = netring::datapath::read_copy_scale(progs->copy_scale_map_fd());
+    EXPECT_TRUE(c) << c.error().message();
+    return c ? *c : netring::datapath::CopyScale{};
+  }
+  int cpu_ = 0;
+};
+
+TEST_F(SamplerBudget, ABusyCpuScalesItsRateAndEachCopyCarriesTheRateItWasDrawnAt) {
+  const auto pkt = udp(8080, 60);
+  // A burst at 1:2, about 2000 copies within the first window (a few ms).
+  runs(pkt, 4000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  until_a_copy(pkt);
+  // About 2000 copies in 150 ms, 13,000 a second against a budget of 1000:
+  // the scale aims the next window at 750 a second (about 18).
+  const auto raised = scale();
+  ASSERT_GE(raised.max_scale, 5u);
+  EXPECT_EQ(raised.cpus_scaled, 1u);
+  EXPECT_GE(raised.raises, 1u);
+
+  // Every copy from here on is drawn at a scaled rate (another window may
+  // end meanwhile and scale it again): the mirror's far end reads them.
+  const int mirror_if = static_cast<int>(mirror);
+  ASSERT_EQ(ns.within([&] {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = mirror_if, .attach_point = BPF_TC_EGRESS);
+    bpf_tc_hook_create(&hook);
+    LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = progs->mirror_fd(), .handle = 1, .priority = 1);
+    return bpf_tc_attach(&hook, &o);
+  }),
+            0);
+  std::unique_ptr<netring::testing::MirrorReader> reader;
+  ns.within([&] { reader = std::make_unique<netring::testing::MirrorReader>(static_cast<int>(hooked)); });
+  ASSERT_TRUE(reader->ok());
+  const StageCounters before = stages();
+  constexpr int kRuns = 20000;
+  for (int i = 0; i < kRuns / 500; ++i) runs(pkt, 500);
+  const StageCounters after = stages();
+  const std::uint64_t copies = after.clone_attempts - before.clone_attempts;
+  EXPECT_EQ(after.scaled_copies - before.scaled_copies, copies) << "every copy was drawn at a scaled rate";
+  EXPECT_LT(copies, static_cast<std::uint64_t>(kRuns / kRate / 4)) << "1:2 would have copied about 10,000";
+  reader->drain();
+  ASSERT_EQ(reader->socket_drops(), 0u) << "the reader lost copies: the sums below would not hold";
+  const auto samples = reader->samples();
+  ASSERT_EQ(samples.size(), copies);
+  double weights = 0, variance = 0;
+  for (const auto& s : samples) {
+    EXPECT_FALSE(s.info.forced);
+    EXPECT_EQ(s.info.rate % kRate, 0u) << "N times a scale";
+    EXPECT_GT(s.info.rate, kRate) << "a scaled rate";
+    const double w = s.info.weight();
+    weights += w;
+    variance += w * w - w;
+  }
+  // Horvitz-Thompson: the weights stand for every run, within 6 sd.
+  EXPECT_NEAR(weights, kRuns, 6 * std::sqrt(variance)) << "sd " << std::sqrt(variance);
+
+  // 1:1 asks for every packet: never scaled, while the CPU still is.
+  ASSERT_TRUE(progs->set_interface(hooked, 1, NETRING_ROLE_POD));
+  const std::uint64_t at_one = stages().clone_attempts;
+  runs(pkt, 500);
+  EXPECT_EQ(stages().clone_attempts - at_one, 500u);
+  EXPECT_GT(scale().max_scale, 1u);
+
+  // The copies ebb: the window of the copies above ends (copies at 1:1 are
+  // not counted against the budget), then one with a copy or two in 300 ms
+  // sets the scale back to 1.
+  ASSERT_TRUE(progs->set_interface(hooked, kRate, NETRING_ROLE_POD));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  until_a_copy(pkt);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  until_a_copy(pkt);
+  EXPECT_EQ(scale().max_scale, 1u);
+  EXPECT_EQ(scale().cpus_scaled, 0u);
+  const std::uint64_t unscaled = stages().clone_attempts;
+  runs(pkt, 400);
+  const double n = static_cast<double>(stages().clone_attempts - unscaled);
+  EXPECT_NEAR(n, 200.0, 6 * std::sqrt(100.0)) << "back at 1:2";
+}
+
+// Without a budget (the default in ProgramOptions) nothing is scaled
+// whatever the load.
+TEST_F(SamplerProg, WithoutABudgetTheRateIsFixed) {
+  configure(2);
+  const auto pkt = udp(8080, 60);
+  __sk_buff ctx{};
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, ctx, 4000).err, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const std::uint64_t before = stages().clone_attempts;
+  ASSERT_EQ(run(progs->sampler_ingress_fd(), pkt, ctx, 4000).err, 0);
+  const double n = static_cast<double>(stages().clone_attempts - before);
+  EXPECT_NEAR(n, 2000.0, 6 * std::sqrt(1000.0));
+  auto c = netring::datapath::read_copy_scale(progs->copy_scale_map_fd());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->max_scale, 1u);
+  EXPECT_EQ(stages().scaled_copies, 0u);
 }
 
 // DNS and TCP control packets are copied whatever the rate, with p = 1: the

@@ -77,6 +77,8 @@ AgentSnapshot fixed_snapshot() {
   s.status.exact_flows.drains = 7;
   s.status.exact_flows.map_capacity = 65536;
   s.status.exact_flows.map_resizes = 2;
+  s.status.copy_budget = {
+      .budget = 2000, .max_scale = 4, .cpus_scaled = 1, .raises = 3, .scaled_copies = 910, .unseen_rate = 400};
   s.interfaces = {{7, "veth1", "pod", "afxdp", "tcx", 1, 2, 3, 4, 2, 4},
                   {2, "eth0", "physical", "afxdp", "tcx", 5, 6, 7, 8, 9, 10}};
   s.status.version = "0.1.0";
@@ -422,6 +424,12 @@ TEST_F(ApiTest, InterfacesAndStatus) {
   EXPECT_EQ(j["exact_flows"]["drains"], 7);
   EXPECT_EQ(j["exact_flows"]["map_capacity"], 65536);
   EXPECT_EQ(j["exact_flows"]["map_resizes"], 2);
+  EXPECT_EQ(j["copy_budget"], json({{"per_cpu_per_second", 2000},
+                                    {"max_scale", 4},
+                                    {"cpus_scaled", 1},
+                                    {"raises", 3},
+                                    {"scaled_copies", 910},
+                                    {"unseen_rate", 400}}));
   EXPECT_EQ(j["memory"]["umem_bytes"], 16777216);
   EXPECT_EQ(j["memory"]["umem_bytes_per_worker"], json({8388608, 8388608}));
   EXPECT_EQ(j["memory"]["flow_table_bytes"], 92274816);

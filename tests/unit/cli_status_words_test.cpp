@@ -81,6 +81,26 @@ TEST(CliStatusWords, ExactFlowsModeInWords) {
   EXPECT_EQ(w.find("skbs counted"), std::string::npos) << w;  // nothing counted to speak of
 }
 
+TEST(CliStatusWords, CopyBudgetInWords) {
+  AgentStatus st = base_status();
+  auto& b = st.copy_budget;
+  b.budget = 2000;
+  b.unseen_rate = 100;
+  std::string w = words_of(st);
+  EXPECT_NE(w.find("copy budget   2000 copies a second per CPU; no CPU scaled now"), std::string::npos) << w;
+  b.max_scale = 6;
+  b.cpus_scaled = 2;
+  b.scaled_copies = 4200;
+  b.unseen_rate = 600;
+  w = words_of(st);
+  EXPECT_NE(w.find("now scaling 1:N by up to 6 on 2 CPUs"), std::string::npos) << w;
+  EXPECT_NE(w.find("4200 copies drawn at a scaled rate; flows' intervals allow for unseen packets at 1:600"),
+            std::string::npos)
+      << w;
+  b.budget = 0;
+  EXPECT_NE(words_of(st).find("off: copies are drawn at a fixed 1:N whatever the load"), std::string::npos);
+}
+
 // An agent before --exact-flows has no "exact_flows": no line about it.
 TEST(CliStatusWords, AgentsBeforeExactFlowsSayNothingOfIt) {
   nlohmann::json s = agent::api::to_json(base_status());

@@ -48,6 +48,10 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
        [](const AgentOptions& o) {
          return o.hook_rate == 7 && o.capture.direct_sample_rate == 7 && o.publisher.sample_rate == 7;
        }},
+      {"--copy-budget=0",
+       [](const AgentOptions& o) { return o.datapath.programs.copy_budget == 0 && o.publisher.copy_budget == 0; }},
+      {"--copy-budget=500",
+       [](const AgentOptions& o) { return o.datapath.programs.copy_budget == 500 && o.publisher.copy_budget == 500; }},
       {"--backend=afpacket",
        [](const AgentOptions& o) { return o.datapath.highest_rung == datapath::Rung::kAfPacketMirror; }},
       {"--exact-flows=all",
@@ -115,7 +119,10 @@ TEST(ConfigEffect, EveryFieldMovesTheAgentsOptionsOrIsShownElsewhere) {
       {"--flow-idle-timeout=7s",
        [](const AgentOptions& o) { return o.worker.table.idle_timeout_ns == 7'000'000'000ULL; }},
       {"--flow-active-timeout=9s",
-       [](const AgentOptions& o) { return o.worker.table.active_timeout_ns == 9'000'000'000ULL; }},
+       [](const AgentOptions& o) {
+         return o.worker.table.active_timeout_ns == 9'000'000'000ULL &&
+                o.publisher.unseen_window == std::chrono::milliseconds(19'000);
+       }},
       {"--metrics-listen=127.0.0.1:9100", [](const AgentOptions& o) { return o.metrics_listen.port == 9100; }},
       {"--api-listen=127.0.0.1:9101", [](const AgentOptions& o) { return o.api.listen.port == 9101; }},
       {"--max-series=123", [](const AgentOptions& o) { return o.flow_metrics.max_series == 123; }},

@@ -55,6 +55,7 @@ TEST(Config, DefaultsMatchTheContract) {
   const Config& c = r.config;
   EXPECT_EQ(c.node_name, "host-a");
   EXPECT_EQ(c.sample_rate, 100u);
+  EXPECT_EQ(c.copy_budget, 2000u);
   EXPECT_EQ(c.backend, Backend::kAuto);
   EXPECT_EQ(c.workers, 1u);
   EXPECT_EQ(c.snap_len, 128u);
@@ -127,6 +128,8 @@ TEST(Config, EveryFieldRejectsBadValuesNamingTheFieldAndWhatIsAllowed) {
       {"sample-rate", "16777217", "0..16777216"},
       {"sample-rate", "-1", "0..16777216"},
       {"sample-rate", "ten", "not an unsigned integer"},
+      {"copy-budget", "100000001", "0..100000000"},
+      {"copy-budget", "lots", "not an unsigned integer"},
       {"backend", "dpdk", "is not one of auto, afxdp, afpacket"},
       {"exact-flows", "some", "is not one of off, bulk, all"},
       {"drops", "yes", "is not one of off, on"},
@@ -367,7 +370,7 @@ TEST(Config, HelpListsEveryFieldWithItsEnvironmentVariable) {
     for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
     EXPECT_NE(r.out.find("env " + var), std::string::npos) << var;
   }
-  EXPECT_EQ(config_field_names().size(), 52u);  // every row of CONFIG_CONTRACT.md except help/version
+  EXPECT_EQ(config_field_names().size(), 53u);  // every field of the schema (agent/config.cpp) except help/version
   EXPECT_NE(r.out.find("--version"), std::string::npos);
   EXPECT_NE(r.out.find("one of node, namespace, workload, pod; default workload"), std::string::npos);
   EXPECT_EQ(parse({"-h"}).out, r.out);

@@ -8,6 +8,7 @@
 
 #include "pkg/flow/estimator.hpp"
 #include "pkg/flow/table.hpp"
+#include "pkg/flow/unseen_rate.hpp"
 #include "tests/testing/sampled_stream.hpp"
 
 namespace {
@@ -164,8 +165,8 @@ TEST(FlowEstimator, FlowIntervalCoversWhatNoSampleShows) {
       plain += estimate_bytes_l3(t.record).interval().contains(t.truth);
       with_rate += estimate_bytes_l3(t.record, n).interval().contains(t.truth);
     }
-    std::printf("1:%u: 99%% interval covers %d/%d plain, %d/%d with the unseen term\n", n, plain, kTrials,
-                with_rate, kTrials);
+    std::printf("1:%u: 99%% interval covers %d/%d plain, %d/%d with the unseen term\n", n, plain, kTrials, with_rate,
+                kTrials);
     if (n == 10) {
       EXPECT_LT(plain, kTrials * 96 / 100) << "the case this term exists for";
     }
@@ -200,8 +201,7 @@ TEST(FlowEstimator, UnseenTermIsZeroAtOneInOneAndSmallOnLargeFlows) {
   big.add(info, 45 * 1448 + 52, 0x10, 2);
   acks.merge(big);
   EXPECT_EQ(acks.max_seg_len(), 1472u);
-  EXPECT_DOUBLE_EQ(estimate_bytes_l3(acks, 10).variance,
-                   estimate_bytes_l3(acks).variance + unseen_variance(10, 1472));
+  EXPECT_DOUBLE_EQ(estimate_bytes_l3(acks, 10).variance, estimate_bytes_l3(acks).variance + unseen_variance(10, 1472));
 }
 
 // Coverage: the ratio of sampled to exact bytes per interface is ~1 when
@@ -267,6 +267,23 @@ TEST(FlowEstimator, InterfaceTableIsBoundedAndCountsOverflow) {
     e.add(s);
   }
   EXPECT_EQ(e.overflow_samples(), 10u);
+}
+
+// A copy budget scales 1:N with the load: a flow's interval allows for
+// unseen packets at the largest rate drawn samples carried within the
+// window a record spans, and forgets a burst once the window has passed it.
+TEST(UnseenRate, IsTheLargestDrawnRateWithinTheWindow) {
+  constexpr std::uint64_t kSec = 1'000'000'000;
+  netring::flow::UnseenRate u(10 * kSec);
+  EXPECT_EQ(u.note(1 * kSec, 0), 0u) << "no drawn sample yet";
+  EXPECT_EQ(u.note(2 * kSec, 100), 100u);
+  EXPECT_EQ(u.note(3 * kSec, 800), 800u) << "a CPU scaled 1:100 by 8";
+  EXPECT_EQ(u.note(4 * kSec, 200), 800u);
+  EXPECT_EQ(u.note(13 * kSec, 100), 800u) << "the burst is 10 s old: still within";
+  EXPECT_EQ(u.note(14 * kSec, 100), 200u) << "past the burst, the largest since";
+  EXPECT_EQ(u.note(15 * kSec, 0), 100u);
+  EXPECT_EQ(u.note(40 * kSec, 0), 0u) << "nothing drawn within the window";
+  EXPECT_EQ(u.note(41 * kSec, 400), 400u);
 }
 
 }  // namespace

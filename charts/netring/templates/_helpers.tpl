@@ -74,6 +74,7 @@ toYaml quotes what YAML would otherwise misread (regexes, colons).
 {{- if $c.file }}{{ $a = append $a (printf "--config=%s" $c.file) }}{{ end -}}
 {{- if $c.nodeName }}{{ $a = append $a (printf "--node-name=%s" $c.nodeName) }}{{ end -}}
 {{- $a = append $a (printf "--sample-rate=%d" (int64 $c.sampleRate)) -}}
+{{- $a = append $a (printf "--copy-budget=%d" (int64 $c.copyBudget)) -}}
 {{- $a = append $a (printf "--exact-flows=%s" $c.exactFlows) -}}
 {{- $a = append $a (printf "--drops=%s" $c.drops) -}}
 {{- $a = append $a (printf "--tcp-retransmits=%s" $c.tcpRetransmits) -}}
