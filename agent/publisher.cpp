@@ -564,7 +564,9 @@ void Publisher::publish_once() {
   distribute_exact_counts();
   auto counters = hooks_.with_datapath([](datapath::Datapath& dp) { return dp.counters(); });
   // At 1:N with N > 1 a flow may have packets no sample showed, unless the
-  // kernel counted every packet (all, and none left uncounted so far).
+  // kernel counted every packet (all, and none left uncounted so far); N as
+  // the copy budget scaled it, the largest the samples of a record's span
+  // carried (flow::UnseenRate).
   std::uint16_t missed = 0;
   std::uint32_t drawn_rate = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
