@@ -738,9 +738,11 @@ TEST_F(SamplerBudget, ABusyCpuScalesItsRateAndEachCopyCarriesTheRateItWasDrawnAt
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   until_a_copy(pkt);
   // About 2000 copies in 150 ms, 13,000 a second against a budget of 1000:
-  // the scale aims the next window at 750 a second (about 18).
+  // the scale aims the next window at 750 a second (about 18; less if this
+  // thread was held up, but above 1 as long as the window saw more than 1000
+  // a second, i.e. was shorter than 2 s).
   const auto raised = scale();
-  ASSERT_GE(raised.max_scale, 5u);
+  ASSERT_GE(raised.max_scale, 2u);
   EXPECT_EQ(raised.cpus_scaled, 1u);
   EXPECT_GE(raised.raises, 1u);
 
@@ -763,7 +765,7 @@ TEST_F(SamplerBudget, ABusyCpuScalesItsRateAndEachCopyCarriesTheRateItWasDrawnAt
   const StageCounters after = stages();
   const std::uint64_t copies = after.clone_attempts - before.clone_attempts;
   EXPECT_EQ(after.scaled_copies - before.scaled_copies, copies) << "every copy was drawn at a scaled rate";
-  EXPECT_LT(copies, static_cast<std::uint64_t>(kRuns / kRate / 4)) << "1:2 would have copied about 10,000";
+  EXPECT_LT(copies, static_cast<std::uint64_t>(kRuns / kRate * 3 / 4)) << "1:2 would have copied about 10,000";
   reader->drain();
   ASSERT_EQ(reader->socket_drops(), 0u) << "the reader lost copies: the sums below would not hold";
   const auto samples = reader->samples();
@@ -788,12 +790,12 @@ TEST_F(SamplerBudget, ABusyCpuScalesItsRateAndEachCopyCarriesTheRateItWasDrawnAt
   EXPECT_GT(scale().max_scale, 1u);
 
   // The copies ebb: the window of the copies above ends (copies at 1:1 are
-  // not counted against the budget), then one with a copy or two in 300 ms
+  // not counted against the budget), then one with a copy or two in 500 ms
   // sets the scale back to 1.
   ASSERT_TRUE(progs->set_interface(hooked, kRate, NETRING_ROLE_POD));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   until_a_copy(pkt);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   until_a_copy(pkt);
   EXPECT_EQ(scale().max_scale, 1u);
   EXPECT_EQ(scale().cpus_scaled, 0u);
