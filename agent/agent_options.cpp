@@ -1,5 +1,7 @@
 #include "agent/agent_options.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace netring::agent {
@@ -65,9 +67,14 @@ Result<AgentOptions> agent_options(const Config& c) {
   o.worker.table.active_timeout_ns = static_cast<std::uint64_t>(c.flow_active_timeout.count()) * 1'000'000;
   o.worker.parser.vxlan_ports = slots<4>(tunnel_parser_ports(c.tunnel_ports, false));
   o.worker.parser.geneve_ports = slots<4>(tunnel_parser_ports(c.tunnel_ports, true));
+  // The capture ports' workers keep the default: their frames are not
+  // budgeted (every frame at --capture-sample-rate).
+  o.capture_ports.worker = o.worker;
+  // Every CPU samples; a flow's copies go to queue hash % workers.
+  const auto cpus = static_cast<std::uint32_t>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  o.worker.max_nap = nap_ceiling(c.sample_rate, o.capture.ring_size, (cpus + c.workers - 1) / c.workers);
 
   o.capture_ports_enabled = !c.capture_ports.empty();
-  o.capture_ports.worker = o.worker;
   // DNS and handshakes are matched from the sampler's forced copies, which a
   // capture port (sampled at --capture-sample-rate by its XDP program) has not.
   o.worker.control.dns = c.dns;

@@ -52,6 +52,17 @@ std::uint64_t monotonic_now_ns() {
 
 }  // namespace
 
+std::chrono::microseconds nap_ceiling(std::uint32_t sample_rate, std::uint32_t ring_size,
+                                      std::uint32_t cpus_per_queue) {
+  constexpr std::chrono::microseconds kFloor{10'000}, kCeiling{40'000};
+  constexpr std::uint64_t kBurstPps = 2'000'000;
+  if (sample_rate == 0) return kCeiling;
+  const std::uint64_t burst = kBurstPps * std::max<std::uint32_t>(1, cpus_per_queue);
+  const std::uint64_t us = std::uint64_t{ring_size} * 3 / 4 * sample_rate * 1'000'000 / burst;
+  return std::clamp(std::chrono::microseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(us, 1'000'000))),
+                    kFloor, kCeiling);
+}
+
 Result<std::unique_ptr<Worker>> Worker::create(std::unique_ptr<datapath::SampleStream> stream,
                                                const WorkerOptions& opts, capture_api::CaptureTap& tap) {
   // The export callback needs the worker's address, which exists only after
@@ -249,11 +260,14 @@ void Worker::report() {
   }
   reserve_reused(r.live, table_.size());
   table_.for_each([&r](const flow::FlowEntry& e) { r.live.push_back(e); });
-  r.ended.swap(ended_);
-  r.ended_reasons.swap(ended_reasons_);
-  ended_.reserve(ended_capacity_);
+  // Copied out rather than swapped: the buffer is reserved for
+  // ended_capacity_ flows (2 MiB by default), and a fresh one each second
+  // was mapped here and unmapped by the publisher, usually for a few flows.
+  r.ended.assign(ended_.begin(), ended_.end());
+  r.ended_reasons.assign(ended_reasons_.begin(), ended_reasons_.end());
+  ended_.clear();
+  ended_reasons_.clear();
   r.overflow = table_.overflow();
-  ended_reasons_.reserve(ended_capacity_);
   r.parser = parser_.counters();
   r.stream = stream_->stats();
   r.table = table_.stats();

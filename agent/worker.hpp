@@ -99,17 +99,27 @@ struct ExactUpdate {
   flow::ExactCounts counts;
 };
 
+// The longest nap for a worker whose ring holds `ring_size` descriptors at
+// 1:N (0: only the always-copied control packets), fed by `cpus_per_queue`
+// CPUs. A node's samples trickle in at a few thousand a second (the copy
+// budget keeps them there), where a wake-up (two context switches, costly
+// under a paravirtualized guest, and on a CPU the pods' packets are
+// processed on) costs more than the frames it reads: the nap doubles while a
+// wake-up finds under kNapLow frames, up to this ceiling. It is the time the
+// ring takes to fill three quarters with the copies a burst brings before
+// the nap shrinks: 1:N of kBurstPps (about what one CPU's TC path forwards at
+// 64 bytes) from each CPU. Never under 10 ms (at 1:1 on one CPU that holds
+// 200,000 copies a second, as before the ceiling followed the rate) nor over
+// 40 ms (25 wake-ups a second).
+std::chrono::microseconds nap_ceiling(std::uint32_t sample_rate, std::uint32_t ring_size, std::uint32_t cpus_per_queue);
+
 struct WorkerOptions {
   flow::FlowTableConfig table;
   flow::ParserConfig parser;
   std::size_t ended_capacity = 16384;  // flows kept between two reports
   // Longest nap between two reads of a non-empty stream; the nap shrinks
   // when a wake-up finds the ring filling up. 0: poll() after every batch.
-  // At the default 1:100 a node's samples trickle in at a few thousand a
-  // second, where a wake-up (two context switches, costly under a
-  // paravirtualized guest) costs more than the frames it reads: 10 ms lets
-  // the nap reach kNapLow's frames down to 6,400 samples a second, and a
-  // 2048-descriptor ring still holds a 200,000-a-second burst for a nap.
+  // The agent sets it with nap_ceiling() for its sample rate.
   std::chrono::microseconds max_nap{10000};
   ControlOptions control;
 };
