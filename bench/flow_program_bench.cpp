@@ -10,7 +10,15 @@
 // own cost, the part a change to bpf/ moves.
 //
 //   flow_program_bench AGENT NETOBSERV_DIR [--flows N] [--rounds R]
-//                      [--passes P] [--compare AGENT2] [--json FILE]
+//                      [--passes P] [--workload udp|tcp] [--compare AGENT2]
+//                      [--json FILE]
+//
+// --workload tcp runs figure 9's bulk TCP instead, per flow: a sender's
+// segment (ACK without PSH, 1448 bytes of payload, gso_segs 44 as a TSO skb
+// has; no gso_size, so that a copy of it can be sent) and the receiver's
+// pure ACK back, after a SYN-ACK per flow in each round's warm-up (the
+// connections' handshakes within the last seconds, as on a node where
+// connections open all the time).
 //
 // Each side runs as it does in figure 9: the real netring-agent (default and
 // --exact-flows=all) hooking a veth pair in a namespace of its own, and
@@ -74,12 +82,13 @@ using netring::testing::VethPair;
 struct Options {
   std::string agent, nobs_dir, json, compare;
   int flows = 10000, rounds = 5, passes = 3;
+  bool tcp = false;  // --workload tcp
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "flow_program_bench: %s\nusage: flow_program_bench AGENT NETOBSERV_DIR [--flows N] [--rounds R>=5] "
-               "[--passes P] [--compare AGENT2] [--json FILE]\n",
+               "[--passes P] [--workload udp|tcp] [--compare AGENT2] [--json FILE]\n",
                why.c_str());
   std::exit(2);
 }
@@ -110,7 +119,11 @@ Options parse(int argc, char** argv) {
       o.json = value();
     else if (a == "--compare")
       o.compare = value();
-    else if (!a.empty() && a[0] == '-')
+    else if (a == "--workload") {
+      const std::string w = value();
+      if (w != "udp" && w != "tcp") usage("--workload: udp or tcp, not " + w);
+      o.tcp = w == "tcp";
+    } else if (!a.empty() && a[0] == '-')
       usage("unknown option " + a);
     else
       pos.push_back(a);
@@ -273,19 +286,44 @@ void start_netobserv(Side& s, const Options& o, int sampling) {
   s.egress = ProgFd(eg);
 }
 
-// Frames as figure 9's generator sends them: 64 bytes, one flow per source port.
-std::vector<std::vector<std::uint8_t>> frames(int flows) {
-  std::vector<std::vector<std::uint8_t>> out;
-  out.reserve(flows);
+// A frame and the GSO segment count its skb claims (0: a single frame).
+struct Frame {
+  std::vector<std::uint8_t> bytes;
+  std::uint32_t gso_segs = 0;
+};
+
+std::uint16_t flow_port(int i) {
+  return static_cast<std::uint16_t>(1024 + i % 64000);
+}
+
+// Frames as figure 9's generator sends them: 64 bytes, one flow per source
+// port; with `tcp`, a sender's segment and the receiver's ACK per flow.
+std::vector<Frame> frames(int flows, bool tcp) {
+  std::vector<Frame> out;
+  out.reserve(tcp ? 2 * flows : flows);
   for (int i = 0; i < flows; ++i) {
-    auto f = PacketBuilder()
-                 .eth()
-                 .ipv4("10.77.0.2", "10.77.0.3")
-                 .udp(static_cast<std::uint16_t>(1024 + i % 64000), 9)
-                 .payload(64 - 14 - 20 - 8)
-                 .build();
-    out.push_back(std::move(f));
+    if (!tcp) {
+      out.push_back({PacketBuilder()
+                         .eth()
+                         .ipv4("10.77.0.2", "10.77.0.3")
+                         .udp(flow_port(i), 9)
+                         .payload(64 - 14 - 20 - 8)
+                         .build()});
+      continue;
+    }
+    out.push_back(
+        {PacketBuilder().eth().ipv4("10.77.0.2", "10.77.0.3").tcp(flow_port(i), 5201, 0x10).payload(1448).build(), 44});
+    out.push_back({PacketBuilder().eth().ipv4("10.77.0.3", "10.77.0.2").tcp(5201, flow_port(i), 0x10).build()});
   }
+  return out;
+}
+
+// The SYN-ACK of each flow's connection (--workload tcp).
+std::vector<Frame> handshakes(int flows) {
+  std::vector<Frame> out;
+  out.reserve(flows);
+  for (int i = 0; i < flows; ++i)
+    out.push_back({PacketBuilder().eth().ipv4("10.77.0.3", "10.77.0.2").tcp(5201, flow_port(i), 0x12).build()});
   return out;
 }
 
@@ -297,15 +335,15 @@ std::vector<std::vector<std::uint8_t>> frames(int flows) {
 struct PassTime {
   double in = 0, eg = 0;
 };
-PassTime pass(const Netns& ns, int in, int eg, const std::vector<std::vector<std::uint8_t>>& pkts, int if_in,
-              int if_out) {
+PassTime pass(const Netns& ns, int in, int eg, const std::vector<Frame>& pkts, int if_in, int if_out) {
   return ns.within([&] {
     PassTime t;
-    auto one = [](int prog, const std::vector<std::uint8_t>& p, int ifindex, int ingress_ifindex) {
+    auto one = [](int prog, const Frame& p, int ifindex, int ingress_ifindex) {
       __sk_buff ctx{};
       ctx.ifindex = static_cast<std::uint32_t>(ifindex);
       ctx.ingress_ifindex = static_cast<std::uint32_t>(ingress_ifindex);
-      auto r = netring::testing::prog_run(prog, p, &ctx, sizeof ctx);
+      ctx.gso_segs = p.gso_segs;
+      auto r = netring::testing::prog_run(prog, p.bytes, &ctx, sizeof ctx);
       if (r.err != 0) throw std::runtime_error("BPF_PROG_TEST_RUN: " + std::string(std::strerror(-r.err)));
       if (r.retval != static_cast<std::uint32_t>(TC_ACT_UNSPEC) && r.retval != 0)
         throw std::runtime_error("a program returned " + std::to_string(r.retval) + ": it would end the chain");
@@ -322,12 +360,13 @@ PassTime pass(const Netns& ns, int in, int eg, const std::vector<std::vector<std
 // The kernel's time per run of `prog` on one frame run kWarmRepeat times in
 // one call: its code, its maps and the frame's flow stay in cache.
 constexpr int kWarmRepeat = 200000;
-double warm(const Netns& ns, int prog, const std::vector<std::uint8_t>& pkt, int ifindex, int ingress_ifindex) {
+double warm(const Netns& ns, int prog, const Frame& pkt, int ifindex, int ingress_ifindex) {
   return ns.within([&] {
     __sk_buff ctx{};
     ctx.ifindex = static_cast<std::uint32_t>(ifindex);
     ctx.ingress_ifindex = static_cast<std::uint32_t>(ingress_ifindex);
-    auto r = netring::testing::prog_run(prog, pkt, &ctx, sizeof ctx, nullptr, kWarmRepeat);
+    ctx.gso_segs = pkt.gso_segs;
+    auto r = netring::testing::prog_run(prog, pkt.bytes, &ctx, sizeof ctx, nullptr, kWarmRepeat);
     if (r.err != 0) throw std::runtime_error("BPF_PROG_TEST_RUN: " + std::string(std::strerror(-r.err)));
     return static_cast<double>(r.duration_ns);
   });
@@ -380,18 +419,21 @@ int main(int argc, char** argv) try {
   for (auto& s : sides)
     if (s.not_measured.empty()) measured.push_back(&s);
 
-  const auto pkts = frames(o.flows);
+  const auto pkts = frames(o.flows, o.tcp);
+  const auto synacks = o.tcp ? handshakes(o.flows) : std::vector<Frame>{};
   const ProgFd empty = empty_program();
   const double n = static_cast<double>(pkts.size()) * o.passes;
   std::vector<double> empty_ns, empty_warm_ns;
   std::map<Side*, ExactStats> exact_before;
   for (Side* s : measured)
     if (s->netring) exact_before[s] = exact_stats(*s);
-  std::printf("flow_program_bench: %d flows, %d rounds x %d passes, %zu sides\n", o.flows, o.rounds, o.passes,
-              measured.size());
+  std::printf("flow_program_bench: %s, %d flows, %d rounds x %d passes, %zu sides\n", o.tcp ? "tcp" : "udp", o.flows,
+              o.rounds, o.passes, measured.size());
   for (int r = 0; r < o.rounds; ++r) {
-    for (Side* s : measured)  // warm-up: the flows are in the maps
+    for (Side* s : measured) {  // warm-up: the flows are in the maps, their handshakes recent
+      if (!synacks.empty()) (void)pass(*s->ns, s->ingress.fd, s->egress.fd, synacks, s->if_in, s->if_out);
       (void)pass(*s->ns, s->ingress.fd, s->egress.fd, pkts, s->if_in, s->if_out);
+    }
     // Passes interleaved, the order rotated each time, the empty program
     // (in the first side's namespace) among them: a change in the machine's
     // load meets every side alike.
@@ -439,7 +481,8 @@ int main(int argc, char** argv) try {
   for (Side* s : measured)
     if (s->netring) exact_after[s] = exact_stats(*s);
 
-  nlohmann::json out = {{"flows", o.flows},
+  nlohmann::json out = {{"workload", o.tcp ? "tcp" : "udp"},
+                        {"flows", o.flows},
                         {"rounds", o.rounds},
                         {"passes", o.passes},
                         {"warm_repeat", kWarmRepeat},
@@ -447,9 +490,9 @@ int main(int argc, char** argv) try {
                         {"empty_program_warm_ns", median(empty_warm_ns)},
                         {"sides", nlohmann::json::object()}};
   std::printf(
-      "ns per packet, net of an empty program: %d flows, each run its own call (cold) | one frame repeated "
+      "ns per packet, net of an empty program: %s, %d flows, each run its own call (cold) | one frame repeated "
       "(warm)\n",
-      o.flows);
+      o.tcp ? "tcp" : "udp", o.flows);
   std::printf("%-44s %9s %9s %9s | %9s %9s %9s\n", "", "ingress", "egress", "total", "ingress", "egress", "total");
   std::map<std::string, std::vector<double>> rounds_total, rounds_warm;
   for (auto& s : sides) {
@@ -481,7 +524,12 @@ int main(int argc, char** argv) try {
       // second holds many more packets per flow. Counted runs: the cold
       // passes' and warm-ups' ingress runs (the warm runs count one flow).
       const ExactStats b = exact_before[&s], a = exact_after[&s];
-      const double cold_runs = static_cast<double>(o.rounds) * (o.passes + 1) * o.flows;
+      // Per flow and pass, what the side counts: the UDP frame; TCP's
+      // segment, and with --exact-flows=all the ACK too (and the SYN-ACK of
+      // each warm-up).
+      const bool all = s.key.starts_with("netring-detailed");
+      const double per_pass = o.tcp && all ? 2 : 1, synacks_counted = o.tcp && all ? 1 : 0;
+      const double cold_runs = static_cast<double>(o.rounds) * ((o.passes + 1) * per_pass + synacks_counted) * o.flows;
       const double inserts = (a.drains - b.drains) * a.last_flows;
       if (a.counted > b.counted) {
         std::printf("%-44s %.1f flow inserts per 100 counted cold runs (%.0f drains of about %.0f flows)\n", "",

@@ -680,15 +680,23 @@ def pod_cost(raw, out, F, status):
 
 
 def flow_program(raw, out, F, status):
-    """Figure 9's programs alone: kernel ns per packet over the same frames (bench/flow_program_bench.cpp)."""
-    j = load(raw, "flow_program_bench.json")
+    """Figure 9's programs alone: kernel ns per packet over the same frames (bench/flow_program_bench.cpp), on
+    its UDP frames and on its bulk TCP ones (--workload tcp)."""
+    for run, what in (("flow_program_bench", "64 B UDP"),
+                      ("flow_program_bench+tcp", "bulk TCP: a 44-segment skb and its ACK, handshakes recent")):
+        flow_program_run(raw, F, status, run, what)
+    return None
+
+
+def flow_program_run(raw, F, status, run, what):
+    j = load(raw, run + ".json")
     if not j:
-        F.missing(9, "flow programs alone, ns per packet", "informational", status("flow_program_bench"))
-        return None
+        F.missing(9, f"flow programs alone, ns per packet ({what})", "informational", status(run))
+        return
     sides = j["sides"]
     for key, ref in (("netring-default", "netobserv-50"), ("netring-detailed", "netobserv-1")):
         mine, theirs = sides.get(key, {}), sides.get(ref, {})
-        name = f"flow programs alone: {mine.get('label', key)} ({j['flows']} flows, 64 B UDP)"
+        name = f"flow programs alone: {mine.get('label', key)} ({j['flows']} flows, {what})"
         if "rounds_total_ns" not in mine or "rounds_total_ns" not in theirs:
             F.missing(9, name, "informational", mine.get("not_measured") or theirs.get("not_measured") or "no figure")
             continue
@@ -702,7 +710,6 @@ def flow_program(raw, out, F, status):
               + (f"; {mine['inserts_per_100_counted']:.0f} % of netring's counted cold runs inserted their flow "
                  "(the agent empties its map every second; about 1 % under figure 9's traffic): cold is netring's "
                  "upper bound, warm its lower" if mine.get("inserts_per_100_counted") else ""))
-    return None
 
 
 def pod_cost_section(raw):
@@ -880,7 +887,7 @@ def main():
     statuses = {}
     for name in ("afxdp_bench", "tpacket_bench", "flow_bench", "datapath_bench", "metrics_bench",
                  "k8s_list_bench", "k8s_scale_bench", "series_bench", "ipfix_bench", "hotplug", "agent_load",
-                 "accuracy", "pod_cost", "flow_program_bench", "capture_port_bench"):
+                 "accuracy", "pod_cost", "flow_program_bench", "flow_program_bench+tcp", "capture_port_bench"):
         statuses[name] = load(raw, name + ".status")
     raws = {}
     for name in sorted(os.listdir(raw)):

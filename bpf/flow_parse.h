@@ -455,11 +455,26 @@ static __always_inline int netring_parse_fast(struct __sk_buff *skb, void *tunne
 	return 0;
 }
 
+/* netring_handshake_slot_of's fold of an IPv6 address (four words). */
+static __always_inline __u32 netring_fold_v6(const __u32 *w)
+{
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/* ... and of a key's address (16 bytes, IPv4-mapped for family 4). */
+static __always_inline __u32 netring_fold_key_addr(const __u8 *addr, __u8 family)
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	return family == 4 ? w[3] : netring_fold_v6(w);
+}
+
 /* The transport of a packet of the fast path's shapes, without a key: what
  * the sampler needs to tell that a packet is not one it always copies, for
  * every packet, where building the key (a 64-byte record) is wasted on the
  * ones it then does not copy. */
 struct netring_l4_peek {
+	__u32 src_fold; /* the source address for netring_handshake_slot_of (sample_meta.h) */
 	__u16 src_port; /* host order */
 	__u16 dst_port;
 	__u8 protocol;
@@ -487,6 +502,7 @@ static __always_inline int netring_peek_l4(struct __sk_buff *skb, void *tunnel_p
 		if ((void *)(ip + 1) > end || *(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))
 			return 0;
 		proto = ip->protocol;
+		out->src_fold = ip->saddr;
 		l4p = (void *)(ip + 1);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
@@ -494,6 +510,7 @@ static __always_inline int netring_peek_l4(struct __sk_buff *skb, void *tunnel_p
 		if ((void *)(ip6 + 1) > end || ip6->version != 6)
 			return 0;
 		proto = ip6->nexthdr;
+		out->src_fold = netring_fold_v6(ip6->saddr.in6_u.u6_addr32);
 		l4p = (void *)(ip6 + 1);
 	} else {
 		return 0;

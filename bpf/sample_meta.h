@@ -202,6 +202,37 @@ struct netring_settings {
 /* How long after a SYN-ACK its connection's ACK is looked for. */
 #define NETRING_HANDSHAKE_WINDOW_NS 10000000000ULL
 
+/* The handshakes map tells a connection's third packet from the pure ACKs
+ * that follow it, but looking it up (a hash of a 48-byte key) for every
+ * pure ACK of a node that set up a connection within the window (a busy
+ * node always has) cost each such ACK a full parse and that lookup; the
+ * data segments of a bulk sender, ACK without PSH, took the lookup too.
+ * handshake_slots is its filter: an array of counters indexed by a hash of
+ * the client end alone (address and port), which the peek reads without
+ * building a key. A SYN-ACK adds one to its client end's slot, the ACK that
+ * takes its handshakes entry takes one away; a pure ACK whose slot is at
+ * zero, or whose slot saw no SYN-ACK within the window, is no handshake's
+ * and skips the map. Ends that share a slot only make it answer "maybe"
+ * (the map then decides), so no handshake is missed; a handshake that
+ * never completes holds its slot at "maybe" until the window passes. */
+#define NETRING_HANDSHAKE_SLOT_BITS 14
+#define NETRING_HANDSHAKE_SLOTS (1U << NETRING_HANDSHAKE_SLOT_BITS)
+
+struct netring_handshake_slot {
+	__u64 last_ns;  /* bpf_ktime_get_ns() of the latest SYN-ACK to an end of this slot */
+	__u32 pending;  /* SYN-ACKs since the slot was last idle, less the ACKs matched */
+	__u32 reserved;
+};
+
+/* The slot of a client end: `fold` is its IPv4 address as it lies in the
+ * packet, or the XOR of its IPv6 address's four 32-bit words (native
+ * order); `port` in host order. Fibonacci hashing: the top bits of a
+ * multiply. */
+static inline __u32 netring_handshake_slot_of(__u32 fold, __u16 port)
+{
+	return ((fold ^ ((__u32)port << 16 | port)) * 0x9E3779B1u) >> (32 - NETRING_HANDSHAKE_SLOT_BITS);
+}
+
 /* if_counters value (per CPU), at slot * 2 + direction. bytes sums
  * skb->len (one L2+L3+L4 header per skb, as /sys/class/net/<dev>/statistics
  * counts on veth); segs sums max(1, gso_segs), the packets on the wire,
@@ -292,6 +323,7 @@ static_assert(sizeof(struct netring_settings) == 40, "settings layout");
 static_assert(sizeof(struct netring_if_counters) == 40, "counters layout");
 static_assert(sizeof(struct netring_if_config) == 16, "config layout");
 static_assert(sizeof(struct netring_copy_scale) == 24, "copy scale layout");
+static_assert(sizeof(struct netring_handshake_slot) == 16, "handshake slot layout");
 #else
 _Static_assert(sizeof(struct netring_sample_hdr) == 56, "sample header layout is ABI");
 #endif

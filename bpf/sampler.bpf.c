@@ -86,9 +86,17 @@ struct {
 	__type(value, __u64);
 } handshakes SEC(".maps");
 
-/* bpf_ktime_get_ns() of the latest SYN-ACK: while none passed within
- * NETRING_HANDSHAKE_WINDOW_NS, pure ACKs skip the handshakes lookup. A
- * plain store (any recent value will do). */
+/* The handshakes map's filter (sample_meta.h, NETRING_HANDSHAKE_SLOTS):
+ * shared by the CPUs, since a SYN-ACK and its ACK may pass on two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETRING_HANDSHAKE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct netring_handshake_slot);
+} handshake_slots SEC(".maps");
+
+/* bpf_ktime_get_ns() of the latest SYN-ACK: until one passed, pure ACKs
+ * skip even the slot lookup. A plain store (any recent value will do). */
 __u64 last_synack_ns = 0;
 
 /* Exact interface counters, two slots (directions) per hooked interface: an
@@ -339,11 +347,64 @@ static __always_inline void netring_client_end(struct netring_flow_key *out, con
 	}
 }
 
+/* The handshake slot of a client end (netring_handshake_slot_of). */
+static __always_inline struct netring_handshake_slot *handshake_slot(__u32 fold, __u16 port)
+{
+	__u64 key = netring_handshake_slot_of(fold, port);
+
+	return bpf_map_lookup_elem(&handshake_slots, &key);
+}
+
+/* 0 when no SYN-ACK to the client end (fold, port) can be waiting for its
+ * ACK: its slot is at zero, or saw no SYN-ACK within the window. */
+static __always_inline int handshake_may_be_open(__u32 fold, __u16 port)
+{
+	struct netring_handshake_slot *s;
+	__u64 now, last;
+
+	if (last_synack_ns == 0)
+		return 0;
+	s = handshake_slot(fold, port);
+	if (!s)
+		return 1; /* never: the index is below max_entries */
+	if (s->pending == 0)
+		return 0;
+	last = s->last_ns;
+	now = coarse_now();
+	return !(now > last && now - last > NETRING_HANDSHAKE_WINDOW_NS);
+}
+
+/* A SYN-ACK to the client end (fold, port) at `now`: one more handshake
+ * pending in its slot. A slot idle past the window starts over at one (its
+ * count was of handshakes that never completed); two CPUs restarting the
+ * same slot in the same instant could leave it one short, which at worst
+ * loses one of those two handshakes' ACKs. */
+static __always_inline void handshake_opened(__u32 fold, __u16 port, __u64 now)
+{
+	struct netring_handshake_slot *s = handshake_slot(fold, port);
+
+	if (!s)
+		return;
+	if (s->last_ns == 0 || (now > s->last_ns && now - s->last_ns > NETRING_HANDSHAKE_WINDOW_NS))
+		s->pending = 1;
+	else
+		__sync_fetch_and_add(&s->pending, 1);
+	s->last_ns = now;
+}
+
+/* The ACK of a handshake took its entry: one fewer pending. */
+static __always_inline void handshake_closed(__u32 fold, __u16 port)
+{
+	struct netring_handshake_slot *s = handshake_slot(fold, port);
+
+	if (s && s->pending > 0)
+		__sync_fetch_and_add(&s->pending, -1);
+}
+
 /* 1 when the packet is always copied (p = 1): a handful of compares on the
  * parsed headers (the DNS ports too, unless more than
  * NETRING_DNS_PORTS_INLINE are set); map lookups only for the SYN-ACKs and
- * pure ACKs of a node that set up connections within the last
- * NETRING_HANDSHAKE_WINDOW_NS. */
+ * for the pure ACKs whose handshake slot may hold an open handshake. */
 static __always_inline int always_copied(const struct netring_settings *set, struct netring_scratch *sc)
 {
 	const struct netring_parsed *pk = &sc->pk;
@@ -362,6 +423,7 @@ static __always_inline int always_copied(const struct netring_settings *set, str
 
 		netring_client_end(client, pk, 0);
 		bpf_map_update_elem(&handshakes, client, &now, BPF_ANY);
+		handshake_opened(netring_fold_key_addr(pk->key.dst, pk->key.family), pk->key.dst_port, now);
 		last_synack_ns = now;
 		return 1;
 	}
@@ -369,19 +431,18 @@ static __always_inline int always_copied(const struct netring_settings *set, str
 		return 1;
 	/* The handshake's third packet: ACK alone. */
 	if ((pk->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK) {
-		__u64 last = last_synack_ns, now;
+		__u32 fold = netring_fold_key_addr(pk->key.src, pk->key.family);
 		__u64 *t;
 
-		if (last == 0)
-			return 0;
-		now = coarse_now();
-		if (now > last && now - last > NETRING_HANDSHAKE_WINDOW_NS)
+		if (!handshake_may_be_open(fold, pk->key.src_port))
 			return 0;
 		netring_client_end(client, pk, 1);
 		t = bpf_map_lookup_elem(&handshakes, client);
 		if (!t)
 			return 0;
-		bpf_map_delete_elem(&handshakes, client);
+		/* Only the CPU whose delete took the entry closes it in the slot. */
+		if (bpf_map_delete_elem(&handshakes, client) == 0)
+			handshake_closed(fold, pk->key.src_port);
 		return 1;
 	}
 	return 0;
@@ -405,8 +466,10 @@ static __always_inline int maybe_copied(struct __sk_buff *skb, const struct netr
 		return 0;
 	if (p->tcp_flags & (NETRING_TCP_SYN | NETRING_TCP_FIN | NETRING_TCP_RST))
 		return 1;
-	/* A pure ACK while a handshake may be open: the handshakes map decides. */
-	return (p->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK && last_synack_ns != 0;
+	/* A pure ACK whose client end's slot may hold an open handshake: the
+	 * handshakes map decides. */
+	return (p->tcp_flags & (NETRING_TCP_ACK | NETRING_TCP_PSH)) == NETRING_TCP_ACK &&
+	       handshake_may_be_open(p->src_fold, p->src_port);
 }
 
 /* The rate this CPU draws at under a copy budget: N * scale. The state is

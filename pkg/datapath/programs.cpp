@@ -163,6 +163,12 @@ int Programs::seqs_map_fd() const {
 int Programs::copy_scale_map_fd() const {
   return bpf_map__fd(sampler_->maps.copy_scale);
 }
+int Programs::handshakes_map_fd() const {
+  return bpf_map__fd(sampler_->maps.handshakes);
+}
+int Programs::handshake_slots_map_fd() const {
+  return bpf_map__fd(sampler_->maps.handshake_slots);
+}
 int Programs::mirror_stats_map_fd() const {
   return bpf_map__fd(mirror_->maps.mirror_stats);
 }

@@ -79,6 +79,9 @@ class Programs {
   int mirror_stats_map_fd() const;
   int seqs_map_fd() const;        // per-CPU sequence numbers by queue (tests)
   int copy_scale_map_fd() const;  // the copy budget's per-CPU state
+  // Open handshakes by client end, and their filter by slot (tests).
+  int handshakes_map_fd() const;
+  int handshake_slots_map_fd() const;
   // The exact flow counts: the ARRAY_OF_MAPS whose entry 0 the sampler
   // writes, and the two maps that take turns there (kflow::FlowCountReader).
   int flow_maps_fd() const;

@@ -5,15 +5,18 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include <arpa/inet.h>
 #include <sched.h>
 
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpf/flow_key.h"
 #include "bpf/sample_meta.h"
 #include "pkg/datapath/counters.hpp"
 #include "pkg/datapath/heartbeat.hpp"
@@ -888,6 +891,117 @@ TEST_F(SamplerForced, DnsAndTcpControlPacketsAreCopiedAtAnyRateAndDataPacketsAre
   EXPECT_EQ(copies(udp(8080, 100), 200), 0u);
   EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40003, 80, 0x18, 500), 200), 0u);
   EXPECT_EQ(stages().forced_copies, 74u);
+}
+
+// The handshakes map is looked up only for a pure ACK whose client end's
+// slot may hold an open handshake (sample_meta.h, handshake_slots): a
+// SYN-ACK opens one in its client end's slot, the ACK that takes its entry
+// closes it, and a slot at zero, or one that saw no SYN-ACK within the
+// window, sends its pure ACKs past the map. On both parse paths (the peek
+// finds the slot from the packet, the full parse from the key).
+namespace forced {
+
+std::uint32_t v4(const char* addr) {
+  in_addr a{};
+  EXPECT_EQ(inet_pton(AF_INET, addr, &a), 1) << addr;
+  return a.s_addr;
+}
+
+// netring_client_end's key of an IPv4 client end.
+netring_flow_key client_end(const char* addr, std::uint16_t port) {
+  netring_flow_key k{};
+  k.src[10] = 0xff;
+  k.src[11] = 0xff;
+  const std::uint32_t a = v4(addr);
+  std::memcpy(&k.src[12], &a, 4);
+  k.src_port = port;
+  k.protocol = IPPROTO_TCP;
+  k.family = 4;
+  return k;
+}
+
+}  // namespace forced
+
+class SamplerHandshakeSlots : public SamplerForced {
+ protected:
+  netring_handshake_slot slot(std::uint32_t index) {
+    netring_handshake_slot s{};
+    EXPECT_EQ(bpf_map_lookup_elem(progs->handshake_slots_map_fd(), &index, &s), 0);
+    return s;
+  }
+  static std::uint32_t index(const char* addr, std::uint16_t port) {
+    return netring_handshake_slot_of(forced::v4(addr), port);
+  }
+  std::uint32_t pending(const char* addr, std::uint16_t port) { return slot(index(addr, port)).pending; }
+};
+
+TEST_F(SamplerHandshakeSlots, PureAcksReachTheHandshakesMapOnlyWhileTheirSlotMayHoldAnOpenHandshake) {
+  using forced::tcp;
+  for (bool fast : {true, false}) {
+    SCOPED_TRACE(fast ? "peek and fast path" : "general path");
+    ProgramOptions o;
+    o.copy_tcp_control = true;
+    o.parse_fast_path = fast;
+    load(o);
+    configure(forced::kRate);
+
+    EXPECT_EQ(copies(tcp("10.0.0.2", "10.0.0.1", 80, 40010, 0x12)), 1u);
+    EXPECT_EQ(pending("10.0.0.1", 40010), 1u) << "the SYN-ACK opened a handshake in its client end's slot";
+    const auto ack = tcp("10.0.0.1", "10.0.0.2", 40010, 80, 0x10);
+    EXPECT_EQ(copies(ack), 1u);
+    EXPECT_EQ(pending("10.0.0.1", 40010), 0u) << "its ACK closed it";
+    EXPECT_EQ(copies(ack, 100), 0u);
+
+    // An entry in the handshakes map behind a slot at zero is not looked
+    // for: the ACK is not copied, and the entry is still there.
+    ASSERT_NE(index("10.0.0.1", 40020), index("10.0.0.1", 40010));
+    const netring_flow_key planted = forced::client_end("10.0.0.1", 40020);
+    std::uint64_t when = 1;
+    ASSERT_EQ(bpf_map_update_elem(progs->handshakes_map_fd(), &planted, &when, BPF_ANY), 0);
+    EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40020, 80, 0x10), 10), 0u);
+    EXPECT_EQ(bpf_map_lookup_elem(progs->handshakes_map_fd(), &planted, &when), 0);
+
+    // Two client ends in one slot: both handshakes' ACKs are copied.
+    const std::uint32_t shared = index("10.0.0.1", 40030);
+    std::string other;
+    std::uint16_t other_port = 0;
+    for (int host = 3; host < 60 && other_port == 0; ++host)
+      for (std::uint32_t port = 1024; port < 65536; ++port)
+        if (index(("10.0.0." + std::to_string(host)).c_str(), static_cast<std::uint16_t>(port)) == shared) {
+          other = "10.0.0." + std::to_string(host);
+          other_port = static_cast<std::uint16_t>(port);
+          break;
+        }
+    ASSERT_NE(other_port, 0);
+    EXPECT_EQ(copies(tcp("10.0.0.2", "10.0.0.1", 80, 40030, 0x12)), 1u);
+    EXPECT_EQ(copies(tcp("10.0.0.2", other.c_str(), 80, other_port, 0x12)), 1u);
+    EXPECT_EQ(slot(shared).pending, 2u);
+    EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40030, 80, 0x10)), 1u);
+    EXPECT_EQ(slot(shared).pending, 1u);
+    EXPECT_EQ(copies(tcp(other.c_str(), "10.0.0.2", other_port, 80, 0x10)), 1u) << other << ":" << other_port;
+    EXPECT_EQ(slot(shared).pending, 0u);
+
+    // A slot whose latest SYN-ACK is older than the window: its pure ACK is
+    // no handshake's, though the entry is there.
+    EXPECT_EQ(copies(tcp("10.0.0.2", "10.0.0.1", 80, 40040, 0x12)), 1u);
+    const std::uint32_t old_index = index("10.0.0.1", 40040);
+    netring_handshake_slot old = slot(old_index);
+    ASSERT_EQ(old.pending, 1u);
+    old.last_ns -= NETRING_HANDSHAKE_WINDOW_NS + 1'000'000'000ULL;
+    ASSERT_EQ(bpf_map_update_elem(progs->handshake_slots_map_fd(), &old_index, &old, BPF_ANY), 0);
+    EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40040, 80, 0x10)), 0u);
+    // The next SYN-ACK in that slot starts it over at one.
+    EXPECT_EQ(copies(tcp("10.0.0.2", "10.0.0.1", 80, 40040, 0x12)), 1u);
+    EXPECT_EQ(slot(old_index).pending, 1u);
+    EXPECT_EQ(copies(tcp("10.0.0.1", "10.0.0.2", 40040, 80, 0x10)), 1u);
+
+    // IPv6: the peek's fold of the source and the key's fold of the SYN-ACK's
+    // destination find the same slot.
+    EXPECT_EQ(copies(PacketBuilder().eth().ipv6("fd00::2", "fd00::1").tcp(80, 40050, 0x12).build()), 1u);
+    const auto ack6 = PacketBuilder().eth().ipv6("fd00::1", "fd00::2").tcp(40050, 80, 0x10).build();
+    EXPECT_EQ(copies(ack6), 1u);
+    EXPECT_EQ(copies(ack6, 10), 0u);
+  }
 }
 
 // The first NETRING_DNS_PORTS_INLINE ports are compared in place; with more,
